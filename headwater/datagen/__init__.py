@@ -1,0 +1,1 @@
+"""Data generators: datagen quickstarts and the seed systems' events."""

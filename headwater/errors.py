@@ -1,0 +1,91 @@
+"""Headwater's exceptions: one root, one subclass per component.
+
+Messages name the component, the position (topic/partition/offset, line/column)
+and what was expected versus what was found.
+"""
+
+from __future__ import annotations
+
+
+class HeadwaterError(Exception):
+    """Root of every error Headwater raises on purpose."""
+
+
+class ConfigError(HeadwaterError):
+    """A setting is unknown, missing or has a bad value."""
+
+
+class LogError(HeadwaterError):
+    """An error of the log (embedded or Kafka)."""
+
+
+class UnknownTopicError(LogError):
+    """The topic does not exist."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"log: unknown topic {topic!r}")
+        self.topic = topic
+
+
+class TopicExistsError(LogError):
+    """A topic of that name already exists."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"log: topic {topic!r} already exists")
+        self.topic = topic
+
+
+class UnknownPartitionError(LogError):
+    """The partition number is negative or not below the topic's partition count."""
+
+    def __init__(self, topic: str, partition: int, partitions: int) -> None:
+        super().__init__(
+            f"log: topic {topic!r} has partitions 0..{partitions - 1}, got partition {partition}"
+        )
+        self.topic = topic
+        self.partition = partition
+
+
+class OffsetOutOfRangeError(LogError):
+    """A read asked for an offset outside [log start, end]."""
+
+    def __init__(self, topic: str, partition: int, offset: int, start: int, end: int) -> None:
+        super().__init__(
+            f"log: offset {offset} out of range for {topic}[{partition}]: "
+            f"valid offsets are {start}..{end} (end = next offset to be written)"
+        )
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.start = start
+        self.end = end
+
+
+class RecordTooLargeError(LogError):
+    """A record is larger than the topic's max.message.bytes."""
+
+    def __init__(self, topic: str, partition: int, index: int, size: int, limit: int) -> None:
+        super().__init__(
+            f"log: record {index} of the batch for {topic}[{partition}] is {size} bytes, "
+            f"over max.message.bytes={limit}"
+        )
+        self.topic = topic
+        self.partition = partition
+        self.size = size
+        self.limit = limit
+
+
+class InvalidRecordError(LogError):
+    """A record breaks a rule of its topic (for example a null key on a compacted topic)."""
+
+
+class InvalidTopicConfigError(LogError, ConfigError):
+    """A topic name, partition count or topic config is not acceptable."""
+
+
+class CorruptLogError(LogError):
+    """Stored data failed a check (size, checksum, framing). It is never read as data."""
+
+
+class LogClosedError(LogError):
+    """The log was closed."""

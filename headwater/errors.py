@@ -89,3 +89,21 @@ class CorruptLogError(LogError):
 
 class LogClosedError(LogError):
     """The log was closed."""
+
+
+class SqlError(HeadwaterError):
+    """An error of the SQL engine: a statement that cannot be parsed, resolved or run."""
+
+
+class SqlSyntaxError(SqlError):
+    """A statement text that is not valid ksqlDB SQL.
+
+    ``line`` and ``column`` are 1-based; the message reads like ksqlDB's:
+    ``line 1:15: Syntax error at or near 'FORM'; expected one of FROM, ','``.
+    """
+
+    def __init__(self, detail: str, line: int, column: int) -> None:
+        super().__init__(f"line {line}:{column}: {detail}")
+        self.detail = detail
+        self.line = line
+        self.column = column

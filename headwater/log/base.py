@@ -30,6 +30,7 @@ Not guaranteed: records of different partitions have no order between them;
 
 from __future__ import annotations
 
+import random
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -161,6 +162,7 @@ def validate_topic_config(topic: str, partitions: int, config: Mapping[str, str]
                     f"log: topic {topic!r}: cleanup.policy must be delete, compact or "
                     f"'compact,delete', got {value!r}"
                 )
+            value = ",".join(sorted(parts))
         elif key == "message.timestamp.type":
             if value not in ("CreateTime", "LogAppendTime"):
                 raise InvalidTopicConfigError(
@@ -241,7 +243,12 @@ class Log(ABC):
         *,
         exist_ok: bool = False,
     ) -> TopicInfo:
-        """Create a topic. Raises TopicExistsError unless ``exist_ok``."""
+        """Create a topic. Raises TopicExistsError unless ``exist_ok``.
+
+        With ``exist_ok`` an existing topic is returned as it is, even if its
+        partition count or configs differ from the ones asked for (as
+        ksqlDB's and Kafka's "if not exists" do).
+        """
 
     @abstractmethod
     def delete_topic(self, name: str) -> None:
@@ -270,6 +277,26 @@ class Log(ABC):
         on a compacted topic.
         """
 
+    def transact(
+        self,
+        appends: Sequence[tuple[str, int, pa.RecordBatch | pa.Table | Sequence[Record]]],
+        *,
+        group: str | None = None,
+        offsets: Mapping[TopicPartition, int] | None = None,
+        transactional_id: str = "",
+    ) -> list[AppendResult]:
+        """Append to several partitions and commit ``group``'s ``offsets``, all as one unit.
+
+        This is how a query task is exactly-once: its output, its state
+        changelog and its input offsets commit together. Readers see every
+        record of the transaction or none; after a crash at any moment the log
+        holds all of it or nothing of it. ``transactional_id`` names the writer
+        (one per query task); on Kafka it is the producer's transactional.id,
+        so a newer writer with the same id fences an older one. Returns one
+        result per (topic, partition), in order of first appearance.
+        """
+        raise NotImplementedError  # TEMP until kafka.py implements it; then abstract again
+
     def produce(
         self, topic: str, records: pa.RecordBatch | pa.Table | Sequence[Record]
     ) -> list[AppendResult]:
@@ -286,7 +313,9 @@ class Log(ABC):
         if partitions == 1 or table.num_rows == 0:
             return [self.append(topic, 0, table)] if table.num_rows else []
         with self._sticky_lock:
-            sticky = self._sticky.get(topic, -1) + 1
+            # Start at a random partition, as Kafka's sticky partitioner does, so short-lived
+            # producers do not all pile unkeyed records onto partition 0.
+            sticky = self._sticky.get(topic, random.randrange(partitions)) + 1
             self._sticky[topic] = sticky
         targets = partition_for_keys(table.column("key"), partitions, sticky % partitions)
         results = []

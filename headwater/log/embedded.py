@@ -63,7 +63,7 @@ from headwater.log.base import (
     validate_topic_config,
     validate_topic_name,
 )
-from headwater.log.segment import SegmentReader, encode_frame, scan_tail
+from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, scan_tail
 
 logger = logging.getLogger(__name__)
 
@@ -323,57 +323,110 @@ class EmbeddedLog(Log):
         partition: int,
         records: pa.RecordBatch | pa.Table | Sequence[Record],
     ) -> AppendResult:
-        info = self._topic(topic)
-        self._check_usable(info, partition)
-        table = to_append_table(records).combine_chunks()
+        return self._append_many([(topic, partition, records)], None, flags=0)[0]
+
+    def transact(
+        self,
+        appends: Sequence[tuple[str, int, pa.RecordBatch | pa.Table | Sequence[Record]]],
+        *,
+        group: str | None = None,
+        offsets: Mapping[TopicPartition, int] | None = None,
+        transactional_id: str = "",
+    ) -> list[AppendResult]:
+        commit = (group, offsets) if group is not None and offsets else None
+        return self._append_many(appends, commit, flags=TRANSACTIONAL)
+
+    def _append_many(
+        self,
+        appends: Sequence[tuple[str, int, pa.RecordBatch | pa.Table | Sequence[Record]]],
+        commit: tuple[str, Mapping[TopicPartition, int]] | None,
+        *,
+        flags: int,
+    ) -> list[AppendResult]:
+        """Write every part's frame (fsynced), then index all of them, and the offsets, in one commit."""
+        now = _now_ms()
+        parts: dict[tuple[str, int], tuple[_Topic, list[pa.Table]]] = {}
+        for topic, partition, records in appends:
+            info = self._topic(topic)
+            self._check_usable(info, partition)
+            parts.setdefault((topic, partition), (info, []))[1].append(to_append_table(records))
+        prepared = []
+        for (topic, partition), (info, tables) in parts.items():
+            table = pa.concat_tables(tables).combine_chunks() if len(tables) > 1 else tables[0].combine_chunks()
+            self._validate_records(info, partition, table)
+            prepared.append((info, partition, table))
+        if commit is not None:
+            for tp in commit[1]:
+                check_partition(tp.topic, tp.partition, self._topic(tp.topic).partitions)
+        # Lock in one global order so concurrent transactions cannot deadlock.
+        prepared.sort(key=lambda item: (item[0].id, item[1]))
+        appenders = [self._appender(info, partition) for info, partition, _ in prepared]
+        results: list[AppendResult] = []
+        rows: list[tuple[Any, ...]] = []
+        locked: list[_Appender] = []
+        try:
+            for appender in appenders:
+                appender.lock.acquire()
+                locked.append(appender)
+                fcntl.flock(appender.lock_fd, fcntl.LOCK_EX)
+            for (info, partition, table), appender in zip(prepared, appenders, strict=True):
+                result, row = self._write_frame(info, partition, table, appender, now, flags)
+                results.append(result)
+                if row is not None:
+                    rows.append(row)
+            with self._write_tx() as db:
+                for row in rows:
+                    moved = db.execute(
+                        "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",
+                        (row[3] + 1, row[0], row[1], row[2]),
+                    ).rowcount
+                    if moved != 1:
+                        raise UnknownTopicError(next(i.name for i, _, _ in prepared if i.id == row[0]))
+                    db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                if commit is not None:
+                    self._commit_offsets(db, commit[0], commit[1], now)
+        finally:
+            for appender in reversed(locked):
+                fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+                appender.lock.release()
+        for appender, result in zip(appenders, results, strict=True):
+            if result.count:
+                notify.touch(os.path.join(appender.directory, "notify"))
+        order = {(r.topic, r.partition): r for r in results}
+        return [order[key] for key in parts]
+
+    def _write_frame(
+        self, info: _Topic, partition: int, table: pa.Table, appender: _Appender, now: int, flags: int
+    ) -> tuple[AppendResult, tuple[Any, ...] | None]:
+        """Write one frame at the end of the partition (flock held) and fsync it; return its index row."""
+        self._recover_tail(info, partition, appender)
+        base = self._bounds(info, partition)[1]
         n = table.num_rows
         if n == 0:
-            return AppendResult(topic, partition, self._bounds(info, partition)[1], 0)
-        self._validate_records(info, partition, table)
-        now = _now_ms()
+            return AppendResult(info.name, partition, base, 0), None
         if info.setting("message.timestamp.type") == "LogAppendTime":
             timestamps = pa.array(np.full(n, now, dtype=np.int64))
         else:
             timestamps = pc.fill_null(table.column("timestamp"), now).combine_chunks()
-        appender = self._appender(info, partition)
-        with appender.lock:
-            fcntl.flock(appender.lock_fd, fcntl.LOCK_EX)
-            try:
-                self._recover_tail(info, partition, appender)
-                base = self._bounds(info, partition)[1]
-                batch = pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(np.arange(base, base + n, dtype=np.int64)),
-                        timestamps,
-                        table.column("key").combine_chunks(),
-                        table.column("value").combine_chunks(),
-                        table.column("headers").combine_chunks(),
-                    ],
-                    schema=RECORD_SCHEMA,
-                )
-                header, chunks = encode_frame(batch)
-                segment, position = self._segment_for_append(info, partition, header.size, now)
-                fd, created = appender.open_segment(segment)
-                os.pwritev(fd, chunks, position)
-                os.fdatasync(fd)
-                if created:
-                    _fsync_dir(appender.directory)
-                with self._write_tx() as db:
-                    moved = db.execute(
-                        "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",
-                        (header.last_offset + 1, info.id, partition, base),
-                    ).rowcount
-                    if moved != 1:
-                        raise UnknownTopicError(topic)
-                    db.execute(
-                        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (info.id, partition, base, header.last_offset, n, header.max_timestamp,
-                         segment, position, header.size, now),
-                    )
-            finally:
-                fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
-        notify.touch(os.path.join(appender.directory, "notify"))
-        return AppendResult(topic, partition, base, n)
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array(np.arange(base, base + n, dtype=np.int64)),
+                timestamps,
+                table.column("key").combine_chunks(),
+                table.column("value").combine_chunks(),
+                table.column("headers").combine_chunks(),
+            ],
+            schema=RECORD_SCHEMA,
+        )
+        header, chunks = encode_frame(batch, flags)
+        segment, position = self._segment_for_append(info, partition, header.size, now)
+        fd, created = appender.open_segment(segment)
+        os.pwritev(fd, chunks, position)
+        os.fdatasync(fd)
+        if created:
+            _fsync_dir(appender.directory)
+        row = (info.id, partition, base, header.last_offset, n, header.max_timestamp, segment, position, header.size, now)
+        return AppendResult(info.name, partition, base, n), row
 
     def _validate_records(self, topic: _Topic, partition: int, table: pa.Table) -> None:
         keys, values = table.column("key"), table.column("value")
@@ -527,36 +580,37 @@ class EmbeddedLog(Log):
                     raise
         raise AssertionError("unreachable")
 
+    def _batches_from(self, topic: _Topic, partition: int, offset: int) -> Iterator[tuple[_BatchRow, pa.RecordBatch]]:
+        """Stored batches from ``offset`` on, the first one sliced to start there."""
+        while True:
+            rows = self._batch_rows(topic, partition, offset, 16)
+            if not rows:
+                return
+            for row in rows:
+                batch = self._load(topic, partition, row)
+                if row.base_offset < offset:
+                    batch = batch.slice(int(np.searchsorted(batch.column(0).to_numpy(), offset)))
+                yield row, batch
+                offset = row.last_offset + 1
+
     def _read_available(
         self, topic: _Topic, partition: int, offset: int, end: int, max_records: int, max_bytes: int
     ) -> Fetched:
         parts: list[pa.RecordBatch] = []
         records = size = 0
         next_offset = offset
-        while records < max_records and size < max_bytes:
-            rows = self._batch_rows(topic, partition, next_offset, 16)
-            if not rows:
+        for row, batch in self._batches_from(topic, partition, offset):
+            take = min(batch.num_rows, max_records - records)
+            cost = row.size * take // row.count
+            if parts and size + cost > max_bytes:
+                break  # the first batch is returned whole even past max_bytes, as Kafka does
+            batch = batch.slice(0, take)
+            parts.append(batch)
+            records += take
+            size += cost
+            next_offset = batch.column(0)[-1].as_py() + 1
+            if records >= max_records or size >= max_bytes:
                 break
-            for row in rows:
-                batch = self._load(topic, partition, row)
-                if row.base_offset < next_offset:
-                    offsets = batch.column(0).to_numpy()
-                    batch = batch.slice(int(np.searchsorted(offsets, next_offset)))
-                take = min(batch.num_rows, max_records - records)
-                if parts and size + row.size * take // row.count > max_bytes:
-                    take = 0
-                if take <= 0:
-                    break
-                batch = batch.slice(0, take)
-                parts.append(batch)
-                records += take
-                size += row.size * take // row.count
-                next_offset = batch.column(0)[-1].as_py() + 1
-                if records >= max_records or size >= max_bytes:
-                    break
-            else:
-                continue
-            break
         if not parts:
             combined = _empty_batch()
         else:
@@ -589,14 +643,17 @@ class EmbeddedLog(Log):
 
     # -- consumer groups ------------------------------------------------------------
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
-        now = _now_ms()
         for tp in offsets:
             check_partition(tp.topic, tp.partition, self._topic(tp.topic).partitions)
         with self._write_tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?)",
-                [(group, tp.topic, tp.partition, int(offset), now) for tp, offset in offsets.items()],
-            )
+            self._commit_offsets(db, group, offsets, _now_ms())
+
+    @staticmethod
+    def _commit_offsets(db: sqlite3.Connection, group: str, offsets: Mapping[TopicPartition, int], now: int) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?)",
+            [(group, tp.topic, tp.partition, int(offset), now) for tp, offset in offsets.items()],
+        )
 
     def committed(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
         out: dict[TopicPartition, int | None] = {}

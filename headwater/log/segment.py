@@ -3,8 +3,12 @@
 A frame is a fixed header followed by the batch as an Arrow IPC message (the
 batch's columns, without the schema, which is always RECORD_SCHEMA):
 
-    magic "HWB1" | payload length u32 | base offset i64 | last offset i64 |
+    magic "HWB1" | flags u32 | payload length u32 | base offset i64 | last offset i64 |
     record count u32 | max timestamp i64 | crc32c(payload) u32 | crc32c(header) u32
+
+Flag ``TRANSACTIONAL`` marks a frame written by a transaction: it counts only
+once the index commit that ends the transaction names it, so recovery never
+indexes such a frame on its own (it is cut off with the rest of a torn tail).
 
 The SQLite index says which frames are committed; the frames describe
 themselves, so a tail written but not yet indexed (a writer killed between
@@ -27,13 +31,15 @@ from headwater.errors import CorruptLogError
 from headwater.log.base import RECORD_SCHEMA
 
 MAGIC = b"HWB1"
-_HEADER = struct.Struct("<4sIqqIqI")
+TRANSACTIONAL = 0x1
+_HEADER = struct.Struct("<4sIIqqIqI")
 _HEADER_CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _HEADER_CRC.size
 
 
 @dataclass(frozen=True)
 class FrameHeader:
+    flags: int
     payload_size: int
     base_offset: int
     last_offset: int
@@ -46,12 +52,13 @@ class FrameHeader:
         return HEADER_SIZE + self.payload_size
 
 
-def encode_frame(batch: pa.RecordBatch) -> tuple[FrameHeader, list[bytes | pa.Buffer]]:
+def encode_frame(batch: pa.RecordBatch, flags: int = 0) -> tuple[FrameHeader, list[bytes | pa.Buffer]]:
     """Frame a batch of RECORD_SCHEMA; returns the header and the byte chunks to write."""
     payload = batch.serialize()
     offsets = batch.column(0)
     timestamps = batch.column(1)
     header = FrameHeader(
+        flags=flags,
         payload_size=payload.size,
         base_offset=offsets[0].as_py(),
         last_offset=offsets[-1].as_py(),
@@ -61,6 +68,7 @@ def encode_frame(batch: pa.RecordBatch) -> tuple[FrameHeader, list[bytes | pa.Bu
     )
     head = _HEADER.pack(
         MAGIC,
+        header.flags,
         header.payload_size,
         header.base_offset,
         header.last_offset,
@@ -79,10 +87,10 @@ def decode_header(raw: bytes | memoryview) -> FrameHeader | None:
     (crc,) = _HEADER_CRC.unpack_from(raw, _HEADER.size)
     if crc32c(head) != crc:
         return None
-    magic, size, base, last, count, max_ts, payload_crc = _HEADER.unpack(head)
+    magic, flags, size, base, last, count, max_ts, payload_crc = _HEADER.unpack(head)
     if magic != MAGIC or count < 1 or last < base:
         return None
-    return FrameHeader(size, base, last, count, max_ts, payload_crc)
+    return FrameHeader(flags, size, base, last, count, max_ts, payload_crc)
 
 
 def decode_payload(payload: pa.Buffer, header: FrameHeader, where: str) -> pa.RecordBatch:
@@ -134,15 +142,20 @@ class SegmentReader:
 def scan_tail(fd: int, start: int, expected_offset: int) -> list[tuple[int, FrameHeader]]:
     """Find complete, valid frames from ``start`` on, with offsets continuing from ``expected_offset``.
 
-    Stops at the first byte that is not such a frame (a torn write): the caller
-    truncates there.
+    Stops at the first byte that is not such a frame (a torn write, or the
+    frame of a transaction that never committed): the caller truncates there.
     """
     found: list[tuple[int, FrameHeader]] = []
     end = os.fstat(fd).st_size
     position = start
     while position + HEADER_SIZE <= end:
         header = decode_header(os.pread(fd, HEADER_SIZE, position))
-        if header is None or header.base_offset != expected_offset or position + header.size > end:
+        if (
+            header is None
+            or header.flags & TRANSACTIONAL
+            or header.base_offset != expected_offset
+            or position + header.size > end
+        ):
             break
         payload = os.pread(fd, header.payload_size, position + HEADER_SIZE)
         if crc32c(payload) != header.payload_crc:

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pytest
 
 from headwater.errors import CorruptLogError
-from headwater.log import RECORD_SCHEMA, Record
+from headwater.log import RECORD_SCHEMA, Record, TopicPartition
 from headwater.log.embedded import EmbeddedLog
-from headwater.log.segment import encode_frame
+from headwater.log.segment import TRANSACTIONAL, encode_frame
 
 WRITER = textwrap.dedent(
     """
@@ -292,3 +292,62 @@ def test_compaction_keeps_latest_value_per_key(tmp_path: Path) -> None:
         keys = table.column("key").to_pylist()
         closed = keys[:-1]
         assert len(closed) == len(set(closed)), "a key survived twice in closed segments"
+
+
+TRANSACTOR = textwrap.dedent(
+    """
+    import sys
+    from headwater.log import Record, TopicPartition
+    from headwater.log.embedded import EmbeddedLog
+    log = EmbeddedLog(sys.argv[1])
+    n = 0
+    while True:
+        log.transact(
+            [("out", 0, [Record(b"o%d" % n)] * 100), ("out", 1, [Record(b"p%d" % n)] * 100)],
+            group="g", offsets={TopicPartition("in", 0): n + 1}, transactional_id="q1",
+        )
+        n += 1
+        print(n, flush=True)
+    """
+)
+
+
+def test_transaction_output_and_offsets_survive_kill_9_together(tmp_path: Path) -> None:
+    with EmbeddedLog(str(tmp_path)) as log:
+        log.create_topic("in", 1)
+        log.create_topic("out", 2)
+    proc = subprocess.Popen([sys.executable, "-c", TRANSACTOR, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    acked = 0
+    while acked < 30:
+        acked = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with EmbeddedLog(str(tmp_path)) as log:
+        committed = log.committed("g", [TopicPartition("in", 0)])[TopicPartition("in", 0)]
+        assert committed is not None and committed >= acked
+        # Exactly the committed transactions are visible, in both partitions: none half.
+        assert log.end_offset("out", 0) == committed * 100
+        assert log.end_offset("out", 1) == committed * 100
+        # A fresh append after the crash continues cleanly (a torn uncommitted frame was cut).
+        log.append("out", 0, [Record(b"after")])
+        last = log.read("out", 0, committed * 100).records.column("value").to_pylist()
+        assert last == [b"after"]
+
+
+def test_uncommitted_transaction_frame_is_never_recovered(tmp_path: Path) -> None:
+    with EmbeddedLog(str(tmp_path)) as log:
+        log.create_topic("t", 1)
+        log.append("t", 0, [Record(b"a")])
+    segment = _segment_files(tmp_path)[0]
+    batch = pa.RecordBatch.from_pylist(
+        [{"offset": 1, "timestamp": 5, "key": None, "value": b"ghost", "headers": None}], schema=RECORD_SCHEMA
+    )
+    _, chunks = encode_frame(batch, TRANSACTIONAL)
+    with open(segment, "ab") as f:
+        for chunk in chunks:
+            f.write(chunk)
+    with EmbeddedLog(str(tmp_path)) as log:
+        assert log.end_offset("t", 0) == 1
+        log.append("t", 0, [Record(b"b")])
+        assert log.read("t", 0, 0).records.column("value").to_pylist() == [b"a", b"b"]

@@ -107,3 +107,18 @@ class SqlSyntaxError(SqlError):
         self.detail = detail
         self.line = line
         self.column = column
+
+
+class SqlSemanticError(SqlError):
+    """A statement that parses but cannot be resolved or typed (unknown source, column,
+    function; type mismatch). ``pos`` is the Position (line, column) of the culprit; the
+    message reads ``line L:C: <detail>`` when the position is known.
+    """
+
+    def __init__(self, detail: str, pos: object = None) -> None:
+        line = getattr(pos, "line", 0)
+        column = getattr(pos, "column", 0)
+        super().__init__(f"line {line}:{column}: {detail}" if line else detail)
+        self.detail = detail
+        self.line = line
+        self.column = column

@@ -344,6 +344,43 @@ class Log(ABC):
         an empty batch.
         """
 
+    def poll(
+        self,
+        positions: Mapping[TopicPartition, int],
+        *,
+        max_records: int = 10_000,
+        max_bytes: int = 8 * 1024 * 1024,
+        timeout_s: float = 0.0,
+    ) -> list[Fetched]:
+        """Read several partitions at once, each from its position.
+
+        Returns the non-empty batches of the partitions that have records,
+        waiting up to ``timeout_s`` (without busy polling) for any of them to
+        have one; an empty list when none had. Per partition, the rules of
+        :meth:`read` apply.
+        """
+        fetched = self._read_ready(positions, max_records, max_bytes)
+        if fetched or timeout_s <= 0:
+            return fetched
+        self._wait_any(positions, timeout_s)
+        return self._read_ready(positions, max_records, max_bytes)
+
+    def _read_ready(self, positions: Mapping[TopicPartition, int], max_records: int, max_bytes: int) -> list[Fetched]:
+        out = []
+        for tp, offset in positions.items():
+            batch = self.read(tp.topic, tp.partition, offset, max_records=max_records, max_bytes=max_bytes)
+            if len(batch):
+                out.append(batch)
+        return out
+
+    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> None:
+        """Block until one of the partitions may have records past its position, or the timeout.
+
+        Backends override this with a real wait; this fallback waits on the first partition only.
+        """
+        tp, offset = next(iter(positions.items()))
+        self.read(tp.topic, tp.partition, offset, max_records=1, timeout_s=timeout_s)
+
     @abstractmethod
     def beginning_offset(self, topic: str, partition: int) -> int:
         """The first offset still stored (log start offset)."""

@@ -567,7 +567,7 @@ class EmbeddedLog(Log):
             raise OffsetOutOfRangeError(topic, partition, offset, start, end)
         if offset == end and timeout_s > 0:
             notify_path = os.path.join(self._partition_dir(info, partition), "notify")
-            notify.wait_for_change(notify_path, lambda: self._bounds(info, partition)[1] > offset, timeout_s)
+            notify.wait_for_change([notify_path], lambda: self._bounds(info, partition)[1] > offset, timeout_s)
             start, end = self._bounds(info, partition)
         if offset >= end:
             return Fetched(topic, partition, _empty_batch(), offset, end)
@@ -616,6 +616,15 @@ class EmbeddedLog(Log):
         else:
             combined = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
         return Fetched(topic.name, partition, combined, next_offset, end)
+
+    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> None:
+        topics = {tp.topic: self._topic(tp.topic) for tp in positions}
+        paths = [os.path.join(self._partition_dir(topics[tp.topic], tp.partition), "notify") for tp in positions]
+
+        def ready() -> bool:
+            return any(self._bounds(topics[tp.topic], tp.partition)[1] > offset for tp, offset in positions.items())
+
+        notify.wait_for_change(paths, ready, timeout_s)
 
     def beginning_offset(self, topic: str, partition: int) -> int:
         info = self._topic(topic)

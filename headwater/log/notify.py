@@ -14,7 +14,7 @@ import logging
 import os
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ def touch(path: str) -> None:
             pass
 
 
-def wait_for_change(path: str, ready: Callable[[], bool], timeout_s: float) -> bool:
-    """Wait until ``ready()`` is true, re-checking whenever ``path`` changes.
+def wait_for_change(paths: Sequence[str], ready: Callable[[], bool], timeout_s: float) -> bool:
+    """Wait until ``ready()`` is true, re-checking whenever one of ``paths`` changes.
 
-    The watch is set up before the first check, so a change between the check
-    and the sleep is not missed. Returns the last value of ``ready()``.
+    The watches are set up before the first check, so a change between the
+    check and the sleep is not missed. Returns the last value of ``ready()``.
     """
     deadline = time.monotonic() + timeout_s
     if _libc is None:  # pragma: no cover - non-Linux fallback
@@ -56,10 +56,11 @@ def wait_for_change(path: str, ready: Callable[[], bool], timeout_s: float) -> b
         logger.warning("inotify_init1 failed (errno %d); falling back to polling", ctypes.get_errno())
         return _poll(ready, deadline)
     try:
-        if not os.path.exists(path):
-            touch(path)
-        if _libc.inotify_add_watch(fd, os.fsencode(path), _IN_MODIFY | _IN_ATTRIB | _IN_DELETE_SELF) < 0:
-            return ready()  # the partition vanished (topic deleted): let the caller find out
+        for path in paths:
+            if not os.path.exists(path):
+                touch(path)
+            if _libc.inotify_add_watch(fd, os.fsencode(path), _IN_MODIFY | _IN_ATTRIB | _IN_DELETE_SELF) < 0:
+                return ready()  # the partition vanished (topic deleted): let the caller find out
         while True:
             if ready():
                 return True

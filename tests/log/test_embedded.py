@@ -351,3 +351,17 @@ def test_uncommitted_transaction_frame_is_never_recovered(tmp_path: Path) -> Non
         assert log.end_offset("t", 0) == 1
         log.append("t", 0, [Record(b"b")])
         assert log.read("t", 0, 0).records.column("value").to_pylist() == [b"a", b"b"]
+
+
+def test_poll_waits_on_several_partitions_at_once(tmp_path: Path) -> None:
+    with EmbeddedLog(str(tmp_path)) as log:
+        log.create_topic("t", 3)
+        positions = {TopicPartition("t", p): 0 for p in range(3)}
+        assert log.poll(positions, timeout_s=0.05) == []
+        timer = threading.Timer(0.3, lambda: log.append("t", 2, [Record(b"late")]))
+        timer.start()
+        started = time.monotonic()
+        fetched = log.poll(positions, timeout_s=20)
+        timer.join()
+        assert time.monotonic() - started < 5
+        assert [(f.partition, f.records.column("value").to_pylist()) for f in fetched] == [(2, [b"late"])]

@@ -1,0 +1,134 @@
+"""DELIMITED field text to typed Arrow columns and back, with ksqlDB's (Java's) rules.
+
+Each column converts with one vectorized cast; only a column whose cast fails
+(some field does not parse, or needs a rule Arrow does not have, such as
+Java's ``+5`` or ``1.5f``) is re-read field by field to find which records fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.formats import duck, java
+from headwater.sql.types import BaseType, DecimalType, SqlType
+
+_JAVA_NON_FINITE = re.compile(r"\s*[+-]?(NaN|Infinity)[fFdD]?\s*\Z")
+
+
+def from_text(array: pa.StringArray, sql_type: SqlType) -> tuple[pa.Array, dict[int, str]]:
+    """The typed column for the field texts (null = empty field) and ``{row: reason}`` for fields that fail."""
+    base = sql_type.base
+    target = sql_type.to_arrow()
+    if base is BaseType.STRING:
+        return array, {}
+    if base is BaseType.BOOLEAN:
+        # Java's Boolean.parseBoolean: "true" in any case; anything else is false, never an error.
+        return pc.equal(pc.utf8_lower(array), "true"), {}
+    if base is BaseType.INTEGER:
+        return _cast(array, pa.int32(), java.parse_int)
+    if base in (BaseType.BIGINT, BaseType.TIMESTAMP):
+        values, failures = _cast(array, pa.int64(), java.parse_long)
+        return values.view(target), failures
+    if base in (BaseType.DATE, BaseType.TIME):
+        values, failures = _cast(array, pa.int32(), _long_as_int)
+        return values.view(target), failures
+    if base is BaseType.DOUBLE:
+        values, failures = _cast(array, pa.float64(), java.parse_double)
+        if not failures:
+            failures = _check_non_finite(array, values)
+        return values, failures
+    if isinstance(sql_type, DecimalType):
+        return _cast(array, target, lambda text: java.fit_decimal(java.parse_decimal(text), sql_type.precision, sql_type.scale))
+    if base is BaseType.BYTES:
+        decoded = duck.single(duck.run("SELECT try(from_base64(v)) AS b FROM t", t=pa.table({"v": array})).column(0))
+        failed = np.flatnonzero(decoded.is_null().to_numpy(zero_copy_only=False) & array.is_valid().to_numpy(zero_copy_only=False))
+        return decoded.cast(pa.binary()), {int(r): "Illegal base64 character" for r in failed}
+    raise ValueError(f"DELIMITED cannot carry {sql_type.sql()}")
+
+
+def _long_as_int(text: str) -> int:
+    value = java.parse_long(text)
+    if not java.INT_MIN <= value <= java.INT_MAX:
+        raise ValueError(f'For input string: "{text}"')
+    return value
+
+
+def _cast(array: pa.Array, arrow_type: pa.DataType, exact: Callable[[str], Any]) -> tuple[pa.Array, dict[int, str]]:
+    try:
+        return array.cast(arrow_type), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    values: list[Any] = []
+    failures: dict[int, str] = {}
+    for row, text in enumerate(array.to_pylist()):
+        if text is None:
+            values.append(None)
+            continue
+        try:
+            values.append(exact(text))
+        except (ValueError, ArithmeticError) as exc:
+            failures[row] = str(exc)
+            values.append(None)
+    return pa.array(values, arrow_type), failures
+
+
+def _check_non_finite(texts: pa.Array, values: pa.Array) -> dict[int, str]:
+    """Arrow reads ``inf`` and ``nan``; Java reads only ``Infinity`` and ``NaN``."""
+    finite = pc.fill_null(pc.is_finite(values), True).to_numpy(zero_copy_only=False)
+    failures = {}
+    for row in np.flatnonzero(~finite).tolist():
+        text = texts[row].as_py()
+        if not _JAVA_NON_FINITE.match(text):
+            failures[row] = f'For input string: "{text}"'
+    return failures
+
+
+def to_text(array: pa.Array, sql_type: SqlType, delimiter: str, *, first: bool) -> pa.Array:
+    """Field texts as ksqlDB writes them; a null writes as an empty field."""
+    base = sql_type.base
+    if base is BaseType.STRING:
+        text = _quote(array, delimiter, first=first)
+    elif base is BaseType.DOUBLE:
+        text = _double_text(array)
+    elif base is BaseType.BYTES:
+        text = duck.single(duck.run("SELECT to_base64(v) AS s FROM t", t=pa.table({"v": array})).column(0))
+    elif base is BaseType.TIMESTAMP:
+        text = array.view(pa.int64()).cast(pa.string())
+    elif base in (BaseType.DATE, BaseType.TIME):
+        text = array.view(pa.int32()).cast(pa.string())
+    else:
+        text = array.cast(pa.string())
+    return pc.fill_null(text, "")
+
+
+def _quote(array: pa.Array, delimiter: str, *, first: bool) -> pa.Array:
+    """Commons CSV's minimal quoting: a delimiter, quote or line break inside, or edge characters at or below ``#``/space."""
+    pattern = f'[{re.escape(delimiter)}"\\r\\n]|^[\\x00-#]|[\\x00- ]$' + ("|^$" if first else "")
+    needs = pc.fill_null(pc.match_substring_regex(array, pattern), False)
+    if not pc.any(needs).as_py():
+        return array
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(array, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, array)
+
+
+def _double_text(array: pa.Array) -> pa.Array:
+    """Java's ``Double.toString``: vectorized for 1e-3 <= |x| < 1e7, where it only adds a missing ``.0``."""
+    text = array.cast(pa.string())
+    magnitude = pc.abs(array)
+    plain = pc.fill_null(pc.and_(pc.greater_equal(magnitude, 1e-3), pc.less(magnitude, 1e7)), True)
+    needs_point = pc.and_(plain, pc.invert(pc.match_substring(text, ".")))
+    text = pc.if_else(needs_point, pc.binary_join_element_wise(text, ".0", ""), text)
+    others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
+    if len(others) == 0:
+        return text
+    rendered = [java.double_to_string(float(array[int(r)].as_py())) for r in others]
+    positions = np.arange(len(array))
+    positions[others] = len(array) + np.arange(len(others))
+    return pa.concat_arrays([text, pa.array(rendered, pa.string())]).take(pa.array(positions))
+

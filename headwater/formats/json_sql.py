@@ -1,0 +1,111 @@
+"""The DuckDB SQL the JSON format runs: what ``json_transform`` extracts, and what ``to_json`` writes.
+
+Decoding extracts *stand-ins* DuckDB converts like ksqlDB (TIMESTAMP as the
+BIGINT epoch milliseconds, DATE and TIME as INTEGER, BYTES as the base64 text,
+BOOLEAN as text since DuckDB reads ``"yes"`` and ``1`` as true), viewed or
+converted to the final Arrow type afterwards. Encoding turns each value into
+what ksqlDB writes (epoch numbers, base64) before ``to_json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from headwater.formats import duck
+from headwater.sql.types import (
+    ArrayType,
+    BaseType,
+    DecimalType,
+    MapType,
+    SqlType,
+    StructType,
+)
+
+STAND_INS = {
+    BaseType.BOOLEAN: "VARCHAR",  # DuckDB reads "yes", "t" and 1 as true; ksqlDB only true/"true"
+    BaseType.INTEGER: "INTEGER",
+    BaseType.BIGINT: "BIGINT",
+    BaseType.DOUBLE: "DOUBLE",
+    BaseType.STRING: "VARCHAR",
+    BaseType.BYTES: "VARCHAR",  # base64 text, decoded after the transform
+    BaseType.DATE: "INTEGER",  # days; viewed as date32
+    BaseType.TIME: "INTEGER",  # ms of the day; viewed as time32[ms]
+    BaseType.TIMESTAMP: "BIGINT",  # epoch ms; viewed as timestamp[ms]
+}
+
+
+def walk(sql_type: SqlType) -> Iterable[SqlType]:
+    yield sql_type
+    if isinstance(sql_type, ArrayType):
+        yield from walk(sql_type.element)
+    elif isinstance(sql_type, MapType):
+        yield from walk(sql_type.key)
+        yield from walk(sql_type.value)
+    elif isinstance(sql_type, StructType):
+        for field in sql_type.fields:
+            yield from walk(field.type)
+
+
+def stand_in(sql_type: SqlType, path: tuple[str, ...], spelling: Callable[[tuple[str, ...]], str]) -> str:
+    """The DuckDB type ``json_transform`` extracts for ``sql_type`` (struct fields by learned spelling)."""
+    if isinstance(sql_type, DecimalType):
+        return sql_type.to_duckdb() if sql_type.precision <= 38 else "DOUBLE"
+    if isinstance(sql_type, ArrayType):
+        return stand_in(sql_type.element, path, spelling) + "[]"
+    if isinstance(sql_type, MapType):
+        return f"MAP(VARCHAR, {stand_in(sql_type.value, path, spelling)})"
+    if isinstance(sql_type, StructType):
+        inner = ", ".join(
+            f"{duck.identifier(spelling(path + (f.name,)))} {stand_in(f.type, path + (f.name,), spelling)}"
+            for f in sql_type.fields
+        )
+        return f"STRUCT({inner})"
+    return STAND_INS[sql_type.base]
+
+
+def _needspost(sql_type: SqlType) -> bool:
+    return any(t.base in (BaseType.BYTES, BaseType.BOOLEAN) for t in walk(sql_type))
+
+
+def post(expr: str, sql_type: SqlType) -> str:
+    """SQL turning the extracted stand-in into the final value (BYTES from base64, BOOLEAN from its text)."""
+    if not _needspost(sql_type):
+        return expr
+    if sql_type.base is BaseType.BYTES:
+        return f"try(from_base64({expr}))"
+    if sql_type.base is BaseType.BOOLEAN:
+        return f"CASE lower({expr}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    if isinstance(sql_type, ArrayType):
+        return f"list_transform({expr}, lambda x: {post('x', sql_type.element)})"
+    if isinstance(sql_type, MapType):
+        return f"map_from_entries(list_transform(map_entries({expr}), lambda e: {{'key': e.key, 'value': {post('e.value', sql_type.value)}}}))"
+    if isinstance(sql_type, StructType):
+        fields = ", ".join(f"{duck.identifier(f.name)} := {post(f'struct_extract_at({expr}, {i + 1})', f.type)}" for i, f in enumerate(sql_type.fields))
+        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
+    return expr
+
+
+def json_expr(expr: str, sql_type: SqlType) -> str:
+    """SQL turning a column value into what ksqlDB writes in JSON."""
+    base = sql_type.base
+    if base is BaseType.TIMESTAMP or base is BaseType.TIME:
+        return f"epoch_ms({expr})"
+    if base is BaseType.DATE:
+        return f"CAST({expr} - DATE '1970-01-01' AS INTEGER)"
+    if base is BaseType.BYTES:
+        return f"to_base64({expr})"
+    if isinstance(sql_type, ArrayType):
+        inner = json_expr("x", sql_type.element)
+        return expr if inner == "x" else f"list_transform({expr}, lambda x: {inner})"
+    if isinstance(sql_type, MapType):
+        inner = json_expr("e.value", sql_type.value)
+        if inner == "e.value":
+            return expr
+        return f"map_from_entries(list_transform(map_entries({expr}), lambda e: {{'key': e.key, 'value': {inner}}}))"
+    if isinstance(sql_type, StructType):
+        fields = ", ".join(
+            f"{duck.identifier(f.name)} := {json_expr(f'struct_extract_at({expr}, {i + 1})', f.type)}"
+            for i, f in enumerate(sql_type.fields)
+        )
+        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
+    return expr

@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.errors import InvalidTopicConfigError, UnknownPartitionError
 
@@ -190,6 +193,51 @@ def check_partition(topic: str, partition: int, partitions: int) -> None:
         raise UnknownPartitionError(topic, partition, partitions)
 
 
+#: Bytes of Kafka's record batch header (v2): the 12-byte log overhead plus 49 bytes of batch fields.
+RECORD_BATCH_OVERHEAD = 61
+
+
+def record_sizes(
+    keys: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray, headers: pa.Array | pa.ChunkedArray
+) -> np.ndarray:
+    """Per record, the bytes Kafka checks against max.message.bytes when the record is alone in a batch.
+
+    That is the v2 batch header plus the record as Kafka encodes it (varint
+    lengths, null as -1). Every backend enforces max.message.bytes with this,
+    so a record is accepted or refused alike by each. ``headers`` has the
+    type of the ``headers`` column; the columns are of equal length.
+    """
+    keys, values, headers = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+                             for c in (keys, values, headers))
+    key_len, value_len = _lengths(keys), _lengths(values)
+    counts = pc.fill_null(pc.list_value_length(headers), 0).to_numpy().astype(np.int64)
+    body = 3 + _varint_sizes(key_len) + np.maximum(key_len, 0) + _varint_sizes(value_len)  # 3: attributes,
+    body += np.maximum(value_len, 0) + _varint_sizes(counts)  # timestamp delta and offset delta, all 0
+    if counts.any():
+        flat = pc.list_flatten(headers)
+        name_len, data_len = _lengths(flat.field("key")), _lengths(flat.field("value"))
+        cost = _varint_sizes(name_len) + np.maximum(name_len, 0) + _varint_sizes(data_len) + np.maximum(data_len, 0)
+        parents = pc.list_parent_indices(headers).to_numpy()
+        body += np.bincount(parents, weights=cost, minlength=len(body)).astype(np.int64)
+    return RECORD_BATCH_OVERHEAD + _varint_sizes(body) + body
+
+
+def _lengths(column: pa.Array) -> np.ndarray:
+    """Byte length of each value; -1 for null, as Kafka encodes it."""
+    return pc.fill_null(pc.binary_length(column), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _varint_sizes(numbers: np.ndarray) -> np.ndarray:
+    """Bytes of each number in Kafka's zigzag varint encoding."""
+    zigzag = np.where(numbers >= 0, numbers * 2, -numbers * 2 - 1).astype(np.uint64)
+    sizes = np.ones(len(zigzag), np.int64)
+    zigzag >>= np.uint64(7)
+    while zigzag.any():
+        sizes += zigzag > 0
+        zigzag >>= np.uint64(7)
+    return sizes
+
+
 def to_append_table(records: pa.RecordBatch | pa.Table | Sequence[Record]) -> pa.Table:
     """Normalize append input to a table with exactly the columns of APPEND_SCHEMA.
 
@@ -277,6 +325,7 @@ class Log(ABC):
         on a compacted topic.
         """
 
+    @abstractmethod
     def transact(
         self,
         appends: Sequence[tuple[str, int, pa.RecordBatch | pa.Table | Sequence[Record]]],
@@ -294,8 +343,13 @@ class Log(ABC):
         (one per query task); on Kafka it is the producer's transactional.id,
         so a newer writer with the same id fences an older one. Returns one
         result per (topic, partition), in order of first appearance.
+
+        Records are checked as ``append`` checks them before anything is
+        written (RecordTooLargeError, InvalidRecordError). Offsets are
+        committed only when ``group`` is given. On Kafka, transaction markers
+        take offsets: the next append to a partition does not continue at the
+        last offset + 1.
         """
-        raise NotImplementedError  # TEMP until kafka.py implements it; then abstract again
 
     def produce(
         self, topic: str, records: pa.RecordBatch | pa.Table | Sequence[Record]
@@ -354,18 +408,25 @@ class Log(ABC):
     ) -> list[Fetched]:
         """Read several partitions at once, each from its position.
 
-        Returns the non-empty batches of the partitions that have records,
-        waiting up to ``timeout_s`` (without busy polling) for any of them to
-        have one; an empty list when none had. Per partition, the rules of
-        :meth:`read` apply.
+        Returns the batches of the partitions that have records, waiting up to
+        ``timeout_s`` (without busy polling) for any of them to have one; an
+        empty list when none had. Per partition, the rules of :meth:`read`
+        apply, ``max_records`` and ``max_bytes`` included. A returned batch may
+        be empty when its partition's position moved past offsets that hold no
+        record (Kafka's transaction markers): continue from its
+        ``next_offset``, as after a read.
         """
+        deadline = time.monotonic() + timeout_s
         fetched = self._read_ready(positions, max_records, max_bytes)
-        if fetched or timeout_s <= 0:
-            return fetched
-        self._wait_any(positions, timeout_s)
-        return self._read_ready(positions, max_records, max_bytes)
+        while not fetched:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._wait_any(positions, left):
+                break
+            fetched = self._read_ready(positions, max_records, max_bytes)
+        return fetched
 
     def _read_ready(self, positions: Mapping[TopicPartition, int], max_records: int, max_bytes: int) -> list[Fetched]:
+        """What ``poll`` returns without waiting (beyond what :meth:`read` itself waits)."""
         out = []
         for tp, offset in positions.items():
             batch = self.read(tp.topic, tp.partition, offset, max_records=max_records, max_bytes=max_bytes)
@@ -373,13 +434,14 @@ class Log(ABC):
                 out.append(batch)
         return out
 
-    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> None:
+    @abstractmethod
+    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> bool:
         """Block until one of the partitions may have records past its position, or the timeout.
 
-        Backends override this with a real wait; this fallback waits on the first partition only.
+        Called by ``poll`` after ``_read_ready`` found nothing. Returns False
+        when the timeout passed with nothing new; True may be a false alarm
+        (``poll`` reads again and, finding nothing, waits again).
         """
-        tp, offset = next(iter(positions.items()))
-        self.read(tp.topic, tp.partition, offset, max_records=1, timeout_s=timeout_s)
 
     @abstractmethod
     def beginning_offset(self, topic: str, partition: int) -> int:

@@ -59,6 +59,7 @@ from headwater.log.base import (
     TopicInfo,
     TopicPartition,
     check_partition,
+    record_sizes,
     to_append_table,
     validate_topic_config,
     validate_topic_name,
@@ -429,10 +430,8 @@ class EmbeddedLog(Log):
         return AppendResult(info.name, partition, base, n), row
 
     def _validate_records(self, topic: _Topic, partition: int, table: pa.Table) -> None:
-        keys, values = table.column("key"), table.column("value")
-        sizes = pc.add(
-            pc.fill_null(pc.binary_length(keys), 0), pc.fill_null(pc.binary_length(values), 0)
-        ).to_numpy()
+        keys = table.column("key")
+        sizes = record_sizes(keys, table.column("value"), table.column("headers"))
         limit = int(topic.setting("max.message.bytes"))
         over = np.nonzero(sizes > limit)[0]
         if len(over):
@@ -617,14 +616,14 @@ class EmbeddedLog(Log):
             combined = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
         return Fetched(topic.name, partition, combined, next_offset, end)
 
-    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> None:
+    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> bool:
         topics = {tp.topic: self._topic(tp.topic) for tp in positions}
         paths = [os.path.join(self._partition_dir(topics[tp.topic], tp.partition), "notify") for tp in positions]
 
         def ready() -> bool:
             return any(self._bounds(topics[tp.topic], tp.partition)[1] > offset for tp, offset in positions.items())
 
-        notify.wait_for_change(paths, ready, timeout_s)
+        return notify.wait_for_change(paths, ready, timeout_s)
 
     def beginning_offset(self, topic: str, partition: int) -> int:
         info = self._topic(topic)

@@ -1,17 +1,15 @@
 """The log on Apache Kafka (or any Kafka-protocol cluster), through confluent-kafka.
 
 ``KafkaLog("kafka://host:port[,host:port][?librdkafka.setting=value&...]")``.
-Query settings go to every client (admin, producer, consumers) and override
+Query settings go to every client (admin, producers, consumers) and override
 Headwater's; librdkafka logs a warning for a setting that does not apply to a
 client.
 
-Reads use one assigned consumer per partition, kept between calls, so a read
-at the offset where the previous one stopped continues the consumer's prefetch
-(a read anywhere else starts a new consumer there).
 Appends go through one idempotent producer (acks=all) with an explicit
-partition and return once the broker acknowledged every record. Committed
-offsets use a consumer per group that never joins it: a standalone commit
-needs no rebalance.
+partition and return once the broker acknowledged every record. Transactions
+go through one transactional producer per transactional id. Committed offsets
+use a consumer per group that never joins it: a standalone commit needs no
+rebalance. Reads (see kafka_read.py) use assigned read_committed consumers.
 """
 
 from __future__ import annotations
@@ -19,11 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import confluent_kafka as ck
@@ -35,6 +31,8 @@ from headwater.errors import (InvalidRecordError, InvalidTopicConfigError, LogCl
 from headwater.log.base import (RECORD_SCHEMA, TOPIC_CONFIG_DEFAULTS, AppendResult, Fetched, Log, Record, TopicInfo,
                                 TopicPartition, check_partition, to_append_table, validate_topic_config,
                                 validate_topic_name)
+from headwater.log.kafka_read import READER_GROUP, UNKNOWN_TOPIC, Readers
+from headwater.log.kafka_write import PRODUCER_CONF, Transactions, encode, result, send
 
 logger = logging.getLogger(__name__)
 _rdkafka_logger = logging.getLogger(__name__ + ".librdkafka")
@@ -42,14 +40,7 @@ _rdkafka_logger = logging.getLogger(__name__ + ".librdkafka")
 T = TypeVar("T")
 E = ck.KafkaError
 _TIMEOUT_S = 30.0  # admin requests, offset queries, metadata convergence
-_DATA_DUE_S = 30.0  # how long a read waits for records the broker reported as written
-_MAX_READERS = 256  # cached partition consumers; each holds librdkafka threads and sockets
-_READER_GROUP = "headwater-reader"  # confluent-kafka insists on a group.id; readers never commit
 _INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
-# Kafka checks max.message.bytes against the whole record batch: a one-record
-# batch adds a 61-byte batch header and at most 21 bytes of record framing.
-_BATCH_OVERHEAD = 61 + 21
-_UNKNOWN_TOPIC = (E.UNKNOWN_TOPIC_OR_PART, E._UNKNOWN_TOPIC, E._UNKNOWN_PARTITION)
 _BAD_TOPIC = (E.INVALID_CONFIG, E.INVALID_PARTITIONS, E.INVALID_REPLICATION_FACTOR, E.POLICY_VIOLATION,
               E.TOPIC_EXCEPTION)
 
@@ -60,18 +51,6 @@ def parse_kafka_url(url: str) -> tuple[str, dict[str, str]]:
     if parts.scheme != "kafka" or not parts.netloc:
         raise LogError(f"log: expected kafka://host:port[,host:port], got {url!r}")
     return parts.netloc, dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-@dataclass
-class _Reader:
-    """An assigned consumer and the messages it fetched beyond the last read."""
-
-    consumer: ck.Consumer
-    assigned: bool = False
-    position: int = -1  # offset the next read continues from; -1: seek first
-    pending: deque[ck.Message] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    closed: bool = False  # evicted or its topic deleted: take a new reader
 
 
 class KafkaLog(Log):
@@ -89,26 +68,28 @@ class KafkaLog(Log):
         self._producer: ck.Producer | None = None
         self._partitions: dict[str, int] = {}
         self._limits: dict[str, tuple[int, bool]] = {}  # topic -> (max.message.bytes, compacted)
-        self._readers: OrderedDict[TopicPartition, _Reader] = OrderedDict()
         self._groups: dict[str, ck.Consumer] = {}
+        self._transactions = Transactions(url, self._settings)
         self._append_locks: dict[TopicPartition, threading.Lock] = {}
+        self._readers = Readers(self._reader_consumer, self._stable_ends, self._bounds, self._verify_s)
 
     # -- clients and metadata ----------------------------------------------------
     def _consumer(self, group: str, **extra: Any) -> ck.Consumer:
-        conf = {"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False, **extra}
+        # read_committed: records of open or aborted transactions are never read.
+        conf = {"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False,
+                "isolation.level": "read_committed", **extra}
         return ck.Consumer({**conf, **self._settings})
 
     def _reader_consumer(self) -> ck.Consumer:
         # "error": an offset the broker does not have is reported, never silently replaced.
-        return self._consumer(_READER_GROUP, **{"auto.offset.reset": "error"})
+        # Partition EOF events tell where the consumer reached the end (past transaction markers).
+        return self._consumer(READER_GROUP, **{"auto.offset.reset": "error", "enable.partition.eof": True})
 
     def _get_producer(self) -> ck.Producer:
         with self._lock:
             self._check_open()
             if self._producer is None:
-                conf = {"acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random",
-                        "linger.ms": 5, "message.max.bytes": 100 * 1024 * 1024}
-                self._producer = ck.Producer({**conf, **self._settings})
+                self._producer = ck.Producer({**PRODUCER_CONF, **self._settings})
             return self._producer
 
     def _check_open(self) -> None:
@@ -187,9 +168,7 @@ class KafkaLog(Log):
         self._result(self._admin.delete_topics([name], operation_timeout=_TIMEOUT_S)[name], "delete", name)
         with self._lock:
             self._limits.pop(name, None)
-            readers = [self._readers.pop(tp) for tp in list(self._readers) if tp.topic == name]
-        for reader in readers:
-            _close_reader(reader)
+        self._readers.drop(name)
         self._await_metadata(name, present=False)
 
     def list_topics(self) -> list[str]:
@@ -209,186 +188,117 @@ class KafkaLog(Log):
         self._check_partition(topic, partition)
         if table.num_rows == 0:
             return AppendResult(topic, partition, self.end_offset(topic, partition), 0)
-        limit, compacted = self._limits_of(topic)
-        keys, values, stamps = (table.column(c).to_pylist() for c in ("key", "value", "timestamp"))
-        headers = [[(h["key"], h["value"]) for h in hs] if hs else None for hs in table.column("headers").to_pylist()]
-        # Checked before anything is sent, so a rejected batch writes nothing.
-        for index, (key, value, hs) in enumerate(zip(keys, values, headers, strict=True)):
-            size = _record_size(key, value, hs) + _BATCH_OVERHEAD
-            if size > limit:
-                raise RecordTooLargeError(topic, partition, index, size, limit)
-            if compacted and key is None:
-                raise InvalidRecordError(f"log: record {index} of the batch for {topic}[{partition}] has a "
-                                         "null key; a compacted topic needs a key on every record")
+        tp = TopicPartition(topic, partition)
+        rows = {tp: encode(tp, table, *self._limits_of(topic))}
         producer = self._get_producer()
-        offsets: list[int] = []
-        errors: list[ck.KafkaError] = []
-
-        def delivered(error: ck.KafkaError | None, message: ck.Message) -> None:
-            if error is None:
-                offsets.append(message.offset() or 0)
-            else:
-                errors.append(error)
-
-        # One append per partition at a time, so ours do not interleave.
-        with self._lock:
-            lock = self._append_locks.setdefault(TopicPartition(topic, partition), threading.Lock())
-        with lock:
-            for key, value, stamp, hs in zip(keys, values, stamps, headers, strict=True):
-                while True:
-                    try:  # timestamp 0: librdkafka stamps the record with the current time
-                        producer.produce(topic, value, key, partition=partition, timestamp=stamp or 0,
-                                         headers=hs, on_delivery=delivered)
-                        break
-                    except BufferError:  # the local queue is full: let deliveries drain it
-                        producer.poll(0.1)
-            while len(offsets) + len(errors) < len(keys):
+        with self._append_lock(tp):  # one append per partition at a time, so ours do not interleave
+            deliveries = send(producer, rows)
+            while not deliveries.done():
                 producer.flush(1.0)
-        if errors:
-            raise _log_error(errors[0], f"append to {topic}[{partition}]", topic, partition, limit)
-        offsets.sort()
-        if offsets[-1] - offsets[0] + 1 != len(offsets):  # only another process's writes can interleave
-            logger.warning("log: %s[%d]: append got non-contiguous offsets %d..%d for %d records",
-                           topic, partition, offsets[0], offsets[-1], len(offsets))
-        return AppendResult(topic, partition, offsets[0], len(offsets))
+        if deliveries.errors:
+            raise _log_error(deliveries.errors[0], f"append to {topic}[{partition}]", topic, partition,
+                             self._limits_of(topic)[0])
+        return result(tp, deliveries.offsets[tp])
+
+    def transact(
+        self,
+        appends: Sequence[tuple[str, int, pa.RecordBatch | pa.Table | Sequence[Record]]],
+        *,
+        group: str | None = None,
+        offsets: Mapping[TopicPartition, int] | None = None,
+        transactional_id: str = "",
+    ) -> list[AppendResult]:
+        """See :meth:`Log.transact`; one transactional producer per ``transactional_id``.
+
+        A failed transaction is aborted and raises LogError. After this writer
+        was fenced (another process took the id), calling ``transact`` with the
+        id again starts a new producer, which fences that other process in
+        turn: do so only once this process owns the id's work again.
+        """
+        if not transactional_id:
+            raise LogError("log: a Kafka transaction needs a transactional_id (the name of its writer)")
+        tables: dict[TopicPartition, list[pa.Table]] = {}
+        for topic, partition, records in appends:
+            table = to_append_table(records)
+            self._check_partition(topic, partition)
+            tables.setdefault(TopicPartition(topic, partition), []).append(table)
+        # Every record is checked before the transaction begins, so a rejected one writes nothing.
+        rows = {tp: [row for table in parts for row in encode(tp, table, *self._limits_of(tp.topic))]
+                for tp, parts in tables.items()}
+        commit = self._checked_offsets(group, offsets) if group is not None and offsets else []
+        metadata = self._group(group).consumer_group_metadata() if group is not None and commit else None
+        self._check_open()
+        locks = [self._append_lock(tp) for tp in sorted(rows)]  # one order: transactions cannot deadlock
+        written = self._transactions.run(transactional_id, rows, locks, commit, metadata)
+        return [result(tp, written[tp]) if written.get(tp) else AppendResult(*tp, self.end_offset(*tp), 0)
+                for tp in rows]
+
+    def _append_lock(self, tp: TopicPartition) -> threading.Lock:
+        with self._lock:
+            return self._append_locks.setdefault(tp, threading.Lock())
 
     # -- reading ------------------------------------------------------------------
     def read(self, topic: str, partition: int, offset: int, *, max_records: int = 10_000,
              max_bytes: int = 8 * 1024 * 1024, timeout_s: float = 0.0) -> Fetched:
-        self._check_partition(topic, partition)
         tp = TopicPartition(topic, partition)
-        if offset < 0:  # librdkafka would read negative offsets as "beginning"/"end"
-            raise self._out_of_range(tp, offset)
-        reader = self._reader(tp)
-        with reader.lock:
-            if reader.closed:
-                return self.read(topic, partition, offset, max_records=max_records, max_bytes=max_bytes,
-                                 timeout_s=timeout_s)
-            if reader.position != offset:
-                self._seek(reader, tp, offset)
-            try:
-                messages = self._fetch(reader, tp, offset, max(1, max_records), timeout_s)
-            except BaseException:
-                reader.position = -1
-                raise
-            kept, size = len(messages), 0
-            for index, message in enumerate(messages):  # at least one, however large
-                size += _record_size(message.key(), message.value(), _headers(message))
-                if index and size > max_bytes:
-                    kept = index
-                    break
-            reader.pending.extendleft(reversed(messages[kept:]))
-            messages = messages[:kept]
-            reader.position = next_offset = (messages[-1].offset() or 0) + 1 if messages else offset
-            high = reader.consumer.get_watermark_offsets(ck.TopicPartition(*tp), cached=True)[1]
-        return Fetched(topic, partition, _to_batch(messages), next_offset, max(high, next_offset))
+        fetched = self._readers.fetch(self._checked_positions({tp: offset}), max_records, max_bytes, timeout_s)
+        if fetched:
+            return fetched[0]
+        empty = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
+        return Fetched(topic, partition, empty, offset, max(self._readers.high_watermark(tp), offset))
 
-    def _reader(self, tp: TopicPartition) -> _Reader:
-        with self._lock:
-            self._check_open()
-            reader = self._readers.get(tp)
-            if reader is None:
-                reader = self._readers[tp] = _Reader(self._reader_consumer())
-            self._readers.move_to_end(tp)
-            evicted = self._readers.popitem(last=False)[1] if len(self._readers) > _MAX_READERS else None
-        if evicted is not None:
-            _close_reader(evicted)
-        return reader
+    def _read_ready(self, positions: Mapping[TopicPartition, int], max_records: int, max_bytes: int) -> list[Fetched]:
+        if not positions:
+            return []
+        return self._readers.fetch(self._checked_positions(positions), max_records, max_bytes, 0.0)
 
-    def _seek(self, reader: _Reader, tp: TopicPartition, offset: int) -> None:
-        if reader.assigned:
-            # A new consumer, not a reassigned one: once the old one has
-            # prefetched to the end, its fetch is parked at the broker for
-            # fetch.wait.max.ms, and a reassigned consumer would wait for it.
-            reader.consumer.close()
-            reader.consumer = self._reader_consumer()
-        reader.assigned = True
-        reader.consumer.assign([ck.TopicPartition(tp.topic, tp.partition, offset)])
-        reader.pending.clear()
-        reader.position = offset
+    def _wait_any(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> bool:
+        if not positions:
+            time.sleep(timeout_s)
+            return False
+        return self._readers.wait(self._checked_positions(positions), timeout_s)
 
-    def _fetch(self, reader: _Reader, tp: TopicPartition, offset: int, limit: int, timeout_s: float
-               ) -> list[ck.Message]:
-        """Messages from ``offset`` on: those prefetched, else wait as the partition's state calls for."""
-        messages = self._take(reader, tp, limit, 0.0)
-        if messages:
-            return messages
-        high = self._known_end(reader, tp)  # below the log start the fetch itself fails (see _records)
-        if offset < high:  # records exist: wait for the fetch, however small timeout_s is
-            wait = max(timeout_s, _DATA_DUE_S)
-        elif offset == high:
-            wait = timeout_s
-        else:  # past every end we know of: a fetch settles it (records, or an out-of-range error)
-            wait = max(timeout_s, self._verify_s)
-        messages = self._take(reader, tp, limit, wait)
-        if not messages and offset > high:
-            high = self._known_end(reader, tp)
-            if offset > high:
-                raise self._out_of_range(tp, offset, high)
-        elif not messages and offset < high:
-            logger.warning("log: %s[%d]: records %d..%d were written but not fetched within %.0fs",
-                           tp.topic, tp.partition, offset, high - 1, wait)
-        return messages
+    def _checked_positions(self, positions: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        checked = {}
+        for (topic, partition), offset in positions.items():
+            self._check_partition(topic, partition)
+            tp = TopicPartition(topic, partition)
+            if offset < 0:  # librdkafka would read negative offsets as "beginning"/"end"
+                start, end = self._bounds(tp)
+                raise OffsetOutOfRangeError(topic, partition, offset, start, end)
+            checked[tp] = int(offset)
+        return checked
 
-    def _take(self, reader: _Reader, tp: TopicPartition, limit: int, wait_s: float) -> list[ck.Message]:
-        taken = [reader.pending.popleft() for _ in range(min(limit, len(reader.pending)))]
-        deadline = time.monotonic() + wait_s
-        while not taken:  # poll returns at the first message: waiting never spins
-            message = reader.consumer.poll(max(0.0, deadline - time.monotonic()))
-            if message is None:
-                return taken
-            taken = self._records(tp, reader.position, [message])
-            if not taken and time.monotonic() >= deadline:
-                return taken
-        if len(taken) < limit:
-            taken += self._records(tp, reader.position, reader.consumer.consume(limit - len(taken), 0))
-        return taken
-
-    def _records(self, tp: TopicPartition, offset: int, messages: list[ck.Message]) -> list[ck.Message]:
-        """The messages that are records; the others are errors, raised or (when librdkafka retries) logged."""
-        records = []
-        for message in messages:
-            error = message.error()
-            if error is None:
-                records.append(message)
-            elif error.code() in (E.OFFSET_OUT_OF_RANGE, E._AUTO_OFFSET_RESET):
-                raise self._out_of_range(tp, offset)
-            elif error.code() in _UNKNOWN_TOPIC:
-                raise UnknownTopicError(tp.topic)
-            elif error.fatal():
-                raise LogError(f"log: {tp.topic}[{tp.partition}]: consumer failed: {error.str()}")
-            else:
-                logger.warning("log: %s[%d]: consumer error (retrying): %s", tp.topic, tp.partition, error.str())
-        return records
-
-    def _known_end(self, reader: _Reader, tp: TopicPartition) -> int:
-        """The larger of the last fetch's high watermark and the last stable offset; both are lower bounds."""
-        fetched = reader.consumer.get_watermark_offsets(ck.TopicPartition(*tp), cached=True)[1]
-        # Asked through the admin client: the consumer's connection may be held by a parked fetch.
-        return max(fetched, self._list_offset(tp, OffsetSpec.latest(), committed_only=True))
-
-    def _out_of_range(self, tp: TopicPartition, offset: int, end: int | None = None) -> OffsetOutOfRangeError:
-        end = self.end_offset(*tp) if end is None else end
-        return OffsetOutOfRangeError(tp.topic, tp.partition, offset, self.beginning_offset(*tp), end)
-
-    def _list_offset(self, tp: TopicPartition, spec: OffsetSpec, committed_only: bool = False) -> int:
+    def _list_offsets(self, specs: Mapping[TopicPartition, OffsetSpec]) -> dict[TopicPartition, int]:
+        # read_committed: the end is the last stable offset, the end of what readers can read.
         self._check_open()
-        level = ck.IsolationLevel.READ_COMMITTED if committed_only else ck.IsolationLevel.READ_UNCOMMITTED
-        futures = self._admin.list_offsets({ck.TopicPartition(*tp): spec}, isolation_level=level,
+        futures = self._admin.list_offsets({ck.TopicPartition(*tp): spec for tp, spec in specs.items()},
+                                           isolation_level=ck.IsolationLevel.READ_COMMITTED,
                                            request_timeout=_TIMEOUT_S)
-        return int(self._result(next(iter(futures.values())), "offset query", tp.topic).offset)
+        return {TopicPartition(tp.topic, tp.partition): int(self._result(future, "offset query", tp.topic).offset)
+                for tp, future in futures.items()}
+
+    def _stable_ends(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._list_offsets({tp: OffsetSpec.latest() for tp in partitions})
+
+    def _bounds(self, tp: TopicPartition) -> tuple[int, int]:
+        found = self._list_offsets({tp: OffsetSpec.earliest()})[tp], self._stable_ends([tp])[tp]
+        return found
 
     def beginning_offset(self, topic: str, partition: int) -> int:
         self._check_partition(topic, partition)
-        return self._list_offset(TopicPartition(topic, partition), OffsetSpec.earliest())
+        tp = TopicPartition(topic, partition)
+        return self._list_offsets({tp: OffsetSpec.earliest()})[tp]
 
     def end_offset(self, topic: str, partition: int) -> int:
+        """The last stable offset: the high watermark unless a transaction is open on the partition."""
         self._check_partition(topic, partition)
-        return self._list_offset(TopicPartition(topic, partition), OffsetSpec.latest())
+        return self._stable_ends([TopicPartition(topic, partition)])[TopicPartition(topic, partition)]
 
     def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
         self._check_partition(topic, partition)
-        found = self._list_offset(TopicPartition(topic, partition), OffsetSpec.for_timestamp(timestamp_ms))
+        tp = TopicPartition(topic, partition)
+        found = self._list_offsets({tp: OffsetSpec.for_timestamp(timestamp_ms)})[tp]
         return None if found < 0 else found  # Kafka answers -1 for "no record that late"
 
     # -- consumer groups ----------------------------------------------------------
@@ -399,15 +309,18 @@ class KafkaLog(Log):
                 self._groups[group] = self._consumer(group)
             return self._groups[group]
 
-    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
-        for tp, offset in offsets.items():
-            self._check_partition(tp.topic, tp.partition)
+    def _checked_offsets(self, group: str, offsets: Mapping[TopicPartition, int]) -> list[ck.TopicPartition]:
+        for (topic, partition), offset in offsets.items():
+            self._check_partition(topic, partition)
             if offset < 0:
-                raise LogError(f"log: group {group!r}: offset for {tp.topic}[{tp.partition}] must be >= 0, "
-                               f"got {offset}")
-        if not offsets:
+                raise LogError(f"log: group {group!r}: offset for {topic}[{partition}] must be >= 0, got {offset}")
+        return [ck.TopicPartition(topic, partition, int(offset)) for (topic, partition), offset in offsets.items()]
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        request = self._checked_offsets(group, offsets)
+        if not request:
             return
-        consumer, request = self._group(group), [ck.TopicPartition(t, p, int(o)) for (t, p), o in offsets.items()]
+        consumer = self._group(group)
         answers = self._call(f"commit of group {group!r}", lambda: consumer.commit(offsets=request, asynchronous=False))
         for answer in answers or []:
             if answer.error is not None:
@@ -426,7 +339,7 @@ class KafkaLog(Log):
     def list_groups(self) -> list[str]:
         self._check_open()
         listed = self._result(self._admin.list_consumer_groups(request_timeout=_TIMEOUT_S), "listing groups")
-        return sorted(g.group_id for g in listed.valid if g.group_id != _READER_GROUP)
+        return sorted(g.group_id for g in listed.valid if g.group_id != READER_GROUP)
 
     def delete_group(self, group: str) -> None:
         with self._lock:
@@ -446,15 +359,14 @@ class KafkaLog(Log):
             if self._closed:
                 return
             self._closed = True
-            readers, groups = list(self._readers.values()), list(self._groups.values())
+            groups = list(self._groups.values())
             producer, self._producer = self._producer, None
-            self._readers.clear()
             self._groups.clear()
             del self._admin  # the last reference: librdkafka closes its connections
-        for reader in readers:  # under its lock: a read in progress finishes first
-            _close_reader(reader)
+        self._readers.close()
         for consumer in groups:
             consumer.close()
+        self._transactions.close()
         if producer is not None and producer.flush(_TIMEOUT_S):  # only appends awaiting acks remain
             logger.warning("log: %s: closed with records still unacknowledged", self.url)
 
@@ -462,7 +374,7 @@ class KafkaLog(Log):
 def _log_error(error: ck.KafkaError, what: str, topic: str = "", partition: int = -1, limit: int = -1) -> LogError:
     """Kafka's error as Headwater's."""
     code = error.code()
-    if code in _UNKNOWN_TOPIC and topic:
+    if code in UNKNOWN_TOPIC and topic:
         return UnknownTopicError(topic)
     if code == E.TOPIC_ALREADY_EXISTS:
         return TopicExistsError(topic)
@@ -472,34 +384,3 @@ def _log_error(error: ck.KafkaError, what: str, topic: str = "", partition: int 
         return RecordTooLargeError(topic, partition, 0, -1, limit)  # the broker does not say which record
     kind = InvalidRecordError if code == E.INVALID_RECORD else LogError
     return kind(f"log: {what} failed: {error.str()}")
-
-
-def _close_reader(reader: _Reader) -> None:
-    with reader.lock:
-        reader.closed = True
-        reader.consumer.close()
-
-
-def _record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None) -> int:
-    size = len(key or b"") + len(value or b"")
-    for name, data in headers or ():
-        size += len(name.encode()) + len(data or b"") + 2  # two varint lengths
-    return size
-
-
-def _headers(message: ck.Message) -> list[tuple[str, bytes | None]] | None:
-    return cast("list[tuple[str, bytes | None]] | None", message.headers())  # consumed headers are a list
-
-
-def _to_batch(messages: Sequence[ck.Message]) -> pa.RecordBatch:
-    headers = [[{"key": k, "value": v} for k, v in hs] if hs else None for hs in map(_headers, messages)]
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array([m.offset() for m in messages], pa.int64()),
-            pa.array([m.timestamp()[1] for m in messages], pa.int64()),
-            pa.array([m.key() for m in messages], pa.binary()),
-            pa.array([m.value() for m in messages], pa.binary()),
-            pa.array(headers, RECORD_SCHEMA.field("headers").type),
-        ],
-        schema=RECORD_SCHEMA,
-    )

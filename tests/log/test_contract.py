@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import confluent_kafka
 import pyarrow as pa
 import pytest
 
@@ -19,6 +20,7 @@ from headwater.errors import (
     InvalidRecordError,
     InvalidTopicConfigError,
     LogClosedError,
+    LogError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     TopicExistsError,
@@ -34,6 +36,8 @@ Limitation = Callable[[str], None]
 LISTOFFSETS_END = "ListOffsets(latest) answers the last batch's base offset + 1, not the high watermark"
 LISTOFFSETS_TIME = "ListOffsets(timestamp) answers 0 whatever the timestamp"
 CONFIG_SOURCE = "DescribeConfigs reports explicitly set topic configs as DEFAULT_CONFIG, not DYNAMIC_TOPIC_CONFIG"
+ABORTED_VISIBLE = "read_committed consumers see aborted records"
+OPEN_TRANSACTION_END = "ListOffsets(latest, read_committed) answers 0 while a transaction is open, not the LSO"
 
 
 def values(n: int, start: int = 0) -> list[Record]:
@@ -54,6 +58,24 @@ def read_all(log: Log, topic: str, partition: int = 0, offset: int = 0, **kwargs
 def column(fetched: Fetched | list[Fetched], name: str) -> list[object]:
     batches = fetched if isinstance(fetched, list) else [fetched]
     return [v for f in batches for v in f.records.column(name).to_pylist()]
+
+
+def follow(log: Log, positions: dict[TopicPartition, int], until: dict[TopicPartition, int]) -> list[Fetched]:
+    """Poll from ``positions`` (advanced in place, as a consumer does) until each reaches ``until``."""
+    out: list[Fetched] = []
+    deadline = time.monotonic() + 10
+    while any(positions[tp] < end for tp, end in until.items()):
+        assert time.monotonic() < deadline, f"stuck at {positions}, the ends are {until}"
+        for fetched in log.poll(positions, max_records=3, timeout_s=1):
+            tp = TopicPartition(fetched.topic, fetched.partition)
+            assert fetched.next_offset > positions[tp]
+            positions[tp] = fetched.next_offset
+            out.append(fetched)
+    return out
+
+
+def raw_producer(log: Log, **settings: str) -> confluent_kafka.Producer:
+    return confluent_kafka.Producer({"bootstrap.servers": log.url.removeprefix("kafka://"), **settings})
 
 
 # -- topics --------------------------------------------------------------------
@@ -306,20 +328,50 @@ def test_produce_without_keys_sticks_to_one_partition_per_call(log: Log, new_top
 def test_partitioner_agrees_with_librdkafka(log: Log, backend: str, new_topic: NewTopic) -> None:
     if backend != "kafka":
         pytest.skip("compares with librdkafka's murmur2_random partitioner")
-    import confluent_kafka
-
     name = new_topic()
     log.create_topic(name, partitions=7)
     keys = [b"", b"a", b"ab", b"abc", b"abcd", b"abcde", b"\xff\x00\x80", "clé-ü".encode()]
     keys += [b"user-%d" % i for i in range(40)] + [bytes(range(i, i + 13)) for i in range(20)]
-    producer = confluent_kafka.Producer({"bootstrap.servers": log.url.removeprefix("kafka://"),
-                                         "partitioner": "murmur2_random"})
+    producer = raw_producer(log, partitioner="murmur2_random")
     placed: dict[bytes | None, int | None] = {}
     for key in keys:
         producer.produce(name, b"v", key, on_delivery=lambda e, m: placed.__setitem__(m.key(), m.partition()))
     assert producer.flush(30) == 0
     expected = partition_for_keys(pa.array(keys, pa.binary()), 7, 0)
     assert [placed[k] for k in keys] == expected.tolist()
+
+
+# -- poll ----------------------------------------------------------------------
+def test_poll_waits_for_any_of_several_partitions(log: Log, new_topic: NewTopic) -> None:
+    name = new_topic()
+    log.create_topic(name, partitions=3)
+    positions = {TopicPartition(name, p): 0 for p in range(3)}
+    started = time.monotonic()
+    assert log.poll(positions, timeout_s=0.5) == []
+    assert 0.4 <= time.monotonic() - started < 3.0
+    timer = threading.Timer(0.3, lambda: log.append(name, 1, values(2)))
+    timer.start()
+    started = time.monotonic()
+    fetched = log.poll(positions, timeout_s=20)
+    waited = time.monotonic() - started
+    timer.join()
+    assert [(f.partition, column(f, "value"), f.next_offset) for f in fetched] == [(1, [b"v0", b"v1"], 2)]
+    assert 0.2 <= waited < 3.0
+
+
+def test_poll_reads_every_partition_from_its_position(log: Log, new_topic: NewTopic) -> None:
+    name = new_topic()
+    log.create_topic(name, partitions=3)
+    log.append(name, 0, values(7))
+    log.append(name, 2, values(4, start=100))
+    positions = {TopicPartition(name, 0): 2, TopicPartition(name, 1): 0, TopicPartition(name, 2): 0}
+    batches = follow(log, positions, {TopicPartition(name, 0): 7, TopicPartition(name, 2): 4})
+    assert all(1 <= len(b) <= 3 for b in batches)  # max_records counts per partition
+    by_partition = {p: column([b for b in batches if b.partition == p], "value") for p in range(3)}
+    assert by_partition == {0: [b"v%d" % i for i in range(2, 7)], 1: [], 2: [b"v%d" % i for i in range(100, 104)]}
+    assert log.poll(positions, timeout_s=0.2) == []
+    log.append(name, 1, values(1))
+    assert [(f.partition, column(f, "value")) for f in log.poll(positions, timeout_s=10)] == [(1, [b"v0"])]
 
 
 # -- offsets -------------------------------------------------------------------
@@ -441,6 +493,136 @@ def test_consumer_group_offsets(log: Log, new_topic: NewTopic) -> None:
     log.delete_group(group)
     assert group not in log.list_groups()
     assert log.committed(group, [tp0, tp1]) == {tp0: None, tp1: None}
+
+
+# -- transactions --------------------------------------------------------------
+def test_transact_appends_and_commits_offsets_together(log: Log, new_topic: NewTopic) -> None:
+    out, audit, source, group = new_topic(), new_topic(), new_topic(), new_topic("g")
+    log.create_topic(out, partitions=2)
+    log.create_topic(audit, partitions=2)
+    log.create_topic(source, partitions=1)
+    consumed = TopicPartition(source, 0)
+    results = log.transact(
+        [(out, 1, values(3)), (audit, 0, [Record(b"a", b"k")]), (out, 1, values(1, start=3))],
+        group=group, offsets={consumed: 42}, transactional_id=new_topic("tx"),
+    )
+    assert [(r.topic, r.partition, r.base_offset, r.count) for r in results] == [(out, 1, 0, 4), (audit, 0, 0, 1)]
+    assert column(read_all(log, out, 1), "value") == [b"v0", b"v1", b"v2", b"v3"]
+    assert column(read_all(log, audit, 0), "key") == [b"k"]
+    assert log.committed(group, [consumed]) == {consumed: 42}
+    assert len(log.read(out, 0, 0)) == 0  # partitions outside the transaction are untouched
+
+
+def test_a_failed_transaction_leaves_nothing(log: Log, new_topic: NewTopic) -> None:
+    out, small, source, group, writer = new_topic(), new_topic(), new_topic(), new_topic("g"), new_topic("tx")
+    log.create_topic(out, partitions=2)
+    log.create_topic(small, config={"max.message.bytes": "1024"})
+    log.create_topic(source)
+    consumed = TopicPartition(source, 0)
+    with pytest.raises(RecordTooLargeError) as caught:
+        log.transact(
+            [(out, 0, values(3)), (out, 1, values(2)), (small, 0, [Record(b"fits"), Record(b"x" * 5000)])],
+            group=group, offsets={consumed: 5}, transactional_id=writer,
+        )
+    assert (caught.value.topic, caught.value.partition) == (small, 0)
+    for topic, partition in ((out, 0), (out, 1), (small, 0)):
+        assert len(log.read(topic, partition, 0, timeout_s=0.2)) == 0
+        assert log.end_offset(topic, partition) == 0
+    assert log.committed(group, [consumed]) == {consumed: None}
+    log.transact([(out, 1, values(1))], group=group, offsets={consumed: 5}, transactional_id=writer)  # carries on
+    assert column(read_all(log, out, 1), "value") == [b"v0"]
+    assert log.committed(group, [consumed]) == {consumed: 5}
+
+
+def test_reads_continue_past_transaction_markers(log: Log, new_topic: NewTopic) -> None:
+    name, writer = new_topic(), new_topic("tx")
+    log.create_topic(name, partitions=2)
+    for n in range(3):
+        log.transact([(name, 0, values(2, start=2 * n)), (name, 1, values(1, start=n))], transactional_id=writer)
+    ends = {TopicPartition(name, p): log.end_offset(name, p) for p in range(2)}
+    batches = follow(log, {TopicPartition(name, p): 0 for p in range(2)}, ends)  # ends count the markers
+    assert column([b for b in batches if b.partition == 0], "value") == [b"v%d" % i for i in range(6)]
+    assert column([b for b in batches if b.partition == 1], "value") == [b"v0", b"v1", b"v2"]
+    offsets = column([b for b in batches if b.partition == 0], "offset")
+    assert offsets == sorted(offsets) and offsets[-1] < ends[TopicPartition(name, 0)]
+    at_end = log.read(name, 0, ends[TopicPartition(name, 0)])
+    assert (len(at_end), at_end.next_offset) == (0, ends[TopicPartition(name, 0)])
+    started = time.monotonic()
+    assert log.poll(ends, timeout_s=0.5) == []
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_newer_writer_fences_an_older_one(log: Log, backend: str, log_url: str, new_topic: NewTopic) -> None:
+    if backend != "kafka":
+        pytest.skip("the embedded log has one writer per transactional id by construction")
+    from headwater.log import open_log
+
+    name, source, group, writer = new_topic(), new_topic(), new_topic("g"), new_topic("tx")
+    log.create_topic(name)
+    log.create_topic(source)
+    consumed = TopicPartition(source, 0)
+    log.transact([(name, 0, values(1))], group=group, offsets={consumed: 1}, transactional_id=writer)
+    with open_log(log_url) as newer:
+        newer.transact([(name, 0, values(1, start=1))], group=group, offsets={consumed: 2}, transactional_id=writer)
+        with pytest.raises(LogError, match=rf"{writer}.*fenced"):
+            log.transact([(name, 0, [Record(b"zombie")])], group=group, offsets={consumed: 9}, transactional_id=writer)
+    assert column(read_all(log, name), "value") == [b"v0", b"v1"]
+    assert log.committed(group, [consumed]) == {consumed: 2}
+
+
+def open_transaction(log: Log, topic: str, transactional_id: str) -> confluent_kafka.Producer:
+    """A raw producer with a transaction holding one record of ``topic``[0], left open."""
+    producer = raw_producer(log, **{"transactional.id": transactional_id})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"open", partition=0)
+    assert producer.flush(30) == 0
+    return producer
+
+
+def test_an_open_transaction_is_invisible_until_it_commits(log: Log, backend: str, new_topic: NewTopic) -> None:
+    if backend != "kafka":
+        pytest.skip("opens a transaction with a raw Kafka producer")
+    name = new_topic()
+    log.create_topic(name)
+    log.append(name, 0, values(1))
+    assert column(log.read(name, 0, 0), "value") == [b"v0"]
+    producer = open_transaction(log, name, new_topic("tx"))
+    started = time.monotonic()
+    at_end = log.read(name, 0, 1, timeout_s=0.3)  # nothing committed is due: returns after its timeout
+    assert (len(at_end), at_end.next_offset) == (0, 1)
+    assert time.monotonic() - started < 3.0
+    assert log.poll({TopicPartition(name, 0): 1}, timeout_s=0.3) == []
+    producer.commit_transaction(30)
+    assert column(log.read(name, 0, 1, timeout_s=10), "value") == [b"open"]
+
+
+def test_end_offset_stops_at_an_open_transaction(
+    log: Log, backend: str, new_topic: NewTopic, broker_limitation: Limitation
+) -> None:
+    if backend != "kafka":
+        pytest.skip("opens a transaction with a raw Kafka producer")
+    broker_limitation(OPEN_TRANSACTION_END)
+    name = new_topic()
+    log.create_topic(name)
+    log.append(name, 0, values(1))
+    producer = open_transaction(log, name, new_topic("tx"))
+    assert log.end_offset(name, 0) == 1  # the last stable offset: readers can read up to there
+    assert column(log.read(name, 0, 0), "value") == [b"v0"]  # a new reader, told the end by ListOffsets
+    producer.abort_transaction(30)
+
+
+def test_records_of_an_aborted_transaction_are_never_read(
+    log: Log, backend: str, new_topic: NewTopic, broker_limitation: Limitation
+) -> None:
+    if backend != "kafka":
+        pytest.skip("aborts a transaction with a raw Kafka producer")
+    broker_limitation(ABORTED_VISIBLE)
+    name = new_topic()
+    log.create_topic(name)
+    open_transaction(log, name, new_topic("tx")).abort_transaction(30)
+    log.transact([(name, 0, [Record(b"committed")])], transactional_id=new_topic("tx"))
+    assert column(read_all(log, name), "value") == [b"committed"]
 
 
 # -- lifecycle -----------------------------------------------------------------

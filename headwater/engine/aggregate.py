@@ -1,0 +1,401 @@
+"""The aggregation operator: GROUP BY with TUMBLING, HOPPING or no window; EMIT CHANGES or FINAL.
+
+State is a DuckDB table with one row per (group, window): the group columns,
+``ws``/``we``, the state columns of every aggregate, the newest timestamp and
+whether EMIT FINAL has emitted the window. Per input batch, all vectorized:
+
+1. ``pre`` (WHERE, group keys, aggregate arguments) runs over the batch; rows
+   with a null group key go to the processing log, as in ksqlDB.
+2. Stream time per partition is the running maximum of event time; each
+   record gets the windows that hold it, and a (record, window) pair whose
+   window closed (end + grace <= stream time) is dropped, counted and logged.
+3. EMIT CHANGES: running aggregates per record (window functions ordered by
+   offset) merged with the stored state give one update per record.
+4. The state is merged with the batch's partial aggregates; EMIT FINAL then
+   emits windows that closed, once; windows past retention are deleted.
+5. Changed and deleted state rows go to the query's changelog topic in the
+   same log transaction as the output and the input offsets.
+
+The changelog is the truth and DuckDB its cache: on start (and after any
+failure) the state is rebuilt from the changelog, which by construction
+matches the committed input offsets. So after ``kill -9`` at any moment the
+query resumes with no lost and no doubled update.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from headwater.engine import processing_log
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.query import PersistentQuery, _Work, run_plan
+from headwater.log import Fetched, Record, TopicPartition
+from headwater.sql.aggregate_planner import AggregatePlan
+
+logger = logging.getLogger(__name__)
+
+_W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+
+
+def changelog_topic(service_id: str, query_id: str) -> str:
+    return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
+
+
+class AggregateQuery(PersistentQuery):
+    """A CTAS with GROUP BY: see the module docstring."""
+
+    plan: AggregatePlan
+
+    def __init__(self, *args: Any, service_id: str, **kwargs: Any) -> None:
+        super().__init__(*args, service_id=service_id, **kwargs)
+        self.changelog = changelog_topic(service_id, self.id)
+        self.late_records = 0
+        self.stream_time: dict[int, int] = {}
+        plan = self.plan
+        self._groups = [f"g{i}" for i in range(len(plan.group_types))]
+        self._state_cols: list[list[str]] = [
+            [f"s{j}_{m}" for m in range(len(agg.state_types))] for j, agg in enumerate(plan.aggregates)
+        ]
+        self._key = ", ".join(self._groups + ["ws"])
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    # -- state ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.log.create_topic(self.changelog, 1, {"retention.ms": "-1"}, exist_ok=True)
+        super().start()
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """(Re)build the state table from the changelog."""
+        self._con = con
+        columns = [f'{g} {t.to_duckdb()}' for g, t in zip(self._groups, self.plan.group_types, strict=True)]
+        columns += ["ws BIGINT", "we BIGINT"]
+        for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
+            columns += [f"{n} {t}" for n, t in zip(names, agg.state_types, strict=True)]
+        columns += ["__ts BIGINT", "__emitted BOOLEAN", f"PRIMARY KEY ({self._key})"]
+        con.execute("DROP TABLE IF EXISTS state")
+        con.execute(f"CREATE TABLE state ({', '.join(columns)})")
+        self.stream_time = {}
+        offset = self.log.beginning_offset(self.changelog, 0)
+        end = self.log.end_offset(self.changelog, 0)
+        while offset < end:
+            fetched = self.log.read(self.changelog, 0, offset, max_records=10_000)
+            for row in fetched.records.select(["value", "headers"]).to_pylist():
+                self._apply_change(con, row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
+            offset = fetched.next_offset
+
+    def _apply_change(self, con: duckdb.DuckDBPyConnection, value: bytes | None, headers: dict[str, Any]) -> None:
+        if value:
+            changed = pa.ipc.open_stream(value).read_all()
+            con.register("__changed", changed)
+            con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+            con.unregister("__changed")
+        if headers.get("deleted"):
+            deleted = pa.ipc.open_stream(headers["deleted"]).read_all()
+            con.register("__deleted", deleted)
+            con.execute(f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __deleted)")
+            con.unregister("__deleted")
+        if headers.get("stream_time"):
+            self.stream_time = {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
+
+    # -- per batch -------------------------------------------------------------------
+    def _compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched) -> _Work:
+        plan = self.plan
+        src, errors = self._decoder.decode(fetched)
+        outputs: list[pa.Table] = []
+        changed: pa.Table | None = None
+        deleted: pa.Table | None = None
+        if src.num_rows:
+            pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
+            errors.extend(run_errors)
+            if pre is not None and pre.num_rows:
+                pre, null_errors = self._drop_null_groups(pre, fetched)
+                errors.extend(null_errors)
+                batch, late = self._windowed(con, pre, fetched.partition)
+                errors.extend(late)
+                if batch.num_rows:
+                    con.register("b", batch)
+                    try:
+                        if plan.window is not None and plan.window.kind == "SESSION":
+                            changes, changed, replaced = self._sessions(con)
+                            deleted = replaced
+                            if not plan.emit_final:
+                                outputs.append(changes)
+                        else:
+                            if not plan.emit_final:
+                                outputs.append(self._running(con))
+                            changed = self._merge(con)
+                    finally:
+                        con.unregister("b")
+        if self.plan.window is not None:
+            final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
+            if final is not None:
+                outputs.append(final)
+                changed = emitted if changed is None else pa.concat_tables([changed, emitted])
+            expired = self._expire(con)
+            if expired is not None:
+                deleted = expired if deleted is None else pa.concat_tables([deleted, expired])
+        appends: list[tuple[str, int, pa.Table]] = []
+        produced = 0
+        for out in outputs:
+            if out.num_rows:
+                records, _ = self._encoder.encode(out)
+                appends.extend(self._partitioned(records, fetched.partition))
+                produced += records.num_rows
+        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
+        if errors:
+            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors)))
+        tp = TopicPartition(fetched.topic, fetched.partition)
+        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+
+    def _drop_null_groups(self, pre: pa.Table, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
+        nulls = np.zeros(pre.num_rows, dtype=bool)
+        for g in self._groups:
+            nulls |= np.asarray(pre.column(g).is_null(), dtype=bool)
+        if not nulls.any():
+            return pre, []
+        offsets = pre.column("__offset").to_numpy()[nulls].tolist()
+        errors = [ProcessingError(RECORD_PROCESSING_ERROR, "Group-by column with null value found: record dropped.",
+                                  fetched.topic, fetched.partition, o) for o in offsets]
+        return pre.filter(pa.array(~nulls)), errors
+
+    def _windowed(self, con: duckdb.DuckDBPyConnection, pre: pa.Table, partition: int) -> tuple[pa.Table, list[ProcessingError]]:
+        """Assign windows and drop (record, window) pairs whose window closed before the record arrived."""
+        ts = pre.column("__ts").to_numpy()
+        previous = self.stream_time.get(partition, np.iinfo(np.int64).min)
+        stream = np.maximum.accumulate(np.maximum(ts, previous))
+        self.stream_time[partition] = int(stream[-1])
+        pre = pre.append_column("__st", pa.array(stream))
+        window = self.plan.window
+        con.register("pre", pre)
+        try:
+            if window is None:
+                return con.sql("SELECT *, 0::BIGINT AS ws, 0::BIGINT AS we FROM pre").to_arrow_table(), []
+            size, grace = window.size_ms, window.grace_ms
+            if window.kind == "SESSION":
+                # A record opens a session [ts, ts]; it is late once ts + grace is behind stream time.
+                starts, size = "SELECT *, __ts AS ws FROM pre", 0
+            elif window.kind == "TUMBLING":
+                starts = f"SELECT *, __ts - (((__ts % {size}) + {size}) % {size}) AS ws FROM pre"
+            else:
+                adv = window.advance_ms
+                count = -(-size // adv)
+                last = f"(__ts - (((__ts % {adv}) + {adv}) % {adv}))"
+                starts = (
+                    f"SELECT * EXCLUDE (__w), __w AS ws FROM (SELECT *, UNNEST([x FOR x IN generate_series("
+                    f"{last} - {(count - 1) * adv}, {last}, {adv}) IF x > __ts - {size} AND x >= 0]) AS __w FROM pre)"
+                )
+            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} <= __st AS __late FROM ({starts})"
+                            ).to_arrow_table()
+        finally:
+            con.unregister("pre")
+        late = np.asarray(table.column("__late"), dtype=bool)
+        errors = []
+        if late.any():
+            self.late_records += int(late.sum())
+            rows = table.filter(pa.array(late)).select(["__offset", "ws", "we"]).to_pylist()
+            errors = [
+                ProcessingError(RECORD_PROCESSING_ERROR,
+                                f"Record dropped: its window [{r['ws']}, {r['we']}) closed (end + grace period "
+                                f"{window.grace_ms} ms is before stream time {self.stream_time[partition]}).",
+                                self.plan.source.topic, partition, r["__offset"])
+                for r in rows
+            ]
+            table = table.filter(pa.array(~late))
+        return table.drop_columns(["__late", "__st"]), errors
+
+    def _render(self, template: str, j: int, **extra: str) -> str:
+        args = self.plan.agg_args[j]
+        names = self._state_cols[j]
+        values = {f"s{m}": n for m, n in enumerate(names)}
+        values.update({f"o{m}": f"s.{n}" for m, n in enumerate(names)})
+        values.update(extra)
+        values.setdefault("offset", "__offset")
+        return template.format(*args, **values)
+
+    def _running(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        """One row per (record, window): the aggregate after that record (EMIT CHANGES)."""
+        window = _W.format(groups=self._key)
+        running, merged = [], []
+        for j, agg in enumerate(self.plan.aggregates):
+            for m, template in enumerate(agg.running):
+                running.append(f"{self._render(template, j, w=window)} AS r_{j}_{m}")
+            for m, template in enumerate(agg.merge):
+                merged.append(f"{self._render(template, j, **{f'n{k}': f'r.r_{j}_{k}' for k in range(len(agg.merge))})} "
+                              f"AS {self._state_cols[j][m]}")
+        on = " AND ".join(f"r.{c} = s.{c}" for c in self._groups + ["ws"])
+        groups = ", ".join(f"r.{g}" for g in self._groups)
+        merged_sql = (
+            f"SELECT {groups}, r.ws, r.we, r.__ts, r.__offset, {', '.join(merged)} FROM "
+            f"(SELECT {self._key}, we, __ts, __offset, {', '.join(running)} FROM b) r LEFT JOIN state s ON {on}"
+        )
+        return self._post(con, merged_sql, order="__offset, ws")
+
+    def _post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
+        results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
+        agg_sql = f"SELECT {', '.join(self._groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
+        agg = con.sql(agg_sql).to_arrow_table()
+        con.register("agg", agg)
+        try:
+            return con.sql(self.plan.post_sql).to_arrow_table()
+        finally:
+            con.unregister("agg")
+
+    def _merge(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        """Fold the batch into the state; return the changed state rows."""
+        partial, merged = [], []
+        for j, agg in enumerate(self.plan.aggregates):
+            for m, template in enumerate(agg.partial):
+                partial.append(f"{self._render(template, j)} AS p_{j}_{m}")
+            for m, template in enumerate(agg.merge):
+                merged.append(f"{self._render(template, j, **{f'n{k}': f'p.p_{j}_{k}' for k in range(len(agg.merge))})}")
+        on = " AND ".join(f"p.{c} = s.{c}" for c in self._groups + ["ws"])
+        groups = ", ".join(f"p.{g}" for g in self._groups)
+        changed = con.sql(
+            f"SELECT {groups}, p.ws, p.we, {', '.join(merged)}, greatest(s.__ts, p.__ts) AS __ts, "
+            f"coalesce(s.__emitted, false) AS __emitted FROM "
+            f"(SELECT {self._key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self._key}) p "
+            f"LEFT JOIN state s ON {on}"
+        ).to_arrow_table()
+        con.register("__changed", changed)
+        con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+        con.unregister("__changed")
+        return changed
+
+    def _sessions(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+        """Merge the batch's records with the stored sessions they touch (gap inclusive).
+
+        Returns the output changes (a tombstone for every stored session that
+        was absorbed, then the new session), the new state rows, and the keys
+        of the absorbed sessions. Updates are per batch, not per record.
+        """
+        gap = self.plan.window.gap_ms  # type: ignore[union-attr]
+        groups = ", ".join(self._groups)
+        on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self._groups)
+        # Stored sessions that may merge: same key, within gap of the batch's records of that key.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __old AS SELECT s.* FROM state s JOIN "
+            f"(SELECT {groups}, min(__ts) AS lo, max(__ts) AS hi FROM b GROUP BY {groups}) k ON {on_groups} "
+            f"WHERE s.we >= k.lo - {gap} AND s.ws <= k.hi + {gap}"
+        )
+        # Intervals: stored sessions and records; a new session starts after a gap larger than `gap`.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __iv AS SELECT *, sum(CASE WHEN prev_end IS NULL OR ws > prev_end + {gap} "
+            f"THEN 1 ELSE 0 END) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS UNBOUNDED PRECEDING) "
+            f"AS sid FROM (SELECT *, max(we) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS BETWEEN "
+            f"UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM ("
+            f"SELECT {groups}, ws, we, 0 AS src, -1 AS __offset FROM __old UNION ALL "
+            f"SELECT {groups}, __ts AS ws, __ts AS we, 1 AS src, __offset FROM b))"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
+                    f"{', '.join('o.' + g for g in self._groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
+                    f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self._groups)} AND o.ws = iv.ws AND o.we = iv.we "
+                    f"AND iv.src = 0")
+        partial, state_names = [], []
+        for j, agg in enumerate(self.plan.aggregates):
+            for m, template in enumerate(agg.partial):
+                partial.append(f"{self._render(template, j)} AS {self._state_cols[j][m]}")
+                state_names.append(self._state_cols[j][m])
+        merged = con.sql(
+            f"SELECT {groups}, sid, min(__ts) AS ws, max(__ts) AS we, {', '.join(partial)}, max(__ts) AS __ts "
+            f"FROM __bs GROUP BY {groups}, sid"
+        ).to_arrow_table()
+        rounds = con.execute("SELECT coalesce(max(k), 0) FROM __os").fetchall()[0][0]
+        for k in range(1, int(rounds) + 1):
+            con.register("__m", merged)
+            merges = []
+            for j, agg in enumerate(self.plan.aggregates):
+                news = {f"n{x}": f"m.{self._state_cols[j][x]}" for x in range(len(agg.merge))}
+                for m, template in enumerate(agg.merge):
+                    merges.append(f"CASE WHEN s.ws IS NULL THEN m.{self._state_cols[j][m]} ELSE "
+                                  f"{self._render(template, j, **news)} END AS {self._state_cols[j][m]}")
+            on = " AND ".join(f"m.{g} = s.{g}" for g in self._groups + ["sid"])
+            merged = con.sql(
+                f"SELECT {', '.join('m.' + g for g in self._groups)}, m.sid, least(m.ws, coalesce(s.ws, m.ws)) AS ws, "
+                f"greatest(m.we, coalesce(s.we, m.we)) AS we, {', '.join(merges)}, greatest(m.__ts, s.__ts) AS __ts "
+                f"FROM __m m LEFT JOIN (SELECT * FROM __os WHERE k = {k}) s ON {on}"
+            ).to_arrow_table()
+            con.unregister("__m")
+        con.register("__m", merged)
+        changed = con.sql(f"SELECT {groups}, ws, we, {', '.join(state_names)}, __ts, false AS __emitted FROM __m"
+                          ).to_arrow_table()
+        replaced = con.sql(f"SELECT {self._key} FROM __os").to_arrow_table()
+        tombstones = self._post(con, "SELECT * FROM __os", order="ws")
+        updates = self._post(con, "SELECT * FROM __m", order="ws")
+        con.unregister("__m")
+        con.execute(f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+        con.register("__changed", changed)
+        con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+        con.unregister("__changed")
+        if tombstones.num_rows:
+            tombstones = tombstones.set_column(tombstones.column_names.index("__having"), "__having",
+                                               pa.array([False] * tombstones.num_rows))
+            updates = pa.concat_tables([tombstones, updates])
+        return updates, changed, replaced if replaced.num_rows else None
+
+    def _now(self) -> int:
+        return max(self.stream_time.values()) if self.stream_time else np.iinfo(np.int64).min
+
+    def _close_windows(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table | None, pa.Table | None]:
+        """EMIT FINAL: windows whose end + grace has passed, emitted once."""
+        assert self.plan.window is not None
+        closed = f"NOT __emitted AND we + {self.plan.window.grace_ms} <= {self._now()}"
+        if not con.execute(f"SELECT count(*) FROM state WHERE {closed}").fetchone()[0]:  # type: ignore[index]
+            return None, None
+        final = self._post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
+        emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
+        con.execute(f"UPDATE state SET __emitted = true WHERE {closed}")
+        return final, emitted
+
+    def _expire(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
+        assert self.plan.window is not None
+        gone = f"we + {self.plan.window.retention_ms} <= {self._now()}"
+        deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
+        if not deleted.num_rows:
+            return None
+        con.execute(f"DELETE FROM state WHERE {gone}")
+        return deleted
+
+    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
+        headers = [{"key": "stream_time", "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})}]
+        if deleted is not None:
+            headers.append({"key": "deleted", "value": _ipc(deleted)})
+        value = _ipc(changed) if changed is not None and changed.num_rows else None
+        return pa.table({"key": [b"state"], "value": pa.array([value], pa.binary()),
+                         "headers": [headers]})
+
+    # -- pull queries -------------------------------------------------------------------
+    def snapshot(self) -> pa.Table:
+        """The materialized table: every current (group, window) row, through the projection."""
+        con = new_reader(self)
+        try:
+            return con.sql(self.plan.post_sql).to_arrow_table()
+        finally:
+            con.close()
+
+
+def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:
+    """A cursor on the query's DuckDB with ``agg`` = the results of every state row."""
+    assert query._con is not None
+    con = query._con.cursor()
+    results = [f"{query._render(agg.result, j)} AS r{j}" for j, agg in enumerate(query.plan.aggregates)]
+    con.execute(f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(query._groups)}, ws, we, __ts, "
+                f"{', '.join(results)} FROM state")
+    return con
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+__all__ = ["AggregateQuery", "Record", "changelog_topic"]

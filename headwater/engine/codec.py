@@ -1,0 +1,207 @@
+"""Between the log's records and the relations DuckDB runs on.
+
+:class:`SourceDecoder` turns a fetched batch into the relation ``src`` of a
+plan: only the columns the query uses are decoded (projection pushdown), under
+their synthetic names, plus the pseudo columns. Records that fail to decode
+become :class:`ProcessingError` entries instead of rows. :class:`SinkEncoder`
+does the reverse for a plan's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.engine.processing_log import DESERIALIZATION_ERROR, RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.formats import create_format
+from headwater.formats.base import Format
+from headwater.log import Fetched
+from headwater.sql.catalog import Column, DataSource, Namespace
+from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
+from headwater.sql.types import BaseType
+
+def _format_props(source: DataSource, role: str) -> dict[str, object]:
+    props: dict[str, object] = {}
+    if role == "value":
+        if source.value_delimiter is not None:
+            props["VALUE_DELIMITER"] = source.value_delimiter
+        if source.wrap_single_value is not None:
+            props["WRAP_SINGLE_VALUE"] = source.wrap_single_value
+    elif source.properties.get("KEY_DELIMITER") is not None:
+        props["KEY_DELIMITER"] = source.properties["KEY_DELIMITER"]
+    return props
+
+
+def key_format(source: DataSource) -> Format | None:
+    keys = source.key_columns
+    if not keys:
+        return None
+    return create_format(source.key_format, [(c.name, c.type) for c in keys], _format_props(source, "key"), role="key")
+
+
+def value_format(source: DataSource) -> Format:
+    values = [(c.name, c.type) for c in source.value_columns]
+    return create_format(source.value_format, values, _format_props(source, "value"), role="value")
+
+
+class SourceDecoder:
+    """Decodes batches of one source into the ``src`` relation of a plan."""
+
+    def __init__(self, source: DataSource, inputs: Sequence[InputColumn]) -> None:
+        self.source = source
+        self.inputs = list(inputs)
+        if source.timestamp and not any(i.column.name == source.timestamp for i in self.inputs):
+            column = source.column(source.timestamp)
+            if column is not None:
+                self.inputs.append(InputColumn(f"c{len(self.inputs)}", column))
+        self.key_format = key_format(source)
+        self.value_format = value_format(source)
+        self._keys = [i for i in self.inputs if i.column.namespace is Namespace.KEY]
+        self._values = [i for i in self.inputs if i.column.namespace is Namespace.VALUE]
+        self._headers = [i for i in self.inputs if i.column.namespace in (Namespace.HEADERS, Namespace.HEADER)]
+        self._ts_alias = next((i.alias for i in self.inputs if i.column.name == source.timestamp), None)
+
+    def decode(self, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
+        batch = fetched.records
+        n = batch.num_rows
+        keep = np.ones(n, dtype=bool)
+        errors: list[ProcessingError] = []
+        columns: dict[str, pa.Array] = {}
+        offsets = batch.column("offset")
+
+        def failed(rows: np.ndarray, reasons: Sequence[str], target: str, raw: pa.Array) -> None:
+            for row, reason in zip(rows.tolist(), reasons, strict=True):
+                if keep[row]:
+                    keep[row] = False
+                    value = raw[row].as_py()
+                    errors.append(ProcessingError(DESERIALIZATION_ERROR, reason, fetched.topic, fetched.partition,
+                                                  offsets[row].as_py(), target, value))
+
+        value_data = batch.column("value")
+        # A stream ignores records with a null value (tombstones have no meaning there).
+        keep &= ~np.asarray(value_data.is_null(), dtype=bool)
+        if self._values:
+            decoded = self.value_format.decode(value_data, [(i.column.name, i.column.type) for i in self._values],
+                                               topic=fetched.topic)
+            failed(decoded.error_rows, decoded.error_reasons, "value", value_data)
+            for i in self._values:
+                columns[i.alias] = decoded.table.column(i.column.name)
+        if self._keys and self.key_format is not None:
+            key_data = batch.column("key")
+            decoded = self.key_format.decode(key_data, [(i.column.name, i.column.type) for i in self._keys],
+                                             topic=fetched.topic)
+            failed(decoded.error_rows, decoded.error_reasons, "key", key_data)
+            for i in self._keys:
+                columns[i.alias] = decoded.table.column(i.column.name)
+        for i in self._headers:
+            columns[i.alias] = _header_column(batch.column("headers"), i.column)
+
+        rowtime = batch.column("timestamp")
+        if self._ts_alias is not None:
+            rowtime, bad = _event_time(columns[self._ts_alias], self.source)
+            reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
+            failed(bad, reasons, "value", value_data)
+        columns[ROWTIME] = rowtime
+        columns[ROWPARTITION] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
+        columns[ROWOFFSET] = offsets
+        table = pa.table(columns)
+        if not keep.all():
+            table = table.filter(pa.array(keep))
+        return table, errors
+
+
+def _event_time(values: pa.ChunkedArray | pa.Array, source: DataSource) -> tuple[pa.Array, np.ndarray]:
+    """ROWTIME from the TIMESTAMP column (BIGINT ms, TIMESTAMP, or STRING with TIMESTAMP_FORMAT)."""
+    column = source.column(source.timestamp or "")
+    assert column is not None  # the planner checked the column exists
+    base = column.type.base
+    if base is BaseType.TIMESTAMP:
+        millis = pc.cast(pc.cast(values, pa.timestamp("ms")), pa.int64())
+    elif base is BaseType.STRING:
+        pattern = _strptime_pattern(source.timestamp_format)
+        millis = pc.cast(pc.cast(pc.strptime(values, format=pattern, unit="ms", error_is_null=True), pa.timestamp("ms")), pa.int64())
+    else:
+        millis = pc.cast(values, pa.int64())
+    if isinstance(millis, pa.ChunkedArray):
+        millis = millis.combine_chunks()
+    bad = np.nonzero(np.asarray(millis.is_null(), dtype=bool))[0]
+    return pc.fill_null(millis, 0), bad
+
+
+def _strptime_pattern(java_pattern: str | None) -> str:
+    if not java_pattern:
+        return "%Y-%m-%dT%H:%M:%S"
+    from headwater.sql.functions.date_patterns import strptime_format
+
+    return strptime_format(java_pattern)
+
+
+def _header_column(headers: pa.Array, column: Column) -> pa.Array:
+    """HEADERS as ARRAY<STRUCT<KEY, VALUE>> (never null), or one HEADER('k') as its last value."""
+    rows = headers.to_pylist()
+    if column.namespace is Namespace.HEADERS:
+        return pa.array(
+            [[{"KEY": h["key"], "VALUE": h["value"]} for h in (r or [])] for r in rows], column.type.to_arrow()
+        )
+    wanted = column.header_key
+    last: list[bytes | None] = []
+    for r in rows:
+        found = None
+        for h in r or []:
+            if h["key"] == wanted:
+                found = h["value"]
+        last.append(found)
+    return pa.array(last, pa.binary())
+
+
+class SinkEncoder:
+    """Encodes a plan's output relation into log records (timestamp, key, value).
+
+    Windowed tables append the window to the key as ksqlDB's windowed serdes
+    do: 8 bytes of window start (big-endian) for TUMBLING and HOPPING, window
+    end then start for SESSION. A row whose ``__having`` is false becomes a
+    tombstone.
+    """
+
+    def __init__(self, sink: DataSource, outputs: Sequence[OutputColumn], windowed: object = None) -> None:
+        self.sink = sink
+        self.key_format = key_format(sink)
+        self.value_format = value_format(sink)
+        self.window_kind: str | None = getattr(windowed, "kind", None)
+        self._keys = [(f"o{i}", o) for i, o in enumerate(outputs) if o.namespace is Namespace.KEY]
+        self._values = [(f"o{i}", o) for i, o in enumerate(outputs) if o.namespace is Namespace.VALUE]
+
+    def encode(self, result: pa.Table) -> tuple[pa.Table, list[ProcessingError]]:
+        n = result.num_rows
+        values = self.value_format.encode(
+            pa.table({o.name: result.column(alias) for alias, o in self._values}) if self._values else pa.table({})
+        )
+        if "__having" in result.column_names:
+            keep = pc.fill_null(result.column("__having"), False)
+            values = pc.if_else(keep, values, pa.scalar(None, pa.binary()))
+        if self.key_format is not None:
+            keys = self.key_format.encode(pa.table({o.name: result.column(alias) for alias, o in self._keys}))
+            if self.window_kind is not None:
+                keys = _window_key(keys, result, self.window_kind)
+        else:
+            keys = pa.nulls(n, pa.binary())
+        return pa.table({"timestamp": result.column("__ts"), "key": keys, "value": values}), []
+
+
+def _window_key(keys: pa.Array, result: pa.Table, kind: str) -> pa.Array:
+    def be(column: str) -> pa.Array:
+        millis = np.asarray(result.column(column).to_numpy(zero_copy_only=False), dtype=">i8")
+        return pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), len(millis), [None, pa.py_buffer(millis.tobytes())])
+
+    parts = [keys, be("we"), be("ws")] if kind == "SESSION" else [keys, be("ws")]
+    return pc.binary_join_element_wise(*[p.cast(pa.binary()) for p in parts], pa.scalar(b"", pa.binary()))
+
+
+def processing_errors_for_rows(
+    message: str, fetched: Fetched, offsets: Sequence[int]
+) -> list[ProcessingError]:
+    return [ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition, o) for o in offsets]
+

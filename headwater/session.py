@@ -1,0 +1,453 @@
+"""``headwater.Session``: run ksqlDB statements against a log, from Python.
+
+The REST API and the shell sit on this class. ``execute`` runs statements and
+returns ksqlDB-shaped entities; ``query`` starts a push query and returns rows
+as they arrive.
+
+Statements that change what runs (CREATE, DROP, CSAS, INSERT INTO ... SELECT,
+TERMINATE) are planned first, then recorded in the command log, then applied;
+on start the session replays the command log, so streams, tables and
+persistent queries come back after a restart and resume from their committed
+offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from headwater.engine import processing_log
+from headwater.engine.aggregate import AggregateQuery
+from headwater.engine.commands import CommandLog
+from headwater.engine.query import PersistentQuery, PushQuery, QueryState
+from headwater.errors import SqlError, SqlSemanticError
+from headwater.log import DEFAULT_LOG_URL, Log, open_log
+from headwater.sql import ast
+from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
+from headwater.sql.catalog import Catalog, DataSource
+from headwater.sql.ddl import sink_from_select, source_from_create
+from headwater.sql.entities import Entity, current_status
+from headwater.sql.inspect import Inspector
+from headwater.sql.insert_values import insert_values
+from headwater.sql.parser import parse_statement
+from headwater.sql.planner import SelectPlan, plan_select
+from headwater.sql.script import split_statements, substitute_variables
+
+logger = logging.getLogger(__name__)
+
+#: Session properties and their defaults (ksqlDB's names).
+DEFAULT_PROPERTIES: dict[str, str] = {
+    "auto.offset.reset": "latest",
+    "ksql.service.id": "default_",
+    "ksql.persistence.wrap.single.values": "true",
+    "ksql.query.pull.table.scan.enabled": "true",
+}
+_PROPERTY_PREFIXES = ("ksql.", "auto.offset.reset", "processing.guarantee", "cache.max.bytes.buffering",
+                      "commit.interval.ms", "ksql.streams.")
+
+
+class Session:
+    """Statements in, ksqlDB entities out; persistent queries run in threads of this process."""
+
+    def __init__(
+        self,
+        log: Log | str = DEFAULT_LOG_URL,
+        *,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        self._owns_log = isinstance(log, str)
+        self.log: Log = open_log(log) if isinstance(log, str) else log
+        self.properties: dict[str, str] = {**DEFAULT_PROPERTIES, **(properties or {})}
+        self.service_id = self.properties["ksql.service.id"]
+        self.variables: dict[str, str] = {}
+        self.catalog = Catalog()
+        self.queries: dict[str, PersistentQuery] = {}
+        self.push_queries: dict[str, PushQuery] = {}
+        self._push_counter = 0
+        self._lock = threading.RLock()
+        self.commands = CommandLog(self.log, self.service_id)
+        self.processing_log_topic = processing_log.topic_name(self.service_id)
+        self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
+        self.inspector = Inspector(self)
+        self._replay()
+
+    # -- public API -------------------------------------------------------------
+    def execute(self, text: str, properties: Mapping[str, str] | None = None) -> list[Entity]:
+        """Run every statement of ``text`` in order; one entity per statement that has one.
+
+        ``properties`` apply to these statements only (as the REST API's
+        streamsProperties); SET changes the session's own properties.
+        """
+        scoped = dict(properties or {})
+        results: list[Entity] = []
+        for piece in split_statements(text):
+            stripped = substitute_variables(piece.text, self.variables, piece.line, piece.column)
+            if not stripped.strip().rstrip(";").strip():
+                continue
+            statement = parse_statement(stripped, piece.line, piece.column)
+            entity = self._execute(statement, stripped.strip(), scoped)
+            if entity is not None:
+                results.append(entity)
+        return results
+
+    def query(self, text: str, properties: Mapping[str, str] | None = None) -> PushQuery:
+        """Start a push query (``SELECT ... EMIT CHANGES``); iterate it for rows, ``close()`` it."""
+        stripped = substitute_variables(text, self.variables)
+        statement = parse_statement(stripped)
+        if not isinstance(statement, ast.Query):
+            raise SqlSemanticError("query() runs SELECT statements; use execute() for the others.", statement.pos)
+        if not statement.is_push:
+            raise SqlSemanticError(
+                "Pull queries need a materialized table; add EMIT CHANGES for a push query.", statement.pos
+            )
+        plan = self._plan(statement, sink_name=None)
+        props = {**self.properties, **(properties or {})}
+        with self._lock:
+            self._push_counter += 1
+            query_id = f"transient_{plan.source.name}_{self._push_counter}"
+            push = PushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
+                             on_close=lambda q: self.push_queries.pop(q.id, None))
+            self.push_queries[query_id] = push
+        return push
+
+    def wait_until_processed(self, timeout_s: float = 30.0) -> None:
+        """Block until every persistent query has processed its inputs' current ends (for tests, scripts)."""
+        deadline = time.monotonic() + timeout_s
+        quiet_passes = 0
+        while time.monotonic() < deadline:
+            with self._lock:
+                running = [q for q in self.queries.values() if q.state is not QueryState.TERMINATED]
+            # Queries may feed each other: wait for two quiet passes in a row.
+            quiet_passes = quiet_passes + 1 if all(q.caught_up() for q in running) else 0
+            if quiet_passes >= 2:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"queries not caught up after {timeout_s} s")
+
+    def close(self) -> None:
+        with self._lock:
+            for push in list(self.push_queries.values()):
+                push.close()
+            for query in self.queries.values():
+                query.stop()
+        if self._owns_log:
+            self.log.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- dispatch -----------------------------------------------------------------
+    def _execute(self, statement: ast.Statement, text: str, scoped: dict[str, str]) -> Entity | None:
+        props = {**self.properties, **scoped}
+        if isinstance(statement, (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate)):
+            return self._command(statement, text, props)
+        if isinstance(statement, ast.InsertValues):
+            insert_values(self, statement)
+            return None
+        if isinstance(statement, ast.Query):
+            raise SqlSemanticError(
+                "The following statement types should be issued to the websocket endpoint '/query': "
+                "* PRINT * SELECT. Use Session.query() for push queries.",
+                statement.pos,
+            )
+        if isinstance(statement, ast.SetProperty):
+            self._check_property(statement.name, statement.pos)
+            self.properties[statement.name] = statement.value
+            return None
+        if isinstance(statement, ast.UnsetProperty):
+            self.properties.pop(statement.name, None)
+            if statement.name in DEFAULT_PROPERTIES:
+                self.properties[statement.name] = DEFAULT_PROPERTIES[statement.name]
+            return None
+        if isinstance(statement, ast.DefineVariable):
+            self.variables[statement.name] = statement.value
+            return None
+        if isinstance(statement, ast.UndefineVariable):
+            self.variables.pop(statement.name, None)
+            return None
+        if isinstance(statement, ast.RunScript):
+            return self._run_script(statement, scoped)
+        return self.inspector.entity(statement, text, props)
+
+    def _run_script(self, statement: ast.RunScript, scoped: dict[str, str]) -> Entity | None:
+        try:
+            content = Path(statement.path).read_text()
+        except OSError as exc:
+            raise SqlSemanticError(f"Failed to read file: {statement.path} ({exc.strerror})", statement.pos) from None
+        results = self.execute(content, scoped)
+        return results[-1] if results else None
+
+    def _check_property(self, name: str, pos: ast.Position) -> None:
+        if not name.startswith(_PROPERTY_PREFIXES):
+            raise SqlSemanticError(f"Not recognizable as ksql, streams, consumer, or producer property: '{name}'", pos)
+
+    # -- commands ----------------------------------------------------------------------
+    def _command(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Entity:
+        with self._lock:
+            apply = self._prepare(statement, text, props)
+            recorded = {k: v for k, v in props.items() if k != "ksql.service.id"}
+            sequence = self.commands.append(text, recorded)
+            return apply(sequence, True)
+
+    def _replay(self) -> None:
+        """Rebuild the catalog and restart the persistent queries from the command log."""
+        replayed = 0
+        for command in self.commands.replay():
+            props = {**DEFAULT_PROPERTIES, **command.properties}
+            try:
+                statement = parse_statement(command.statement)
+                self._prepare(statement, command.statement, props)(command.offset, False)
+                replayed += 1
+            except SqlError as exc:
+                logger.warning("command %d not replayed (%s): %s", command.offset, exc, command.statement)
+        for query in self.queries.values():
+            query.start()
+        if replayed:
+            logger.info("replayed %d command(s); %d persistent queries running", replayed, len(self.queries))
+
+    def _prepare(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Any:
+        """Check and plan a command without side effects; return the function that applies it.
+
+        The function takes (sequence number, live): live is False during replay,
+        when queries are started only once the whole log is replayed.
+        """
+        if isinstance(statement, ast.CreateSource):
+            return self._prepare_create(statement, text)
+        if isinstance(statement, ast.CreateAsSelect):
+            return self._prepare_csas(statement, text, props)
+        if isinstance(statement, ast.InsertInto):
+            return self._prepare_insert(statement, text, props)
+        if isinstance(statement, ast.DropSource):
+            return self._prepare_drop(statement, text)
+        if isinstance(statement, ast.Terminate):
+            return self._prepare_terminate(statement, text)
+        raise SqlSemanticError(f"{type(statement).__name__} is not a command", statement.pos)
+
+    def _check_new_name(self, kind: ast.SourceKind, name: str, or_replace: bool, pos: ast.Position) -> bool:
+        """False when the name is taken and IF NOT EXISTS lets the statement do nothing."""
+        existing = self.catalog.find(name)
+        if existing is None or or_replace:
+            return True
+        noun = "table" if existing.is_table else "stream"
+        raise SqlSemanticError(
+            f"Cannot add {kind.value.lower()} '{name}': A {noun} with the same name already exists", pos
+        )
+
+    def _prepare_create(self, statement: ast.CreateSource, text: str) -> Any:
+        existing = self.catalog.find(statement.name)
+        if existing is not None and statement.if_not_exists and not statement.or_replace:
+            kind = statement.kind.value.capitalize()
+
+            def noop(sequence: int, live: bool) -> Entity:
+                return current_status(text, f"{kind.lower()}/`{statement.name}`/create",
+                                      f"Cannot add {kind.lower()} `{statement.name}`: A {kind.lower()} with the "
+                                      "same name already exists.", sequence=sequence)
+
+            return noop
+        self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
+        source = source_from_create(statement, text, None)
+        topic_partitions = self._topic_partitions(source.topic)
+        requested = source.properties.get("PARTITIONS")
+        if topic_partitions is None and requested is None:
+            raise SqlSemanticError(
+                f"Topic '{source.topic}' does not exist. If you want to create a new topic for the "
+                f"{statement.kind.value.lower()} please re-run the statement providing the required 'PARTITIONS' "
+                "configuration in the WITH clause (and optionally 'REPLICAS'). For example: "
+                f"CREATE {statement.kind.value} {statement.name} (ID INT) WITH (KAFKA_TOPIC='{source.topic}', "
+                "PARTITIONS=2, REPLICAS=1, FORMAT='JSON');",
+                statement.pos,
+            )
+        if topic_partitions is not None and requested is not None and int(requested) != topic_partitions:  # type: ignore[call-overload]
+            raise SqlSemanticError(
+                f"A Kafka topic with the name '{source.topic}' already exists, with different partition/replica "
+                f"configuration than required by KSQL. KSQL requires {requested} partitions (1 replication factor) "
+                f"and the existing topic has {topic_partitions} partitions (1 replication factor).",
+                statement.pos,
+            )
+        kind_word = statement.kind.value.capitalize()
+
+        def apply(sequence: int, live: bool) -> Entity:
+            partitions = self._ensure_topic(source.topic, source.partitions, source.properties)
+            self.catalog.put(_with_partitions(source, partitions))
+            return current_status(text, f"{kind_word.lower()}/`{source.name}`/create", f"{kind_word} created",
+                                  sequence=sequence)
+
+        return apply
+
+    def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
+        aggregating = statement.query.group_by is not None
+        if statement.kind is ast.SourceKind.STREAM and aggregating:
+            raise SqlSemanticError("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE "
+                                   "AS SELECT statement instead.", statement.pos)
+        if statement.kind is ast.SourceKind.TABLE and not aggregating:
+            raise SqlSemanticError("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE "
+                                   "STREAM AS SELECT statement instead.", statement.pos)
+        kind_word = statement.kind.value.lower()
+        if statement.if_not_exists and statement.name in self.catalog:
+            return lambda sequence, live: current_status(text, f"{kind_word}/`{statement.name}`/create",
+                                                         f"{kind_word.capitalize()} already exists.", sequence=sequence)
+        self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
+        timestamp = statement.properties.get("TIMESTAMP")
+        plan = self._plan(statement.query, sink_name=statement.name,
+                          timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
+        sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos)
+        if isinstance(plan, AggregatePlan) and plan.window is not None:
+            sink = replace(sink, window=plan.window.info())
+        prefix = "CTAS" if aggregating else "CSAS"
+
+        def apply(sequence: int, live: bool) -> Entity:
+            query_id = f"{prefix}_{statement.name}_{sequence}"
+            partitions = self._ensure_topic(sink.topic, sink.partitions, sink.properties)
+            registered = _with_partitions(sink, partitions)
+            self.catalog.put(registered)
+            self._add_query(query_id, text, plan, registered, props, live)
+            return current_status(text, f"{kind_word}/`{sink.name}`/create",
+                                  f"Created query with ID {query_id}", query_id, sequence)
+
+        return apply
+
+    def _prepare_insert(self, statement: ast.InsertInto, text: str, props: dict[str, str]) -> Any:
+        target = self.catalog.get(statement.target, statement.pos)
+        if target.is_table:
+            raise SqlSemanticError(f"INSERT INTO can only be used to insert into a stream. {target.name} is a table.",
+                                   statement.pos)
+        if target.is_source:
+            raise SqlSemanticError(f"Cannot insert into read-only stream: {target.name}", statement.pos)
+        plan = self._plan(statement.query, sink_name=target.name)
+        produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
+        expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
+        if produced != expected:
+            raise SqlSemanticError(
+                f"Incompatible schema between results and sink.\nResult schema is "
+                f"{_schema_text(produced)}\nSink schema is {_schema_text(expected)}",
+                statement.pos,
+            )
+        query_id_literal = statement.properties.get("QUERY_ID")
+
+        def apply(sequence: int, live: bool) -> Entity:
+            query_id = str(query_id_literal.value).upper() if query_id_literal is not None else f"INSERTQUERY_{sequence}"  # type: ignore[attr-defined]
+            self._add_query(query_id, text, plan, target, props, live)
+            return current_status(text, f"stream/`{target.name}`/create",
+                                  f"Created query with ID {query_id}", query_id, sequence)
+
+        return apply
+
+    def _prepare_drop(self, statement: ast.DropSource, text: str) -> Any:
+        source = self.catalog.find(statement.name)
+        kind_word = statement.kind.value.capitalize()
+        if source is None:
+            if not statement.if_exists:
+                raise SqlSemanticError(f"{kind_word} {statement.name} does not exist.", statement.pos)
+            return lambda sequence, live: current_status(text, f"{kind_word.lower()}/`{statement.name}`/drop",
+                                                         f"Source `{statement.name}` does not exist.", sequence=sequence)
+        if source.is_table != (statement.kind is ast.SourceKind.TABLE):
+            actual = "table" if source.is_table else "stream"
+            raise SqlSemanticError(
+                f"Incompatible data source type is {actual.upper()}, but statement was DROP {statement.kind.value}",
+                statement.pos,
+            )
+        writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
+        readers = [q.id for q in self.queries.values() if q.plan.source.name == source.name]
+        if writers or readers:
+            parts = []
+            if readers:
+                parts.append(f"The following queries read from this source: [{', '.join(sorted(readers))}].")
+            if writers:
+                parts.append(f"The following queries write into this source: [{', '.join(sorted(writers))}].")
+            raise SqlSemanticError(
+                f"Cannot drop {source.name}.\n" + "\n".join(parts) + "\nYou need to terminate them before dropping "
+                f"{source.name}.",
+                statement.pos,
+            )
+
+        def apply(sequence: int, live: bool) -> Entity:
+            self.catalog.remove(source.name)
+            if statement.delete_topic and live and source.topic in self.log.list_topics():
+                if not self.catalog.by_topic(source.topic):
+                    self.log.delete_topic(source.topic)
+            return current_status(text, f"{kind_word.lower()}/`{source.name}`/drop",
+                                  f"Source `{source.name}` (topic: {source.topic}) was dropped.", sequence=sequence)
+
+        return apply
+
+    def _prepare_terminate(self, statement: ast.Terminate, text: str) -> Any:
+        ids = list(self.queries) if statement.query_id is None else [statement.query_id.upper()]
+        for query_id in ids:
+            if query_id not in self.queries:
+                raise SqlSemanticError(f"Unknown queryId: {query_id}", statement.pos)
+
+        def apply(sequence: int, live: bool) -> Entity:
+            for query_id in ids:
+                query = self.queries.pop(query_id)
+                if live:
+                    query.stop()
+            return current_status(text, f"terminate/{'ALL' if statement.query_id is None else ids[0]}/execute",
+                                  "Query terminated.", sequence=sequence)
+
+        return apply
+
+    # -- helpers ------------------------------------------------------------------------
+    def _plan(
+        self, query: ast.Query, *, sink_name: str | None, timestamp_column: str | None = None
+    ) -> SelectPlan | AggregatePlan:
+        relation = query.from_
+        if not isinstance(relation, ast.AliasedRelation):
+            raise SqlSemanticError("Joins are not supported yet.", relation.pos)
+        source = self.catalog.get(relation.name, relation.pos)
+        if source.is_table:
+            raise SqlSemanticError("Queries over tables are not supported yet.", relation.pos)
+        if query.group_by is not None:
+            if sink_name is None:
+                raise SqlSemanticError("Push queries with GROUP BY are not supported yet; create a table with "
+                                       "CREATE TABLE ... AS SELECT and query it.", query.pos)
+            return plan_aggregate(query, source, relation.alias, sink_name=sink_name)
+        if query.window is not None or query.having is not None:
+            raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
+        return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
+
+    def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan, sink: DataSource, props: dict[str, str],
+                   live: bool) -> None:
+        if query_id in self.queries:
+            raise SqlSemanticError(f"Query id {query_id} is already in use.")
+        kind = AggregateQuery if isinstance(plan, AggregatePlan) else PersistentQuery
+        query = kind(
+            query_id, text, plan, sink, self.log,
+            group=f"_confluent-ksql-{self.service_id}query_{query_id}",
+            service_id=self.service_id,
+            offset_reset=props.get("auto.offset.reset", "latest"),
+        )
+        self.queries[query_id] = query
+        if live:
+            query.start()
+
+    def _topic_partitions(self, topic: str) -> int | None:
+        if topic not in self.log.list_topics():
+            return None
+        return self.log.describe_topic(topic).partitions
+
+    def _ensure_topic(self, topic: str, partitions: int, properties: Mapping[str, object]) -> int:
+        existing = self._topic_partitions(topic)
+        if existing is not None:
+            return existing
+        config = {}
+        if properties.get("RETENTION_MS") is not None:
+            config["retention.ms"] = str(properties["RETENTION_MS"])
+        if properties.get("CLEANUP_POLICY") is not None:
+            config["cleanup.policy"] = str(properties["CLEANUP_POLICY"])
+        return self.log.create_topic(topic, partitions, config, exist_ok=True).partitions
+
+
+def _with_partitions(source: DataSource, partitions: int) -> DataSource:
+    return replace(source, partitions=partitions)
+
+
+def _schema_text(columns: list[tuple[str, Any, Any]]) -> str:
+    return ", ".join(f"`{name}` {type_.sql()}{' KEY' if ns.value == 'KEY' else ''}" for name, type_, ns in columns)

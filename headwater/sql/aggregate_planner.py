@@ -1,0 +1,272 @@
+"""Planning GROUP BY queries (CTAS): pre-aggregation projection, aggregates, window, post projection.
+
+The query is cut in three relations, each DuckDB SQL:
+
+- ``pre``: over ``src``, after WHERE: the group-by expressions ``g0..`` and the
+  aggregate arguments ``a0..``, with ``__ts``, ``__offset``, ``__partition``;
+- the aggregation itself (``headwater/engine/aggregate.py``): state per
+  (group, window), updated with the templates of each aggregate;
+- ``post``: over the aggregated rows (``g0..``, results ``r0..``, ``ws``,
+  ``we``): the projection and HAVING.
+
+Aggregate calls and group-by expressions in the projection and HAVING are
+rewritten to references to those columns before compiling; any other column
+reference there is the error ksqlDB gives for a non-aggregate expression
+that is not grouped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from headwater.errors import SqlSemanticError
+from headwater.sql import ast
+from headwater.sql.aggregates import BoundAggregate, aggregate
+from headwater.sql.catalog import DataSource, Namespace, WindowInfo
+from headwater.sql.compile import Compiled, compile_expression
+from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node, Position
+from headwater.sql.format_expression import format_expression
+from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, SourceScope
+from headwater.sql.types import BIGINT, SqlType
+
+DEFAULT_GRACE_MS = 24 * 3600 * 1000
+DEFAULT_RETENTION_MS = 24 * 3600 * 1000
+_GROUP = "__GRP_"
+_AGG = "__AGG_"
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    kind: str  # TUMBLING, HOPPING, SESSION
+    size_ms: int = 0
+    advance_ms: int = 0
+    gap_ms: int = 0
+    grace_ms: int = DEFAULT_GRACE_MS
+    retention_ms: int = DEFAULT_RETENTION_MS
+
+    def info(self) -> WindowInfo:
+        return WindowInfo(self.kind, self.size_ms or None)
+
+
+@dataclass(frozen=True)
+class AggregatePlan:
+    source: DataSource
+    inputs: tuple[InputColumn, ...]
+    pre_sql: str
+    group_types: tuple[SqlType, ...]
+    aggregates: tuple[BoundAggregate, ...]
+    agg_args: tuple[tuple[str, ...], ...]
+    window: WindowSpec | None
+    emit_final: bool
+    outputs: tuple[OutputColumn, ...]
+    post_sql: str  # SELECT <outputs as o0..>, __having FROM agg
+    limit: int | None = None
+
+    @property
+    def key_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.KEY)
+
+    @property
+    def value_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.VALUE)
+
+
+class _PostScope:
+    def __init__(self, groups: list[Compiled], results: list[SqlType], windowed: bool) -> None:
+        self.groups = groups
+        self.results = results
+        self.windowed = windowed
+        self.ungrouped: list[ColumnRef] = []
+
+    def resolve(self, ref: ColumnRef) -> Compiled:
+        if ref.name.startswith(_GROUP):
+            i = int(ref.name[len(_GROUP):])
+            return Compiled(f'"g{i}"', self.groups[i].type)
+        if ref.name.startswith(_AGG):
+            i = int(ref.name[len(_AGG):])
+            return Compiled(f'"r{i}"', self.results[i])
+        if ref.name in ("WINDOWSTART", "WINDOWEND") and self.windowed:
+            return Compiled('"ws"' if ref.name == "WINDOWSTART" else '"we"', BIGINT)
+        self.ungrouped.append(ref)
+        return Compiled("NULL", BIGINT)
+
+
+def rewrite(node: Any, fn: Any) -> Any:
+    """Rebuild ``node`` bottom-up, replacing every subtree for which ``fn`` returns a node."""
+    if isinstance(node, Node):
+        swapped = fn(node)
+        if swapped is not None:
+            return swapped
+        changes = {}
+        for f in fields(node):
+            if f.name == "pos":
+                continue
+            value = getattr(node, f.name)
+            new = rewrite(value, fn)
+            if new is not value:
+                changes[f.name] = new
+        return replace(node, **changes) if changes else node
+    if isinstance(node, tuple):
+        items = tuple(rewrite(v, fn) for v in node)
+        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+    return node
+
+
+def window_spec(window: ast.WindowExpression) -> WindowSpec:
+    grace = window.grace.millis if window.grace is not None else DEFAULT_GRACE_MS
+    if isinstance(window, ast.TumblingWindow):
+        spec = WindowSpec("TUMBLING", size_ms=window.size.millis, grace_ms=grace)
+    elif isinstance(window, ast.HoppingWindow):
+        if window.advance.millis > window.size.millis or window.advance.millis <= 0:
+            raise SqlSemanticError(
+                "Window advance must be positive and not larger than the window size, "
+                f"got size {window.size.millis} ms, advance {window.advance.millis} ms.", window.pos,
+            )
+        spec = WindowSpec("HOPPING", size_ms=window.size.millis, advance_ms=window.advance.millis, grace_ms=grace)
+    else:
+        assert isinstance(window, ast.SessionWindow)
+        spec = WindowSpec("SESSION", gap_ms=window.gap.millis, grace_ms=grace)
+    retention = window.retention.millis if window.retention is not None else max(
+        DEFAULT_RETENTION_MS, spec.size_ms + grace)
+    if retention < spec.size_ms + (0 if window.grace is None else grace):
+        raise SqlSemanticError(
+            f"Retention ({retention} ms) must not be smaller than the window size plus grace period "
+            f"({spec.size_ms + grace} ms).", window.pos,
+        )
+    return replace(spec, retention_ms=retention)
+
+
+def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, sink_name: str) -> AggregatePlan:
+    if query.group_by is None or not query.group_by:
+        raise SqlSemanticError("Aggregations need a GROUP BY clause.", query.pos)
+    if query.window is not None and source.is_table:
+        raise SqlSemanticError("WINDOW clause is not supported on table sources.", query.window.pos)
+    scope = SourceScope(source, alias)
+    groups = [compile_expression(g, scope) for g in query.group_by]
+
+    calls: list[FunctionCall] = []
+    group_exprs = list(query.group_by)
+
+    def swap(node: Node) -> Node | None:
+        for i, g in enumerate(group_exprs):
+            if node == g:
+                return ColumnRef(f"{_GROUP}{i}", pos=node.pos)
+        if isinstance(node, FunctionCall) and aggregate(node.name) is not None:
+            if node not in calls:
+                calls.append(node)
+            return ColumnRef(f"{_AGG}{calls.index(node)}", pos=node.pos)
+        return None
+
+    items = []
+    for item in query.select:
+        if not isinstance(item, ast.SingleColumn):
+            raise SqlSemanticError("SELECT * is not supported in an aggregation query.", item.pos)
+        items.append((item, rewrite(item.expression, swap)))
+    having = rewrite(query.having, swap) if query.having is not None else None
+
+    bound: list[BoundAggregate] = []
+    agg_args: list[tuple[str, ...]] = []
+    pre_columns = [f"{g.sql} AS g{i}" for i, g in enumerate(groups)]
+    n_args = 0
+    for call in calls:
+        function = aggregate(call.name)
+        assert function is not None
+        literal_count = len(function.literal_args)
+        column_args = call.args[: len(call.args) - literal_count] if literal_count else call.args
+        literals = [_literal(a) for a in call.args[len(column_args):]]
+        compiled = [compile_expression(a, scope) for a in column_args]
+        try:
+            bound.append(function.bind([c.type for c in compiled], literals))
+        except SqlSemanticError as exc:
+            raise SqlSemanticError(exc.detail, call.pos) from None
+        names = []
+        for c in compiled:
+            pre_columns.append(f"{c.sql} AS a{n_args}")
+            names.append(f"a{n_args}")
+            n_args += 1
+        agg_args.append(tuple(names))
+
+    window = window_spec(query.window) if query.window is not None else None
+    post_scope = _PostScope(groups, [b.result_type for b in bound], window is not None)
+    outputs: list[OutputColumn] = []
+    key_found: dict[int, str] = {}
+    generated = 0
+    for item, expr in items:
+        compiled = compile_expression(expr, post_scope)
+        name = item.alias or _implicit_name(item.expression)
+        if name is None:
+            name = f"KSQL_COL_{generated}"
+            generated += 1
+        namespace = Namespace.VALUE
+        if isinstance(expr, ColumnRef) and expr.name.startswith(_GROUP):
+            i = int(expr.name[len(_GROUP):])
+            if i not in key_found:
+                key_found[i] = name
+                namespace = Namespace.KEY
+        if compiled.type is None:
+            raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", item.pos)
+        outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
+    if post_scope.ungrouped:
+        names = ", ".join(format_expression(r) for r in post_scope.ungrouped)
+        raise SqlSemanticError(f"Non-aggregate SELECT expression(s) not part of GROUP BY: {names}",
+                               post_scope.ungrouped[0].pos)
+    missing = [i for i in range(len(groups)) if i not in key_found]
+    if missing:
+        shown = format_expression(query.group_by[missing[0]])
+        raise SqlSemanticError(
+            "Key missing from projection (ie, SELECT). The query used to build "
+            f"`{sink_name}` must include the grouping expression {shown} in its projection (eg, SELECT {shown}...).",
+            query.pos,
+        )
+    if not any(o.namespace is Namespace.VALUE for o in outputs):
+        raise SqlSemanticError("The projection contains no value columns.", query.pos)
+    having_sql = "TRUE"
+    if having is not None:
+        compiled_having = compile_expression(having, post_scope)
+        having_sql = compiled_having.sql
+        if post_scope.ungrouped:
+            raise SqlSemanticError(
+                f"Non-aggregate HAVING expression not part of GROUP BY: {format_expression(post_scope.ungrouped[0])}",
+                post_scope.ungrouped[0].pos)
+
+    where = ""
+    if query.where is not None:
+        where = " WHERE " + compile_expression(query.where, scope).sql
+    pre_sql = (
+        f"SELECT {', '.join(pre_columns)}, \"{ROWTIME}\" AS __ts, __offset, __partition FROM src{where}"
+    )
+    post_sql = "SELECT " + ", ".join(
+        [f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"({having_sql}) AS __having", "__ts", "ws", "we"]
+    ) + " FROM agg"
+    return AggregatePlan(
+        source=source,
+        inputs=tuple(scope.used.values()),
+        pre_sql=pre_sql,
+        group_types=tuple(g.type for g in groups),  # type: ignore[misc]
+        aggregates=tuple(bound),
+        agg_args=tuple(agg_args),
+        window=window,
+        emit_final=query.emit is ast.EmitType.FINAL,
+        outputs=tuple(outputs),
+        post_sql=post_sql,
+        limit=query.limit,
+    )
+
+
+def _literal(node: Expression) -> object:
+    value = getattr(node, "value", None)
+    if value is None and type(node).__name__ != "NullLiteral":
+        raise SqlSemanticError("This argument must be a literal.", node.pos)
+    return value
+
+
+def _implicit_name(expr: Expression) -> str | None:
+    if isinstance(expr, ColumnRef):
+        return expr.name
+    if isinstance(expr, Dereference):
+        return expr.field
+    return None
+
+
+__all__ = ["AggregatePlan", "Position", "WindowSpec", "plan_aggregate", "rewrite", "window_spec"]

@@ -1,0 +1,147 @@
+"""SHOW, LIST, DESCRIBE and EXPLAIN: read-only statements answered from the catalog and the queries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import SqlSemanticError
+from headwater.sql import ast
+from headwater.sql import entities as ent
+from headwater.sql.catalog import DataSource
+from headwater.sql.entities import Entity
+
+if TYPE_CHECKING:
+    from headwater.engine.query import PersistentQuery
+    from headwater.session import Session
+
+
+class Inspector:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def entity(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Entity:
+        if isinstance(statement, ast.Show):
+            return self._show(statement, text, props)
+        if isinstance(statement, ast.DescribeSource):
+            source = self.session.catalog.get(statement.name, statement.pos)
+            return ent.describe_source(text, self.description(source, statement.extended))
+        if isinstance(statement, ast.DescribeSources):
+            tables = statement.kind is ast.SourceKind.TABLE
+            return ent.describe_sources(
+                text,
+                [self.description(s, statement.extended) for s in self.session.catalog if s.is_table == tables],
+            )
+        if isinstance(statement, ast.DescribeFunction):
+            from headwater.sql.functions import describe_function
+
+            return {**describe_function(statement.name, statement.pos), "statementText": text, "warnings": []}
+        if isinstance(statement, ast.Explain):
+            return self._explain(statement, text)
+        raise SqlSemanticError(f"{type(statement).__name__.upper()} statements are not supported yet.", statement.pos)
+
+    def _show(self, statement: ast.Show, text: str, props: dict[str, str]) -> Entity:
+        kind = statement.kind.name
+        session = self.session
+        if kind in ("STREAMS", "TABLES"):
+            tables = kind == "TABLES"
+            if statement.extended:
+                return ent.describe_sources(
+                    text, [self.description(s, True) for s in session.catalog if s.is_table == tables]
+                )
+            return ent.source_list(text, session.catalog, tables)
+        if kind == "TOPICS":
+            names = session.log.list_topics()
+            if not statement.all_topics:
+                names = [n for n in names if not n.startswith("_")]
+            return ent.topics_list(text, [(n, session.log.describe_topic(n).partitions) for n in names])
+        if kind == "QUERIES":
+            return ent.queries_list(text, [self.query_info(q) for q in session.queries.values()])
+        if kind == "PROPERTIES":
+            overwritten = [k for k, v in props.items() if session.properties.get(k) != v]
+            return ent.properties_list(text, props, overwritten)
+        if kind == "VARIABLES":
+            return ent.variables_list(text, session.variables)
+        if kind == "FUNCTIONS":
+            from headwater.sql.functions import function_names
+
+            return {"@type": "function_names", "statementText": text, "functions": function_names(), "warnings": []}
+        raise SqlSemanticError(f"SHOW {kind} is not supported yet.", statement.pos)
+
+    def query_info(self, query: PersistentQuery) -> dict[str, Any]:
+        return {
+            "queryString": query.statement,
+            "sinks": [query.sink.name],
+            "sinkKafkaTopics": [query.sink.topic],
+            "id": query.id,
+            "statusCount": {query.state.value: 1},
+            "queryType": "PERSISTENT",
+            "state": query.state.value,
+        }
+
+    def description(self, source: DataSource, extended: bool) -> dict[str, Any]:
+        session = self.session
+        reads = [self.query_info(q) for q in session.queries.values() if q.plan.source.name == source.name]
+        writes = [self.query_info(q) for q in session.queries.values() if q.sink.name == source.name]
+        statistics = error_stats = ""
+        if extended:
+            writers = [q for q in session.queries.values() if q.sink.name == source.name]
+            produced = sum(q.stats.records_out for q in writers)
+            failed = sum(q.stats.failed for q in session.queries.values() if q.plan.source.name == source.name)
+            statistics = f"messages-per-sec: 0 total-messages: {produced}" if writers else ""
+            error_stats = f"failed-messages: {failed}" if failed else ""
+        try:
+            partitions = session.log.describe_topic(source.topic).partitions
+        except Exception:  # the topic was deleted behind our back; describe what we know
+            partitions = source.partitions
+        return ent.source_description(
+            source, extended=extended, read_queries=reads, write_queries=writes, partitions=partitions,
+            statistics=statistics, error_stats=error_stats,
+        )
+
+    def _explain(self, statement: ast.Explain, text: str) -> Entity:
+        session = self.session
+        if statement.query_id is not None:
+            query = session.queries.get(statement.query_id.upper())
+            if query is None:
+                raise SqlSemanticError(f"Query with id:{statement.query_id} does not exist, "
+                                       "use SHOW QUERIES to view the full set of running queries.", statement.pos)
+            plan, sink_name, query_text, query_id = query.plan, query.sink.name, query.statement, query.id
+        else:
+            inner = statement.statement
+            query_ast = getattr(inner, "query", inner)
+            if not isinstance(query_ast, ast.Query):
+                raise SqlSemanticError("EXPLAIN takes a query id or a query statement.", statement.pos)
+            sink_name = getattr(inner, "name", None) or getattr(inner, "target", None)
+            plan = session._plan(query_ast, sink_name=sink_name)
+            query_text, query_id = text.split(None, 1)[1] if " " in text else text, ""
+        fields = [{"name": o.name, "schema": ent.schema_json(o.type)} for o in plan.outputs]
+        steps = [f" > [ SINK ] | Schema: {_schema(plan)} | Logger: {query_id}.{sink_name or 'transient'}",
+                 f"\t\t > [ PROJECT ] | Schema: {_schema(plan)} | Logger: {query_id}.Project"]
+        if "WHERE" in plan.sql:
+            steps.append(f"\t\t\t\t > [ FILTER ] | Logger: {query_id}.WhereFilter")
+        steps.append(f"\t\t\t\t\t\t > [ SOURCE ] | Schema: {plan.source.name} | Logger: {query_id}.KsqlTopic.Source")
+        return {
+            "@type": "queryDescription",
+            "statementText": text,
+            "queryDescription": {
+                "id": query_id,
+                "statementText": query_text,
+                "windowType": None,
+                "fields": fields,
+                "sources": [plan.source.name],
+                "sinks": [sink_name] if sink_name else [],
+                "topology": f"Topic {plan.source.topic} -> DuckDB: {plan.sql}",
+                "executionPlan": "\n".join(steps),
+                "overriddenProperties": {},
+                "ksqlHostQueryStatus": {},
+                "queryType": "PERSISTENT" if query_id else "PUSH",
+                "queryErrors": [],
+                "tasksMetadata": [],
+                "state": "RUNNING" if query_id else "",
+            },
+            "warnings": [],
+        }
+
+
+def _schema(plan: Any) -> str:
+    return ", ".join(f"{o.name} {o.type.sql()}{' KEY' if o.namespace.value == 'KEY' else ''}" for o in plan.outputs)

@@ -1,0 +1,236 @@
+"""From a resolved SELECT to a plan: what to decode, the DuckDB SQL to run, what to write.
+
+A query is planned against the catalog in fixed steps, each a pure function of
+the AST and the catalog: resolve the source, expand the projection, derive the
+output schema (which columns are key, which are value), compile every
+expression to DuckDB SQL. The result is a frozen :class:`SelectPlan`; the
+engine (``headwater/engine/``) runs it.
+
+Columns of the input reach DuckDB under synthetic names (``c0``, ``c1``...),
+because DuckDB folds the case of identifiers while ksqlDB keeps quoted names
+apart. Pseudo columns are ``__rowtime``, ``__partition``, ``__offset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from headwater.errors import SqlSemanticError
+from headwater.sql import ast
+from headwater.sql.catalog import BIGINT, INTEGER, Column, DataSource, Namespace
+from headwater.sql.compile import Compiled, compile_expression
+from headwater.sql.expressions import ColumnRef, Dereference, Position
+from headwater.sql.types import SqlType
+
+ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
+_PSEUDO = {"ROWTIME": (ROWTIME, BIGINT), "ROWPARTITION": (ROWPARTITION, INTEGER), "ROWOFFSET": (ROWOFFSET, BIGINT)}
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """A column of the source the query reads, and its DuckDB name."""
+
+    alias: str
+    column: Column
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    type: SqlType
+    namespace: Namespace
+    sql: str
+
+
+@dataclass(frozen=True)
+class SelectPlan:
+    """A stateless query: decode ``inputs`` of ``source``, run ``sql``, emit ``outputs``.
+
+    ``sql`` reads the relation ``src`` and yields one column per output
+    (``o0``, ``o1``...) plus ``__ts``, the output record's timestamp.
+    """
+
+    source: DataSource
+    inputs: tuple[InputColumn, ...]
+    outputs: tuple[OutputColumn, ...]
+    sql: str
+    limit: int | None = None
+
+    @property
+    def key_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.KEY)
+
+    @property
+    def value_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.VALUE)
+
+
+class SourceScope:
+    """Resolves column references of a single-source query to the decoded input columns."""
+
+    def __init__(self, source: DataSource, alias: str | None) -> None:
+        self.source = source
+        self.names = {source.name} | ({alias} if alias else set())
+        self.used: dict[str, InputColumn] = {}
+
+    def resolve(self, ref: ColumnRef) -> Compiled:
+        if ref.source is not None and ref.source not in self.names:
+            raise SqlSemanticError(f"'{ref.source}' is not a valid stream/table name or alias.", ref.pos)
+        if ref.name in _PSEUDO:
+            sql, type_ = _PSEUDO[ref.name]
+            return Compiled(f'"{sql}"', type_)
+        column = self.source.column(ref.name)
+        if column is None:
+            raise SqlSemanticError(f"Column '{_qualified(ref)}' cannot be resolved.", ref.pos)
+        return Compiled(f'"{self.use(column).alias}"', column.type)
+
+    def use(self, column: Column) -> InputColumn:
+        found = self.used.get(column.name)
+        if found is None:
+            found = self.used[column.name] = InputColumn(f"c{len(self.used)}", column)
+        return found
+
+
+def _qualified(ref: ColumnRef) -> str:
+    return f"{ref.source}.{ref.name}" if ref.source else ref.name
+
+
+def plan_select(
+    query: ast.Query,
+    source: DataSource,
+    alias: str | None,
+    *,
+    sink_name: str | None,
+    timestamp_column: str | None = None,
+) -> SelectPlan:
+    """Plan a stateless SELECT (projection, WHERE, PARTITION BY) over one stream.
+
+    ``sink_name`` is the stream written by a persistent query (None for a push
+    query, whose output keeps the key columns in the row as ksqlDB shows them).
+    ``timestamp_column`` is the sink's TIMESTAMP property, naming the output
+    column that becomes the records' timestamps.
+    """
+    scope = SourceScope(source, alias)
+    where = None
+    if query.where is not None:
+        compiled = compile_expression(query.where, scope)
+        if compiled.type is not None and compiled.type.sql() != "BOOLEAN":
+            raise SqlSemanticError(
+                f"Type error in WHERE expression: Should evaluate to boolean but is {compiled.type.sql()}.",
+                query.where.pos,
+            )
+        where = compiled.sql
+
+    items = _expand(query.select, scope)
+    # Key expressions as AST: a projection item that is exactly one of them becomes a key column.
+    keys: list[tuple[str, ast.Expression]]
+    if query.partition_by is not None:
+        keys = [
+            (_partition_name(expr, i), expr)
+            for i, expr in enumerate(query.partition_by)
+            if not _is_null_literal(expr)
+        ]
+        for _, expr in keys:
+            compile_expression(expr, scope)  # resolve it: errors name the PARTITION BY position
+    else:
+        keys = [(c.name, ColumnRef(c.name)) for c in source.key_columns]
+
+    outputs: list[OutputColumn] = []
+    seen: set[str] = set()
+    found_keys: set[str] = set()
+    for name, expr, compiled, pos in items:
+        if name in seen:
+            raise SqlSemanticError(f"Duplicate column name '{name}' in the projection.", pos)
+        seen.add(name)
+        namespace = Namespace.VALUE
+        for key_name, key_expr in keys:
+            if key_name not in found_keys and _same_key(expr, key_expr):
+                namespace = Namespace.KEY
+                found_keys.add(key_name)
+                break
+        if compiled.type is None:
+            raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", pos)
+        outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
+    if sink_name is not None:
+        missing = [name for name, _ in keys if name not in found_keys]
+        if missing:
+            raise SqlSemanticError(
+                "Key missing from projection (ie, SELECT). The query used to build "
+                f"`{sink_name}` must include the key column {missing[0]} in its projection "
+                f"(eg, SELECT {missing[0]}...).",
+                query.pos,
+            )
+        if not any(o.namespace is Namespace.VALUE for o in outputs):
+            raise SqlSemanticError("The projection contains no value columns.", query.pos)
+    else:
+        outputs = [OutputColumn(o.name, o.type, Namespace.VALUE, o.sql) for o in outputs]
+
+    ts_sql = f'"{ROWTIME}"'
+    if timestamp_column is not None:
+        match = next((o for o in outputs if o.name == timestamp_column), None)
+        if match is None:
+            raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
+        ts_sql = _timestamp_sql(match.sql, match.type)
+    select = ", ".join([f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts"])
+    sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
+    return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
+
+
+def _timestamp_sql(sql: str, type_: SqlType) -> str:
+    if type_.sql() == "TIMESTAMP":
+        return f"epoch_ms({sql})"
+    return f"CAST({sql} AS BIGINT)"
+
+
+def _is_null_literal(expr: ast.Expression) -> bool:
+    return type(expr).__name__ == "NullLiteral"
+
+
+def _partition_name(expr: ast.Expression, index: int) -> str:
+    if isinstance(expr, ColumnRef):
+        return expr.name
+    if isinstance(expr, Dereference):
+        return expr.field
+    return f"KSQL_COL_{index}"
+
+
+def _same_key(expr: ast.Expression | None, key: ast.Expression) -> bool:
+    if expr is None:
+        return False
+    if isinstance(expr, ColumnRef) and isinstance(key, ColumnRef):
+        return expr.name == key.name
+    return expr == key
+
+
+def _expand(
+    items: tuple[ast.SelectItem, ...], scope: SourceScope
+) -> list[tuple[str, ast.Expression | None, Compiled, Position]]:
+    """The projection as (name, expression, compiled expression, position), with ``*`` expanded."""
+    out: list[tuple[str, ast.Expression | None, Compiled, Position]] = []
+    generated = 0
+    for item in items:
+        if isinstance(item, ast.AllColumns):
+            if item.source is not None and item.source not in scope.names:
+                raise SqlSemanticError(f"'{item.source}' is not a valid stream/table name or alias.", item.pos)
+            for column in scope.source.columns:
+                if column.namespace in (Namespace.KEY, Namespace.VALUE):
+                    ref = ColumnRef(column.name)
+                    out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))
+        elif isinstance(item, ast.SingleColumn):
+            compiled = compile_expression(item.expression, scope)
+            name = item.alias or _implicit_name(item.expression)
+            if name is None:
+                name = f"KSQL_COL_{generated}"
+                generated += 1
+            out.append((name, item.expression, compiled, item.pos))
+        else:
+            raise SqlSemanticError(f"{type(item).__name__} is not supported in this projection.", item.pos)
+    return out
+
+
+def _implicit_name(expr: ast.Expression) -> str | None:
+    if isinstance(expr, ColumnRef):
+        return expr.name
+    if isinstance(expr, Dereference):
+        return expr.field
+    return None

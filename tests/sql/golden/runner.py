@@ -1,0 +1,226 @@
+"""Golden SQL cases in the shape of ksqlDB's query-translation tests (QTT).
+
+A case file (``cases/*.json``) holds ``{"tests": [...]}``; each test has
+``name``, ``statements``, and either ``inputs`` + ``outputs`` or
+``expectedException`` (``type``: an exception class name, ``message``: a
+substring of its message, optional ``position``: ``"line:column"`` of the
+culprit, checked against the exception's ``line`` and ``column``). Optional
+``properties`` are session properties (``auto.offset.reset`` is ``earliest``
+unless a case says otherwise). A case with ``pending`` (a reason) is skipped
+with that reason: it states ksqlDB's behaviour that Headwater does not have
+yet, so the defect stays visible while the suite stays green.
+
+Records are ``{"topic", "key", "value", "timestamp", "partition", "headers"}``
+(all but ``topic`` optional). Input keys and values are serialized with the
+formats of the stream declared on that topic:
+
+- JSON: an object, array, number or boolean is sent as its JSON text; a
+  string is sent as raw text (that is how a case feeds malformed input, or a
+  JSON string value as ``"\\"text\\""``).
+- DELIMITED: a string, sent as is (``"1,Alice,3.5"``).
+- KAFKA: by the type of the one column: INT 4 bytes and BIGINT 8 bytes
+  big-endian, DOUBLE 8 bytes IEEE 754, STRING UTF-8.
+- ``null`` is a null key or value (a tombstone).
+
+``partition`` sends the record to that partition; otherwise a keyed record
+on a multi-partition topic goes where the log's partitioner puts it.
+``headers`` are ``[{"KEY": "k", "VALUE": "<base64>"}]`` as in QTT (VALUE may
+be null).
+
+Outputs are compared per topic, in order (per partition, partitions in
+order), after decoding with the sink's formats (the inverse of the above).
+Every record of a listed topic must be listed (nothing missing, nothing
+extra), and the topic of every persistent query's sink that is not listed
+must stay empty. Output timestamps and partitions are compared when a case
+gives them. Records of the processing log topic
+(``default_ksql_processing_log``) are decoded as JSON and their expected
+value is matched as a *subset* (the keys a case lists must be equal; the
+entry's ``time``, say, is not compared).
+
+``responses`` (optional) checks what ``Session.execute`` returned: a list
+aligned with ``statements``; ``null`` skips a statement, an object must
+match (as a subset, see :func:`matches`) the one entity the statement
+returned, and a list matches all the entities it returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from headwater.log import Record
+from headwater.session import Session
+from headwater.sql.catalog import DataSource
+from headwater.sql.types import BaseType
+
+CASES = Path(__file__).parent / "cases"
+PROCESSING_LOG = "default_ksql_processing_log"
+
+# KAFKA format: struct codes of the fixed-size types (Kafka's Integer/Long/Double serializers).
+_KAFKA_CODES = {BaseType.INTEGER: ">i", BaseType.BIGINT: ">q", BaseType.DOUBLE: ">d"}
+
+
+def load_cases() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted(CASES.glob("*.json")):
+        for test in json.loads(path.read_text())["tests"]:
+            found.append((f"{path.stem}: {test['name']}", test))
+    return found
+
+
+def _source_for(session: Session, topic: str) -> DataSource | None:
+    sources = session.catalog.by_topic(topic)
+    return sources[0] if sources else None
+
+
+def _kafka_base(source: DataSource, role: str) -> BaseType | None:
+    columns = source.key_columns if role == "key" else source.value_columns
+    return columns[0].type.base if len(columns) == 1 else None
+
+
+def _encode(source: DataSource | None, role: str, data: Any) -> bytes | None:
+    if data is None:
+        return None
+    fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
+    if source is not None and fmt == "KAFKA" and not isinstance(data, str):
+        code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
+        if code is not None:
+            return struct.pack(code, data)
+    if isinstance(data, str):
+        return data.encode()
+    return orjson.dumps(data)
+
+
+def _decode(source: DataSource | None, role: str, raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
+    if source is not None and fmt == "KAFKA":
+        code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
+        if code is not None and len(raw) == struct.calcsize(code):
+            return struct.unpack(code, raw)[0]
+    if fmt == "JSON":
+        return orjson.loads(raw)
+    return raw.decode(errors="replace")
+
+
+def matches(expected: Any, actual: Any, *, subset: bool = True) -> bool:
+    """``expected`` equals ``actual``; with ``subset``, a dict only needs the keys ``expected`` lists.
+
+    Lists compare elementwise and must have the same length. Numbers compare by
+    value (JSON ``1`` equals ``1.0``), but a boolean never equals a number.
+    """
+    if isinstance(expected, dict):
+        return (isinstance(actual, dict) and (subset or expected.keys() == actual.keys())
+                and all(k in actual and matches(v, actual[k], subset=subset) for k, v in expected.items()))
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(expected) == len(actual)
+                and all(matches(e, a, subset=subset) for e, a in zip(expected, actual, strict=True)))
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    return bool(expected == actual)
+
+
+def run_case(test: dict[str, Any], log_dir: str) -> None:
+    properties = {"auto.offset.reset": "earliest", **test.get("properties", {})}
+    expected_error = test.get("expectedException")
+    with Session(log_dir, properties=properties) as session:
+        responses: list[list[dict[str, Any]]] = []
+        try:
+            for statement in test["statements"]:
+                responses.append(session.execute(statement))
+        except Exception as exc:
+            if expected_error is None:
+                raise
+            _check_error(expected_error, exc)
+            return
+        assert expected_error is None, f"expected {expected_error}, but every statement succeeded"
+        _check_responses(test.get("responses"), responses)
+        _produce(session, test.get("inputs", []))
+        session.wait_until_processed(timeout_s=20)
+        _check_outputs(session, test.get("outputs", []))
+
+
+def _check_error(expected: dict[str, Any], exc: Exception) -> None:
+    assert type(exc).__name__ == expected.get("type", type(exc).__name__), f"{type(exc).__name__}: {exc}"
+    assert expected["message"] in str(exc), f"{exc!s}\n does not contain {expected['message']!r}"
+    if "position" in expected:
+        got = f"{getattr(exc, 'line', '?')}:{getattr(exc, 'column', '?')}"
+        assert got == expected["position"], f"error at {got}, expected at {expected['position']}: {exc}"
+
+
+def _check_responses(expected: list[Any] | None, actual: list[list[dict[str, Any]]]) -> None:
+    if expected is None:
+        return
+    assert len(expected) == len(actual), f"{len(expected)} responses listed for {len(actual)} statements"
+    for i, (want, got) in enumerate(zip(expected, actual, strict=True)):
+        if want is None:
+            continue
+        entity: Any = got if isinstance(want, list) else (got[0] if len(got) == 1 else got)
+        assert matches(want, entity), f"statement {i}: response\n {entity}\n does not match\n {want}"
+
+
+def _produce(session: Session, inputs: list[dict[str, Any]]) -> None:
+    for record in inputs:
+        topic = record["topic"]
+        source = _source_for(session, topic)
+        headers = tuple(
+            (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
+            for h in record.get("headers", [])
+        )
+        rec = Record(_encode(source, "value", record.get("value")), _encode(source, "key", record.get("key")),
+                     record.get("timestamp", 0), headers)
+        partitions = session.log.describe_topic(topic).partitions
+        if "partition" in record or partitions == 1 or rec.key is None:
+            session.log.append(topic, record.get("partition", 0), [rec])
+        else:
+            session.log.produce(topic, [rec])
+
+
+def _check_outputs(session: Session, outputs: list[dict[str, Any]]) -> None:
+    expected_by_topic: dict[str, list[dict[str, Any]]] = {}
+    for record in outputs:
+        expected_by_topic.setdefault(record["topic"], []).append(record)
+    for query in session.queries.values():
+        expected_by_topic.setdefault(query.sink.topic, [])
+    topics = session.log.list_topics()
+    for topic, expected in expected_by_topic.items():
+        assert topic in topics, f"output topic {topic} does not exist (topics: {sorted(topics)})"
+        sink = _source_for(session, topic)
+        got = [
+            {
+                "key": _decode(sink, "key", r["key"]),
+                "value": orjson.loads(r["value"]) if topic == PROCESSING_LOG else _decode(sink, "value", r["value"]),
+                "timestamp": r["timestamp"],
+                "partition": r["partition"],
+            }
+            for r in _read_all(session, topic)
+        ]
+        fields = ("key", "value", "timestamp", "partition")
+        want = [{k: r.get(k) for k in ("key", "value")} | {k: r[k] for k in fields[2:] if k in r} for r in expected]
+        subset = topic == PROCESSING_LOG
+        ok = len(got) == len(want) and all(
+            matches(w["value"], g["value"], subset=subset) and all(matches(w[k], g[k], subset=False) for k in w if k != "value")
+            for w, g in zip(want, got, strict=True)
+        )
+        assert ok, f"topic {topic}:\n expected {want}\n got      {got}"
+
+
+def _read_all(session: Session, topic: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for partition in range(session.log.describe_topic(topic).partitions):
+        offset = session.log.beginning_offset(topic, partition)
+        while offset < session.log.end_offset(topic, partition):
+            fetched = session.log.read(topic, partition, offset)
+            rows = fetched.records.select(["key", "value", "timestamp"]).to_pylist()
+            out.extend(row | {"partition": partition} for row in rows)
+            offset = fetched.next_offset
+    return out
+
+
+__all__ = ["PROCESSING_LOG", "load_cases", "matches", "run_case"]

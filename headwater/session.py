@@ -24,6 +24,7 @@ from typing import Any
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery
 from headwater.engine.commands import CommandLog
+from headwater.engine.pull import PullResult, pull
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, open_log
@@ -95,17 +96,20 @@ class Session:
                 results.append(entity)
         return results
 
-    def query(self, text: str, properties: Mapping[str, str] | None = None) -> PushQuery:
-        """Start a push query (``SELECT ... EMIT CHANGES``); iterate it for rows, ``close()`` it."""
+    def query(self, text: str, properties: Mapping[str, str] | None = None) -> PushQuery | PullResult:
+        """Run a SELECT: a push query (``EMIT CHANGES``) streams rows until LIMIT or ``close()``;
+        a pull query returns the rows a materialized table holds now."""
         stripped = substitute_variables(text, self.variables)
         statement = parse_statement(stripped)
         if not isinstance(statement, ast.Query):
             raise SqlSemanticError("query() runs SELECT statements; use execute() for the others.", statement.pos)
         if not statement.is_push:
-            raise SqlSemanticError(
-                "Pull queries need a materialized table; add EMIT CHANGES for a push query.", statement.pos
-            )
+            with self._lock:
+                self._push_counter += 1
+                return pull(self, statement, f"query_{self._push_counter}")
         plan = self._plan(statement, sink_name=None)
+        if not isinstance(plan, SelectPlan):
+            raise SqlSemanticError("Push queries with GROUP BY are not supported yet.", statement.pos)
         props = {**self.properties, **(properties or {})}
         with self._lock:
             self._push_counter += 1

@@ -79,8 +79,8 @@ class AggregateQuery(PersistentQuery):
         for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
             columns += [f"{n} {t}" for n, t in zip(names, agg.state_types, strict=True)]
         columns += ["__ts BIGINT", "__emitted BOOLEAN", f"PRIMARY KEY ({self._key})"]
-        con.execute("DROP TABLE IF EXISTS state")
-        con.execute(f"CREATE TABLE state ({', '.join(columns)})")
+        _exec(con, "DROP TABLE IF EXISTS state")
+        _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
         self.stream_time = {}
         offset = self.log.beginning_offset(self.changelog, 0)
         end = self.log.end_offset(self.changelog, 0)
@@ -94,12 +94,12 @@ class AggregateQuery(PersistentQuery):
         if value:
             changed = pa.ipc.open_stream(value).read_all()
             con.register("__changed", changed)
-            con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+            _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
             con.unregister("__changed")
         if headers.get("deleted"):
             deleted = pa.ipc.open_stream(headers["deleted"]).read_all()
             con.register("__deleted", deleted)
-            con.execute(f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __deleted)")
+            _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __deleted)")
             con.unregister("__deleted")
         if headers.get("stream_time"):
             self.stream_time = {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
@@ -254,7 +254,8 @@ class AggregateQuery(PersistentQuery):
             for m, template in enumerate(agg.partial):
                 partial.append(f"{self._render(template, j)} AS p_{j}_{m}")
             for m, template in enumerate(agg.merge):
-                merged.append(f"{self._render(template, j, **{f'n{k}': f'p.p_{j}_{k}' for k in range(len(agg.merge))})}")
+                merged.append(f"{self._render(template, j, **{f'n{k}': f'p.p_{j}_{k}' for k in range(len(agg.merge))})} "
+                              f"AS {self._state_cols[j][m]}")
         on = " AND ".join(f"p.{c} = s.{c}" for c in self._groups + ["ws"])
         groups = ", ".join(f"p.{g}" for g in self._groups)
         changed = con.sql(
@@ -264,7 +265,7 @@ class AggregateQuery(PersistentQuery):
             f"LEFT JOIN state s ON {on}"
         ).to_arrow_table()
         con.register("__changed", changed)
-        con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+        _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
         con.unregister("__changed")
         return changed
 
@@ -279,13 +280,13 @@ class AggregateQuery(PersistentQuery):
         groups = ", ".join(self._groups)
         on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self._groups)
         # Stored sessions that may merge: same key, within gap of the batch's records of that key.
-        con.execute(
+        _exec(con, 
             f"CREATE OR REPLACE TEMP TABLE __old AS SELECT s.* FROM state s JOIN "
             f"(SELECT {groups}, min(__ts) AS lo, max(__ts) AS hi FROM b GROUP BY {groups}) k ON {on_groups} "
             f"WHERE s.we >= k.lo - {gap} AND s.ws <= k.hi + {gap}"
         )
         # Intervals: stored sessions and records; a new session starts after a gap larger than `gap`.
-        con.execute(
+        _exec(con, 
             f"CREATE OR REPLACE TEMP TABLE __iv AS SELECT *, sum(CASE WHEN prev_end IS NULL OR ws > prev_end + {gap} "
             f"THEN 1 ELSE 0 END) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS UNBOUNDED PRECEDING) "
             f"AS sid FROM (SELECT *, max(we) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS BETWEEN "
@@ -293,8 +294,8 @@ class AggregateQuery(PersistentQuery):
             f"SELECT {groups}, ws, we, 0 AS src, -1 AS __offset FROM __old UNION ALL "
             f"SELECT {groups}, __ts AS ws, __ts AS we, 1 AS src, __offset FROM b))"
         )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
+        _exec(con, f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
+        _exec(con, f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
                     f"{', '.join('o.' + g for g in self._groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
                     f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self._groups)} AND o.ws = iv.ws AND o.we = iv.we "
                     f"AND iv.src = 0")
@@ -307,7 +308,7 @@ class AggregateQuery(PersistentQuery):
             f"SELECT {groups}, sid, min(__ts) AS ws, max(__ts) AS we, {', '.join(partial)}, max(__ts) AS __ts "
             f"FROM __bs GROUP BY {groups}, sid"
         ).to_arrow_table()
-        rounds = con.execute("SELECT coalesce(max(k), 0) FROM __os").fetchall()[0][0]
+        rounds = _exec(con, "SELECT coalesce(max(k), 0) FROM __os")[0][0]
         for k in range(1, int(rounds) + 1):
             con.register("__m", merged)
             merges = []
@@ -330,9 +331,9 @@ class AggregateQuery(PersistentQuery):
         tombstones = self._post(con, "SELECT * FROM __os", order="ws")
         updates = self._post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")
-        con.execute(f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+        _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
         con.register("__changed", changed)
-        con.execute("INSERT OR REPLACE INTO state SELECT * FROM __changed")
+        _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
         con.unregister("__changed")
         if tombstones.num_rows:
             tombstones = tombstones.set_column(tombstones.column_names.index("__having"), "__having",
@@ -347,11 +348,11 @@ class AggregateQuery(PersistentQuery):
         """EMIT FINAL: windows whose end + grace has passed, emitted once."""
         assert self.plan.window is not None
         closed = f"NOT __emitted AND we + {self.plan.window.grace_ms} <= {self._now()}"
-        if not con.execute(f"SELECT count(*) FROM state WHERE {closed}").fetchone()[0]:  # type: ignore[index]
+        if not _exec(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
             return None, None
         final = self._post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
         emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
-        con.execute(f"UPDATE state SET __emitted = true WHERE {closed}")
+        _exec(con, f"UPDATE state SET __emitted = true WHERE {closed}")
         return final, emitted
 
     def _expire(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
@@ -360,7 +361,7 @@ class AggregateQuery(PersistentQuery):
         deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
         if not deleted.num_rows:
             return None
-        con.execute(f"DELETE FROM state WHERE {gone}")
+        _exec(con, f"DELETE FROM state WHERE {gone}")
         return deleted
 
     def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
@@ -386,9 +387,14 @@ def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:
     assert query._con is not None
     con = query._con.cursor()
     results = [f"{query._render(agg.result, j)} AS r{j}" for j, agg in enumerate(query.plan.aggregates)]
-    con.execute(f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(query._groups)}, ws, we, __ts, "
+    _exec(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(query._groups)}, ws, we, __ts, "
                 f"{', '.join(results)} FROM state")
     return con
+
+
+def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
+    """Run a statement to completion (DuckDB 2.0 keeps an unfetched result open otherwise)."""
+    return con.execute(sql).fetchall()
 
 
 def _ipc(table: pa.Table) -> bytes:

@@ -1,8 +1,9 @@
 """Java date/time patterns (DateTimeFormatter / SimpleDateFormat) as DuckDB strftime / strptime formats.
 
-A pattern becomes a list of segments: runs of strftime format text, and zone
-parts DuckDB cannot print for a zone chosen per call (offsets such as
-``XXX`` or ``Z``, and zone names ``z``), which the caller renders in SQL.
+A pattern becomes a list of segments: runs of strftime format text, and the
+parts DuckDB cannot print itself, which the caller renders in SQL: zone
+offsets (``XXX``, ``Z``) and names (``z``) for a zone chosen per call, and
+fractions of a second of other widths than 3 and 6 digits.
 
 Letters and their translations (n = repeat count):
 
@@ -20,8 +21,8 @@ H k    hour 0-23 (k: 1-24, as H)    1: ``%-H``, 2: ``%H``
 h K    hour 1-12 (K: 0-11, as h)    1: ``%-I``, 2: ``%I``
 m      minute                       1: ``%-M``, 2: ``%M``
 s      second                       1: ``%-S``, 2: ``%S``
-S      fraction of second           1-3: ``%g`` (ms), 4-6: ``%f`` (µs), 7+: ``%n`` (ns)
-n      nano of second               ``%n``
+S      fraction of second           3: ``%g`` (ms), 6: ``%f`` (µs), other counts a fraction segment
+n      nano of second               a fraction segment
 w      week of year                 ``%V``
 G      era                          the text ``AD``
 X x Z  zone offset                  an offset segment
@@ -45,7 +46,7 @@ class PatternError(ValueError):
 
 @dataclass(frozen=True)
 class Segment:
-    """``kind`` is ``text`` (a strftime format), ``offset`` or ``zone`` (``value`` is the Java letters)."""
+    """``kind`` is ``text`` (a strftime format), or ``offset``, ``zone``, ``fraction`` (``value``: the Java letters)."""
 
     kind: str
     value: str
@@ -135,6 +136,10 @@ def translate_pattern(pattern: str, parse: bool = False) -> list[Segment]:
                 else:
                     flush()
                     segments.append(Segment("offset", c * count))
+            elif c in "Sn" and not parse and not (c == "S" and count in (3, 6)):
+                # DuckDB's strftime has no 1-, 2- or 9-digit fraction (and %n garbles what follows it).
+                flush()
+                segments.append(Segment("fraction", c * count))
             elif c in "zVO":
                 if parse:
                     text.append("%Z")

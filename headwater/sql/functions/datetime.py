@@ -94,6 +94,12 @@ def format_timestamp(ts: str, segments: list[Segment], zone: str | None) -> str:
             parts.append(f"strftime({local}, {quote_literal(s.value)})")
         elif s.kind == "offset":
             parts.append(_offset(s.value, minutes))
+        elif s.kind == "fraction":
+            micros = f"strftime({local}, '%f')"
+            if s.value[0] == "n":
+                parts.append(f"CAST(CAST({micros} AS BIGINT) * 1000 AS VARCHAR)")
+            else:
+                parts.append(f"rpad(left({micros}, {len(s.value)}), {len(s.value)}, '0')")
         else:
             parts.append("'UTC'" if zone is None else zone)
     return f"CASE WHEN {ts} IS NOT NULL THEN {' || '.join(parts) or chr(39) * 2} END"

@@ -29,6 +29,7 @@ CASES: list[tuple[str, Any]] = [
     ("FORMAT_TIMESTAMP(TS, 'yy/M/d D')", "21/1/2 2"),
     ("FORMAT_TIMESTAMP(TS, '''at'' H''h''')", "at 3h"),
     ("FORMAT_TIMESTAMP(TS, '100% yyyy')", "100% 2021"),
+    ("FORMAT_TIMESTAMP(TS, 'ss.S|ss.SS|SSSSSS|SSSSSSSSS|n')", "05.6|05.67|678000|678000000|678000000"),
     ("FORMAT_TIMESTAMP(NTS, 'yyyy')", None),
     ("FORMAT_TIMESTAMP(TS, 'yyyy', NS)", None),
     ("FORMAT_TIMESTAMP(TS, 'yyyy', '+01:00')", "2021"),
@@ -108,6 +109,7 @@ def test_datetime_function(con, expression: str, expected: Any) -> None:
         ("'o''clock' %", [Segment("text", "o'clock %%")]),
         ("''", [Segment("text", "'")]),
         ("SSSSSS", [Segment("text", "%f")]),
+        ("ss.SS", [Segment("text", "%S."), Segment("fraction", "SS")]),
     ],
 )
 def test_pattern_translation(pattern: str, segments: list[Segment]) -> None:

@@ -1,0 +1,103 @@
+"""Pull queries: ``SELECT ... FROM table [WHERE ...] [LIMIT n]`` answered from a query's state.
+
+A table materialized by a CTAS keeps its rows in the aggregation's DuckDB
+state; a pull query reads a snapshot of it through the CTAS projection, so it
+answers with what the table holds, consistent with what has been emitted.
+Key lookups (``key = x``, ``key IN (...)``), ranges on WINDOWSTART/WINDOWEND
+and full scans with a limit all run as DuckDB filters over the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from headwater.errors import SqlSemanticError
+from headwater.sql import ast
+from headwater.sql.catalog import Namespace
+from headwater.sql.compile import TableScope, compile_expression
+from headwater.sql.functions import install_functions
+from headwater.sql.types import BIGINT, SqlType
+
+if TYPE_CHECKING:
+    from headwater.session import Session
+
+
+@dataclass(frozen=True)
+class PullResult:
+    query_id: str
+    columns: list[str]
+    types: list[SqlType]
+    rows: list[list[object]]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rows)
+
+
+def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
+    from headwater.engine.aggregate import AggregateQuery
+
+    relation = query.from_
+    if not isinstance(relation, ast.AliasedRelation):
+        raise SqlSemanticError("Pull queries don't support JOIN clauses.", relation.pos)
+    if query.group_by is not None or query.window is not None or query.partition_by is not None:
+        raise SqlSemanticError("Pull queries don't support GROUP BY, WINDOW or PARTITION BY clauses.", query.pos)
+    source = session.catalog.get(relation.name, relation.pos)
+    writer = next((q for q in session.queries.values()
+                   if isinstance(q, AggregateQuery) and q.sink.name == source.name), None)
+    if writer is None:
+        raise SqlSemanticError(
+            f"The `{source.name}` {'table' if source.is_table else 'stream'} isn't queryable. To derive a queryable "
+            f"table, you can do 'CREATE TABLE QUERYABLE_{source.name} AS SELECT * FROM {source.name}'. "
+            "See https://cnfl.io/queries for more info.",
+            relation.pos,
+        )
+    snapshot = writer.snapshot()
+    columns: dict[str, SqlType] = {}
+    renames = []
+    windowed = source.window is not None
+    keys = [(i, o) for i, o in enumerate(writer.plan.outputs) if o.namespace is Namespace.KEY]
+    values = [(i, o) for i, o in enumerate(writer.plan.outputs) if o.namespace is Namespace.VALUE]
+    star = [o.name for _, o in keys] + (["WINDOWSTART", "WINDOWEND"] if windowed else []) + [o.name for _, o in values]
+    for i, o in keys + values:
+        columns[o.name] = o.type
+        renames.append(f'o{i} AS "{o.name}"')
+    columns["ROWTIME"] = BIGINT
+    renames.append('__ts AS "ROWTIME"')
+    if windowed:
+        columns["WINDOWSTART"] = BIGINT
+        columns["WINDOWEND"] = BIGINT
+        renames += ['ws AS "WINDOWSTART"', 'we AS "WINDOWEND"']
+    scope = TableScope(columns, relation.alias or source.name)
+    select: list[str] = []
+    names: list[str] = []
+    types: list[SqlType] = []
+    for item in query.select:
+        if isinstance(item, ast.AllColumns):
+            for name in star:
+                select.append(f'"{name}"')
+                names.append(name)
+                types.append(columns[name])
+        elif isinstance(item, ast.SingleColumn):
+            compiled = compile_expression(item.expression, scope)
+            name = item.alias or getattr(item.expression, "name", None) or f"KSQL_COL_{len(names)}"
+            select.append(compiled.sql)
+            names.append(name)
+            types.append(compiled.type or BIGINT)
+        else:
+            raise SqlSemanticError("This projection is not supported in pull queries.", item.pos)
+    where = ""
+    if query.where is not None:
+        where = f" AND ({compile_expression(query.where, scope).sql})"
+    limit = f" LIMIT {query.limit}" if query.limit is not None else ""
+    con = duckdb.connect()
+    try:
+        install_functions(con)
+        con.register("snap", snapshot)
+        con.execute(f"CREATE TEMP VIEW t AS SELECT {', '.join(renames)}, __having FROM snap").fetchall()
+        rows = con.sql(f"SELECT {', '.join(select)} FROM t WHERE coalesce(__having, false){where}{limit}").fetchall()
+    finally:
+        con.close()
+    return PullResult(query_id, names, types, [list(r) for r in rows])

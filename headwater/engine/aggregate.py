@@ -78,7 +78,7 @@ class AggregateQuery(PersistentQuery):
         columns += ["ws BIGINT", "we BIGINT"]
         for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
             columns += [f"{n} {t}" for n, t in zip(names, agg.state_types, strict=True)]
-        columns += ["__ts BIGINT", "__emitted BOOLEAN", f"PRIMARY KEY ({self._key})"]
+        columns += ["__ts BIGINT", "__emitted BOOLEAN"]
         _exec(con, "DROP TABLE IF EXISTS state")
         _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
         self.stream_time = {}
@@ -92,10 +92,7 @@ class AggregateQuery(PersistentQuery):
 
     def _apply_change(self, con: duckdb.DuckDBPyConnection, value: bytes | None, headers: dict[str, Any]) -> None:
         if value:
-            changed = pa.ipc.open_stream(value).read_all()
-            con.register("__changed", changed)
-            _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
-            con.unregister("__changed")
+            self._upsert(con, pa.ipc.open_stream(value).read_all())
         if headers.get("deleted"):
             deleted = pa.ipc.open_stream(headers["deleted"]).read_all()
             con.register("__deleted", deleted)
@@ -264,10 +261,16 @@ class AggregateQuery(PersistentQuery):
             f"(SELECT {self._key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self._key}) p "
             f"LEFT JOIN state s ON {on}"
         ).to_arrow_table()
-        con.register("__changed", changed)
-        _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
-        con.unregister("__changed")
+        self._upsert(con, changed)
         return changed
+
+    def _upsert(self, con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+        """Replace the state rows of ``rows``' keys (a hash join: cheaper than an index for batch upserts)."""
+        con.register("__changed", rows)
+        on = " AND ".join(f"state.{c} = __changed.{c}" for c in self._groups + ["ws"])
+        _exec(con, f"DELETE FROM state USING __changed WHERE {on}")
+        _exec(con, "INSERT INTO state SELECT * FROM __changed")
+        con.unregister("__changed")
 
     def _sessions(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table, pa.Table | None]:
         """Merge the batch's records with the stored sessions they touch (gap inclusive).
@@ -332,9 +335,7 @@ class AggregateQuery(PersistentQuery):
         updates = self._post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")
         _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
-        con.register("__changed", changed)
-        _exec(con, "INSERT OR REPLACE INTO state SELECT * FROM __changed")
-        con.unregister("__changed")
+        self._upsert(con, changed)
         if tombstones.num_rows:
             tombstones = tombstones.set_column(tombstones.column_names.index("__having"), "__having",
                                                pa.array([False] * tombstones.num_rows))
@@ -365,12 +366,25 @@ class AggregateQuery(PersistentQuery):
         return deleted
 
     def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
-        headers = [{"key": "stream_time", "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})}]
-        if deleted is not None:
-            headers.append({"key": "deleted", "value": _ipc(deleted)})
-        value = _ipc(changed) if changed is not None and changed.num_rows else None
-        return pa.table({"key": [b"state"], "value": pa.array([value], pa.binary()),
-                         "headers": [headers]})
+        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit.
+
+        The last record carries the stream times, so a restore that applied it has the whole batch.
+        """
+        values: list[bytes | None] = []
+        headers: list[list[dict[str, bytes]]] = []
+        for part in _chunks(changed):
+            values.append(_ipc(part))
+            headers.append([])
+        for part in _chunks(deleted):
+            values.append(None)
+            headers.append([{"key": "deleted", "value": _ipc(part)}])
+        if not values:
+            values.append(None)
+            headers.append([])
+        headers[-1].append({"key": "stream_time",
+                            "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})})
+        return pa.table({"key": pa.array([b"state"] * len(values), pa.binary()),
+                         "value": pa.array(values, pa.binary()), "headers": headers})
 
     # -- pull queries -------------------------------------------------------------------
     def snapshot(self) -> pa.Table:
@@ -395,6 +409,18 @@ def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:
 def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
     """Run a statement to completion (DuckDB 2.0 keeps an unfetched result open otherwise)."""
     return con.execute(sql).fetchall()
+
+
+#: Changelog records stay well under Kafka's default max.message.bytes (1 MiB).
+CHANGELOG_RECORD_BYTES = 512 * 1024
+
+
+def _chunks(table: pa.Table | None) -> list[pa.Table]:
+    if table is None or not table.num_rows:
+        return []
+    per_row = max(1, table.nbytes // table.num_rows)
+    rows = max(1, CHANGELOG_RECORD_BYTES // per_row)
+    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
 
 
 def _ipc(table: pa.Table) -> bytes:

@@ -120,6 +120,9 @@ def start_positions(log: Log, topic: str, group: str | None, reset: str) -> dict
 class PersistentQuery:
     """CSAS / INSERT INTO ... SELECT: source -> plan -> sink topic, exactly once."""
 
+    #: Bytes read per batch: stateless work is linear, so batches stay small and zero-copy.
+    poll_bytes = MAX_POLL_BYTES
+
     def __init__(
         self,
         query_id: str,
@@ -183,7 +186,7 @@ class PersistentQuery:
         while not self._stop.is_set():
             try:
                 batches = self.log.poll(
-                    self.positions, max_records=MAX_POLL_RECORDS, max_bytes=MAX_POLL_BYTES, timeout_s=POLL_TIMEOUT_S
+                    self.positions, max_records=MAX_POLL_RECORDS, max_bytes=self.poll_bytes, timeout_s=POLL_TIMEOUT_S
                 )
                 for fetched in batches:
                     work = self._compute(con, fetched)

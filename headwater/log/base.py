@@ -211,8 +211,9 @@ def record_sizes(
                              for c in (keys, values, headers))
     key_len, value_len = _lengths(keys), _lengths(values)
     counts = pc.fill_null(pc.list_value_length(headers), 0).to_numpy().astype(np.int64)
-    body = 3 + _varint_sizes(key_len) + np.maximum(key_len, 0) + _varint_sizes(value_len)  # 3: attributes,
-    body += np.maximum(value_len, 0) + _varint_sizes(counts)  # timestamp delta and offset delta, all 0
+    # Attributes, timestamp delta and offset delta (1 byte each: all 0), key, value, header count, headers.
+    body = 3 + _varint_sizes(key_len) + np.maximum(key_len, 0) + _varint_sizes(value_len) + np.maximum(value_len, 0)
+    body += _varint_sizes(counts)
     if counts.any():
         flat = pc.list_flatten(headers)
         name_len, data_len = _lengths(flat.field("key")), _lengths(flat.field("value"))

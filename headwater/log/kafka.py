@@ -5,11 +5,11 @@ Query settings go to every client (admin, producers, consumers) and override
 Headwater's; librdkafka logs a warning for a setting that does not apply to a
 client.
 
-Appends go through one idempotent producer (acks=all) with an explicit
-partition and return once the broker acknowledged every record. Transactions
-go through one transactional producer per transactional id. Committed offsets
-use a consumer per group that never joins it: a standalone commit needs no
-rebalance. Reads (see kafka_read.py) use assigned read_committed consumers.
+Appends and transactions: see kafka_write.py; reads: see kafka_read.py.
+Committed offsets use a consumer per group that never joins it: a standalone
+commit needs no rebalance. Offsets come from ListOffsets at read_committed, so
+the end of a partition is its last stable offset (the high watermark, unless
+a transaction is open on it).
 """
 
 from __future__ import annotations
@@ -228,6 +228,8 @@ class KafkaLog(Log):
         commit = self._checked_offsets(group, offsets) if group is not None and offsets else []
         metadata = self._group(group).consumer_group_metadata() if group is not None and commit else None
         self._check_open()
+        if not rows and not commit:
+            return []
         locks = [self._append_lock(tp) for tp in sorted(rows)]  # one order: transactions cannot deadlock
         written = self._transactions.run(transactional_id, rows, locks, commit, metadata)
         return [result(tp, written[tp]) if written.get(tp) else AppendResult(*tp, self.end_offset(*tp), 0)
@@ -282,8 +284,8 @@ class KafkaLog(Log):
         return self._list_offsets({tp: OffsetSpec.latest() for tp in partitions})
 
     def _bounds(self, tp: TopicPartition) -> tuple[int, int]:
-        found = self._list_offsets({tp: OffsetSpec.earliest()})[tp], self._stable_ends([tp])[tp]
-        return found
+        """(log start, end) of a partition, for errors."""
+        return self._list_offsets({tp: OffsetSpec.earliest()})[tp], self._stable_ends([tp])[tp]
 
     def beginning_offset(self, topic: str, partition: int) -> int:
         self._check_partition(topic, partition)

@@ -98,8 +98,7 @@ class Readers:
         and a position past a partition's end raises OffsetOutOfRangeError, as
         the log contract's ``read`` says.
         """
-        return self._with_reader(positions, lambda r: self._fetch(r, positions, max(1, max_records), max_bytes,
-                                                                   timeout_s))
+        return self._with_reader(positions, lambda r: self._fetch(r, max(1, max_records), max_bytes, timeout_s))
 
     def wait(self, positions: Mapping[TopicPartition, int], timeout_s: float) -> bool:
         """Block until the reader of ``positions`` has an event (records, an end, an error), or the timeout."""
@@ -109,8 +108,12 @@ class Readers:
         """The high watermark of ``tp`` as its reader last heard it; -1 when unknown."""
         with self._lock:
             reader = self._readers.get((tp,))
-        consumer = reader.consumer if reader is not None else None
-        high = consumer.get_watermark_offsets(ck.TopicPartition(*tp), cached=True)[1] if consumer else -1
+        if reader is None:
+            return -1
+        with reader.lock:
+            if reader.closed or reader.consumer is None:
+                return -1
+            high = reader.consumer.get_watermark_offsets(ck.TopicPartition(*tp), cached=True)[1]
         return -1 if high == _UNSET else int(high)
 
     def drop(self, topic: str) -> None:
@@ -170,8 +173,7 @@ class Readers:
         reader.eof.clear()
 
     # -- fetching --------------------------------------------------------------------
-    def _fetch(self, reader: _Reader, positions: Mapping[TopicPartition, int], limit: int, max_bytes: int,
-               timeout_s: float) -> list[Fetched]:
+    def _fetch(self, reader: _Reader, limit: int, max_bytes: int, timeout_s: float) -> list[Fetched]:
         started = time.monotonic()
         self._drain(reader, 0.0)
         out = self._take(reader, limit, max_bytes)

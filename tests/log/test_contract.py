@@ -37,6 +37,7 @@ LISTOFFSETS_END = "ListOffsets(latest) answers the last batch's base offset + 1,
 LISTOFFSETS_TIME = "ListOffsets(timestamp) answers 0 whatever the timestamp"
 CONFIG_SOURCE = "DescribeConfigs reports explicitly set topic configs as DEFAULT_CONFIG, not DYNAMIC_TOPIC_CONFIG"
 ABORTED_VISIBLE = "read_committed consumers see aborted records"
+OFFSETS_ONLY = "a transaction without records commits its offsets only when it is the producer's first"
 OPEN_TRANSACTION_END = "ListOffsets(latest, read_committed) answers 0 while a transaction is open, not the LSO"
 
 
@@ -468,6 +469,18 @@ def test_record_over_max_message_bytes(log: Log, new_topic: NewTopic) -> None:
     assert log.append(name, 0, [Record(b"y" * 500)]).base_offset == 0
 
 
+def test_max_message_bytes_counts_records_as_kafka_does(log: Log, new_topic: NewTopic) -> None:
+    name = new_topic()
+    log.create_topic(name, config={"max.message.bytes": "1024"})
+    # A 954-byte value in a batch of its own: 61 bytes of batch header, 2 of record length, 961 of record.
+    assert log.append(name, 0, [Record(b"x" * 954)]).count == 1
+    with pytest.raises(RecordTooLargeError) as caught:
+        log.append(name, 0, [Record(b"x" * 955)])
+    assert (caught.value.size, caught.value.limit) == (1025, 1024)
+    with pytest.raises(RecordTooLargeError):  # headers count too
+        log.append(name, 0, [Record(b"x" * 900, headers=(("h", b"y" * 60),))])
+
+
 def test_null_key_on_a_compacted_topic(log: Log, new_topic: NewTopic) -> None:
     name = new_topic()
     log.create_topic(name, config={"cleanup.policy": "compact"})
@@ -534,6 +547,16 @@ def test_a_failed_transaction_leaves_nothing(log: Log, new_topic: NewTopic) -> N
     assert log.committed(group, [consumed]) == {consumed: 5}
 
 
+def test_a_transaction_of_offsets_only(log: Log, new_topic: NewTopic, broker_limitation: Limitation) -> None:
+    broker_limitation(OFFSETS_ONLY)
+    source, group, writer = new_topic(), new_topic("g"), new_topic("tx")
+    log.create_topic(source)
+    consumed = TopicPartition(source, 0)
+    for offset in (3, 4):  # a query task whose input produced no output still moves on
+        assert log.transact([], group=group, offsets={consumed: offset}, transactional_id=writer) == []
+    assert log.committed(group, [consumed]) == {consumed: 4}
+
+
 def test_reads_continue_past_transaction_markers(log: Log, new_topic: NewTopic) -> None:
     name, writer = new_topic(), new_topic("tx")
     log.create_topic(name, partitions=2)
@@ -543,7 +566,7 @@ def test_reads_continue_past_transaction_markers(log: Log, new_topic: NewTopic) 
     batches = follow(log, {TopicPartition(name, p): 0 for p in range(2)}, ends)  # ends count the markers
     assert column([b for b in batches if b.partition == 0], "value") == [b"v%d" % i for i in range(6)]
     assert column([b for b in batches if b.partition == 1], "value") == [b"v0", b"v1", b"v2"]
-    offsets = column([b for b in batches if b.partition == 0], "offset")
+    offsets: list[int] = [o for b in batches if b.partition == 0 for o in b.records.column("offset").to_pylist()]
     assert offsets == sorted(offsets) and offsets[-1] < ends[TopicPartition(name, 0)]
     at_end = log.read(name, 0, ends[TopicPartition(name, 0)])
     assert (len(at_end), at_end.next_offset) == (0, ends[TopicPartition(name, 0)])
@@ -590,6 +613,35 @@ def open_transaction(log: Log) -> Iterator[Callable[[str], confluent_kafka.Produ
     yield make
     for producer in producers:
         producer.close()
+
+
+def test_a_transaction_failing_after_its_records_were_sent_is_aborted(
+    log: Log, backend: str, new_topic: NewTopic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "kafka":
+        pytest.skip("injects a failure into the Kafka producer's transaction")
+    from headwater.log import kafka_write
+
+    name, source, group, writer = new_topic(), new_topic(), new_topic("g"), new_topic("tx")
+    log.create_topic(name, partitions=2)
+    log.create_topic(source)
+    consumed = TopicPartition(source, 0)
+    send = kafka_write.send
+
+    def send_then_fail(producer: confluent_kafka.Producer, rows: object) -> object:
+        send(producer, rows)  # type: ignore[arg-type]
+        assert producer.flush(30) == 0  # the records reached the broker, inside the transaction
+        raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(
+            confluent_kafka.KafkaError._INVALID_ARG, "injected", fatal=False, txn_requires_abort=True))
+
+    monkeypatch.setattr(kafka_write, "send", send_then_fail)
+    with pytest.raises(LogError, match=rf"{writer}.*failed at produce: injected.*aborted"):
+        log.transact([(name, 0, values(2)), (name, 1, values(1))], group=group, offsets={consumed: 5},
+                     transactional_id=writer)
+    monkeypatch.undo()
+    assert log.committed(group, [consumed]) == {consumed: None}
+    log.transact([(name, 1, [Record(b"after")])], group=group, offsets={consumed: 6}, transactional_id=writer)
+    assert log.committed(group, [consumed]) == {consumed: 6}
 
 
 def test_an_open_transaction_is_invisible_until_it_commits(

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from headwater.sql.aggregates import basic  # noqa: F401 - registers the built-ins
+# Importing a module registers its aggregates.
+from headwater.sql.aggregates import (  # noqa: F401
+    basic,
+    by_offset,
+    collect,
+    distinct,
+    histogram,
+    moments,
+    sum_list,
+    topk,
+)
 from headwater.sql.aggregates.base import (
     AggregateFunction,
     BoundAggregate,

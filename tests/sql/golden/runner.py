@@ -65,6 +65,13 @@ CASES = Path(__file__).parent / "cases"
 # default poll timeout each Session.close() would wait ~0.2 s per query.
 # Polls wake up on new data either way, so only shutdown gets faster.
 engine_query.POLL_TIMEOUT_S = 0.02
+
+# Installing the SQL functions on a fresh DuckDB connection takes ~0.1 s and
+# every query opens one; the cases share one database with the functions
+# installed and give each query its own connection (cursor) to it, which
+# keeps per-connection state (the registered ``src`` relation) apart.
+_functions_db = engine_query.new_connection()
+engine_query.new_connection = _functions_db.cursor  # type: ignore[assignment]
 PROCESSING_LOG = "default_ksql_processing_log"
 
 # KAFKA format: struct codes of the fixed-size types (Kafka's Integer/Long/Double serializers).

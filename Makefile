@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.log_throughput
+	$(PY) -m bench.sql_stateless
+	$(PY) -m bench.sql_windows
+	$(PY) -m bench.formats_json
 
 clean:
 	rm -rf $(VENV) headwater-data build *.egg-info

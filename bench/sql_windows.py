@@ -70,7 +70,7 @@ def main() -> None:
                 outputs += out
                 figures[f"{name}_records_per_s"] = round(args.records / elapsed)
                 print(f"{name}: {args.records:,} records in {elapsed:.2f} s, {out:,} output records")
-                session.execute(f"TERMINATE ALL;")
+                session.execute("TERMINATE ALL;")
         log.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from headwater.engine.pull import PullResult, pull
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, open_log
+from headwater.log.printing import print_lines
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
@@ -118,6 +119,17 @@ class Session:
                              on_close=lambda q: self.push_queries.pop(q.id, None))
             self.push_queries[query_id] = push
         return push
+
+    def print_topic(self, text: str, idle_timeout_s: float | None = None) -> Iterator[str]:
+        """Run a PRINT statement: its lines as ksqlDB prints them (formats first)."""
+        statement = parse_statement(substitute_variables(text, self.variables))
+        if not isinstance(statement, ast.Print):
+            raise SqlSemanticError("print_topic() runs PRINT statements.", statement.pos)
+        if statement.topic not in self.log.list_topics():
+            raise SqlSemanticError(f"Could not find topic '{statement.topic}', or the KSQL user does not have "
+                                   "permissions to list the topic. Topic names are case-sensitive.", statement.pos)
+        return print_lines(self.log, statement.topic, from_beginning=statement.from_beginning,
+                           interval=statement.interval or 1, limit=statement.limit, idle_timeout_s=idle_timeout_s)
 
     def wait_until_processed(self, timeout_s: float = 30.0) -> None:
         """Block until every persistent query has processed its inputs' current ends (for tests, scripts)."""
@@ -302,7 +314,9 @@ class Session:
         timestamp = statement.properties.get("TIMESTAMP")
         plan = self._plan(statement.query, sink_name=statement.name,
                           timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
-        sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos)
+        wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
+        sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos,
+                                default_wrap=wrap)
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
         prefix = "CTAS" if aggregating else "CSAS"
@@ -427,6 +441,7 @@ class Session:
             group=f"_confluent-ksql-{self.service_id}query_{query_id}",
             service_id=self.service_id,
             offset_reset=props.get("auto.offset.reset", "latest"),
+            include_rows=props.get("ksql.logging.processing.rows.include", "false").lower() == "true",
         )
         self.queries[query_id] = query
         if live:

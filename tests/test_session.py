@@ -137,3 +137,22 @@ def test_user_errors_name_the_problem_and_position(tmp_path: Path) -> None:
             with pytest.raises(SqlError) as info:
                 session.execute(statement)
             assert expected in str(info.value), (statement, str(info.value))
+
+
+def test_push_query_limit_partition_by_and_print(tmp_path: Path) -> None:
+    with Session(str(tmp_path), properties={"auto.offset.reset": "earliest"}) as session:
+        session.execute(CLICKSTREAM)
+        session.execute("CREATE STREAM by_user AS SELECT userid, request FROM clickstream PARTITION BY userid;")
+        session.log.append("clickstream", 0, [click(n, 200, n % 2) for n in range(5)])
+        push = session.query("SELECT userid, status FROM clickstream WHERE userid = 1 EMIT CHANGES LIMIT 2;")
+        assert list(push.rows(timeout_s=10)) == [[1, 200], [1, 200]]  # type: ignore[union-attr]
+        push.close()  # type: ignore[union-attr]
+        session.wait_until_processed()
+        fetched = session.log.read("BY_USER", 0, 0)
+        # Re-keyed by userid (KAFKA INT key), userid no longer in the value.
+        assert fetched.records.column("key").to_pylist()[:2] == [b"\x00\x00\x00\x00", b"\x00\x00\x00\x01"]
+        assert orjson.loads(fetched.records.column("value")[0].as_py()) == {"REQUEST": "GET /0"}
+        lines = list(session.print_topic("PRINT clickstream FROM BEGINNING LIMIT 2;", idle_timeout_s=5))
+        assert lines[0] == "Key format: KAFKA_STRING" or lines[0].startswith("Key format:")
+        assert lines[1] == "Value format: JSON"
+        assert len(lines) == 4 and lines[2].startswith("rowtime: ") and ", partition: 0, offset: 0" in lines[2]

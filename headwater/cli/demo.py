@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from headwater.cli.common import LogUrl, app, console, opened_log
-from headwater.cli.records import format_records
+from headwater.log.printing import format_records
 from headwater.cli.topics import topics_describe
 from headwater.datagen.clickstream import generate
 from headwater.log import DEFAULT_LOG_URL

@@ -6,7 +6,6 @@ Record lines are written as plain text, never through rich: a value such as
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import stat
@@ -19,21 +18,19 @@ from dataclasses import replace
 from typing import Annotated
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from headwater.cli.common import LogUrl, TopicName, app, console, err_console, fail, opened_log, topics_app
+from headwater.cli.common import LogUrl, TopicName, app, console, err_console, opened_log
 from headwater.errors import HeadwaterError, OffsetOutOfRangeError
 from headwater.log import DEFAULT_LOG_URL, Fetched, Log
 from headwater.log.base import check_partition
+from headwater.log.printing import NO_DATA_FORMAT, detect_format, format_records
 
 #: Lines per append when stdin is not a terminal.
 PRODUCE_BATCH_LINES = 10_000
 #: How long one partition reader blocks in ``log.read`` before checking for stop.
 READ_WAIT_S = 0.25
-#: ksqlDB prints this as the format when PRINT ended without seeing a record.
-NO_DATA_FORMAT = "¯\\_(ツ)_/¯ - no data processed"
 
 
 # -- produce -------------------------------------------------------------------
@@ -125,54 +122,6 @@ def produce(
 
 
 # -- print ---------------------------------------------------------------------
-
-
-def _detect_format(column: pa.Array) -> str:
-    """JSON when every non-null sample parses as a JSON object or array, else KAFKA_STRING."""
-    samples = [v for v in column.slice(0, 100).to_pylist() if v is not None]
-    if not samples:
-        return "KAFKA_STRING"
-    for raw in samples:
-        try:
-            if not isinstance(json.loads(raw), (dict, list)):
-                return "KAFKA_STRING"
-        except ValueError:
-            return "KAFKA_STRING"
-    return "JSON"
-
-
-def _texts(column: pa.Array) -> pa.Array:
-    """Keys or values as text, ``<null>`` for null; bytes that are not UTF-8 are escaped."""
-    try:
-        text = column.cast(pa.string())
-    except pa.ArrowInvalid:
-        text = pa.array(
-            [None if v is None else v.decode("utf-8", errors="backslashreplace") for v in column.to_pylist()],
-            pa.string(),
-        )
-    return pc.fill_null(text, "<null>")
-
-
-def format_records(fetched: Fetched) -> str:
-    """ksqlDB PRINT lines plus the offset, newline-separated, built without a per-record loop.
-
-    ``rowtime: 2026/11/22 06:31:47.123 Z, key: k, value: v, partition: 0, offset: 12``
-    """
-    batch = fetched.records
-    rowtimes = pc.strftime(batch.column("timestamp").cast(pa.timestamp("ms")), format="%Y/%m/%d %H:%M:%S", locale="C")
-    lines = pc.binary_join_element_wise(
-        "rowtime: ",
-        rowtimes,
-        " Z, key: ",
-        _texts(batch.column("key")),
-        ", value: ",
-        _texts(batch.column("value")),
-        f", partition: {fetched.partition}, offset: ",
-        batch.column("offset").cast(pa.string()),
-        "",  # the separator
-    )
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n")
-    return str(joined[0].as_py())
 
 
 def _offer(out: queue.Queue[Fetched | BaseException], item: Fetched | BaseException, stop: threading.Event) -> None:
@@ -276,8 +225,8 @@ def print_topic(
         try:
             for fetched in tail(log, topic, starts, timeout_s):
                 if printed == 0:
-                    typer.echo(f"Key format: {_detect_format(fetched.records.column('key'))}")
-                    typer.echo(f"Value format: {_detect_format(fetched.records.column('value'))}")
+                    typer.echo(f"Key format: {detect_format(fetched.records.column('key'))}")
+                    typer.echo(f"Value format: {detect_format(fetched.records.column('value'))}")
                 shown = fetched
                 if limit is not None and len(fetched) > limit - printed:
                     shown = replace(fetched, records=fetched.records.slice(0, limit - printed))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from headwater.cli.common import LogUrl, TopicName, app, console, err_console, fail, opened_log, topics_app
+from headwater.cli.common import LogUrl, TopicName, console, opened_log, topics_app
 from headwater.log import DEFAULT_LOG_URL
 from headwater.log.base import TOPIC_CONFIG_DEFAULTS
 

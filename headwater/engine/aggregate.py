@@ -102,9 +102,10 @@ class AggregateQuery(PersistentQuery):
             self.stream_time = {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
 
     # -- per batch -------------------------------------------------------------------
-    def _compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched) -> _Work:
+    def _compute(
+        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
+    ) -> _Work:
         plan = self.plan
-        src, errors = self._decoder.decode(fetched)
         outputs: list[pa.Table] = []
         changed: pa.Table | None = None
         deleted: pa.Table | None = None
@@ -147,7 +148,7 @@ class AggregateQuery(PersistentQuery):
                 produced += records.num_rows
         appends.append((self.changelog, 0, self._change_record(changed, deleted)))
         if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors)))
+            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
         tp = TopicPartition(fetched.topic, fetched.partition)
         return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
 

@@ -40,8 +40,9 @@ class ProcessingError:
     target: str = "value"  # key or value, for deserialization errors
     raw: bytes | None = None
 
-    def entry(self, query_id: str, now_ms: int) -> dict[str, object]:
-        record = base64.b64encode(self.raw).decode() if self.raw is not None else None
+    def entry(self, query_id: str, now_ms: int, include_rows: bool = False) -> dict[str, object]:
+        # ksqlDB logs the record itself only with ksql.logging.processing.rows.include=true.
+        record = base64.b64encode(self.raw).decode() if self.raw is not None and include_rows else None
         body: dict[str, object] = {
             "type": self.kind,
             "deserializationError": None,
@@ -70,10 +71,10 @@ class ProcessingError:
         return {"level": "ERROR", "logger": logger, "time": now_ms, "message": body}
 
 
-def entries_table(query_id: str, errors: Sequence[ProcessingError]) -> pa.Table:
+def entries_table(query_id: str, errors: Sequence[ProcessingError], include_rows: bool = False) -> pa.Table:
     """The log records (null key, JSON value) for ``errors``."""
     now = time.time_ns() // 1_000_000
-    values = [orjson.dumps(e.entry(query_id, now)) for e in errors]
+    values = [orjson.dumps(e.entry(query_id, now, include_rows)) for e in errors]
     return pa.table(
         {
             "timestamp": pa.array([now] * len(values), pa.int64()),

@@ -134,8 +134,10 @@ class PersistentQuery:
         group: str,
         service_id: str,
         offset_reset: str,
+        include_rows: bool = False,
     ) -> None:
         self.id = query_id
+        self.include_rows = include_rows
         self.statement = statement
         self.plan = plan
         self.sink = sink
@@ -173,35 +175,38 @@ class PersistentQuery:
         return all(self.log.end_offset(*tp) <= offset for tp, offset in self.committed_positions.items())
 
     def _run(self) -> None:
-        """Compute batch N+1 while batch N commits: the two stages overlap on two cores.
+        """Three stages on two cores: poll and decode batch N+2, compute N+1, commit N.
 
-        Only one commit is ever in flight and commits happen in input order, so
-        the committed offsets always match the output that is in the log.
+        Decoding needs no state, so it runs ahead in its own thread. Only one
+        commit is ever in flight and commits happen in input order, so the
+        committed offsets always match the output that is in the log.
         """
         con = new_connection()
         self._prepare(con)
         backoff = 0.5
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
         pending: Future[None] | None = None
+        prefetch = _Prefetcher(self, self.positions)
         while not self._stop.is_set():
             try:
-                batches = self.log.poll(
-                    self.positions, max_records=MAX_POLL_RECORDS, max_bytes=self.poll_bytes, timeout_s=POLL_TIMEOUT_S
-                )
-                for fetched in batches:
-                    work = self._compute(con, fetched)
-                    self.positions[work.partition] = work.next_offset
+                item = prefetch.get()
+                if item is None:  # nothing new: let the last commit land
                     if pending is not None:
                         pending.result()
-                    pending = committer.submit(self._commit, work)
-                if not batches and pending is not None:
+                        pending = None
+                    continue
+                fetched, (src, errors) = item
+                work = self._compute(con, fetched, src, errors)
+                self.positions[work.partition] = work.next_offset
+                if pending is not None:
                     pending.result()
-                    pending = None
+                pending = committer.submit(self._commit, work)
                 if self.state is QueryState.ERROR:
                     self.state = QueryState.RUNNING
                 backoff = 0.5
             except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
                 logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                prefetch.close()
                 if pending is not None:
                     pending.exception()  # let the in-flight commit finish (or fail) before rewinding
                     pending = None
@@ -212,6 +217,8 @@ class PersistentQuery:
                 self.positions = start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
                 self.committed_positions = dict(self.positions)
                 self._prepare(con)
+                prefetch = _Prefetcher(self, self.positions)
+        prefetch.close()
         if pending is not None:
             pending.exception()
         committer.shutdown()
@@ -220,8 +227,9 @@ class PersistentQuery:
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
 
-    def _compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched) -> _Work:
-        src, errors = self._decoder.decode(fetched)
+    def _compute(
+        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
+    ) -> _Work:
         appends: list[tuple[str, int, pa.Table]] = []
         produced = 0
         if src.num_rows:
@@ -233,7 +241,7 @@ class PersistentQuery:
                 appends.extend(self._partitioned(records, fetched.partition))
                 produced = records.num_rows
         if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors)))
+            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
         tp = TopicPartition(fetched.topic, fetched.partition)
         return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
 
@@ -256,6 +264,59 @@ class PersistentQuery:
         return [
             (self.sink.topic, int(p), records.filter(pa.array(targets == p))) for p in np.unique(targets).tolist()
         ]
+
+
+_Item = tuple[Fetched, tuple[pa.Table, list[ProcessingError]]]
+
+
+class _Prefetcher:
+    """Polls and decodes ahead of a query's thread; hands over (fetched, decoded) in order.
+
+    An idle poll hands over None, so the query can finish its last commit.
+    """
+
+    def __init__(self, query: PersistentQuery, positions: dict[TopicPartition, int]) -> None:
+        self._query = query
+        self._positions = dict(positions)
+        self._items: queue.Queue[_Item | BaseException | None] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"decode-{query.id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        query = self._query
+        try:
+            while not self._stop.is_set():
+                batches = query.log.poll(self._positions, max_records=MAX_POLL_RECORDS, max_bytes=query.poll_bytes,
+                                         timeout_s=POLL_TIMEOUT_S)
+                if not batches:
+                    self._put(None)
+                for fetched in batches:
+                    self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+                    self._put((fetched, query._decoder.decode(fetched)))
+        except BaseException as exc:  # handed to the query thread, which retries
+            self._put(exc)
+
+    def _put(self, item: _Item | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._items.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self) -> _Item | None:
+        try:
+            item = self._items.get(timeout=POLL_TIMEOUT_S)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 class PushQuery:

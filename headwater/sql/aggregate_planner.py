@@ -25,7 +25,7 @@ from headwater.sql import ast
 from headwater.sql.aggregates import BoundAggregate, aggregate
 from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
-from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node, Position
+from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
 from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, SourceScope
 from headwater.sql.types import BIGINT, SqlType
@@ -172,9 +172,11 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
     for call in calls:
         function = aggregate(call.name)
         assert function is not None
-        literal_count = len(function.literal_args)
-        column_args = call.args[: len(call.args) - literal_count] if literal_count else call.args
-        literals = [_literal(a) for a in call.args[len(column_args):]]
+        # literal_args: positions (negative from the end) that must be literals when present.
+        n = len(call.args)
+        positions = {p % n for p in function.literal_args if -n <= p < n}
+        literals = [_literal(a) for i, a in enumerate(call.args) if i in positions]
+        column_args = [a for i, a in enumerate(call.args) if i not in positions]
         compiled = [compile_expression(a, scope) for a in column_args]
         try:
             bound.append(function.bind([c.type for c in compiled], literals))
@@ -269,4 +271,4 @@ def _implicit_name(expr: Expression) -> str | None:
     return None
 
 
-__all__ = ["AggregatePlan", "Position", "WindowSpec", "plan_aggregate", "rewrite", "window_spec"]
+__all__ = ["AggregatePlan", "WindowSpec", "plan_aggregate", "rewrite", "window_spec"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from headwater.errors import SqlSemanticError
 from headwater.sql.ast import SourceKind
 from headwater.sql.expressions import NO_POSITION, Position
-from headwater.sql.types import BIGINT, INTEGER, SqlType
+from headwater.sql.types import SqlType
 
 
 

@@ -15,7 +15,7 @@ from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.expressions import NO_POSITION, Position
 from headwater.sql.planner import SelectPlan
-from headwater.sql.types import ArrayType, BaseType, StructType, BYTES, STRING
+from headwater.sql.types import BYTES, STRING, ArrayType, BaseType, CustomType, StructField, StructType
 
 #: WITH properties of CREATE STREAM/TABLE and CSAS/CTAS that Headwater acts on or accepts.
 SOURCE_PROPERTIES = frozenset(
@@ -28,7 +28,10 @@ SOURCE_PROPERTIES = frozenset(
     }
 )
 
-HEADERS_TYPE = ArrayType(StructType((("KEY", STRING), ("VALUE", BYTES))))
+HEADERS_TYPE = ArrayType(StructType((StructField("KEY", STRING), StructField("VALUE", BYTES))))
+
+#: Names ksqlDB reserves for pseudo columns; a source cannot declare them.
+RESERVED_COLUMNS = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
 
 
 def _value(props: ast.Properties, name: str) -> object:
@@ -82,9 +85,17 @@ def source_from_create(statement: ast.CreateSource, text: str, default_partition
     if topic is None:
         raise SqlSemanticError('Missing required property "KAFKA_TOPIC" which has no default value.', statement.pos)
     key_fmt, value_fmt = formats_of(props, {}, statement.pos)
+    if not statement.elements:
+        raise SqlSemanticError("The statement does not define any columns.", statement.pos)
     columns = []
     names: set[str] = set()
     for element in statement.elements:
+        if element.name in RESERVED_COLUMNS:
+            raise SqlSemanticError(f"'{element.name}' is a reserved column name. You cannot use it as a name "
+                                   "for a column.", element.pos)
+        if any(isinstance(t, CustomType) for t in _types_in(element.type)):
+            unknown = next(t for t in _types_in(element.type) if isinstance(t, CustomType))
+            raise SqlSemanticError(f"Unknown type: {unknown.sql()}", element.pos)
         if element.name in names:
             raise SqlSemanticError(f"Duplicate column names: {element.name}", element.pos)
         names.add(element.name)
@@ -109,6 +120,18 @@ def source_from_create(statement: ast.CreateSource, text: str, default_partition
     )
     check_source(source, statement.pos)
     return source
+
+
+def _types_in(sql_type: object) -> list[object]:
+    """``sql_type`` and every type nested in it."""
+    found = [sql_type]
+    for attr in ("element", "key", "value"):
+        inner = getattr(sql_type, attr, None)
+        if inner is not None:
+            found += _types_in(inner)
+    for f in getattr(sql_type, "fields", ()) or ():
+        found += _types_in(f.type)
+    return found
 
 
 def _column(kind: ast.SourceKind, element: ast.TableElement) -> Column:
@@ -187,12 +210,16 @@ def sink_from_select(
     text: str,
     *,
     pos: Position,
+    default_wrap: bool | None = None,
 ) -> DataSource:
     """The stream a CSAS (or the table a CTAS) writes, from the plan's output schema."""
     check_properties(props, pos)
     source = plan.source
     key_fmt, value_fmt = formats_of(props, {"key": source.key_format, "value": source.value_format}, pos)
     columns = tuple(Column(o.name, o.type, o.namespace) for o in plan.outputs)
+    wrap = _bool_or_none(_value(props, "WRAP_SINGLE_VALUE"))
+    if wrap is None and default_wrap is False and sum(c.namespace is Namespace.VALUE for c in columns) == 1:
+        wrap = False  # ksql.persistence.wrap.single.values=false
     sink = DataSource(
         name=name,
         kind=kind,
@@ -201,7 +228,7 @@ def sink_from_select(
         key_format=key_fmt,
         value_format=value_fmt,
         value_delimiter=_str_or_none(_value(props, "VALUE_DELIMITER")),
-        wrap_single_value=_bool_or_none(_value(props, "WRAP_SINGLE_VALUE")),
+        wrap_single_value=wrap,
         timestamp=_upper_or_none(_value(props, "TIMESTAMP")),
         timestamp_format=_str_or_none(_value(props, "TIMESTAMP_FORMAT")),
         sql=text,

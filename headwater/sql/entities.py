@@ -49,7 +49,7 @@ def schema_json(sql_type: SqlType) -> dict[str, Any]:
     if isinstance(sql_type, StructType):
         return {
             "type": "STRUCT",
-            "fields": [{"name": n, "schema": schema_json(t)} for n, t in sql_type.fields],
+            "fields": [{"name": f.name, "schema": schema_json(f.type)} for f in sql_type.fields],
             "memberSchema": None,
         }
     if isinstance(sql_type, ArrayType):

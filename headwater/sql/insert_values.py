@@ -27,7 +27,9 @@ def insert_values(session: Session, statement: ast.InsertValues) -> None:
     if target.is_source:
         raise SqlSemanticError(f"Cannot insert values into read-only {target.kind.value.lower()}: {target.name}",
                                statement.pos)
-    writable = [c for c in target.columns if c.namespace in (Namespace.KEY, Namespace.VALUE)]
+    # Schema order is keys first, then values (as ksqlDB orders a source's columns).
+    writable = [c for c in target.columns if c.namespace is Namespace.KEY]
+    writable += [c for c in target.columns if c.namespace is Namespace.VALUE]
     names = list(statement.columns) if statement.columns is not None else [c.name for c in writable]
     if len(names) != len(statement.values):
         raise SqlSemanticError(
@@ -47,7 +49,7 @@ def insert_values(session: Session, statement: ast.InsertValues) -> None:
                 raise SqlSemanticError(f"Inserting into column `{name}` is not allowed.", value.pos)
             raise SqlSemanticError(f"Column name `{name}` does not exist.", value.pos)
         compiled = compile_expression(value, TableScope({}))
-        sql_parts.append(f"TRY_CAST({compiled.sql} AS {column.type.to_duckdb()}) AS \"{name}\"")
+        sql_parts.append(f"CAST({compiled.sql} AS {column.type.to_duckdb()}) AS \"{name}\"")
     provided = {n for n in names if n not in _PSEUDO_ALLOWED}
     for column in writable:
         if column.name not in provided:

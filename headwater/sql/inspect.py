@@ -114,7 +114,8 @@ class Inspector:
             sink_name = getattr(inner, "name", None) or getattr(inner, "target", None)
             plan = session._plan(query_ast, sink_name=sink_name)
             query_text, query_id = text.split(None, 1)[1] if " " in text else text, ""
-        fields = [{"name": o.name, "schema": ent.schema_json(o.type)} for o in plan.outputs]
+        fields = [{"name": o.name, "schema": ent.schema_json(o.type), **({"type": "KEY"} if o.namespace.value == "KEY"
+                                                                          else {})} for o in plan.outputs]
         steps = [f" > [ SINK ] | Schema: {_schema(plan)} | Logger: {query_id}.{sink_name or 'transient'}",
                  f"\t\t > [ PROJECT ] | Schema: {_schema(plan)} | Logger: {query_id}.Project"]
         if "WHERE" in plan.sql:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
-from headwater.sql.catalog import BIGINT, INTEGER, Column, DataSource, Namespace
+from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
-from headwater.sql.types import SqlType
+from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
+_RESERVED = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
 _PSEUDO = {"ROWTIME": (ROWTIME, BIGINT), "ROWPARTITION": (ROWPARTITION, INTEGER), "ROWOFFSET": (ROWOFFSET, BIGINT)}
 
 
@@ -141,6 +142,9 @@ def plan_select(
     for name, expr, compiled, pos in items:
         if name in seen:
             raise SqlSemanticError(f"Duplicate column name '{name}' in the projection.", pos)
+        if sink_name is not None and name in _RESERVED:
+            raise SqlSemanticError(f"Reserved column name in select: `{name}`. Please remove or alias the column.",
+                                   pos)
         seen.add(name)
         namespace = Namespace.VALUE
         for key_name, key_expr in keys:

@@ -13,7 +13,8 @@ the templates of every aggregate of the query, all vectorized:
 - ``merge``: combine a stored state (whose columns may all be NULL: a group
   not seen before) with a batch state, column by column;
 - ``result``: the aggregate's value from a state;
-- ``undo`` (table aggregations only): remove a retracted row's contribution
+- ``undo`` (table aggregations only; ``{n0}``... is the ``partial`` state of the
+  retracted rows): remove a retracted row's contribution
   (a row leaving its group when a table row changes or is deleted). An
   aggregate without ``undo`` cannot aggregate a table, as in ksqlDB.
 
@@ -64,7 +65,8 @@ class AggregateFunction:
     description: str
     signatures: tuple[str, ...]  # as DESCRIBE FUNCTION shows them, e.g. "SUM(col INT) -> INT"
     bind: Binder
-    #: How many trailing arguments must be literals (TOPK's k, LATEST_BY_OFFSET's n and ignoreNulls).
+    #: Positions (0-based, negative from the end) of arguments that must be literals when present
+    #: (TOPK's k, LATEST_BY_OFFSET's n and ignoreNulls); ``bind`` gets their values in argument order.
     literal_args: tuple[int, ...] = ()
 
 

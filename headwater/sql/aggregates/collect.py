@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from headwater.sql.aggregates.arguments import ANY, reject, typed
 from headwater.sql.aggregates.base import AggregateFunction, BoundAggregate, register_aggregate
-from headwater.sql.aggregates.lists import empty, first_seen, let
+from headwater.sql.aggregates.lists import empty, first_seen, let, ordered_distinct
 from headwater.sql.types import ArrayType, SqlType
 
 #: ksql.functions.collect_list.limit and ksql.functions.collect_set.limit (defaults).
@@ -37,9 +37,7 @@ def _collect_list(types: Sequence[SqlType | None], literals: Sequence[object]) -
     arg = typed("COLLECT_LIST", types, literals, 1, (ANY,))[0]
     state = f"{arg.to_duckdb()}[]"
     limit = COLLECT_LIST_LIMIT
-    # min_by keeps the first `limit` rows by offset, ascending; the struct keeps NULL values (min_by skips NULL args).
-    first = f"min_by(struct_pack(v := {{0}}), {{offset}}, {limit})"
-    unwrap = "list_transform({}, lambda _hw_e: _hw_e.v)"
+    values = "list({0} ORDER BY {offset})"
     # An element of the old list stays unless it is among the last k occurrences of its value, k = its retractions.
     same = "lambda _hw_y: _hw_y IS NOT DISTINCT FROM _hw_x"
     undo = let(
@@ -51,8 +49,8 @@ def _collect_list(types: Sequence[SqlType | None], literals: Sequence[object]) -
         name="COLLECT_LIST",
         result_type=ArrayType(arg),
         state_types=(state,),
-        partial=(unwrap.format(first),),
-        running=(unwrap.format(f"{first} OVER {{w}}"),),
+        partial=(f"list_slice({values}, 1, {limit})",),
+        running=(f"list_slice({values} OVER {{w}}, 1, {limit})",),
         merge=(f"list_slice(list_concat({{o0}}, {{n0}}), 1, {limit})",),
         result=f"coalesce({{s0}}, {empty(state)})",
         undo=(undo,),
@@ -78,7 +76,7 @@ def _collect_set(types: Sequence[SqlType | None], literals: Sequence[object]) ->
         result_type=ArrayType(arg),
         state_types=(state,),
         partial=(first_seen(entries),),
-        running=(first_seen(f"{entries} OVER {{w}}"),),
+        running=(ordered_distinct("list({0} ORDER BY {offset}) OVER {w}"),),
         merge=(merge,),
         result=f"list_slice(coalesce({{s0}}, {empty(state)}), 1, {limit})",
         undo=(f"list_filter({{o0}}, lambda _hw_x: list_position(coalesce({{n0}}, {empty(state)}), _hw_x) IS NULL)",),

@@ -33,15 +33,16 @@ def _count_distinct(types: Sequence[SqlType | None], literals: Sequence[object])
         reject("COUNT_DISTINCT", types, literals)
     typed("COUNT_DISTINCT", types, literals, 1, (ANY,))
     k = COUNT_DISTINCT_EXACT_LIMIT
-    smallest = f"min(DISTINCT hash({{0}}), {k}) FILTER (WHERE {{0}} IS NOT NULL)"
+    hashes = "list(DISTINCT hash({0})) FILTER (WHERE {0} IS NOT NULL)"
     size = "coalesce(len({s0}), 0)"
     estimate = f"CAST(round({k - 1} * 18446744073709551616.0 / (CAST({{s0}}[{k}] AS DOUBLE) + 1.0)) AS BIGINT)"
     return BoundAggregate(
         name="COUNT_DISTINCT",
         result_type=BIGINT,
         state_types=("UBIGINT[]",),
-        partial=(smallest,),
-        running=(f"{smallest} OVER {{w}}",),
+        # DuckDB's min(x, k) would keep the k smallest directly, but as a window aggregate it is far slower.
+        partial=(f"list_slice(list_sort({hashes}), 1, {k})",),
+        running=(f"list_slice(list_sort({hashes} OVER {{w}}), 1, {k})",),
         merge=(f"list_slice(list_sort(list_distinct(list_concat({{o0}}, {{n0}}))), 1, {k})",),
         result=f"CASE WHEN {size} < {k} THEN {size} ELSE {estimate} END",
     )

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from headwater.sql.aggregates.arguments import ANY, reject, typed
 from headwater.sql.aggregates.base import AggregateFunction, BoundAggregate, register_aggregate
-from headwater.sql.aggregates.lists import add_counts, counts_first_seen, empty, subtract_counts
+from headwater.sql.aggregates.lists import add_counts, counts_first_seen, empty, ordered_counts, subtract_counts
 from headwater.sql.types import BIGINT, BaseType, MapType, SqlType
 
 #: Distinct values HISTOGRAM counts (a constant in ksqlDB, not a setting).
@@ -53,7 +53,8 @@ def _histogram(types: Sequence[SqlType | None], literals: Sequence[object]) -> B
         result_type=result_type,
         state_types=(state,),
         partial=(counts_first_seen(entries),),
-        running=(counts_first_seen(f"{entries} OVER {{w}}"),),
+        running=(ordered_counts("histogram({0}) OVER {w}",
+                                "list({0} ORDER BY {offset}) FILTER (WHERE {0} IS NOT NULL) OVER {w}"),),
         merge=(add_counts("{o0}", "{n0}", HISTOGRAM_LIMIT, state),),
         result=f"CAST({as_map} AS {result_type.to_duckdb()})",
         undo=(subtract_counts("{o0}", "{n0}", state),),

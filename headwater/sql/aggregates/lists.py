@@ -3,12 +3,18 @@
 Each builder returns SQL text with no ``{``/``}`` of its own (structs are
 built with ``struct_pack``), so it can sit inside a ``str.format`` template.
 Lambda parameters are prefixed ``_hw_`` so they never shadow a column of the
-relation the template runs over; each builder takes a ``tag`` to keep the
-names of nested uses apart.
+relation the template runs over; builders that may nest take a ``tag`` to
+keep the names of nested uses apart.
 
-Cost: ``first_seen`` and ``counts_first_seen`` sort their input (n log n);
-the merges look keys up with ``list_position`` (|old| x |new|, both bounded
-by a limit or by the distinct values of one batch).
+Cost: ``first_seen`` and ``counts_first_seen`` sort their input (n log n),
+for a ``GROUP BY``. Their running forms work per record, on the list of the
+values so far: ``ordered_distinct`` and ``ordered_counts`` scan that list
+once (``list_distinct``, ``histogram``) and then, per distinct value, up to
+its first occurrence (``list_position``): cheap when values repeat, quadratic
+in the record's position when they do not (DuckDB sorts lists of structs too
+slowly to do better per record). The merges look keys up with
+``list_position`` (|old| x |new|, both bounded by a limit or by the distinct
+values of one batch).
 """
 
 from __future__ import annotations
@@ -74,3 +80,24 @@ def subtract_counts(old: str, retracted: str, list_type: str) -> str:
     body = f"list_filter({lowered}, lambda {e}: {e}.c > 0)"
     return let(old, o, let(f"coalesce({retracted}, {empty(list_type)})", r,
                            let(f"list_transform({r}, lambda {e}: {e}.k)", rk, body)))
+
+
+def ordered_distinct(values: str, tag: str = "") -> str:
+    """The distinct elements of the list ``values`` in order of first occurrence, NULL included."""
+    l, v, e = f"_hw_l{tag}", f"_hw_v{tag}", f"_hw_e{tag}"
+    firsts = f"list_transform(list_distinct({l}), lambda {v}: struct_pack(p := list_position({l}, {v}), v := {v}))"
+    null = f"list_position({l}, NULL)"
+    # list_distinct drops NULL; {l}[{null}] is a NULL of the element type.
+    with_null = (f"CASE WHEN {null} IS NULL THEN {firsts} "
+                 f"ELSE list_append({firsts}, struct_pack(p := {null}, v := {l}[{null}])) END")
+    return let(values, l, f"list_transform(list_sort({with_null}), lambda {e}: {e}.v)")
+
+
+def ordered_counts(histogram: str, values: str, tag: str = "") -> str:
+    """``[struct_pack(k := value, c := count)]`` from a ``histogram`` map, in order of first occurrence in
+    the list ``values`` (which holds the same non-null values)."""
+    l, m, e = f"_hw_l{tag}", f"_hw_m{tag}", f"_hw_e{tag}"
+    entries = (f"list_transform(map_entries({m}), lambda {e}: struct_pack(p := list_position({l}, {e}.key), "
+               f"k := {e}.key, c := CAST({e}.value AS BIGINT)))")
+    body = f"list_transform(list_sort({entries}), lambda {e}: struct_pack(k := {e}.k, c := {e}.c))"
+    return let(values, l, let(histogram, m, body))

@@ -53,8 +53,10 @@ class Harness:
     # --- relations -----------------------------------------------------------
 
     def table(self, records: Sequence[Record]) -> str:
-        """Register records as a relation; returns its name."""
+        """Register records as a relation; returns its name. The rows are stored last first: a template may
+        rely on ``{offset}`` and ``{w}`` for order, not on the order of the rows."""
         name = f"r{next(self._names)}"
+        records = list(reversed(records))
         columns: list[Sequence[Any]] = list(zip(*records, strict=True)) if records else [[] for _ in self.schema]
         self.con.register(name, pa.table([pa.array(c, f.type) for c, f in zip(columns, self.schema, strict=True)],
                                          schema=self.schema))

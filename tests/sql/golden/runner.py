@@ -14,12 +14,12 @@ Records are ``{"topic", "key", "value", "timestamp", "partition", "headers"}``
 (all but ``topic`` optional). Input keys and values are serialized with the
 formats of the stream declared on that topic:
 
-- JSON: an object, array, number or boolean is sent as its JSON text; a
-  string is sent as raw text (that is how a case feeds malformed input, or a
-  JSON string value as ``"\\"text\\""``).
-- DELIMITED: a string, sent as is (``"1,Alice,3.5"``).
-- KAFKA: by the type of the one column: INT 4 bytes and BIGINT 8 bytes
-  big-endian, DOUBLE 8 bytes IEEE 754, STRING UTF-8.
+- a string is sent as its UTF-8 text, whatever the format: a DELIMITED
+  line (``"1,Alice,3.5"``), a KAFKA STRING, a JSON text given literally (a
+  JSON string value is ``"\\"text\\""``), or malformed input.
+- JSON: an object, array, number or boolean is sent as its JSON text.
+- KAFKA: a number by the type of the one column: INT 4 bytes and BIGINT 8
+  bytes big-endian, DOUBLE 8 bytes IEEE 754.
 - ``null`` is a null key or value (a tombstone).
 
 ``partition`` sends the record to that partition; otherwise a keyed record
@@ -31,11 +31,11 @@ Outputs are compared per topic, in order (per partition, partitions in
 order), after decoding with the sink's formats (the inverse of the above).
 Every record of a listed topic must be listed (nothing missing, nothing
 extra), and the topic of every persistent query's sink that is not listed
-must stay empty (terminated queries included). Output timestamps and partitions are compared when a case
-gives them. Records of the processing log topic
-(``default_ksql_processing_log``) are decoded as JSON and their expected
-value is matched as a *subset* (the keys a case lists must be equal; the
-entry's ``time``, say, is not compared).
+must stay empty (terminated queries included). Output timestamps and
+partitions are compared when a case gives them. Records of the processing
+log topic (``default_ksql_processing_log``) are decoded as JSON and their
+expected value is matched as a *subset* (the keys a case lists must be
+equal; the entry's ``time``, say, is not compared).
 
 ``responses`` (optional) checks what ``Session.execute`` returned: a list
 aligned with ``statements``; ``null`` skips a statement, an object must
@@ -48,6 +48,8 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +62,34 @@ from headwater.sql.catalog import DataSource
 from headwater.sql.types import BaseType
 
 CASES = Path(__file__).parent / "cases"
-
-# A query thread notices a stop request between polls; with the engine's
-# default poll timeout each Session.close() would wait ~0.2 s per query.
-# Polls wake up on new data either way, so only shutdown gets faster.
-engine_query.POLL_TIMEOUT_S = 0.02
-
-# Installing the SQL functions on a fresh DuckDB connection takes ~0.1 s and
-# every query opens one; the cases share one database with the functions
-# installed and give each query its own connection (cursor) to it, which
-# keeps per-connection state (the registered ``src`` relation) apart.
-_functions_db = engine_query.new_connection()
-engine_query.new_connection = _functions_db.cursor  # type: ignore[assignment]
 PROCESSING_LOG = "default_ksql_processing_log"
+
+_functions_db: Any = None
+
+
+@contextmanager
+def _quick_engine() -> Iterator[None]:
+    """Engine settings that make a case fast, restored afterwards (other tests see the defaults).
+
+    A query thread notices a stop request between polls, so with the default
+    poll timeout every ``Session.close()`` waits ~0.2 s per query; polls wake
+    on new data either way. And installing the SQL functions on a fresh
+    DuckDB connection takes ~0.1 s per query: the cases share one database
+    with the functions installed and give each query its own connection
+    (cursor) to it, which keeps per-connection state (the registered ``src``
+    relation) apart.
+    """
+    global _functions_db
+    if _functions_db is None:
+        _functions_db = engine_query.new_connection()
+    saved = engine_query.POLL_TIMEOUT_S, engine_query.new_connection
+    engine_query.POLL_TIMEOUT_S = 0.02
+    engine_query.new_connection = _functions_db.cursor
+    try:
+        yield
+    finally:
+        engine_query.POLL_TIMEOUT_S, engine_query.new_connection = saved
+
 
 # KAFKA format: struct codes of the fixed-size types (Kafka's Integer/Long/Double serializers).
 _KAFKA_CODES = {BaseType.INTEGER: ">i", BaseType.BIGINT: ">q", BaseType.DOUBLE: ">d"}
@@ -142,7 +159,7 @@ def matches(expected: Any, actual: Any, *, subset: bool = True) -> bool:
 def run_case(test: dict[str, Any], log_dir: str) -> None:
     properties = {"auto.offset.reset": "earliest", **test.get("properties", {})}
     expected_error = test.get("expectedException")
-    with Session(log_dir, properties=properties) as session:
+    with _quick_engine(), Session(log_dir, properties=properties) as session:
         responses: list[list[dict[str, Any]]] = []
         sinks: set[str] = set()  # topics of every persistent query started, terminated ones included
         try:

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 
-from bench.clickstream import generate
+from bench.clickstream import fill_log
 from headwater.log.embedded import EmbeddedLog
 from headwater.session import Session
 
@@ -53,12 +53,8 @@ def main() -> None:
     figures: dict[str, float] = {}
     outputs = 0
     try:
+        fill_log(root, "clickstream", args.records)
         log = EmbeddedLog(root)
-        log.create_topic("clickstream", 1)
-        table = generate(args.records)
-        for start in range(0, table.num_rows, 50_000):
-            log.append("clickstream", 0, table.slice(start, 50_000))
-        del table
         with Session(log, properties={"auto.offset.reset": "earliest"}) as session:
             session.execute(SOURCE)
             for name in chosen:

@@ -32,6 +32,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
@@ -65,6 +66,10 @@ class AggregateQuery(PersistentQuery):
         ]
         self._key = ", ".join(self._groups + ["ws"])
         self._con: duckdb.DuckDBPyConnection | None = None
+        #: Smallest window end among open (not emitted) and all state rows: lets a batch skip
+        #: scanning the state for windows to close or expire when none can be due.
+        self._earliest_end: dict[str, int | None] = {"open": None, "all": None}
+        self._last_changed: pa.Table | None = None
 
     # -- state ---------------------------------------------------------------------
     def start(self) -> None:
@@ -82,6 +87,7 @@ class AggregateQuery(PersistentQuery):
         _exec(con, "DROP TABLE IF EXISTS state")
         _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
         self.stream_time = {}
+        self._last_changed = None
         offset = self.log.beginning_offset(self.changelog, 0)
         end = self.log.end_offset(self.changelog, 0)
         while offset < end:
@@ -89,6 +95,7 @@ class AggregateQuery(PersistentQuery):
             for row in fetched.records.select(["value", "headers"]).to_pylist():
                 self._apply_change(con, row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
             offset = fetched.next_offset
+        self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
 
     def _apply_change(self, con: duckdb.DuckDBPyConnection, value: bytes | None, headers: dict[str, Any]) -> None:
         if value:
@@ -131,6 +138,7 @@ class AggregateQuery(PersistentQuery):
                             changed = self._merge(con)
                     finally:
                         con.unregister("b")
+        self._last_changed = changed
         if self.plan.window is not None:
             final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
             if final is not None:
@@ -346,25 +354,48 @@ class AggregateQuery(PersistentQuery):
     def _now(self) -> int:
         return max(self.stream_time.values()) if self.stream_time else np.iinfo(np.int64).min
 
+    def _earliest(self, con: duckdb.DuckDBPyConnection, which: str) -> int | None:
+        """The smallest window end of the state rows (``which`` = 'open' for not yet emitted, or 'all')."""
+        where = "WHERE NOT __emitted" if which == "open" else ""
+        found = _exec(con, f"SELECT min(we) FROM state {where}")[0][0]
+        return None if found is None else int(found)
+
+    def _may_reach(self, which: str, changed: pa.Table | None, horizon_ms: int) -> bool:
+        """Whether some window end + ``horizon_ms`` may be at or behind stream time (cheap, no scan)."""
+        earliest = self._earliest_end.get(which)
+        if changed is not None and changed.num_rows:
+            low = pc_min(changed, which)
+            if low is not None:
+                earliest = low if earliest is None else min(earliest, low)
+                self._earliest_end[which] = earliest
+        return earliest is not None and earliest + horizon_ms <= self._now()
+
     def _close_windows(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table | None, pa.Table | None]:
         """EMIT FINAL: windows whose end + grace has passed, emitted once."""
         assert self.plan.window is not None
         closed = f"NOT __emitted AND we + {self.plan.window.grace_ms} <= {self._now()}"
+        if not self._may_reach("open", self._last_changed, self.plan.window.grace_ms):
+            return None, None
+        self._earliest_end["open"] = None  # recomputed below, after this round of closing
         if not _exec(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
+            self._earliest_end["open"] = self._earliest(con, "open")
             return None, None
         final = self._post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
         emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
         _exec(con, f"UPDATE state SET __emitted = true WHERE {closed}")
+        self._earliest_end["open"] = self._earliest(con, "open")
         return final, emitted
 
     def _expire(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
         assert self.plan.window is not None
         gone = f"we + {self.plan.window.retention_ms} <= {self._now()}"
-        deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
-        if not deleted.num_rows:
+        if not self._may_reach("all", self._last_changed, self.plan.window.retention_ms):
             return None
-        _exec(con, f"DELETE FROM state WHERE {gone}")
-        return deleted
+        deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
+        if deleted.num_rows:
+            _exec(con, f"DELETE FROM state WHERE {gone}")
+        self._earliest_end["all"] = self._earliest(con, "all")
+        return deleted if deleted.num_rows else None
 
     def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
         """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit.
@@ -405,6 +436,15 @@ def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:
     _exec(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(query._groups)}, ws, we, __ts, "
                 f"{', '.join(results)} FROM state")
     return con
+
+
+def pc_min(changed: pa.Table, which: str) -> int | None:
+    """The smallest ``we`` of changed rows (only not-emitted ones for 'open')."""
+    ends = changed.column("we")
+    if which == "open":
+        ends = ends.filter(pc.invert(changed.column("__emitted")))
+    low = pc.min(ends).as_py()
+    return None if low is None else int(low)
 
 
 def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:

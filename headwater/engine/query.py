@@ -73,7 +73,7 @@ class QueryStats:
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": 2})
+    con = duckdb.connect(config={"threads": 1})
     install_functions(con)
     return con
 

@@ -27,7 +27,7 @@ def cursor() -> duckdb.DuckDBPyConnection:
     global _database
     with _lock:
         if _database is None:
-            _database = duckdb.connect(":memory:")
+            _database = duckdb.connect(":memory:", config={"threads": 1})
         return _database.cursor()
 
 

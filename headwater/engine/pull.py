@@ -18,6 +18,7 @@ from headwater.errors import SqlSemanticError
 from headwater.sql import ast
 from headwater.sql.catalog import Namespace
 from headwater.sql.compile import TableScope, compile_expression
+from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.functions import install_functions
 from headwater.sql.types import BIGINT, SqlType
 
@@ -90,7 +91,7 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
             raise SqlSemanticError("This projection is not supported in pull queries.", item.pos)
     where = ""
     if query.where is not None:
-        where = f" AND ({compile_expression(query.where, scope).sql})"
+        where = f" AND ({compile_expression(iso_timestamps_as_millis(query.where), scope).sql})"
     limit = f" LIMIT {query.limit}" if query.limit is not None else ""
     con = duckdb.connect()
     try:

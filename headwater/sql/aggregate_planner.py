@@ -17,7 +17,7 @@ that is not grouped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from headwater.errors import SqlSemanticError
@@ -28,6 +28,7 @@ from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
 from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, SourceScope
+from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
 DEFAULT_GRACE_MS = 24 * 3600 * 1000
@@ -90,27 +91,6 @@ class _PostScope:
             return Compiled('"ws"' if ref.name == "WINDOWSTART" else '"we"', BIGINT)
         self.ungrouped.append(ref)
         return Compiled("NULL", BIGINT)
-
-
-def rewrite(node: Any, fn: Any) -> Any:
-    """Rebuild ``node`` bottom-up, replacing every subtree for which ``fn`` returns a node."""
-    if isinstance(node, Node):
-        swapped = fn(node)
-        if swapped is not None:
-            return swapped
-        changes = {}
-        for f in fields(node):
-            if f.name == "pos":
-                continue
-            value = getattr(node, f.name)
-            new = rewrite(value, fn)
-            if new is not value:
-                changes[f.name] = new
-        return replace(node, **changes) if changes else node
-    if isinstance(node, tuple):
-        items = tuple(rewrite(v, fn) for v in node)
-        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
-    return node
 
 
 def window_spec(window: ast.WindowExpression) -> WindowSpec:

@@ -20,6 +20,7 @@ from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
+from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
@@ -114,7 +115,7 @@ def plan_select(
     scope = SourceScope(source, alias)
     where = None
     if query.where is not None:
-        compiled = compile_expression(query.where, scope)
+        compiled = compile_expression(iso_timestamps_as_millis(query.where), scope)
         if compiled.type is not None and compiled.type.sql() != "BOOLEAN":
             raise SqlSemanticError(
                 f"Type error in WHERE expression: Should evaluate to boolean but is {compiled.type.sql()}.",
@@ -227,6 +228,17 @@ def _expand(
                 name = f"KSQL_COL_{generated}"
                 generated += 1
             out.append((name, item.expression, compiled, item.pos))
+        elif isinstance(item, ast.StructAll):
+            compiled = compile_expression(item.expression, scope)
+            fields = getattr(compiled.type, "fields", None)
+            if fields is None:
+                raise SqlSemanticError(
+                    f"Cannot dereference '->*' of a non-STRUCT type: {compiled.type.sql() if compiled.type else 'NULL'}",
+                    item.pos,
+                )
+            for f in fields:
+                ref = Dereference(item.expression, f.name)
+                out.append((f.name, ref, compile_expression(ref, scope), item.pos))
         else:
             raise SqlSemanticError(f"{type(item).__name__} is not supported in this projection.", item.pos)
     return out

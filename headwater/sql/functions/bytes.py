@@ -77,8 +77,12 @@ def _from_bytes(call: Call) -> str:
     return _encoding(call, 1, _FROM_BYTES, call.sql[0])
 
 
+#: ENCODE writes hex with lower-case digits (ksqlDB uses commons-codec there; FROM_BYTES uses upper case).
+_ENCODE_OUT = {**_FROM_BYTES, "hex": "lower(hex({0}))"}
+
+
 def _encode(call: Call) -> str:
-    return _encoding(call, 2, _FROM_BYTES, _encoding(call, 1, _TO_BYTES, call.sql[0]))
+    return _encoding(call, 2, _ENCODE_OUT, _encoding(call, 1, _TO_BYTES, call.sql[0]))
 
 
 def _from_bytes_number(size: int, kind: str) -> Callable[[Call], str]:

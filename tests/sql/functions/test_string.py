@@ -144,7 +144,7 @@ CASES: list[tuple[str, Any]] = [
     ("FROM_BYTES(TO_BYTES('FF', 'hex'), 'utf8')", None),
     ("FROM_BYTES(BYT, S)", None),
     ("ENCODE('ksql', 'utf8', 'base64')", "a3NxbA=="),
-    ("ENCODE('a3NxbA==', 'base64', 'hex')", "6B73716C"),
+    ("ENCODE('a3NxbA==', 'base64', 'hex')", "6b73716c"),
     ("ENCODE('6b73716c', 'hex', 'utf8')", "ksql"),
     ("ENCODE(NS, 'utf8', 'hex')", None),
     ("INT_FROM_BYTES(TO_BYTES('0000FFFF', 'hex'))", 65535),

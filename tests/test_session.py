@@ -6,8 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from headwater.errors import SqlError
 from headwater.log import Record
 from headwater.log.embedded import EmbeddedLog
 from headwater.session import Session
+from tests.engine.engine_process import start_engine
 
 CLICKSTREAM = (
     "CREATE STREAM clickstream (_time BIGINT, time VARCHAR, ip VARCHAR, request VARCHAR, status INT, userid INT, "
@@ -69,18 +68,6 @@ def test_clickstream_errors_survive_a_restart_between_inserts(tmp_path: Path) ->
         assert "not json" in problem["errorMessage"].lower() or "json" in problem["errorMessage"].lower()
 
 
-ENGINE = textwrap.dedent(
-    """
-    import sys, time
-    from headwater.session import Session
-    session = Session(sys.argv[1], properties={"auto.offset.reset": "earliest"})
-    if sys.argv[2] == "create":
-        session.execute(sys.argv[3])
-    print("ready", flush=True)
-    while True:
-        time.sleep(1)
-    """
-)
 
 
 def test_kill_9_of_the_engine_neither_loses_nor_doubles_output(tmp_path: Path) -> None:
@@ -92,10 +79,7 @@ def test_kill_9_of_the_engine_neither_loses_nor_doubles_output(tmp_path: Path) -
     rng = random.Random(7)
 
     def start(mode: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-c", ENGINE, root, mode, CLICKSTREAM + ERRORS],
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return proc
+        return start_engine(root, CLICKSTREAM + ERRORS, create=mode == "create")
 
     proc = start("create")
     for i, batch in enumerate(batches):

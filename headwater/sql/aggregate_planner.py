@@ -18,7 +18,6 @@ that is not grouped.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
@@ -27,7 +26,7 @@ from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, SourceScope
+from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
@@ -51,7 +50,7 @@ class WindowSpec:
 
 
 @dataclass(frozen=True)
-class AggregatePlan:
+class AggregatePlan(PlanOutputs):
     source: DataSource
     inputs: tuple[InputColumn, ...]
     pre_sql: str
@@ -63,14 +62,6 @@ class AggregatePlan:
     outputs: tuple[OutputColumn, ...]
     post_sql: str  # SELECT <outputs as o0..>, __having FROM agg
     limit: int | None = None
-
-    @property
-    def key_outputs(self) -> tuple[OutputColumn, ...]:
-        return tuple(o for o in self.outputs if o.namespace is Namespace.KEY)
-
-    @property
-    def value_outputs(self) -> tuple[OutputColumn, ...]:
-        return tuple(o for o in self.outputs if o.namespace is Namespace.VALUE)
 
 
 class _PostScope:

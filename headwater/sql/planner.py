@@ -44,8 +44,22 @@ class OutputColumn:
     sql: str
 
 
+class PlanOutputs:
+    """Key and value columns of a plan's ``outputs``."""
+
+    outputs: tuple[OutputColumn, ...]
+
+    @property
+    def key_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.KEY)
+
+    @property
+    def value_outputs(self) -> tuple[OutputColumn, ...]:
+        return tuple(o for o in self.outputs if o.namespace is Namespace.VALUE)
+
+
 @dataclass(frozen=True)
-class SelectPlan:
+class SelectPlan(PlanOutputs):
     """A stateless query: decode ``inputs`` of ``source``, run ``sql``, emit ``outputs``.
 
     ``sql`` reads the relation ``src`` and yields one column per output
@@ -57,14 +71,6 @@ class SelectPlan:
     outputs: tuple[OutputColumn, ...]
     sql: str
     limit: int | None = None
-
-    @property
-    def key_outputs(self) -> tuple[OutputColumn, ...]:
-        return tuple(o for o in self.outputs if o.namespace is Namespace.KEY)
-
-    @property
-    def value_outputs(self) -> tuple[OutputColumn, ...]:
-        return tuple(o for o in self.outputs if o.namespace is Namespace.VALUE)
 
 
 class SourceScope:

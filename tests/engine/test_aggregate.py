@@ -7,8 +7,6 @@ import random
 import signal
 import struct
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from headwater.log import Record
 from headwater.log.embedded import EmbeddedLog
 from headwater.session import Session
+from tests.engine.engine_process import start_engine
 
 T0 = 1_790_000_040_000  # a minute boundary
 CLICKS = "CREATE STREAM clickstream (userid INT, bytes BIGINT) WITH (kafka_topic='clickstream', value_format='json', partitions=1);"
@@ -182,18 +181,6 @@ def test_restart_resumes_the_state_without_doubling(tmp_path: Path) -> None:
                     [2, 11, sum(range(2, 30, 3)) + 1]]
 
 
-ENGINE = textwrap.dedent(
-    """
-    import sys, time
-    from headwater.session import Session
-    session = Session(sys.argv[1], properties={"auto.offset.reset": "earliest"})
-    if sys.argv[2] == "create":
-        session.execute(sys.argv[3])
-    print("ready", flush=True)
-    while True:
-        time.sleep(1)
-    """
-)
 
 
 def test_kill_9_at_random_points_leaves_the_table_exact(tmp_path: Path) -> None:
@@ -214,10 +201,7 @@ def test_kill_9_at_random_points_leaves_the_table_exact(tmp_path: Path) -> None:
         reference[(value["userid"], window)] = (n + 1, b + value["bytes"])  # type: ignore[index, operator]
 
     def start(mode: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-c", ENGINE, root, mode, statements], stdout=subprocess.PIPE,
-                                text=True)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return proc
+        return start_engine(root, statements, create=mode == "create")
 
     chunks = [events[i:i + 2000] for i in range(0, len(events), 2000)]
     proc = start("create")

@@ -285,5 +285,9 @@ def test_demo_fills_and_shows_the_clickstream_topic(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Appended 5,000 click events to clickstream" in result.output
     assert "rowtime: " in result.output and '"userid":' in result.output
+    assert "rows in BANDWIDTH_PER_MIN" in result.output
     with EmbeddedLog(str(log_dir)) as log:
         assert sum(log.end_offset("clickstream", p) for p in range(3)) == 5000
+        errors = sum(log.end_offset("ERRORS", p) for p in range(3))
+    # About 2/3 of generated clicks have a status >= 400 (404, 405, 406, 407 of six codes).
+    assert 2500 < errors < 4200

@@ -1,8 +1,10 @@
 """``headwater demo``: what runs end to end today, on a fresh machine.
 
-Today that is the log: a ``clickstream`` topic filled from the clickstream
-generator, described, and sampled with PRINT. The demo grows with the product
-(streaming SQL, collector, dashboards).
+A ``clickstream`` topic filled from the clickstream generator, then the
+clickstream demo's streaming SQL on it (an errors stream and bandwidth per
+user per minute, exactly once), answered with a pull query. Run it again and
+the same queries, replayed from the command log, take the new clicks. The
+demo grows with the product (collector, connectors, dashboards).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import time
 from typing import Annotated
 
 import typer
+from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from headwater.cli.common import LogUrl, app, console, opened_log
 from headwater.log.printing import format_records
 from headwater.cli.topics import topics_describe
 from headwater.datagen.clickstream import generate
-from headwater.log import DEFAULT_LOG_URL
+from headwater.log import DEFAULT_LOG_URL, Log
+from headwater.session import Session
 
 DEMO_TOPIC = "clickstream"
 CHUNK = 10_000
@@ -30,10 +34,7 @@ def demo(
     log_url: LogUrl = DEFAULT_LOG_URL,
 ) -> None:
     """Fill a clickstream topic with generated click events and show it."""
-    console.print(
-        "[bold]Headwater demo[/bold] - the log stage: streaming SQL, the collector and dashboards "
-        "are being built on it.\n"
-    )
+    console.print("[bold]Headwater demo[/bold]: click events -> durable log -> streaming SQL -> tables\n")
     now_ms = time.time_ns() // 1_000_000
     rate = 2000
     table = generate(records, seed=now_ms, users=5000, rate_per_s=rate, start_ms=now_ms - records * 1000 // rate)
@@ -55,10 +56,40 @@ def demo(
             f"({records / elapsed:,.0f} records/s, durable), keyed by ip over {partitions} partitions.\n"
         )
         first = log.read(DEMO_TOPIC, 0, log.beginning_offset(DEMO_TOPIC, 0), max_records=3)
-    topics_describe(DEMO_TOPIC, log_url)
-    console.print("\nThe first records of partition 0, as PRINT shows them:")
-    typer.echo(format_records(first))
+        topics_describe(DEMO_TOPIC, log_url)
+        console.print("The first records of partition 0, as PRINT shows them:")
+        typer.echo(format_records(first))
+        _streaming_sql(log)
     console.print(
-        f"\nData is in {log_url}. Next: [bold]headwater print {DEMO_TOPIC} --from-beginning --limit 10[/bold], "
-        f"[bold]headwater topics list[/bold]."
+        f"\nData is in {log_url}. Next: [bold]headwater print ERRORS --from-beginning --limit 10[/bold], "
+        f"[bold]headwater topics describe {DEMO_TOPIC}[/bold], [bold]headwater topics list[/bold]."
     )
+
+
+STATEMENTS = f"""
+CREATE STREAM IF NOT EXISTS clickstream (_time BIGINT, time VARCHAR, ip VARCHAR, request VARCHAR, status INT,
+    userid INT, bytes BIGINT, agent VARCHAR) WITH (kafka_topic='{DEMO_TOPIC}', value_format='json');
+CREATE STREAM IF NOT EXISTS errors AS SELECT userid, request, status FROM clickstream WHERE status >= 400;
+CREATE TABLE IF NOT EXISTS bandwidth_per_min AS SELECT userid AS k, AS_VALUE(userid) AS userid,
+    WINDOWSTART AS event_ts, COUNT(*) AS clicks, SUM(bytes) AS total_bytes
+    FROM clickstream WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY userid EMIT CHANGES;
+"""
+
+
+def _streaming_sql(log: Log) -> None:
+    console.print("\n[bold]Streaming SQL[/bold] (ksqlDB's dialect, from the clickstream demo):")
+    console.print(STATEMENTS.strip(), highlight=False, markup=False)
+    started = time.perf_counter()
+    with Session(log, properties={"auto.offset.reset": "earliest"}) as session:
+        session.execute(STATEMENTS)
+        session.wait_until_processed(timeout_s=300)
+        elapsed = time.perf_counter() - started
+        errors = sum(log.end_offset("ERRORS", p) for p in range(log.describe_topic("ERRORS").partitions))
+        rows = session.query("SELECT k, event_ts, clicks, total_bytes FROM bandwidth_per_min;").rows  # type: ignore[union-attr]
+    console.print(f"\nProcessed in {elapsed:.2f} s: {errors:,} records in ERRORS, {len(rows):,} rows in "
+                  "BANDWIDTH_PER_MIN. Top users by bytes in one minute (a pull query on the table):")
+    table = Table("userid", "minute (UTC)", "clicks", "bytes")
+    for userid, start, clicks, total in sorted(rows, key=lambda r: -r[3])[:5]:
+        minute = time.strftime("%H:%M", time.gmtime(start / 1000))
+        table.add_row(str(userid), minute, str(clicks), f"{total:,}")
+    console.print(table)

@@ -91,6 +91,10 @@ class LogClosedError(LogError):
     """The log was closed."""
 
 
+class FormatError(HeadwaterError):
+    """A serialization format that is unknown, or cannot carry the columns or properties it was given."""
+
+
 class SqlError(HeadwaterError):
     """An error of the SQL engine: a statement that cannot be parsed, resolved or run."""
 

@@ -45,15 +45,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.errors import HeadwaterError
+from headwater.errors import FormatError
 from headwater.sql.types import SqlType
 
 Column = tuple[str, SqlType]
 Role = Literal["key", "value"]
-
-
-class FormatError(HeadwaterError):
-    """A format that is unknown, or cannot carry the columns or properties it was given."""
 
 
 @dataclass(frozen=True)

@@ -450,7 +450,8 @@ class Log(ABC):
 
     @abstractmethod
     def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the next appended record will get (high watermark)."""
+        """The end of what readers can read: the next offset to be written (embedded), the last
+        stable offset (Kafka: no record of an open transaction lies before it)."""
 
     @abstractmethod
     def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:

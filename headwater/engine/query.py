@@ -79,30 +79,45 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 
 
 def run_plan(
-    con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table, fetched: Fetched
+    con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table, fetched: Fetched, lenient_sql: str | None = None
 ) -> tuple[pa.Table | None, list[ProcessingError]]:
-    """Run ``sql`` over ``src``; isolate the records that make DuckDB fail, by bisection."""
+    """Run ``sql`` over ``src``; isolate the records that make DuckDB fail, by bisection.
+
+    A failing record goes to the processing log with DuckDB's message; with
+    ``lenient_sql`` (the same query giving NULL where ``sql`` raises) it is
+    still evaluated, as ksqlDB yields NULL for a failed expression.
+    """
     try:
-        con.register("src", src)
-        try:
-            return con.sql(sql).to_arrow_table(), []
-        finally:
-            con.unregister("src")
+        return _query(con, sql, src), []
     except duckdb.Error as exc:
         if src.num_rows <= 1:
             offsets = src.column(ROWOFFSET).to_pylist()
             message = str(exc).split("\n")[0]
-            return None, [
+            errors = [
                 ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition, o) for o in offsets
             ]
+            if lenient_sql is not None:
+                try:
+                    return _query(con, lenient_sql, src), errors
+                except duckdb.Error:
+                    pass
+            return None, errors
         half = src.num_rows // 2
         parts, errors = [], []
         for piece in (src.slice(0, half), src.slice(half)):
-            table, errs = run_plan(con, sql, piece, fetched)
+            table, errs = run_plan(con, sql, piece, fetched, lenient_sql)
             errors.extend(errs)
             if table is not None:
                 parts.append(table)
         return (pa.concat_tables(parts) if parts else None), errors
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table) -> pa.Table:
+    con.register("src", src)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("src")
 
 
 def start_positions(log: Log, topic: str, group: str | None, reset: str) -> dict[TopicPartition, int]:
@@ -233,7 +248,7 @@ class PersistentQuery:
         appends: list[tuple[str, int, pa.Table]] = []
         produced = 0
         if src.num_rows:
-            result, run_errors = run_plan(con, self.plan.sql, src, fetched)
+            result, run_errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
             errors.extend(run_errors)
             if result is not None and result.num_rows:
                 records, encode_errors = self._encoder.encode(result)

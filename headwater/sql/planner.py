@@ -13,7 +13,7 @@ apart. Pseudo columns are ``__rowtime``, ``__partition``, ``__offset``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
@@ -21,6 +21,7 @@ from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
 from headwater.sql.rewrite import iso_timestamps_as_millis
+from headwater.sql.typing import strict_evaluation
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
@@ -71,6 +72,9 @@ class SelectPlan(PlanOutputs):
     outputs: tuple[OutputColumn, ...]
     sql: str
     limit: int | None = None
+    #: ``sql`` with failures (bad CAST, division by zero) raising instead of giving NULL; the
+    #: engine runs it and falls back to ``sql`` for the failing records, which it logs.
+    strict_sql: str | None = None
 
 
 class SourceScope:
@@ -104,6 +108,21 @@ def _qualified(ref: ColumnRef) -> str:
 
 
 def plan_select(
+    query: ast.Query,
+    source: DataSource,
+    alias: str | None,
+    *,
+    sink_name: str | None,
+    timestamp_column: str | None = None,
+) -> SelectPlan:
+    """Plan a stateless SELECT; ``strict_sql`` is the same query with runtime failures raising."""
+    plan = _plan_select(query, source, alias, sink_name=sink_name, timestamp_column=timestamp_column)
+    with strict_evaluation():
+        strict = _plan_select(query, source, alias, sink_name=sink_name, timestamp_column=timestamp_column)
+    return replace(plan, strict_sql=strict.sql)
+
+
+def _plan_select(
     query: ast.Query,
     source: DataSource,
     alias: str | None,

@@ -20,6 +20,10 @@ is exact only to about 15 significant digits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from decimal import Decimal
 
 from headwater.errors import SqlError, SqlSemanticError
@@ -154,6 +158,32 @@ def wrap_bigint(sql: str) -> str:
     )
 
 
+#: Strict evaluation: failures raise instead of giving NULL. The engine runs a query's strict
+#: SQL, and only for the records that fail falls back to the NULL-giving SQL while writing the
+#: failure to the processing log, which is what ksqlDB does for a failed CAST or a division by zero.
+_STRICT: ContextVar[bool] = ContextVar("headwater_strict_evaluation", default=False)
+
+
+@contextmanager
+def strict_evaluation() -> Iterator[None]:
+    """Compile with runtime failures raising (see :data:`_STRICT`)."""
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def _nonzero(sql: str) -> str:
+    if _STRICT.get():
+        return f"CASE WHEN ({sql}) = 0 THEN error('Division by zero') ELSE {sql} END"
+    return f"NULLIF({sql}, 0)"
+
+
+def _try_cast(sql: str, duck: str) -> str:
+    return f"CAST({sql} AS {duck})" if _STRICT.get() else f"TRY_CAST({sql} AS {duck})"
+
+
 def arithmetic_sql(op: str, left: str, right: str, result: SqlType) -> str:
     """``left op right`` in DuckDB with ksqlDB's (Java's) semantics; operands are already of ``result``'s family."""
     if result == ty.STRING:
@@ -161,16 +191,17 @@ def arithmetic_sql(op: str, left: str, right: str, result: SqlType) -> str:
     if result.base in _INTEGRAL:
         wide, wrap = ("BIGINT", wrap_int) if result.base is BaseType.INTEGER else ("HUGEINT", wrap_bigint)
         if op == "%":
-            return f"CAST(CAST({left} AS {wide}) % NULLIF({right}, 0) AS {result.to_duckdb()})"
+            return f"CAST(CAST({left} AS {wide}) % {_nonzero(right)} AS {result.to_duckdb()})"
         duck_op = "//" if op == "/" else op
-        divisor = f"NULLIF({right}, 0)" if op == "/" else right
+        divisor = f"{_nonzero(right)}" if op == "/" else right
         return wrap(f"CAST({left} AS {wide}) {duck_op} {divisor}")
     if result == ty.DOUBLE:
         return f"(CAST({left} AS DOUBLE) {op} CAST({right} AS DOUBLE))"
     if op == "/":
-        return f"TRY_CAST(CAST({left} AS DOUBLE) / NULLIF(CAST({right} AS DOUBLE), 0) AS {result.to_duckdb()})"
+        divisor = _nonzero(f"CAST({right} AS DOUBLE)")
+        return f"TRY_CAST(CAST({left} AS DOUBLE) / {divisor} AS {result.to_duckdb()})"
     if op == "%":
-        return f"TRY_CAST({left} % NULLIF({right}, 0) AS {result.to_duckdb()})"
+        return f"TRY_CAST({left} % {_nonzero(right)} AS {result.to_duckdb()})"
     return f"TRY_CAST({left} {op} {right} AS {result.to_duckdb()})"
 
 
@@ -250,17 +281,20 @@ def cast_sql(sql: str, source: SqlType | None, target: SqlType, fresh: str = "__
     a, b = source.base, target.base
     if source.is_numeric and target.is_numeric:
         if b in _INTEGRAL and a in (BaseType.DOUBLE, BaseType.DECIMAL):
-            return f"TRY_CAST(trunc({sql}) AS {duck})"
+            return _try_cast(f"trunc({sql})", duck)
         if a is BaseType.BIGINT and b is BaseType.INTEGER:
             return wrap_int(sql)
         if b is BaseType.DECIMAL:
-            return f"TRY_CAST({sql} AS {duck})"
+            return _try_cast(sql, duck)
         return f"CAST({sql} AS {duck})"
     if b is BaseType.STRING:
         return to_string_sql(sql, source)
     if a is BaseType.STRING:
         if b in _INTEGRAL:
-            return f"CASE WHEN regexp_matches({sql}, {_INT_TEXT}) THEN TRY_CAST(trim({sql}) AS {duck}) END"
+            fallback = f" WHEN {sql} IS NOT NULL THEN error('Cannot cast ' || {sql} || ' to {b.value}')" \
+                if _STRICT.get() else ""
+            return (f"CASE WHEN regexp_matches({sql}, {_INT_TEXT}) THEN {_try_cast(f'trim({sql})', duck)}{fallback} "
+                    "END")
         if b is BaseType.BOOLEAN:
             return (
                 f"CASE WHEN lower(trim({sql})) IN ('true', 't', 'yes', 'y') THEN TRUE "
@@ -268,8 +302,8 @@ def cast_sql(sql: str, source: SqlType | None, target: SqlType, fresh: str = "__
             )
         if b is BaseType.TIMESTAMP:
             # Through TIMESTAMPTZ so an offset ('...+01:00', 'Z') is honoured; install_functions sets UTC.
-            return f"CAST(TRY_CAST({sql} AS TIMESTAMPTZ) AS TIMESTAMP_MS)"
-        return f"TRY_CAST({sql} AS {duck})"
+            return f"CAST({_try_cast(sql, 'TIMESTAMPTZ')} AS TIMESTAMP_MS)"
+        return _try_cast(sql, duck)
     if isinstance(source, ty.ArrayType) and isinstance(target, ty.ArrayType):
         inner = cast_sql(fresh, source.element, target.element, fresh + "c")
         return f"list_transform({sql}, lambda {fresh}: {inner})"

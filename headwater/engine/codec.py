@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.processing_log import DESERIALIZATION_ERROR, RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.processing_log import DESERIALIZATION_ERROR, ProcessingError
 from headwater.formats import create_format
 from headwater.formats.base import Format
 from headwater.log import Fetched
@@ -198,10 +198,3 @@ def _window_key(keys: pa.Array, result: pa.Table, kind: str) -> pa.Array:
 
     parts = [keys, be("we"), be("ws")] if kind == "SESSION" else [keys, be("ws")]
     return pc.binary_join_element_wise(*[p.cast(pa.binary()) for p in parts], pa.scalar(b"", pa.binary()))
-
-
-def processing_errors_for_rows(
-    message: str, fetched: Fetched, offsets: Sequence[int]
-) -> list[ProcessingError]:
-    return [ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition, o) for o in offsets]
-

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -100,11 +101,11 @@ def print_lines(
             if seen == 0:
                 yield f"Key format: {detect_format(records.column('key'))}"
                 yield f"Value format: {detect_format(records.column('value'))}"
-            picks = [i for i in range(records.num_rows) if (seen + i) % max(interval, 1) == 0]
+            picks = np.nonzero((seen + np.arange(records.num_rows)) % max(interval, 1) == 0)[0]
             seen += records.num_rows
             if limit is not None:
                 picks = picks[: limit - shown]
-            if picks:
+            if len(picks):
                 shown += len(picks)
                 chosen = replace(fetched, records=records.take(pa.array(picks)))
                 yield from format_records(chosen).split("\n")

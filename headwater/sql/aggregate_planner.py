@@ -24,9 +24,9 @@ from headwater.sql import ast
 from headwater.sql.aggregates import BoundAggregate, aggregate
 from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
-from headwater.sql.expressions import ColumnRef, Dereference, Expression, FunctionCall, Node
+from headwater.sql.expressions import ColumnRef, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope
+from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, implicit_name
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
@@ -167,7 +167,7 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
     generated = 0
     for item, expr in items:
         compiled = compile_expression(expr, post_scope)
-        name = item.alias or _implicit_name(item.expression)
+        name = item.alias or implicit_name(item.expression)
         if name is None:
             name = f"KSQL_COL_{generated}"
             generated += 1
@@ -234,12 +234,4 @@ def _literal(node: Expression) -> object:
     return value
 
 
-def _implicit_name(expr: Expression) -> str | None:
-    if isinstance(expr, ColumnRef):
-        return expr.name
-    if isinstance(expr, Dereference):
-        return expr.field
-    return None
-
-
-__all__ = ["AggregatePlan", "WindowSpec", "plan_aggregate", "rewrite", "window_spec"]
+__all__ = ["AggregatePlan", "WindowSpec", "plan_aggregate", "window_spec"]

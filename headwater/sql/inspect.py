@@ -87,7 +87,7 @@ class Inspector:
             writers = [q for q in session.queries.values() if q.sink.name == source.name]
             produced = sum(q.stats.records_out for q in writers)
             failed = sum(q.stats.failed for q in session.queries.values() if q.plan.source.name == source.name)
-            statistics = f"messages-per-sec: 0 total-messages: {produced}" if writers else ""
+            statistics = f"total-messages: {produced}" if writers else ""
             error_stats = f"failed-messages: {failed}" if failed else ""
         try:
             partitions = session.log.describe_topic(source.topic).partitions

@@ -248,7 +248,7 @@ def _expand(
                     out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))
         elif isinstance(item, ast.SingleColumn):
             compiled = compile_expression(item.expression, scope)
-            name = item.alias or _implicit_name(item.expression)
+            name = item.alias or implicit_name(item.expression)
             if name is None:
                 name = f"KSQL_COL_{generated}"
                 generated += 1
@@ -269,7 +269,8 @@ def _expand(
     return out
 
 
-def _implicit_name(expr: ast.Expression) -> str | None:
+def implicit_name(expr: ast.Expression) -> str | None:
+    """The name ksqlDB gives an unaliased projection item (None: a generated KSQL_COL_n)."""
     if isinstance(expr, ColumnRef):
         return expr.name
     if isinstance(expr, Dereference):

@@ -1,0 +1,1 @@
+"""Connectors: a Kafka Connect-compatible runtime on the Headwater log."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -78,10 +78,13 @@ def print_lines(
     interval: int = 1,
     limit: int | None = None,
     idle_timeout_s: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
     """PRINT: the detected formats, then every ``interval``-th record, until ``limit`` or idle.
 
     Without ``from_beginning`` only records appended from now on are shown, as in ksqlDB.
+    ``should_stop`` is asked between polls (every 0.5 s at most), so a server can end a PRINT
+    whose client went away without waiting for the next record.
     """
     partitions = log.describe_topic(topic).partitions
     start = log.beginning_offset if from_beginning else log.end_offset
@@ -89,6 +92,8 @@ def print_lines(
     seen = shown = 0
     deadline = None if idle_timeout_s is None else time.monotonic() + idle_timeout_s
     while limit is None or shown < limit:
+        if should_stop is not None and should_stop():
+            return
         wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
         if wait <= 0:
             break

@@ -181,7 +181,8 @@ async def query_body(session: Session, start: QueryStart) -> AsyncIterator[bytes
             yield dumps(tail) + b"]\n"
         elif item:
             idle_since = time.monotonic()
-            yield b"".join(dumps({"row": {"columns": row}}) + b",\n" for row in item)
+            for row in item:  # one chunk per row, as ksqlDB writes them (some clients parse per chunk)
+                yield dumps({"row": {"columns": row}}) + b",\n"
 
 
 async def query_stream_body(session: Session, start: QueryStart, as_json: bool) -> AsyncIterator[bytes]:
@@ -197,10 +198,8 @@ async def query_stream_body(session: Session, start: QueryStart, as_json: bool) 
             if as_json:
                 yield b"]\n"
         elif item:
-            if as_json:
-                yield b"".join(b",\n" + dumps(row) for row in item)
-            else:
-                yield b"".join(dumps(row) + b"\n" for row in item)
+            for row in item:  # one chunk (HTTP/2 DATA frame) per row: ksql-python parses each as one row
+                yield (b",\n" + dumps(row)) if as_json else dumps(row) + b"\n"
 
 
 async def print_body(session: Session, statement: ast.Print) -> AsyncIterator[bytes]:

@@ -100,15 +100,17 @@ class Shell:
 
     def run_query(self, text: str) -> None:
         stream = self.backend.query(text, self.properties, self.variables)
+        printer: RowPrinter | None = None
         try:
             printer = RowPrinter(self.out, stream.columns)
-            try:
-                for row in stream.rows():
-                    printer.row(row)
-            except KeyboardInterrupt:  # Ctrl-C ends the query, not the shell
-                printer.end("Query terminated")
-                return
+            for row in stream.rows():
+                printer.row(row)
             printer.end(stream.final)
+        except KeyboardInterrupt:  # Ctrl-C ends the query, not the shell
+            if printer is not None:
+                printer.end("Query terminated")
+            else:
+                self.out.print(Text("Query terminated"))
         finally:
             stream.close()
 

@@ -157,7 +157,17 @@ def test_interactive_print_and_embedded_ctrl_c(tmp_path: Path) -> None:
         child.sendintr()
         child.expect_exact("Query terminated")
         child.expect_exact("ksql> ")
-        child.sendeof()
+        child.sendline("exit")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_statements_from_a_pipe(server: LiveServer, tmp_path: Path) -> None:
+    """Without a terminal the shell reads lines from stdin (no prompt editing) until EOF."""
+    result = subprocess.run([*HEADWATER, "sql", server.url], input=CLICKSTREAM_SCRIPT + "DESCRIBE nosuch;\nSHOW\n QUERIES;\n",
+                            capture_output=True, text=True, env=_env(tmp_path), timeout=60)
+    assert result.returncode == 0
+    assert "Created query with ID CSAS_ERRORS_1" in result.stdout and "CSAS_ERRORS_1 | PERSISTENT" in result.stdout
+    assert "NOSUCH" in result.stderr  # shown, and the shell went on
+    assert result.stdout.rstrip().endswith("Exiting Headwater SQL.")

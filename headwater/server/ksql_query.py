@@ -100,13 +100,16 @@ def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement]:
     return text, statement
 
 
-def start_query(session: Session, text: str, properties: dict[str, str]) -> QueryStart:
+def start_query(session: Session, text: str, statement: ast.Query, properties: dict[str, str]) -> QueryStart:
     try:
         result = session.query(text, properties)
     except HeadwaterError as exc:
         raise statement_error(str(exc), text.strip()) from None
     if isinstance(result, PullResult):
-        return QueryStart(result.query_id, result.columns, result.types, set(), pull=result)
+        source = session.catalog.find(statement.from_.name) if isinstance(statement.from_, ast.AliasedRelation) else None
+        source_keys = {c.name for c in source.key_columns} if source is not None else set()
+        keys = {c for c in result.columns if c in source_keys}
+        return QueryStart(result.query_id, result.columns, result.types, keys, pull=result)
     keys = {o.name for o in result.plan.outputs if o.namespace is Namespace.KEY}
     return QueryStart(result.id, result.columns, result.types, keys, push=result)
 
@@ -242,7 +245,8 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
             except HeadwaterError as exc:
                 raise statement_error(str(exc), text.strip()) from None
             return text, statement, None
-        start = await to_thread.run_sync(start_query, session, text, {**body.properties})
+        assert isinstance(statement, ast.Query)
+        start = await to_thread.run_sync(start_query, session, text, statement, {**body.properties})
         return text, statement, start
 
     async def query(request: Request) -> Response:

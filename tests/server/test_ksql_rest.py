@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import traceback
 import time
 from collections.abc import Callable
 
@@ -174,7 +176,7 @@ def test_query_pull_on_a_table(server: LiveServer) -> None:
     server.state.session.wait_until_processed()
     response = httpx.post(f"{server.url}/query", json={"ksql": "SELECT k, total_bytes FROM bandwidth WHERE k = 1;"})
     body = response.json()
-    assert body[0]["header"]["schema"] == "`K` INTEGER, `TOTAL_BYTES` BIGINT"
+    assert body[0]["header"]["schema"] == "`K` INTEGER KEY, `TOTAL_BYTES` BIGINT"
     assert body[1:] == [{"row": {"columns": [1, 30]}}, {"finalMessage": "Query Completed"}]
 
 
@@ -243,6 +245,19 @@ def test_client_disconnect_ends_the_push_query(server: LiveServer) -> None:
         wait_for(lambda: not server.state.session.push_queries and not push_threads())
 
 
+def test_client_disconnect_ends_print(server: LiveServer) -> None:
+    def printing() -> int:
+        frames = sys._current_frames().values()
+        return sum(1 for frame in frames if any(f.f_code.co_name == "print_lines" for f, _ in traceback.walk_stack(frame)))
+
+    server.state.log.append("clickstream", 0, [click(1, 404)])
+    with httpx.stream("POST", f"{server.url}/query", json={"ksql": "PRINT clickstream FROM BEGINNING;"}) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("Key format:")
+        assert printing() == 1  # a worker thread is waiting for more records
+    wait_for(lambda: printing() == 0)
+
+
 def test_close_query_ends_the_stream(server: LiveServer) -> None:
     lines: list[str] = []
     with httpx.stream("POST", f"{server.url}/query-stream", json={"sql": "SELECT * FROM errors EMIT CHANGES;"},
@@ -308,3 +323,18 @@ def test_requests_are_counted_by_endpoint_and_outcome(server: LiveServer) -> Non
     assert count("ksql", "ok") == before_ok + 1
     assert count("ksql", "client_error") == before_bad + 1
     assert count("query", "client_error") == 1
+
+
+@pytest.mark.kafka
+def test_statements_and_push_query_on_kafka(live_server: Callable[..., LiveServer], kafka_bootstrap: str,
+                                            new_topic: Callable[[str], str]) -> None:
+    topic = new_topic("clicks")
+    server = live_server(log_url=f"kafka://{kafka_bootstrap}",
+                         ksql_properties={"auto.offset.reset": "earliest", "ksql.service.id": topic.replace("-", "_")})
+    created = ksql(server, CLICKSTREAM.replace("'clickstream'", f"'{topic}'") + ERRORS)
+    assert created.status_code == 200, created.text
+    server.state.log.append(topic, 0, [click(1, 200), click(2, 404)])
+    with httpx.stream("POST", f"{server.url}/query-stream", timeout=60,
+                      json={"sql": "SELECT userid, status FROM errors EMIT CHANGES LIMIT 1;"}) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert lines[1:] == [[2, 404]]

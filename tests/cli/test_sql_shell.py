@@ -171,3 +171,13 @@ def test_statements_from_a_pipe(server: LiveServer, tmp_path: Path) -> None:
     assert "Created query with ID CSAS_ERRORS_1" in result.stdout and "CSAS_ERRORS_1 | PERSISTENT" in result.stdout
     assert "NOSUCH" in result.stderr  # shown, and the shell went on
     assert result.stdout.rstrip().endswith("Exiting Headwater SQL.")
+
+
+def test_admin_key(live_server: Callable[..., LiveServer], tmp_path: Path) -> None:  # noqa: F811
+    server = live_server(admin_key="k3y")
+    script = tmp_path / "show.sql"
+    script.write_text("SHOW STREAMS;\n")
+    denied = run_sql([server.url, "-f", str(script)], tmp_path)
+    assert denied.returncode == 1 and "needs the admin API key" in denied.stderr
+    allowed = run_sql([server.url, "--api-key", "k3y", "-f", str(script)], tmp_path)
+    assert allowed.returncode == 0 and "Stream Name" in allowed.stdout

@@ -2,8 +2,9 @@
 
 ksqlDB answers every error as ``{"@type", "error_code", "message"}`` where
 ``error_code`` is the HTTP status times 100 plus a detail digit (40000 bad
-request, 40001 bad statement, 40002 "use /query", 40100 unauthorized, 40300
-forbidden, 40400 not found, 50000 server error); statement errors add
+request, 40001 bad statement, 40002 "use /query", 40003 too many push
+queries, 40100 unauthorized, 40300 forbidden, 40400 not found, 50000 server
+error); statement errors add
 ``statementText`` and the ``entities`` of the statements that ran before the
 failing one. Clients (the ksql CLI, ksql-python, the ksqldb package) key on
 these codes, so every handler raises :class:`KsqlHttpError` and one wrapper
@@ -38,6 +39,7 @@ DELIMITED_MEDIA_TYPE = "application/vnd.ksqlapi.delimited.v1"
 BAD_REQUEST = 40000
 BAD_STATEMENT = 40001
 QUERY_ENDPOINT = 40002
+MAX_PUSH = 40003
 UNAUTHORIZED = 40100
 FORBIDDEN = 40300
 NOT_FOUND = 40400

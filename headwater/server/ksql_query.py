@@ -21,7 +21,9 @@ closes one by id, which ends its response too.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +42,7 @@ from headwater.log.printing import print_lines
 from headwater.server.app import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.ksql_common import (
-    BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,
+    BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, MAX_PUSH, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,
     RequestCounter, check_admin, dumps, json_row, read_request, schema_text, statement_error,
 )
 from headwater.session import Session
@@ -58,6 +60,22 @@ MAX_ROWS_PER_CHUNK = 1000
 #: /query writes a newline after this long without a row (ksqlDB does too), so idle
 #: connections stay open through read timeouts of clients and proxies.
 HEARTBEAT_S = 1.0
+#: ksqlDB's ``ksql.max.push.queries`` default: more running push queries answer 40003.
+MAX_PUSH_QUERIES = 100
+#: Worker threads for waiting on rows and PRINT lines. Separate from anyio's default pool,
+#: so many idle push queries never starve /ksql statements of threads.
+STREAM_THREADS = MAX_PUSH_QUERIES + 20
+
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def stream_limiter() -> anyio.CapacityLimiter:
+    """One limiter per event loop (created inside it, as anyio requires)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(STREAM_THREADS)
+    return limiter
 
 
 @dataclass
@@ -146,7 +164,7 @@ async def result_chunks(session: Session, start: QueryStart) -> AsyncIterator[li
     sent = 0
     try:
         while True:
-            rows, error = await to_thread.run_sync(_gather, push)
+            rows, error = await to_thread.run_sync(_gather, push, limiter=stream_limiter())
             if rows:
                 sent += len(rows)
                 yield [json_row(r, start.types) for r in rows]
@@ -218,7 +236,7 @@ async def print_body(session: Session, statement: ast.Print) -> AsyncIterator[by
     try:
         while True:
             # Abandoned on cancel: the thread sees ``stopped`` within one poll and ends the generator.
-            line = await to_thread.run_sync(next_line, abandon_on_cancel=True)
+            line = await to_thread.run_sync(next_line, abandon_on_cancel=True, limiter=stream_limiter())
             if line is sentinel:
                 return
             yield str(line).encode() + b"\n"
@@ -246,6 +264,9 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
                 raise statement_error(str(exc), text.strip()) from None
             return text, statement, None
         assert isinstance(statement, ast.Query)
+        if statement.is_push and len(session.push_queries) >= MAX_PUSH_QUERIES:
+            raise KsqlHttpError(400, MAX_PUSH, "Not executing query as the maximum number of push queries "
+                                f"({MAX_PUSH_QUERIES}) has been reached.")
         start = await to_thread.run_sync(start_query, session, text, statement, {**body.properties})
         return text, statement, start
 

@@ -261,6 +261,20 @@ def test_client_disconnect_ends_print(server: LiveServer) -> None:
     wait_for(lambda: printing() == 0)
 
 
+def test_push_queries_are_limited(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.server import ksql_query
+
+    monkeypatch.setattr(ksql_query, "MAX_PUSH_QUERIES", 1)
+    with httpx.stream("POST", f"{server.url}/query-stream", json={"sql": "SELECT * FROM errors EMIT CHANGES;"}) as first:
+        next(first.iter_lines())
+        second = httpx.post(f"{server.url}/query-stream", json={"sql": "SELECT * FROM errors EMIT CHANGES;"})
+        assert second.status_code == 400 and second.json()["error_code"] == 40003
+    wait_for(lambda: not server.state.session.push_queries)
+    server.state.log.append("clickstream", 0, [click(8, 404)])  # room again once the first one ended
+    again = httpx.post(f"{server.url}/query-stream", json={"sql": "SELECT userid FROM errors EMIT CHANGES LIMIT 1;"})
+    assert again.status_code == 200 and again.text.splitlines()[1:] == ["[8]"]
+
+
 def test_close_query_ends_the_stream(server: LiveServer) -> None:
     lines: list[str] = []
     with httpx.stream("POST", f"{server.url}/query-stream", json={"sql": "SELECT * FROM errors EMIT CHANGES;"},

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -41,6 +42,12 @@ def _table(*headers: str, wrap_last: bool = True) -> Table:
     return table
 
 
+def _show(console: Console, table: Table) -> None:
+    """Print a table without the box's (blank) top line: the header comes first, as in the ksql CLI."""
+    lines = console.render_lines(table, console.options, pad=False)
+    console.print(Segments([segment for line in lines[1:] for segment in (*line, Segment.line())]), end="")
+
+
 def _text(value: Any) -> Text:
     if value is None:
         return Text("null")
@@ -65,7 +72,7 @@ def render_entity(console: Console, entity: Entity) -> None:
 def _current_status(console: Console, e: Entity) -> None:
     table = _table("Message")
     table.add_row(_text(e["commandStatus"]["message"]))
-    console.print(table)
+    _show(console, table)
 
 
 def _sources(console: Console, e: Entity) -> None:
@@ -73,14 +80,14 @@ def _sources(console: Console, e: Entity) -> None:
     table = _table("Table Name" if tables else "Stream Name", "Kafka Topic", "Key Format", "Value Format", "Windowed")
     for s in sorted(e["tables" if tables else "streams"], key=lambda s: s["name"]):
         table.add_row(s["name"], s["topic"], s["keyFormat"], s["valueFormat"], _text(s["isWindowed"]))
-    console.print(table)
+    _show(console, table)
 
 
 def _topics(console: Console, e: Entity) -> None:
     table = _table("Kafka Topic", "Partitions", "Partition Replicas")
     for t in e["topics"]:
         table.add_row(t["name"], str(len(t["replicaInfo"])), ",".join(str(r) for r in t["replicaInfo"]))
-    console.print(table)
+    _show(console, table)
 
 
 def _queries(console: Console, e: Entity) -> None:
@@ -88,7 +95,7 @@ def _queries(console: Console, e: Entity) -> None:
     for q in e["queries"]:
         table.add_row(q["id"], q.get("queryType", ""), q.get("state", ""), ",".join(q.get("sinks", [])),
                       ",".join(q.get("sinkKafkaTopics", [])), _text(q.get("queryString", "")))
-    console.print(table)
+    _show(console, table)
     console.print("For detailed information on a Query run: EXPLAIN <Query ID>;")
 
 
@@ -98,21 +105,21 @@ def _properties(console: Console, e: Entity) -> None:
     for p in e["properties"]:
         name = p["name"] + (" (overridden)" if p["name"] in overwritten else "")
         table.add_row(name, p.get("scope", ""), _text(p.get("value")))
-    console.print(table)
+    _show(console, table)
 
 
 def _variables(console: Console, e: Entity) -> None:
     table = _table("Variable Name", "Value")
     for v in e["variables"]:
         table.add_row(v["name"], _text(v["value"]))
-    console.print(table)
+    _show(console, table)
 
 
 def _functions(console: Console, e: Entity) -> None:
     table = _table("Function Name", "Category")
     for f in e["functions"]:
         table.add_row(f.get("name", ""), f.get("category", ""))
-    console.print(table)
+    _show(console, table)
 
 
 def _field_type(field: Entity) -> str:
@@ -137,7 +144,7 @@ def _describe(console: Console, description: Entity) -> None:
     table = _table("Field", "Type")
     for field in description["fields"]:
         table.add_row(field["name"], _field_type(field))
-    console.print(table)
+    _show(console, table)
     if description.get("extended"):
         for label, key in (("Queries that read from this", "readQueries"), ("Queries that write from this", "writeQueries")):
             queries = description.get(key) or []
@@ -170,7 +177,7 @@ def _query_description(console: Console, e: Entity) -> None:
     table = _table("Field", "Type")
     for field in q.get("fields", []):
         table.add_row(field["name"], _field_type(field))
-    console.print(table)
+    _show(console, table)
     console.print(Text(f"\nSources that this query reads from: \n-----------------------------------\n"
                        + "\n".join(q.get("sources", []))))
     console.print(Text(f"\nExecution plan      \n--------------      \n{q.get('executionPlan', '')}"))

@@ -9,7 +9,8 @@ from tests.databases import _missing
 
 def test_missing_database_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="MariaDB on 127.0.0.1:3306 .* is not reachable .*refused"):
+    reason = r"MariaDB on 127.0.0.1:3306 is not reachable \(refused\); run scripts/services.sh"
+    with pytest.raises(pytest.skip.Exception, match=reason):
         _missing("MariaDB on 127.0.0.1:3306", ConnectionRefusedError("refused"))
 
 

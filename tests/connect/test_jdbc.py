@@ -295,3 +295,111 @@ def test_config_validation() -> None:
     assert "Missing required configuration" in JdbcSinkConnector.validate({})["connection.url"][0]
     with pytest.raises(ConnectError, match="insert.mode must be insert, upsert or update"):
         JdbcSinkConnector().start({"connection.url": "jdbc:sqlite:x.db", "insert.mode": "merge"})
+
+
+def _kill_session(db_url: str, session_id: int) -> None:
+    engine = sa.create_engine(sqlalchemy_url(db_url))
+    try:
+        with engine.connect() as conn:
+            if "mariadb" in db_url:
+                conn.exec_driver_sql(f"KILL CONNECTION {session_id}")
+            else:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({session_id})")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("db", ["mariadb", "postgresql"])
+def test_connection_lost_mid_put_is_retriable_and_the_retry_writes_once(
+        db: str, request: pytest.FixtureRequest, topic: str) -> None:
+    db_url = str(request.getfixturevalue("mariadb_database" if db == "mariadb" else "postgres_database"))
+    task = JdbcSinkTask()
+    task.start({"connection.url": db_url, "auto.create": "true", "insert.mode": "upsert",
+                "pk.mode": "record_value", "pk.fields": "id", "batch.size": "2"})
+    try:
+        batch = [rec(topic, {"id": n, "v": n * 10}) for n in range(5)]
+        assert task.put(batch[:1]) == []
+        killed: list[int] = []
+        inserts: list[str] = []
+
+        @sa.event.listens_for(task.engine, "before_cursor_execute")
+        def kill_once(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT"):
+                inserts.append(statement)
+            # The server drops the session once the put's first statement (2 rows) went through.
+            if len(inserts) == 2 and not killed:
+                session_sql = "SELECT CONNECTION_ID()" if db == "mariadb" else "SELECT pg_backend_pid()"
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor.execute(session_sql)
+                killed.append(int(cursor.fetchone()[0]))
+                _kill_session(db_url, killed[0])
+
+        with pytest.raises(RetriableError):
+            task.put(batch)
+        assert killed and len(inserts) == 2
+        assert rows(db_url, topic, "id") == [{"id": 0, "v": 0}]  # the failed put left nothing behind
+        sa.event.remove(task.engine, "before_cursor_execute", kill_once)
+        assert task.put(batch) == []
+        assert rows(db_url, topic, "id") == [{"id": n, "v": n * 10} for n in range(5)]
+    finally:
+        task.stop()
+
+
+def _window_updates(topic: str, n: int) -> list[SinkRecord]:
+    """A windowed count's changelog (EMIT CHANGES): one update per input event, as a CTAS emits it."""
+    counts: dict[tuple[int, int], int] = {}
+    records = []
+    for i in range(n):
+        user, window = (i * 7) % 13, (i // 97) * 60_000
+        counts[(user, window)] = counts.get((user, window), 0) + 1
+        value = {"USERID": user, "EVENT_TS": window, "EVENTS": counts[(user, window)]}
+        records.append(SinkRecord(topic, 0, i, None, user, value))
+    return records
+
+
+WINDOW_SINK = {"auto.create": "true", "insert.mode": "upsert", "pk.mode": "record_value",
+               "pk.fields": "USERID,EVENT_TS", "batch.size": "20"}
+
+
+def _write_until_killed(db_url: str, topic: str) -> None:
+    """Runs in a child process: put the changelog 50 records at a time, forever, until kill -9."""
+    task = JdbcSinkTask()
+    task.start({"connection.url": db_url, **WINDOW_SINK})
+    records = _window_updates(topic, 3000)
+    print("started", flush=True)
+    while True:
+        for start in range(0, len(records), 50):
+            task.put(records[start:start + 50])
+
+
+@pytest.mark.parametrize("db", ["mariadb", "postgresql"])
+def test_replay_after_kill_9_leaves_the_table_correct(db: str, request: pytest.FixtureRequest, topic: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db_url = str(request.getfixturevalue("mariadb_database" if db == "mariadb" else "postgres_database"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"from tests.connect.test_jdbc import _write_until_killed; "
+                               f"_write_until_killed({db_url!r}, {topic!r})"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "started\n"
+        time.sleep(0.7)  # mid-stream: puts (transactions) are running
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    records = _window_updates(topic, 3000)
+    task = JdbcSinkTask()
+    task.start({"connection.url": db_url, **WINDOW_SINK})
+    try:
+        # The runtime replays from its last committed offset, which may be any put the child finished
+        # (or none): replaying from the start covers them all.
+        for start in range(0, len(records), 250):
+            assert task.put(records[start:start + 250]) == []
+    finally:
+        task.stop()
+    expected = {(r.value["USERID"], r.value["EVENT_TS"]): r.value["EVENTS"] for r in records}
+    got = {(r["USERID"], r["EVENT_TS"]): r["EVENTS"] for r in rows(db_url, topic, "EVENT_TS")}
+    assert got == expected

@@ -1,7 +1,8 @@
 """The datagen source connector, kafka-connect-datagen's counterpart.
 
-Config keys are kafka-connect-datagen's: ``kafka.topic``, ``quickstart`` or
-``schema.string`` (an Avro schema with ``arg.properties``), ``schema.keyfield``,
+Config keys are kafka-connect-datagen's: ``kafka.topic``, ``quickstart``,
+``schema.string`` or ``schema.filename`` (an Avro schema with
+``arg.properties``), ``schema.keyfield``,
 ``max.interval``, ``iterations``, ``random.seed``, ``tasks.max``. Each task
 generates its own sequence (as in datagen, tasks do not share counters).
 
@@ -55,9 +56,15 @@ def _int(config: Mapping[str, str], key: str, default: int | None) -> int | None
 
 def generator_for(config: Mapping[str, str]) -> Generator:
     """The generator a datagen config names: ``quickstart`` or ``schema.string``, keyed by ``schema.keyfield``."""
-    name, schema = config.get("quickstart"), config.get("schema.string")
-    if bool(name) == bool(schema):
-        raise ConfigError("datagen: set exactly one of quickstart and schema.string")
+    name, schema, filename = config.get("quickstart"), config.get("schema.string"), config.get("schema.filename")
+    if sum(map(bool, (name, schema, filename))) != 1:
+        raise ConfigError("datagen: set exactly one of quickstart, schema.string and schema.filename")
+    if filename:
+        try:
+            with open(filename, encoding="utf-8") as file:
+                schema = file.read()
+        except OSError as exc:
+            raise ConfigError(f"datagen: cannot read schema.filename {filename!r}: {exc.strerror}") from None
     generator = quickstart(name) if name else AvroGenerator(str(schema))
     if "schema.keyfield" in config:
         generator = generator.with_key_field(config["schema.keyfield"] or None)
@@ -77,6 +84,8 @@ class DatagenConnector(Connector):
                       documentation="Name of a bundled schema (case-insensitive)."),
             ConfigKey("schema.string", "STRING", importance="HIGH",
                       documentation="Avro schema with arg.properties (instead of quickstart)."),
+            ConfigKey("schema.filename", "STRING", importance="HIGH",
+                      documentation="File holding an Avro schema with arg.properties."),
             ConfigKey("schema.keyfield", "STRING", documentation=(
                 "Top-level field copied into the record key; empty for a null key. "
                 "Defaults to the quickstart's key.")),
@@ -92,8 +101,8 @@ class DatagenConnector(Connector):
         try:
             generator_for(config)
         except ConfigError as exc:
-            key = "schema.keyfield" if "keyfield" in str(exc) else ("quickstart" if config.get("quickstart")
-                                                                     else "schema.string")
+            key = ("schema.keyfield" if "keyfield" in str(exc) else "quickstart" if config.get("quickstart")
+                   else "schema.filename" if config.get("schema.filename") else "schema.string")
             errors.setdefault(key, []).append(str(exc))
         for key in ("max.interval", "iterations", "random.seed"):
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,12 +118,19 @@ def test_max_interval_paces_records() -> None:
     assert elapsed <= 1.2
 
 
-def test_schema_string_and_keyfield() -> None:
+def test_schema_string_file_and_keyfield(tmp_path: Path) -> None:
     schema = ('{"type": "record", "name": "t", "fields": [{"name": "n", "type": {"type": "int", '
               '"arg.properties": {"iteration": {"start": 7}}}}, {"name": "s", "type": "string"}]}')
     (task,) = started({"kafka.topic": "t", "schema.string": schema, "schema.keyfield": "n", "max.interval": "0"})
     first = task.poll()[0]
     assert first.key == 7 and first.value["n"] == 7 and isinstance(first.value["s"], str)
+    path = tmp_path / "t.avsc"
+    path.write_text(schema)
+    (from_file,) = started({"kafka.topic": "t", "schema.filename": str(path), "schema.keyfield": "n",
+                            "max.interval": "0"})
+    assert from_file.poll()[0].key == 7
+    assert "cannot read schema.filename" in DatagenConnector.validate(
+        {"kafka.topic": "t", "schema.filename": str(tmp_path / "missing.avsc")})["schema.filename"][0]
     (keyless,) = started(config(**{"schema.keyfield": ""}))
     assert keyless.poll()[0].key is None
 
@@ -134,6 +142,6 @@ def test_validate_reports_bad_keys() -> None:
     assert "unknown quickstart 'nope'" in errors["quickstart"][0]
     assert "max.interval must be an integer" in errors["max.interval"][0]
     both = DatagenConnector.validate({"kafka.topic": "t", "quickstart": "users", "schema.string": "{}"})
-    assert "exactly one of quickstart and schema.string" in both["quickstart"][0]
+    assert "exactly one of quickstart, schema.string and schema.filename" in both["quickstart"][0]
     with pytest.raises(ConnectError, match="unknown quickstart"):
         DatagenConnector().start({"kafka.topic": "t", "quickstart": "nope"})

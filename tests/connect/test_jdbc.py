@@ -403,3 +403,9 @@ def test_replay_after_kill_9_leaves_the_table_correct(db: str, request: pytest.F
     expected = {(r.value["USERID"], r.value["EVENT_TS"]): r.value["EVENTS"] for r in records}
     got = {(r["USERID"], r["EVENT_TS"]): r["EVENTS"] for r in rows(db_url, topic, "EVENT_TS")}
     assert got == expected
+
+
+def test_table_name_format_and_fields_whitelist(sink: Sink, db_url: str, topic: str) -> None:
+    task = sink(**{"table.name.format": "kafka_${topic}", "fields.whitelist": "id, city"})
+    assert task.put([rec(topic, {"id": 1, "city": "Oslo", "secret": "x"})]) == []
+    assert rows(db_url, f"kafka_{topic}", "id") == [{"id": 1, "city": "Oslo"}]

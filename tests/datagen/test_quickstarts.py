@@ -199,3 +199,9 @@ def test_bad_schema_strings() -> None:
         AvroGenerator('"string"')
     with pytest.raises(ConfigError, match="unsupported Avro type 'decimalish'"):
         AvroGenerator('{"type": "record", "name": "r", "fields": [{"name": "x", "type": "decimalish"}]}')
+
+
+def test_bad_regex_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="bad regex 'User_\\[1-9'"):
+        AvroGenerator('{"type": "record", "name": "r", "fields": [{"name": "x", "type": '
+                      '{"type": "string", "arg.properties": {"regex": "User_[1-9"}}}]}')

@@ -301,6 +301,45 @@ class JdbcSinkTask(SinkTask):
                 result[name] = (sql, not key)
         return result
 
+    def _create_table(self, name: str, rows: list[Row], needed: list[str]) -> sa.Table:
+        keys = list(dict.fromkeys(c for r in rows for c in r.key_columns))
+        types = self._column_types(rows, needed)
+        table = sa.Table(name, sa.MetaData(), *(
+            sa.Column(c, types[c][0], primary_key=c in keys, nullable=types[c][1] and c not in keys,
+                      autoincrement=False)
+            for c in needed))
+        try:
+            with self.engine.begin() as conn:
+                table.create(conn)
+            log.info("jdbc sink: created table %s (%s)", name, ", ".join(needed))
+        except sa.exc.DBAPIError:
+            if self._reflect(name) is None:  # not created by another task at the same moment
+                raise
+        created = self._reflect(name)
+        assert created is not None  # it was just created
+        return created
+
+    def _add_columns(self, table: sa.Table, rows: list[Row], missing: list[str]) -> sa.Table:
+        """ALTER TABLE ADD COLUMN for the missing fields that may be null (the others cannot be added)."""
+        types = self._column_types(rows, missing)
+        addable = [c for c in missing if types[c][1]]
+        if not addable:
+            return table
+        try:
+            with self.engine.begin() as conn:
+                quoted = conn.dialect.identifier_preparer.quote(table.name)
+                for c in addable:
+                    column = sa.schema.CreateColumn(sa.Column(c, types[c][0], nullable=True)).compile(
+                        dialect=conn.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {column}")
+            log.info("jdbc sink: added columns %s to %s", ", ".join(addable), table.name)
+        except sa.exc.DBAPIError:
+            fresh = self._reflect(table.name)  # another task may have added them first
+            if fresh is None or any(self._column(fresh, c) is None for c in addable):
+                raise
+        evolved = self._reflect(table.name)
+        return evolved if evolved is not None else table
+
     def _prepare_tables(self, rows: list[Row], failures: list[RecordFailure]) -> list[Row]:
         """Create and evolve tables; return the rows that can be written (the others join ``failures``)."""
         s = self.settings
@@ -316,36 +355,14 @@ class JdbcSinkTask(SinkTask):
             if table is None:
                 if not s.auto_create:
                     raise ConnectError(f"jdbc sink: table {name!r} does not exist and auto.create is false")
-                keys = list(dict.fromkeys(c for r in table_rows for c in r.key_columns))
-                types = self._column_types(table_rows, needed)
-                table = sa.Table(name, sa.MetaData(), *(
-                    sa.Column(c, types[c][0], primary_key=c in keys, nullable=types[c][1] and c not in keys,
-                              autoincrement=False)
-                    for c in needed))
-                with self.engine.begin() as conn:
-                    table.create(conn, checkfirst=True)
-                log.info("jdbc sink: created table %s (%s)", name, ", ".join(needed))
-                table = self._reflect(name)
-                assert table is not None
+                table = self._create_table(name, table_rows, needed)
             missing = [c for c in needed if self._column(table, c) is None]
             if missing:
                 fresh = self._reflect(name)  # another writer may have added them
                 table = fresh if fresh is not None else table
                 missing = [c for c in needed if self._column(table, c) is None]
             if missing and s.auto_evolve:
-                types = self._column_types(table_rows, missing)
-                addable = [c for c in missing if types[c][1]]
-                if addable:
-                    with self.engine.begin() as conn:
-                        for c in addable:
-                            ddl = sa.schema.CreateColumn(sa.Column(c, types[c][0], nullable=True))
-                            compiled = ddl.compile(dialect=conn.dialect)
-                            conn.exec_driver_sql(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(name)} "
-                                                 f"ADD COLUMN {compiled}")
-                    log.info("jdbc sink: added columns %s to %s", ", ".join(addable), name)
-                    evolved = self._reflect(name)
-                    table = evolved if evolved is not None else table
-                    missing = [c for c in needed if self._column(table, c) is None]
+                table = self._add_columns(table, table_rows, missing)
             for row in table_rows:
                 absent = [c for c in row.values if self._column(table, c) is None]
                 if absent:

@@ -409,3 +409,26 @@ def test_table_name_format_and_fields_whitelist(sink: Sink, db_url: str, topic: 
     task = sink(**{"table.name.format": "kafka_${topic}", "fields.whitelist": "id, city"})
     assert task.put([rec(topic, {"id": 1, "city": "Oslo", "secret": "x"})]) == []
     assert rows(db_url, f"kafka_{topic}", "id") == [{"id": 1, "city": "Oslo"}]
+
+
+def test_tasks_creating_the_same_table_at_once(sink: Sink, db_url: str, topic: str) -> None:
+    import threading
+
+    tasks = [sink(**{"insert.mode": "upsert", "pk.mode": "kafka"}) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(tasks))
+
+    def run(n: int, task: JdbcSinkTask) -> None:
+        try:
+            barrier.wait()
+            assert task.put([rec(topic, {"v": i}, offset=i, partition=n) for i in range(10)]) == []
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n, t)) for n, t in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(rows(db_url, topic, "__connect_offset")) == 40

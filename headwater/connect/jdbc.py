@@ -238,7 +238,9 @@ class JdbcSinkTask(SinkTask):
         values = {**value_fields, **keys}
         return Row(record, table, s.insert_mode, tuple(keys), values, {**value_schemas, **schemas})
 
-    def _key_columns(self, record: SinkRecord, value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, ConnectSchema | None]]:
+    def _key_columns(
+        self, record: SinkRecord, value: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, ConnectSchema | None]]:
         s = self.settings
         where = f"{record.topic}[{record.partition}]@{record.offset}"
         if s.pk_mode == "none":
@@ -353,9 +355,12 @@ class JdbcSinkTask(SinkTask):
             if table is None:
                 table = self._reflect(name)
             if table is None:
+                writes = [r for r in table_rows if r.op != "delete"]
+                if not writes:
+                    continue  # tombstones for a table not created yet: no row to delete
                 if not s.auto_create:
                     raise ConnectError(f"jdbc sink: table {name!r} does not exist and auto.create is false")
-                table = self._create_table(name, table_rows, needed)
+                table = self._create_table(name, writes, list(dict.fromkeys(c for r in writes for c in r.values)))
             missing = [c for c in needed if self._column(table, c) is None]
             if missing:
                 fresh = self._reflect(name)  # another writer may have added them

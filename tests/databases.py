@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+HOST = "127.0.0.1"
+MARIADB_PORT = 3306
+POSTGRES_PORT = 5432
 
 
 def _missing(what: str, exc: Exception) -> None:
@@ -37,14 +38,15 @@ def mariadb_database() -> Iterator[str]:
     import pymysql
 
     try:
-        admin = pymysql.connect(**MARIADB, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+        admin = pymysql.connect(host=HOST, port=MARIADB_PORT, user="root", password="", autocommit=True,
+                                connect_timeout=5)
     except pymysql.err.Error as exc:
         _missing("MariaDB on 127.0.0.1:3306 (root, no password)", exc)
     name = _name()
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
-        yield f"jdbc:mariadb://{MARIADB['host']}:{MARIADB['port']}/{name}?user=root"
+        yield f"jdbc:mariadb://{HOST}:{MARIADB_PORT}/{name}?user=root"
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -57,13 +59,14 @@ def postgres_database() -> Iterator[str]:
     import psycopg
 
     try:
-        admin = psycopg.connect(**POSTGRES, dbname="postgres", autocommit=True, connect_timeout=5)
+        admin = psycopg.connect(host=HOST, port=POSTGRES_PORT, user="postgres", dbname="postgres", autocommit=True,
+                                connect_timeout=5)
     except psycopg.Error as exc:
         _missing("PostgreSQL on 127.0.0.1:5432 (user postgres, trust)", exc)
     name = _name()
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"jdbc:postgresql://{POSTGRES['host']}:{POSTGRES['port']}/{name}?user=postgres"
+        yield f"jdbc:postgresql://{HOST}:{POSTGRES_PORT}/{name}?user=postgres"
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -23,6 +23,7 @@ configured N number of messages").
 
 from __future__ import annotations
 
+import builtins
 import logging
 import random
 import time
@@ -120,7 +121,7 @@ class DatagenConnector(Connector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [{**self.config, "task.id": str(n)} for n in range(max(1, max_tasks))]
 
-    def task_class(self) -> type[Task]:
+    def task_class(self) -> builtins.type[Task]:
         return DatagenTask
 
 

@@ -31,6 +31,7 @@ write.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ class JdbcSinkConnector(Connector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self.config) for _ in range(max(1, max_tasks))]
 
-    def task_class(self) -> type[Task]:
+    def task_class(self) -> builtins.type[Task]:
         return JdbcSinkTask
 
 

@@ -66,10 +66,11 @@ def sqlalchemy_url(url: str, user: str | None = None, password: str | None = Non
                               "jdbc:postgresql:// or jdbc:sqlite:")
         parts = urlsplit(rest)
         params = dict(parse_qsl(parts.query))
+        host: str | None = parts.hostname
+        port: int | None = parts.port
+        database = parts.path.lstrip("/")
         if not parts.netloc:  # jdbc:postgresql:dbname
             host, port, database = "localhost", None, parts.path
-        else:
-            host, port, database = parts.hostname, parts.port, parts.path.lstrip("/")
         query = {"charset": "utf8mb4"} if scheme in MYSQL else {}
         result = URL.create(_JDBC_DRIVERS[scheme], username=params.get("user"), password=params.get("password"),
                             host=host, port=port, database=database or None, query=query)
@@ -203,12 +204,17 @@ def upsert(table: sa.Table, key_columns: Sequence[str], columns: Sequence[str], 
         # With nothing else to update, "update" a key column to itself: a no-op that still counts as done.
         updates = {c: stmt.inserted[c] for c in (others or key_columns[:1])}
         return stmt.on_duplicate_key_update(updates)
-    if dialect in ("postgresql", "sqlite"):
-        stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
         if not others:
-            return stmt.on_conflict_do_nothing(index_elements=list(key_columns))
-        return stmt.on_conflict_do_update(index_elements=list(key_columns),
-                                          set_={c: stmt.excluded[c] for c in others})
+            return pg.on_conflict_do_nothing(index_elements=list(key_columns))
+        return pg.on_conflict_do_update(index_elements=list(key_columns), set_={c: pg.excluded[c] for c in others})
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        if not others:
+            return lite.on_conflict_do_nothing(index_elements=list(key_columns))
+        return lite.on_conflict_do_update(index_elements=list(key_columns),
+                                          set_={c: lite.excluded[c] for c in others})
     raise ConfigError(f"jdbc sink: insert.mode=upsert is not supported on {dialect}")
 
 
@@ -237,7 +243,7 @@ def database_message(exc: sa.exc.DBAPIError) -> str:
     orig = exc.orig
     if orig is None:
         return str(exc)
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     if len(args) == 2 and isinstance(args[0], int):  # pymysql: (errno, message)
         return f"({args[0]}) {args[1]}"
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -174,14 +174,13 @@ def compile_generator(schema: Any, named: dict[str, Any] | None = None) -> Field
             return compile_generator(named[schema], named)
         schema = {"type": schema}
     kind = schema.get("type")
+    props: Mapping[str, Any] = schema.get(ARG) or {}
     if isinstance(kind, (list, dict)):
         inner = compile_generator(kind, named)
-        props = schema.get(ARG) or {}
         if "options" in props:
-            options = list(props["options"])
-            return lambda _n, rng: rng.choice(options)
+            choices = list(props["options"])
+            return lambda _n, rng: rng.choice(choices)
         return inner
-    props: Mapping[str, Any] = schema.get(ARG) or {}
     if "options" in props:
         options = list(props["options"])
         if not options:

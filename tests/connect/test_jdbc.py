@@ -332,7 +332,8 @@ def test_connection_lost_mid_put_is_retriable_and_the_retry_writes_once(
                 session_sql = "SELECT CONNECTION_ID()" if db == "mariadb" else "SELECT pg_backend_pid()"
                 cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
                 cursor.execute(session_sql)
-                killed.append(int(cursor.fetchone()[0]))
+                (session_id,) = cursor.fetchone() or (0,)
+                killed.append(int(session_id))
                 _kill_session(db_url, killed[0])
 
         with pytest.raises(RetriableError):

@@ -195,16 +195,18 @@ def test_refused_record_is_returned_with_the_database_reason(sink: Sink, db_url:
     assert [r["id"] for r in rows(db_url, topic, "id")] == [0, 1, 2, 4, 5]
 
 
-def test_value_the_column_type_refuses(sink: Sink, db_url: str, topic: str) -> None:
-    if db_url.startswith("jdbc:sqlite:"):
-        pytest.skip("SQLite stores any value in any column (type affinity): nothing to refuse")
-    task = sink()
+@pytest.mark.parametrize("db", ["mariadb", "postgresql"])  # SQLite stores any value in any column
+def test_value_the_column_type_refuses(db: str, request: pytest.FixtureRequest, topic: str) -> None:
+    db_url = str(request.getfixturevalue("mariadb_database" if db == "mariadb" else "postgres_database"))
+    task = JdbcSinkTask()
+    task.start({"connection.url": db_url, "auto.create": "true"})
     assert task.put([rec(topic, {"id": 1, "amount": 5})]) == []
     failures = task.put([rec(topic, {"id": 2, "amount": 7}), rec(topic, {"id": 3, "amount": "lots"}),
                          rec(topic, {"id": 4, "amount": 9})])
     assert len(failures) == 1 and failures[0].record.value["id"] == 3
     assert "lots" in str(failures[0].error) or "integer" in str(failures[0].error).lower()
     assert [r["amount"] for r in rows(db_url, topic, "id")] == [5, 7, 9]
+    task.stop()
 
 
 def test_batch_size_bounds_rows_per_statement(sink: Sink, db_url: str, topic: str) -> None:

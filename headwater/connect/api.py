@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from headwater.connect.data import SinkRecord, SourceRecord
+from headwater.errors import HeadwaterError
 
 
-class ConnectError(Exception):
+class ConnectError(HeadwaterError):
     """A connector or task failed; the message goes to the task's status trace."""
 
 

@@ -1,7 +1,8 @@
 """FileStreamSink and FileStreamSource, as Apache Kafka's file connectors.
 
 The sink appends one line per record to ``file`` (standard output when
-unset). A string value is written as it is; a struct, map or array as
+unset). A string value is written as it is (one with a line break is refused:
+it would read back as several records); a struct, map or array as
 compact JSON (Connect would write Java's ``toString``, which no reader wants);
 a tombstone as ``null``. ``flush`` fsyncs, so a committed offset means the
 lines are on disk.
@@ -79,7 +80,11 @@ class FileStreamSinkTask(SinkTask):
         lines: list[str] = []
         for record in records:
             try:
-                lines.append(render_line(record.value) + "\n")
+                line = render_line(record.value)
+                if "\n" in line or "\r" in line:
+                    raise ValueError("the value contains a line break, which would split the record over "
+                                     "several lines")
+                lines.append(line + "\n")
             except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
                 failures.append(RecordFailure(record, ConnectError(
                     f"FileStreamSink: cannot write the value of {record.topic}[{record.partition}]@"

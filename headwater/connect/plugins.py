@@ -55,6 +55,10 @@ def find(name: str) -> Plugin:
                        f"available connectors are: {known}")
 
 
+def find_or_none(name: str) -> Plugin | None:
+    return next((p for p in _PLUGINS if name in p.names()), None)
+
+
 def available() -> list[tuple[Plugin, type[Connector]]]:
     """Plug-ins whose module imports, with their classes (GET /connector-plugins)."""
     out = []

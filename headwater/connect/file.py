@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import orjson
 
-from headwater.connect.api import ConfigKey, ConnectError, RecordFailure, SinkTask, SourceTask, Task
+from headwater.connect.api import ConfigKey, ConnectError, RecordFailure, RetriableError, SinkTask, SourceTask, Task
 from headwater.connect.api import Connector as _Connector
 from headwater.connect.converters import value_to_json
 from headwater.connect.data import ConnectSchema, SinkRecord, SourceRecord
@@ -69,11 +69,22 @@ class FileStreamSinkConnector(_Connector):
 
 
 class FileStreamSinkTask(SinkTask):
+    """Opens the file on first write: a missing directory (a mount not there yet) is a RetriableError,
+    so errors.retry.timeout decides how long the task waits for it."""
+
     def start(self, config: Mapping[str, str]) -> None:
         super().start(config)
-        path = config.get("file", "")
-        self._out: IO[str] = open(path, "a", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
-        self._owned = bool(path)
+        self._path = config.get("file", "")
+        self._out: IO[str] | None = None if self._path else sys.stdout
+        self._owned = bool(self._path)
+
+    def _file(self) -> IO[str]:
+        if self._out is None:
+            try:
+                self._out = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+            except OSError as exc:
+                raise RetriableError(f"FileStreamSink: cannot open {self._path}: {exc.strerror}") from exc
+        return self._out
 
     def put(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure]:
         failures: list[RecordFailure] = []
@@ -89,16 +100,24 @@ class FileStreamSinkTask(SinkTask):
                 failures.append(RecordFailure(record, ConnectError(
                     f"FileStreamSink: cannot write the value of {record.topic}[{record.partition}]@"
                     f"{record.offset} as a line: {exc}")))
-        self._out.write("".join(lines))
+        out = self._file()
+        try:
+            out.write("".join(lines))
+        except OSError as exc:
+            raise RetriableError(f"FileStreamSink: cannot write to {self._path}: {exc.strerror}") from exc
         return failures
 
     def flush(self) -> None:
-        self._out.flush()
-        if self._owned:
-            os.fsync(self._out.fileno())
+        out = self._file()
+        try:
+            out.flush()
+            if self._owned:
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise RetriableError(f"FileStreamSink: cannot flush {self._path}: {exc.strerror}") from exc
 
     def stop(self) -> None:
-        if self._owned:
+        if self._owned and self._out is not None:
             self._out.close()
 
 

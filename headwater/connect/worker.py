@@ -180,8 +180,8 @@ class SinkWorkerTask(WorkerTask):
         except OffsetOutOfRangeError as exc:  # retention removed what we were about to read
             self.positions[TopicPartition(exc.topic, exc.partition)] = exc.start
             return
-        if not batches:
-            return
+        if not batches or not self._resumed.is_set() or self._stopping.is_set():
+            return  # paused or stopped while polling: these records are read again on resume
         records: list[SinkRecord] = []
         raws: dict[tuple[str, int, int], RawRecord] = {}
         advanced: dict[TopicPartition, int] = {}

@@ -10,6 +10,7 @@ and the Java class names users already have in their configs
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ class Connector(ABC):
         """At most ``max_tasks`` configs, one per task."""
 
     @abstractmethod
-    def task_class(self) -> type[Task]: ...
+    def task_class(self) -> builtins.type[Task]: ...
 
     def stop(self) -> None:
         """Release what ``start`` took."""

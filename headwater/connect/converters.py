@@ -102,7 +102,8 @@ class _NumberConverter(Converter):
             number = float(value) if self.fmt in (">f", ">d") else int(value)
             return struct.pack(self.fmt, number)
         except (TypeError, ValueError, struct.error) as exc:
-            raise ConversionError(f"{type(self).__name__}: cannot serialize {value!r} for topic {topic}: {exc}") from None
+            raise ConversionError(f"{type(self).__name__}: cannot serialize {value!r} for topic {topic}: "
+                                  f"{exc}") from None
 
 
 class ShortConverter(_NumberConverter):

@@ -71,7 +71,7 @@ class ExtractNewRecordState(Transformation):
                 row[f"{self.prefix}deleted"] = "false"
         for path, rename in self.add_fields:
             row[rename or self.prefix + path.replace(".", "_")] = self._lookup(value, path)
-        headers = record.headers
+        headers: tuple[tuple[str, bytes | None], ...] = tuple(record.headers)
         for path, rename in self.add_headers:
             found = self._lookup(value, path)
             headers = (*headers, (rename or self.header_prefix + path.replace(".", "_"),

@@ -17,6 +17,7 @@ A partial last line waits until its newline arrives. A file that shrinks
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import os
 import sys
@@ -64,7 +65,7 @@ class FileStreamSinkConnector(_Connector):
         # One writer per file: more tasks would interleave partial lines.
         return [{"file": self.config.get("file", "")}]
 
-    def task_class(self) -> type[Task]:
+    def task_class(self) -> builtins.type[Task]:
         return FileStreamSinkTask
 
 
@@ -147,7 +148,7 @@ class FileStreamSourceConnector(_Connector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [{k: self.config[k] for k in ("file", "topic", "batch.size") if k in self.config}]
 
-    def task_class(self) -> type[Task]:
+    def task_class(self) -> builtins.type[Task]:
         return FileStreamSourceTask
 
 

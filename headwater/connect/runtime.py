@@ -20,7 +20,6 @@ from typing import Any
 from headwater.connect import plugins
 from headwater.connect.api import ConnectError, Connector
 from headwater.connect.converters import converter_from_config
-from headwater.connect.error_handler import ErrorHandler
 from headwater.connect.store import ConnectStore, offset_key
 from headwater.connect.transforms import TransformChain
 from headwater.connect.worker import (
@@ -345,7 +344,8 @@ class ConnectRuntime:
                           for p in range(self._partitions(t))]
             committed = self.log.committed(sink_group(name), partitions)
             return {"offsets": [{"partition": {"kafka_topic": tp.topic, "kafka_partition": tp.partition},
-                                 "offset": {"kafka_offset": off}} for tp, off in committed.items() if off is not None]}
+                                 "offset": {"kafka_offset": off}}
+                                for tp, off in committed.items() if off is not None]}
         return {"offsets": [{"partition": p, "offset": o} for p, o in self.store.source_offsets(name)]}
 
     def alter_offsets(self, name: str, entries: list[Mapping[str, Any]] | None) -> dict[str, str]:
@@ -524,4 +524,4 @@ def _config_text(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["ConnectRequestError", "ConnectRuntime", "ErrorHandler", "STOPPED"]
+__all__ = ["ConnectRequestError", "ConnectRuntime", "STOPPED"]

@@ -102,10 +102,11 @@ class InsertField(Transformation):
         self.static_value = config.get("static.value")
 
     def apply(self, record: R) -> R | None:
-        schema, value = self._side(record)
-        if value is None:  # tombstones pass through, as in Connect
+        side = self._side(record)
+        schema: ConnectSchema | None = side[0]
+        if side[1] is None:  # tombstones pass through, as in Connect
             return record
-        out = dict(self._struct(value, "field insertion"))
+        out = dict(self._struct(side[1], "field insertion"))
         extra: list[tuple[str, Any, ConnectSchema]] = []
         for key, name in self.fields.items():
             if key == "topic.field":
@@ -124,9 +125,13 @@ class InsertField(Transformation):
                 extra.append((name, self.static_value, ConnectSchema("string", optional=True)))
         for name, field_value, _ in extra:
             out[name] = field_value
-        if schema is not None:
-            schema = _struct_schema(schema, [*schema.fields, *(Field(n, s) for n, _, s in extra)])
-        return self._with(record, schema, out)
+        return self._with(record, _appended(schema, extra), out)
+
+
+def _appended(schema: ConnectSchema | None, extra: list[tuple[str, Any, ConnectSchema]]) -> ConnectSchema | None:
+    if schema is None:
+        return None
+    return _struct_schema(schema, [*schema.fields, *(Field(name, s) for name, _, s in extra)])
 
 
 class ReplaceField(Transformation):

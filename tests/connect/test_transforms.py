@@ -17,10 +17,6 @@ def record(value: object, key: object = None, topic: str = "orders", headers=(),
     return SinkRecord(topic, 2, 41, 1_700_000_000_000, key, value, None, value_schema, tuple(headers))
 
 
-def chain(**config: str) -> TransformChain:
-    return TransformChain({k.replace("__", "."): v for k, v in config.items()})
-
-
 def test_insert_field_adds_topic_partition_offset_timestamp_and_static() -> None:
     c = TransformChain({"transforms": "ins", "transforms.ins.type": T + "InsertField$Value",
                         "transforms.ins.topic.field": "t", "transforms.ins.partition.field": "p",

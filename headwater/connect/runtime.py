@@ -20,7 +20,7 @@ from typing import Any
 from headwater.connect import plugins
 from headwater.connect.api import ConnectError, Connector
 from headwater.connect.converters import converter_from_config
-from headwater.connect.store import ConnectStore, offset_key
+from headwater.connect.store import ConnectStore, StorageTopics, offset_key
 from headwater.connect.transforms import TransformChain
 from headwater.connect.worker import (
     FAILED,
@@ -76,10 +76,10 @@ class ConnectorInstance:
 
 
 class ConnectRuntime:
-    def __init__(self, log: Log, *, worker_id: str | None = None) -> None:
+    def __init__(self, log: Log, *, worker_id: str | None = None, topics: StorageTopics | None = None) -> None:
         self.log = log
         self.worker_id = worker_id or f"{socket.gethostname()}:8083"
-        self.store = ConnectStore(log)
+        self.store = ConnectStore(log, topics)
         self._lock = threading.RLock()
         self.connectors: dict[str, ConnectorInstance] = {}
         self._closed = False

@@ -15,6 +15,7 @@ rebuilds the state after a restart, compacted or not.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -28,14 +29,24 @@ OFFSETS_TOPIC = "connect-offsets"
 _COMPACT = {"cleanup.policy": "compact"}
 
 
+@dataclass(frozen=True)
+class StorageTopics:
+    """The worker's config.storage.topic, status.storage.topic and offset.storage.topic."""
+
+    configs: str = CONFIG_TOPIC
+    status: str = STATUS_TOPIC
+    offsets: str = OFFSETS_TOPIC
+
+
 def offset_key(connector: str, partition: Mapping[str, Any]) -> bytes:
     return orjson.dumps([connector, dict(partition)], option=orjson.OPT_SORT_KEYS)
 
 
 class ConnectStore:
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, topics: StorageTopics | None = None) -> None:
         self.log = log
-        for topic in (CONFIG_TOPIC, STATUS_TOPIC, OFFSETS_TOPIC):
+        self.topics = topics or StorageTopics()
+        for topic in (self.topics.configs, self.topics.status, self.topics.offsets):
             log.create_topic(topic, 1, _COMPACT, exist_ok=True)
         self._lock = threading.Lock()
         self.configs: dict[str, dict[str, str]] = {}
@@ -56,7 +67,7 @@ class ConnectStore:
             position = fetched.next_offset
 
     def _load(self) -> None:
-        for key, value in self._records(CONFIG_TOPIC):
+        for key, value in self._records(self.topics.configs):
             text = key.decode()
             if text.startswith("connector-"):
                 name = text[len("connector-"):]
@@ -67,7 +78,7 @@ class ConnectStore:
                     self.configs[name] = {str(k): str(v) for k, v in value["properties"].items()}
             elif text.startswith("target-state-") and value is not None:
                 self.targets[text[len("target-state-"):]] = value["state"]
-        for key, value in self._records(OFFSETS_TOPIC):
+        for key, value in self._records(self.topics.offsets):
             connector, partition = orjson.loads(key)
             slot = self.offsets.setdefault(connector, {})
             if value is None:
@@ -77,22 +88,22 @@ class ConnectStore:
 
     # -- configs --------------------------------------------------------------------
     def put_config(self, name: str, config: Mapping[str, str]) -> None:
-        self._append(CONFIG_TOPIC, f"connector-{name}", {"properties": dict(config)})
+        self._append(self.topics.configs, f"connector-{name}", {"properties": dict(config)})
         self.configs[name] = dict(config)
 
     def put_target(self, name: str, state: str) -> None:
-        self._append(CONFIG_TOPIC, f"target-state-{name}", {"state": state})
+        self._append(self.topics.configs, f"target-state-{name}", {"state": state})
         self.targets[name] = state
 
     def delete_config(self, name: str) -> None:
-        self.log.append(CONFIG_TOPIC, 0, [Record(None, f"connector-{name}".encode()),
+        self.log.append(self.topics.configs, 0, [Record(None, f"connector-{name}".encode()),
                                           Record(None, f"target-state-{name}".encode())])
         self.configs.pop(name, None)
         self.targets.pop(name, None)
 
     # -- statuses -------------------------------------------------------------------
     def put_status(self, key: str, status: Mapping[str, Any]) -> None:
-        self._append(STATUS_TOPIC, key, status)
+        self._append(self.topics.status, key, status)
 
     # -- source offsets -------------------------------------------------------------
     def offset(self, connector: str, partition: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -119,7 +130,7 @@ class ConnectStore:
     def write_offsets(self, connector: str,
                       offsets: Mapping[bytes, tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         if offsets:
-            self.log.append(OFFSETS_TOPIC, 0, self.offset_records(connector, offsets))
+            self.log.append(self.topics.offsets, 0, self.offset_records(connector, offsets))
             self.offsets_committed(connector, offsets)
 
     def source_offsets(self, connector: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

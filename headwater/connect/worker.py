@@ -33,7 +33,7 @@ from headwater.connect.error_handler import (
     ErrorHandler,
     RawRecord,
 )
-from headwater.connect.store import OFFSETS_TOPIC, ConnectStore, offset_key
+from headwater.connect.store import ConnectStore, offset_key
 from headwater.connect.transforms import TransformChain
 from headwater.errors import OffsetOutOfRangeError, UnknownTopicError
 from headwater.log import Log, Record, TopicPartition
@@ -246,7 +246,7 @@ class SourceWorkerTask(WorkerTask):
                 topic, partition, out = converted
                 appends.setdefault((topic, partition), []).append(out)
         parts: list[tuple[str, int, Any]] = [(t, p, rs) for (t, p), rs in appends.items()]
-        parts.append((OFFSETS_TOPIC, 0, self.store.offset_records(self.connector, offsets)))
+        parts.append((self.store.topics.offsets, 0, self.store.offset_records(self.connector, offsets)))
         self.errors.retry(lambda: self.log.transact(parts, transactional_id=f"connect-{self.connector}-{self.id}"),
                           "TASK_POLL", self._stopping)
         self.store.offsets_committed(self.connector, offsets)

@@ -189,3 +189,17 @@ def test_bad_configs_are_refused_with_connects_messages(runtime_factory: Factory
             assert exc.status == 400
             assert expected in exc.message, exc.message
     assert runtime.names() == []
+
+
+def test_topics_regex_picks_up_topics_created_later(
+        connect_log: Log, runtime_factory: Factory, tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    runtime = runtime_factory()
+    runtime.create("regex", {"connector.class": "FileStreamSink", "topics.regex": "audit\\..*", "file": str(out),
+                             "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+    runtime.wait_for("regex")
+    for topic in ("audit.orders", "audit.users", "other"):
+        connect_log.create_topic(topic, 1)
+        connect_log.append(topic, 0, [Record(f"from {topic}".encode())])
+    wait_until(lambda: sorted(lines(out)) == ["from audit.orders", "from audit.users"], what="both audit topics")
+    assert runtime.topics("regex") == ["audit.orders", "audit.users"]

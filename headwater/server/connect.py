@@ -76,10 +76,18 @@ def routes(state: ServerState) -> list[BaseRoute]:
 class ConnectApi:
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        runtime: ConnectRuntime = state.session.connect
-        runtime.worker_id = f"{state.config.host}:{state.config.port}"
-        state.connect = runtime
-        self.runtime = runtime
+        self._runtime: ConnectRuntime | None = None
+
+    @property
+    def runtime(self) -> ConnectRuntime:
+        """The session's runtime, made on first use: an app that never sees a connector makes no
+        connect-* topics (the session itself restores the connectors of an earlier run)."""
+        if self._runtime is None:
+            runtime = self.state.session.connect
+            runtime.worker_id = f"{self.state.config.host}:{self.state.config.port}"
+            self.state.connect = runtime
+            self._runtime = runtime
+        return self._runtime
 
     def guard(self, handler: Handler) -> Handler:
         """Admin key, then Connect's error bodies for whatever the handler raises."""

@@ -49,12 +49,20 @@ class Converter(ABC):
     def from_connect(self, topic: str, schema: ConnectSchema | None, value: Any) -> bytes | None: ...
 
 
+_OPTIONAL_STRING = ConnectSchema("string", optional=True)
+_OPTIONAL_BYTES = ConnectSchema("bytes", optional=True)
+
+
 class StringConverter(Converter):
+    def configure(self, config: Mapping[str, str], is_key: bool) -> None:
+        super().configure(config, is_key)
+        self.encoding = config.get("converter.encoding", "utf-8")
+
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
-            return ConnectSchema("string", optional=True), None
+            return _OPTIONAL_STRING, None
         try:
-            return ConnectSchema("string", optional=True), data.decode(self.config.get("converter.encoding", "utf-8"))
+            return _OPTIONAL_STRING, data.decode(self.encoding)
         except UnicodeDecodeError as exc:
             raise ConversionError(f"StringConverter: the data of topic {topic} is not valid UTF-8: {exc}") from None
 
@@ -64,12 +72,12 @@ class StringConverter(Converter):
         if isinstance(value, bytes):
             return value
         text = value if isinstance(value, str) else _java_string(value)
-        return text.encode(self.config.get("converter.encoding", "utf-8"))
+        return text.encode(self.encoding)
 
 
 class ByteArrayConverter(Converter):
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
-        return ConnectSchema("bytes", optional=True), data
+        return _OPTIONAL_BYTES, data
 
     def from_connect(self, topic: str, schema: ConnectSchema | None, value: Any) -> bytes | None:
         if value is None or isinstance(value, bytes):
@@ -86,7 +94,7 @@ class _NumberConverter(Converter):
     schema_type: str
 
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
-        schema = ConnectSchema(self.schema_type, optional=True)
+        schema = _NUMBER_SCHEMAS[self.schema_type]
         if data is None:
             return schema, None
         size = struct.calcsize(self.fmt)
@@ -104,6 +112,9 @@ class _NumberConverter(Converter):
         except (TypeError, ValueError, struct.error) as exc:
             raise ConversionError(f"{type(self).__name__}: cannot serialize {value!r} for topic {topic}: "
                                   f"{exc}") from None
+
+
+_NUMBER_SCHEMAS = {t: ConnectSchema(t, optional=True) for t in ("int16", "int32", "int64", "float32", "float64")}
 
 
 class ShortConverter(_NumberConverter):

@@ -3,7 +3,7 @@
 The sink appends one line per record to ``file`` (standard output when
 unset). A string value is written as it is (one with a line break is refused:
 it would read back as several records); a struct, map or array as
-compact JSON (Connect would write Java's ``toString``, which no reader wants);
+compact JSON (timestamps in ISO 8601) (Connect would write Java's ``toString``, which no reader wants);
 a tombstone as ``null``. ``flush`` fsyncs, so a committed offset means the
 lines are on disk.
 
@@ -50,7 +50,16 @@ def render_line(value: Any) -> str:
         return str(value)
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
-    return orjson.dumps(value_to_json(None, value)).decode()
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson cannot write itself: bytes as base64 and decimals as numbers, as Connect's JSON does."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value_to_json(None, bytes(value))
+    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
 
 
 class FileStreamSinkConnector(_Connector):

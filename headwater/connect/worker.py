@@ -186,9 +186,12 @@ class SinkWorkerTask(WorkerTask):
         raws: dict[tuple[str, int, int], RawRecord] = {}
         advanced: dict[TopicPartition, int] = {}
         for fetched in batches:
-            for row in fetched.records.to_pylist():
-                raw = RawRecord(fetched.topic, fetched.partition, row["offset"], row["key"], row["value"],
-                                tuple((h["key"], h["value"]) for h in row["headers"] or ()), row["timestamp"])
+            batch = fetched.records
+            columns = zip(*(batch.column(c).to_pylist() for c in ("offset", "key", "value", "headers", "timestamp")),
+                          strict=True)
+            for offset, key, value, headers, timestamp in columns:
+                raw = RawRecord(fetched.topic, fetched.partition, offset, key, value,
+                                tuple((h["key"], h["value"]) for h in headers) if headers else (), timestamp)
                 record = self._convert(raw)
                 if record is not None:
                     records.append(record)

@@ -377,8 +377,9 @@ class ConnectRuntime:
                 tp = TopicPartition(str(partition["kafka_topic"]), int(partition["kafka_partition"]))
                 commits[tp] = (self.log.beginning_offset(*tp) if offset is None else int(offset["kafka_offset"]))
             except (KeyError, TypeError, ValueError):
-                raise ConnectRequestError(400, "Sink connector offsets must have a partition with kafka_topic and "
-                                               f"kafka_partition and an offset with kafka_offset, got {entry}") from None
+                raise ConnectRequestError(400, "Sink connector offsets must have a partition with kafka_topic "
+                                               "and kafka_partition and an offset with kafka_offset, "
+                                               f"got {entry}") from None
         self.log.commit(group, commits)
 
     def _alter_source_offsets(self, name: str, entries: list[Mapping[str, Any]] | None) -> None:

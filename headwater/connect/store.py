@@ -15,8 +15,8 @@ rebuilds the state after a restart, compacted or not.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson

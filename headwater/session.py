@@ -210,7 +210,8 @@ class Session:
         if isinstance(statement, (ast.CreateConnector, ast.DropConnector, ast.DescribeConnector)) or (
                 isinstance(statement, ast.Show)
                 and statement.kind in (ast.ShowKind.CONNECTORS, ast.ShowKind.CONNECTOR_PLUGINS)):
-            return connector_statements.execute(self.connect, statement, text)
+            return connector_statements.execute(self.connect, statement, text, lambda topics: [
+                self.inspector.description(s, False) for s in self.catalog if s.topic in topics])
         return self.inspector.entity(statement, text, props)
 
     def _run_script(self, statement: ast.RunScript, scoped: dict[str, str]) -> Entity | None:

@@ -10,6 +10,7 @@ Property names keep their case; values become Connect's strings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -36,13 +37,18 @@ def _warning(text: str, message: str) -> Entity:
     return {"@type": "warning_entity", "statementText": text, "message": message, "warnings": []}
 
 
-def execute(runtime: ConnectRuntime, statement: ast.Statement, text: str) -> Entity:
+#: The descriptions of the streams and tables on some topics (DESCRIBE CONNECTOR's "sources").
+SourcesOn = Callable[[list[str]], list[dict[str, Any]]]
+
+
+def execute(runtime: ConnectRuntime, statement: ast.Statement, text: str,
+            sources_on: SourcesOn | None = None) -> Entity:
     if isinstance(statement, ast.CreateConnector):
         return _create(runtime, statement, text)
     if isinstance(statement, ast.DropConnector):
         return _drop(runtime, statement, text)
     if isinstance(statement, ast.DescribeConnector):
-        return _describe(runtime, statement, text)
+        return _describe(runtime, statement, text, sources_on)
     if isinstance(statement, ast.Show) and statement.kind is ast.ShowKind.CONNECTOR_PLUGINS:
         return _plugins(text)
     if isinstance(statement, ast.Show):
@@ -106,20 +112,21 @@ def _list(runtime: ConnectRuntime, statement: ast.Show, text: str) -> Entity:
     return {"@type": "connector_list", "statementText": text, "warnings": [], "connectors": connectors}
 
 
-def _describe(runtime: ConnectRuntime, statement: ast.DescribeConnector, text: str) -> Entity:
+def _describe(runtime: ConnectRuntime, statement: ast.DescribeConnector, text: str,
+              sources_on: SourcesOn | None) -> Entity:
     try:
         status = runtime.status(statement.name)
     except ConnectRequestError as exc:
         raise SqlSemanticError(_failure("query", exc), statement.pos) from None
+    topics = runtime.topics(statement.name)
     return {
         "@type": "connector_description",
         "statementText": text,
         "connectorClass": runtime.connector_class(statement.name),
         "status": status,
-        "sources": [],
-        "topics": runtime.topics(statement.name),
+        "sources": sources_on(topics) if sources_on is not None else [],
+        "topics": topics,
         "warnings": [],
-        "errors": [],
     }
 
 

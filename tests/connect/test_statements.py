@@ -44,11 +44,13 @@ def test_create_show_describe_drop(session: Session, tmp_path: Path) -> None:
     assert session.execute("SHOW SOURCE CONNECTORS;")[0]["connectors"] == []
     assert len(session.execute("LIST SINK CONNECTORS;")[0]["connectors"]) == 2
 
+    session.execute("CREATE STREAM events (n INT) WITH (kafka_topic='events', value_format='json', partitions=1);")
     [described] = session.execute("DESCRIBE CONNECTOR file_sink;")
     assert described["@type"] == "connector_description"
     assert described["connectorClass"] == "org.apache.kafka.connect.file.FileStreamSinkConnector"
     assert described["status"]["connector"]["state"] == "RUNNING"
     assert described["topics"] == ["events"]
+    assert [s["name"] for s in described["sources"]] == ["EVENTS"]  # the streams on the connector's topics
 
     [dropped] = session.execute("DROP CONNECTOR file_sink;")
     assert dropped == {"@type": "drop_connector", "statementText": "DROP CONNECTOR file_sink;",

@@ -25,7 +25,7 @@ log = open_log(sys.argv[1])
 runtime = ConnectRuntime(log)
 if "tail" not in runtime.names():
     runtime.create("tail", {"connector.class": "FileStreamSource", "file": sys.argv[2], "topic": "lines",
-                            "batch.size": "50",
+                            "batch.size": "20",
                             "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
 print("ready", flush=True)
 time.sleep(600)
@@ -47,15 +47,27 @@ def count(log_dir: Path) -> int:
 
 def test_source_connector_survives_kill_9_without_loss_or_duplicates(tmp_path: Path) -> None:
     log_dir, source = tmp_path / "log", tmp_path / "app.log"
-    total = 6000
-    source.write_text("".join(f"line {i}\n" for i in range(total)))
+    total, chunk = 6000, 200
+    source.write_text("")
+    written = 0
+
+    def write_chunk() -> None:
+        nonlocal written
+        with source.open("a") as handle:
+            handle.write("".join(f"line {i}\n" for i in range(written, written + chunk)))
+        written += chunk
+
     proc = start(log_dir, source)
     try:
-        wait_until(lambda: count(log_dir) > 300, timeout_s=30, what="some lines appended")
-        os.kill(proc.pid, signal.SIGKILL)  # mid-stream, between or inside transactions
+        # The file grows while the worker tails it, so the kill lands mid-stream however fast it runs.
+        while written < total // 2:
+            write_chunk()
+            time.sleep(0.01)
+        wait_until(lambda: count(log_dir) > 0, timeout_s=30, what="some lines appended")
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        killed_at = count(log_dir)
-        assert killed_at < total, "the kill came too late to test anything"
+        while written < total:
+            write_chunk()
         proc = start(log_dir, source)
         wait_until(lambda: count(log_dir) >= total, timeout_s=60, what="all lines after the restart")
         time.sleep(1.2)  # a doubled tail would show up within a poll

@@ -134,5 +134,5 @@ def _plugins(text: str) -> Entity:
     from headwater.connect import plugins
 
     return {"@type": "connector_plugins_list", "statementText": text, "warnings": [],
-            "connectorsPlugins": [{"className": p.class_name, "type": cls.type, "version": cls.version}
+            "connectorPlugins": [{"className": p.class_name, "type": cls.type, "version": cls.version}
                                   for p, cls in plugins.available()]}

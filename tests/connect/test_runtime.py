@@ -203,3 +203,25 @@ def test_topics_regex_picks_up_topics_created_later(
         connect_log.append(topic, 0, [Record(f"from {topic}".encode())])
     wait_until(lambda: sorted(lines(out)) == ["from audit.orders", "from audit.users"], what="both audit topics")
     assert runtime.topics("regex") == ["audit.orders", "audit.users"]
+
+
+def test_source_path_applies_transforms_and_the_json_schema_envelope(
+        connect_log: Log, runtime_factory: Factory, tmp_path: Path) -> None:
+    source = tmp_path / "app.log"
+    source.write_text("hello\nskip me\n")
+    runtime = runtime_factory()
+    runtime.create("tail", {
+        "connector.class": "FileStreamSource", "file": str(source), "topic": "wrapped",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "true",
+        "key.converter": "org.apache.kafka.connect.converters.IntegerConverter",
+        "transforms": "dropSkips", "transforms.dropSkips.type": "org.apache.kafka.connect.transforms.Filter",
+        "transforms.dropSkips.predicate": "isWrapped", "transforms.dropSkips.negate": "true",
+        "predicates": "isWrapped",
+        "predicates.isWrapped.type": "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+        "predicates.isWrapped.pattern": "wrapped"})
+    wait_until(lambda: runtime.offsets("tail")["offsets"] != [], what="source offsets")
+    rows = connect_log.read("wrapped", 0, 0).records.to_pylist()
+    assert [orjson.loads(r["value"]) for r in rows] == [
+        {"schema": {"type": "string", "optional": False}, "payload": "hello"},
+        {"schema": {"type": "string", "optional": False}, "payload": "skip me"}]
+    assert all(r["key"] is None for r in rows)

@@ -22,6 +22,7 @@ from headwater.connect import plugins
 from headwater.connect.api import ConnectError
 from headwater.connect.converters import CONVERTERS
 from headwater.connect.runtime import ConnectRequestError, ConnectRuntime
+from headwater.connect.store import CONFIG_TOPIC
 from headwater.connect.transforms import PREDICATES, TRANSFORMS
 from headwater.connect.validation import config_infos, config_keys
 from headwater.server.app import ServerState
@@ -77,6 +78,8 @@ class ConnectApi:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self._runtime: ConnectRuntime | None = None
+        if CONFIG_TOPIC in state.log.list_topics():  # restored by the session: report this server's worker id
+            _ = self.runtime
 
     @property
     def runtime(self) -> ConnectRuntime:

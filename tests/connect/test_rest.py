@@ -158,3 +158,26 @@ def test_admin_key_protects_the_connect_api(connect_log: Log, tmp_path: Path) ->
         assert httpx.get(running.url + "/connectors", headers={"X-API-Key": "s3cret"}).json() == []
     finally:
         running.stop()
+
+
+def test_connectors_come_back_when_the_server_restarts(connect_log: Log, tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    first = ThreadedServer(connect_log, tmp_path / "log")
+    first.start()
+    try:
+        created = httpx.post(first.url + "/connectors", json={"name": "kept", "config": {
+            "connector.class": "FileStreamSink", "topics": "events", "file": str(out)}})
+        assert created.status_code == 201
+        assert httpx.put(first.url + "/connectors/kept/pause").status_code == 202
+    finally:
+        first.stop()
+    second = ThreadedServer(connect_log, tmp_path / "log")
+    second.start()
+    try:
+        assert httpx.get(second.url + "/connectors").json() == ["kept"]
+        wait_until(lambda: httpx.get(second.url + "/connectors/kept/status").json()["tasks"][0]["state"] == "PAUSED",
+                   what="restored PAUSED")
+        status = httpx.get(second.url + "/connectors/kept/status").json()
+        assert status["connector"] == {"state": "PAUSED", "worker_id": f"127.0.0.1:{second.port}"}
+    finally:
+        second.stop()

@@ -59,7 +59,8 @@ def test_file_source_tails_and_resumes_from_its_byte_position(
         return connect_log.read("logs", 0, 0).records.column("value").to_pylist()
 
     wait_until(lambda: values() == [b"one", b"two"], what="two complete lines")
-    assert runtime.offsets("tail")["offsets"] == [{"partition": {"filename": str(source)}, "offset": {"position": 8}}]
+    expected = [{"partition": {"filename": str(source)}, "offset": {"position": 8}}]
+    wait_until(lambda: runtime.offsets("tail")["offsets"] == expected, what="the offset after two")
     runtime.close()
     with source.open("a") as handle:
         handle.write("\nfour\n")
@@ -126,9 +127,10 @@ def test_retriable_errors_are_retried_until_errors_retry_timeout(
     runtime.create("impatient", file_sink(never))
     wait_until(lambda: runtime.status("impatient")["tasks"][0]["state"] == "FAILED", what="impatient FAILED")
     assert "cannot open" in runtime.status("impatient")["tasks"][0]["trace"]
-    assert runtime.status("patient")["tasks"][0]["state"] == "RUNNING"
+    assert runtime.status("patient")["tasks"][0]["state"] in ("UNASSIGNED", "RUNNING")  # retrying, not failed
     later.parent.mkdir()
     wait_until(lambda: len(lines(later)) == 3, what="lines once the directory exists")
+    assert runtime.status("patient")["tasks"][0]["state"] == "RUNNING"
 
 
 def test_pause_stop_resume_and_target_state_survive_restart(

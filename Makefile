@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m bench.sql_windows
 	$(PY) -m bench.formats_json
 	$(PY) -m bench.connectors
+	$(PY) -m bench.connect_file
 
 clean:
 	rm -rf $(VENV) headwater-data build *.egg-info

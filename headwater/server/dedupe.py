@@ -1,0 +1,108 @@
+"""messageId de-duplication of the collector, rebuilt from the events topic itself.
+
+Every event record carries its ``messageId`` as a record header. The index
+holds the ids seen within the window (insertion order = arrival order, so
+expiry pops from the front). It is not a separate store that could disagree
+with the log: on start it reads the tail of the events topic back (records
+appended within the window), and before each append it reads whatever other
+processes appended since (``headwater up --workers N``), so a retry that lands
+on another worker, or after a restart, is still recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.errors import LogError
+from headwater.log import AppendResult, Log
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_ID_HEADER = "messageId"
+
+
+class MessageIdIndex:
+    """The messageIds appended to ``topic`` in the last ``window_s`` seconds (at most ``max_ids``)."""
+
+    def __init__(self, log: Log, topic: str, *, window_s: float, max_ids: int) -> None:
+        self.log = log
+        self.topic = topic
+        self.window_ms = int(window_s * 1000)
+        self.max_ids = max_ids
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        #: Next offset to read per partition: everything before it is in ``_seen``.
+        self._positions: dict[int, int] = {}
+
+    def __contains__(self, message_id: str) -> bool:
+        return message_id in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def rebuild(self) -> None:
+        """Read back the ids of the records appended within the window (called once, on start)."""
+        now = int(time.time() * 1000)
+        partitions = self.log.describe_topic(self.topic).partitions
+        for p in range(partitions):
+            start = self.log.offset_for_time(self.topic, p, now - self.window_ms)
+            self._positions[p] = self.log.end_offset(self.topic, p) if start is None else start
+        self.catch_up()
+        logger.info("collector: %d recent messageIds read back from %s", len(self._seen), self.topic)
+
+    def catch_up(self) -> None:
+        """Add the ids of records appended (by any process) since the last look."""
+        for p, position in self._positions.items():
+            end = self.log.end_offset(self.topic, p)
+            while position < end:
+                try:
+                    fetched = self.log.read(self.topic, p, position, max_records=100_000)
+                except LogError:
+                    # Retention removed the records we had not read yet: start at what is left.
+                    position = self.log.beginning_offset(self.topic, p)
+                    continue
+                if not len(fetched):
+                    break
+                self._add_batch(fetched.records)
+                position = fetched.next_offset
+            self._positions[p] = position
+        self.expire()
+
+    def appended(self, results: list[AppendResult], ids_by_partition: dict[int, list[str]], now_ms: int) -> None:
+        """Record our own append; skip re-reading it when nobody else wrote in between."""
+        for result in results:
+            for message_id in ids_by_partition.get(result.partition, ()):
+                self._seen[message_id] = now_ms
+                self._seen.move_to_end(message_id)
+            if self._positions.get(result.partition) == result.base_offset:
+                self._positions[result.partition] = result.last_offset + 1
+        self.expire()
+
+    def expire(self) -> None:
+        horizon = int(time.time() * 1000) - self.window_ms
+        seen = self._seen
+        while seen:
+            oldest, at = next(iter(seen.items()))
+            if at >= horizon and len(seen) <= self.max_ids:
+                break
+            del seen[oldest]
+
+    def _add_batch(self, records: pa.RecordBatch) -> None:
+        headers = records.column("headers")
+        if headers.null_count == len(headers):
+            return
+        parents = pc.list_parent_indices(headers)
+        flat = pc.list_flatten(headers)
+        mask = pc.equal(flat.field("key"), MESSAGE_ID_HEADER)
+        ids = pc.filter(flat.field("value"), mask).to_pylist()
+        stamps = pc.take(records.column("timestamp"), pc.filter(parents, mask)).to_pylist()
+        seen = self._seen
+        for message_id, at in zip(ids, stamps, strict=True):
+            if message_id is not None:
+                key = message_id.decode("utf-8", "replace")
+                seen[key] = at
+                seen.move_to_end(key)

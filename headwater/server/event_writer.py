@@ -1,0 +1,217 @@
+"""Group commit: one writer thread appends the events of every waiting request at once.
+
+A durable append costs one fsync whatever its size, so the collector does
+not append per request. Requests hand their prepared events to the writer
+(:meth:`EventWriter.submit`) and wait; the writer takes everything queued,
+drops messageIds seen within the de-duplication window, appends the rest
+(events topic) and the rejected events (dead-letter topic) and only then
+resolves every waiting request, in one callback on the event loop. While it
+fsyncs, the next requests queue up: the busier the collector, the larger each
+append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from headwater.log import Log
+from headwater.log.base import HEADER_TYPE
+from headwater.server.dedupe import MESSAGE_ID_HEADER, MessageIdIndex
+from headwater.server.tracking import PreparedEvent
+
+logger = logging.getLogger(__name__)
+
+_HEADER_FIELDS = [pa.field("key", pa.string()), pa.field("value", pa.binary())]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Something the collector could not store as an event, kept with the reason."""
+
+    reason: str
+    value: bytes
+    key: bytes | None = None
+
+
+@dataclass
+class Submission:
+    """One request's work for the writer and, once done, its outcome."""
+
+    events: Sequence[PreparedEvent] = ()
+    raw: Sequence[tuple[bytes | None, bytes]] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+    received_ms: int = 0
+    future: asyncio.Future[Submission] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    accepted: int = 0
+    duplicates: int = 0
+    error: BaseException | None = None
+    size: int = field(default=0)
+
+
+class EventWriter:
+    """The one appender of the collector in this process."""
+
+    def __init__(
+        self,
+        log: Log,
+        topic: str,
+        dead_letter_topic: str,
+        dedupe: MessageIdIndex,
+        *,
+        max_group_events: int = 50_000,
+    ) -> None:
+        self.log = log
+        self.topic = topic
+        self.dead_letter_topic = dead_letter_topic
+        self.dedupe = dedupe
+        self.max_group_events = max_group_events
+        self._queue: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
+        self._started = False
+        self._lock = threading.Lock()
+        #: Appends done and events per append, for /metrics.
+        self.groups = 0
+        self.partitions = log.describe_topic(topic).partitions
+
+    async def submit(self, submission: Submission) -> Submission:
+        """Queue the request's events and wait until they are durable (or failed)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self._started:
+                self._thread.start()
+                self._started = True
+        submission.loop = loop
+        submission.future = loop.create_future()
+        submission.size = len(submission.events) + len(submission.raw) + len(submission.dead_letters)
+        self._queue.put(submission)
+        return await submission.future
+
+    def close(self) -> None:
+        with self._lock:
+            if self._started:
+                self._queue.put(None)
+                self._thread.join(10.0)
+                self._started = False
+
+    # -- the writer thread -----------------------------------------------------------
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            size = first.size
+            while size < self.max_group_events:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+                size += nxt.size
+            try:
+                self._write(group)
+            except BaseException as exc:  # every waiting request learns why
+                logger.exception("collector: append to %s failed", self.topic)
+                for sub in group:
+                    sub.error = exc
+            by_loop: dict[int, list[Submission]] = {}
+            for sub in group:
+                by_loop.setdefault(id(sub.loop), []).append(sub)
+            for subs in by_loop.values():
+                loop = subs[0].loop
+                if loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(_resolve, subs)
+
+    def _write(self, group: list[Submission]) -> None:
+        self.dedupe.catch_up()
+        keys: list[bytes | None] = []
+        values: list[bytes] = []
+        ids: list[str] = []
+        stamps: list[int] = []
+        in_group: set[str] = set()
+        dead: list[tuple[int, DeadLetter]] = []
+        for sub in group:
+            for event in sub.events:
+                mid = event.message_id
+                if mid in self.dedupe or mid in in_group:
+                    sub.duplicates += 1
+                    continue
+                in_group.add(mid)
+                keys.append(event.key)
+                values.append(event.value)
+                ids.append(mid)
+                stamps.append(sub.received_ms)
+                sub.accepted += 1
+            for key, value in sub.raw:
+                keys.append(key)
+                values.append(value)
+                ids.append("")
+                stamps.append(sub.received_ms)
+                sub.accepted += 1
+            dead.extend((sub.received_ms, d) for d in sub.dead_letters)
+        if dead:
+            self._append_dead_letters(dead)
+        if not values:
+            return
+        results = self.log.produce(self.topic, _table(keys, values, ids, stamps))
+        by_partition: dict[int, list[str]] = {}
+        if self.partitions == 1:
+            by_partition[0] = [i for i in ids if i]
+        else:
+            from headwater.log.partitioner import partition_for_keys
+
+            targets = partition_for_keys(pa.array(keys, pa.binary()), self.partitions, 0)
+            for mid, p in zip(ids, targets.tolist(), strict=True):
+                if mid:
+                    by_partition.setdefault(int(p), []).append(mid)
+        self.dedupe.appended(results, by_partition, int(time.time() * 1000))
+        self.groups += 1
+
+    def _append_dead_letters(self, dead: list[tuple[int, DeadLetter]]) -> None:
+        headers = pa.array([[{"key": "reason", "value": d.reason.encode()}] for _, d in dead], HEADER_TYPE)
+        table = pa.table({
+            "timestamp": pa.array([at for at, _ in dead], pa.int64()),
+            "key": pa.array([d.key for _, d in dead], pa.binary()),
+            "value": pa.array([d.value for _, d in dead], pa.binary()),
+            "headers": headers,
+        })
+        self.log.produce(self.dead_letter_topic, table)
+
+
+def _table(keys: list[bytes | None], values: list[bytes], ids: list[str], stamps: list[int]) -> pa.Table:
+    """The append table, headers built column-wise (a list of dicts per record is slow)."""
+    n = len(values)
+    id_values = pa.array([i.encode() if i else None for i in ids], pa.binary())
+    structs = pa.StructArray.from_arrays([pa.array([MESSAGE_ID_HEADER] * n, pa.string()), id_values],
+                                         fields=_HEADER_FIELDS)
+    has_id = np.fromiter((bool(i) for i in ids), bool, n)
+    # One header per record with a messageId, none for raw bodies.
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(has_id, out=offsets[1:])
+    headers = pa.ListArray.from_arrays(pa.array(offsets), structs.filter(pa.array(has_id)))
+    return pa.table({
+        "timestamp": pa.array(stamps, pa.int64()),
+        "key": pa.array(keys, pa.binary()),
+        "value": pa.array(values, pa.binary()),
+        "headers": headers.cast(HEADER_TYPE),
+    })
+
+
+def _resolve(group: list[Submission]) -> None:
+    for sub in group:
+        if sub.future is not None and not sub.future.done():
+            sub.future.set_result(sub)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import psutil
 import numpy as np
 import orjson
 
@@ -98,6 +100,16 @@ def start_server(root: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start within 60 s")
 
 
+def _cpu(processes: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) used so far by the server's processes."""
+    total = 0.0
+    for p in processes:
+        with contextlib.suppress(psutil.Error):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=3000, help="batch requests (100 events each) at most")
@@ -122,8 +134,11 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         # Warm up (imports, first appends) outside the timed phases.
         asyncio.run(run_phase(base + "/v1/batch", batch_bodies[:20], 4, 10))
+        server = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        cpu_before, client_before = _cpu(server), time.process_time()
         done_b, secs_b, lat_b = asyncio.run(run_phase(base + "/v1/batch", batch_bodies[20:], args.concurrency,
                                                       args.seconds))
+        server_cpu_b, client_cpu_b = _cpu(server) - cpu_before, time.process_time() - client_before
         done_s, secs_s, lat_s = asyncio.run(run_phase(base + "/v1/track", single_bodies, args.concurrency,
                                                       args.seconds))
     finally:
@@ -142,6 +157,8 @@ def main() -> None:
         "p99_ms": round(float(np.percentile(lb, 99)), 2),
         "single_p50_ms": round(float(np.percentile(ls, 50)), 2),
         "single_p99_ms": round(float(np.percentile(ls, 99)), 2),
+        "batch_server_cpu_per_s": round(server_cpu_b / secs_b, 2),
+        "batch_client_cpu_per_s": round(client_cpu_b / secs_b, 2),
         "batch_requests": done_b,
         "single_requests": done_s,
         "concurrency": args.concurrency,

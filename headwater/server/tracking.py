@@ -16,6 +16,7 @@ client's timestamp is kept; without a timestamp, ``receivedAt`` is used.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class PreparedEvent:
     value: bytes
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(epoch_ms: int) -> str:
     """``2026-11-22T09:30:00.123Z``: the form Segment writes its timestamps in."""
     seconds, millis = divmod(epoch_ms, 1000)
@@ -58,21 +60,28 @@ def iso_ms(epoch_ms: int) -> str:
 
 def parse_time_ms(value: Any, field: str) -> int:
     """Milliseconds since the epoch of an ISO-8601 string (or of a number of ms)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            return int(parsed.timestamp() * 1000)
+        parsed = _parse_iso_ms(value)
+        if parsed is not None:
+            return parsed
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
     raise EventRejected("invalid_field", f"{field} must be an ISO-8601 date, got {value!r}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_iso_ms(value: str) -> int | None:
+    """Cached: the events of one batch mostly share their sentAt, and often their timestamps."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp() * 1000)
 
 
 def _identity(event: dict[str, Any], name: str) -> str | None:

@@ -24,15 +24,19 @@ def free_port() -> int:
 class ServerProcess:
     """``headwater up`` with the given arguments; ``start``/``kill``/``stop`` by its own pid."""
 
-    def __init__(self, log_dir: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, log_dir: Path, *args: str, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.log_dir = log_dir
+        self.extra_env = env or {}
         self.args = args
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: What the process printed, once it has stopped.
+        self.output: str | None = None
 
     def start(self, timeout_s: float = 60.0) -> ServerProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.extra_env}
         cmd = [sys.executable, "-m", "headwater.cli", "up", "--log", str(self.log_dir), "--port", str(self.port),
                "--log-level", "warning", *self.args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -55,6 +59,8 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        if self.proc is not None and self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """SIGTERM, then wait for a graceful exit (kill -9 after the timeout); the exit code."""
@@ -66,6 +72,7 @@ class ServerProcess:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.proc.stdout:
+        if self.proc.stdout and not self.proc.stdout.closed:
+            self.output = self.proc.stdout.read().decode(errors="replace")
             self.proc.stdout.close()
         return self.proc.returncode

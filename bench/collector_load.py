@@ -91,7 +91,15 @@ def start_server(root: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            if workers == 1:
                 return proc
+            # The supervisor starts the collector workers once the primary answers: wait for them too.
+            servers = [c for c in psutil.Process(proc.pid).children() if "--role" in c.cmdline()]
+            if len(servers) == workers:
+                time.sleep(3)  # let the last ones finish their start (imports, de-dupe rebuild)
+                return proc
+            time.sleep(0.2)
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("the server exited on start") from None

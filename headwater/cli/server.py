@@ -11,6 +11,14 @@ and the log.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from typing import Annotated
 
 import typer
@@ -70,8 +78,17 @@ def up(
         typer.Option("--ksql-property", envvar="HEADWATER_KSQL_PROPERTIES", help="NAME=VALUE session property."),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="HEADWATER_LOG_LEVEL")] = "info",
+    workers: Annotated[
+        int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "
+                          "connectors) and N-1 collector workers sharing the port.")
+    ] = 1,
+    role: Annotated[str, typer.Option(hidden=True)] = "all",
+    private_port: Annotated[int, typer.Option(hidden=True)] = 0,
+    primary_url: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the server: collector (/v1/...), ksqlDB REST API, topic API, Connect API, /metrics."""
+    if workers > 1 and role == "all":
+        raise typer.Exit(supervise(workers, host, port))
     import uvicorn
 
     from headwater.server.app import create_app
@@ -83,11 +100,90 @@ def up(
         events_partitions=events_partitions, dead_letter_topic=dead_letter_topic, dedupe_window_s=dedupe_window_s,
         dedupe_max_ids=dedupe_max_ids, admin_key=admin_key or None, max_body_bytes=max_body_bytes,
         max_event_bytes=max_event_bytes, raw_batch=raw_batch, ksql_properties=properties,
+        workers=workers, role=role, primary_url=primary_url,
     )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         application = create_app(config)
     except HeadwaterError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10)
+    if role == "all":
+        uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                    timeout_graceful_shutdown=10)
+        return
+    sockets = [shared_socket(host, port)]
+    if role == "primary":
+        sockets.append(shared_socket("127.0.0.1", private_port))
+    server = uvicorn.Server(uvicorn.Config(application, log_level=log_level.lower(), access_log=False,
+                                           timeout_graceful_shutdown=10))
+    server.run(sockets=sockets)
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT: the kernel spreads connections)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def supervise(workers: int, host: str, port: int) -> int:
+    """Run one primary and ``workers - 1`` collector workers; stop them all on SIGTERM/SIGINT.
+
+    The primary starts first (it creates the topics and replays the command
+    log); the collector workers then bind the same port. Counters of every
+    process go to one PROMETHEUS_MULTIPROC_DIR, which the primary's /metrics sums.
+    Exits with 1 when a process dies on its own (the others are stopped).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        private = int(probe.getsockname()[1])
+    metrics_dir = tempfile.mkdtemp(prefix="headwater-metrics-")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    base = [sys.executable, "-m", "headwater.cli", *sys.argv[1:], "--workers", "1"]
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        primary = subprocess.Popen([*base, "--role", "primary", "--private-port", str(private)], env=env)
+        children.append(primary)
+        deadline = time.monotonic() + 120
+        while not stopping and time.monotonic() < deadline and primary.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", private), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            stopping = True
+        if not stopping:
+            for _ in range(workers - 1):
+                children.append(subprocess.Popen(
+                    [*base, "--role", "collector", "--primary-url", f"http://127.0.0.1:{private}"], env=env))
+        failed = False
+        while not stopping:
+            if any(child.poll() is not None for child in children):
+                failed = True
+                break
+            time.sleep(0.2)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        return 1 if failed else 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(metrics_dir, ignore_errors=True)

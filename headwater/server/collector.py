@@ -35,7 +35,7 @@ from headwater.server.app import ServerState
 from headwater.server.dedupe import MessageIdIndex
 from headwater.server.event_writer import DeadLetter, EventWriter, Submission
 from headwater.server.http import BodyTooLarge, read_body
-from headwater.server.tracking import EventRejected, PreparedEvent, iso_ms, prepare_event
+from headwater.server.tracking import EventRejected, iso_ms, prepare_event
 
 _CORS = {
     "access-control-allow-origin": "*",
@@ -160,7 +160,7 @@ class Collector:
                                                     f"{self.max_record_bytes} bytes for one record.")
             client = request.client
             key = f"address-{client.host}:{client.port}".encode() if client else None
-            return await self._submit(Submission(raw=[(key, body)], received_ms=received_ms))
+            return await self._submit(Submission(keys=[key], values=[body], raw=True, received_ms=received_ms))
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -185,20 +185,20 @@ class Collector:
             sent_at = payload.get("sentAt")
         else:
             events, context, sent_at = [payload], None, None
-        prepared: list[PreparedEvent] = []
+        prepared = Submission(received_ms=received_ms)
         dead: list[DeadLetter] = []
         problems: list[dict[str, Any]] = []
         for index, event in enumerate(events):
             try:
-                prepared.append(prepare_event(event, received_ms=received_ms, received_at=received_at,
+                prepared.add(prepare_event(event, received_ms=received_ms, received_at=received_at,
                                               batch_sent_at=sent_at, batch_context=context, forced_type=kind,
                                               max_event_bytes=config.max_event_bytes))
             except EventRejected as exc:
                 problems.append({"index": index, "code": exc.outcome, "message": exc.message})
                 self.metrics.child(self.metrics.events, exc.outcome).inc()
                 dead.append(self._dead(exc.outcome, f"event {index}: {exc.message}", orjson.dumps(event)))
-        status, _, outcome = await self._submit(Submission(events=prepared, dead_letters=dead,
-                                                           received_ms=received_ms))
+        prepared.dead_letters = dead
+        status, _, outcome = await self._submit(prepared)
         if not problems:
             return status, _OK, outcome
         first = problems[0]
@@ -207,7 +207,7 @@ class Collector:
         message = (f"{len(problems)} of {len(events)} events refused (the others were stored): event "
                    f"{first['index']}: {first['message']}")
         return 400, orjson.dumps({"success": False, "code": first["code"], "message": message,
-                                  "accepted": len(prepared), "rejected": problems}), first["code"]
+                                  "accepted": len(prepared.values), "rejected": problems}), first["code"]
 
     async def _submit(self, submission: Submission) -> tuple[int, bytes, str]:
         done = await self.writer.submit(submission)

@@ -37,5 +37,9 @@ class ServerConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     #: Session properties for the SQL engine (ksqlDB names).
     ksql_properties: dict[str, str] = field(default_factory=dict)
-    #: uvicorn worker processes (``headwater up --workers``); see headwater/cli/server.py.
+    #: Server processes (``headwater up --workers``): one primary, the others collector workers.
     workers: int = 1
+    #: "all" (one process does everything), "primary" (SQL, connectors, topics, metrics; serves also on
+    #: a private port) or "collector" (collector only; forwards the rest to ``primary_url``).
+    role: str = "all"
+    primary_url: str | None = None

@@ -11,6 +11,7 @@ on another worker, or after a restart, is still recognised.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -40,6 +41,10 @@ class MessageIdIndex:
 
     def __contains__(self, message_id: str) -> bool:
         return message_id in self._seen
+
+    def isdisjoint(self, message_ids: set[str]) -> bool:
+        """True when none of the ids was seen (one C-level set operation)."""
+        return self._seen.keys().isdisjoint(message_ids)
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -75,9 +80,8 @@ class MessageIdIndex:
     def appended(self, results: list[AppendResult], ids_by_partition: dict[int, list[str]], now_ms: int) -> None:
         """Record our own append; skip re-reading it when nobody else wrote in between."""
         for result in results:
-            for message_id in ids_by_partition.get(result.partition, ()):
-                self._seen[message_id] = now_ms
-                self._seen.move_to_end(message_id)
+            # The ids are new (the writer checked), so update() appends them in order.
+            self._seen.update(zip(ids_by_partition.get(result.partition, ()), itertools.repeat(now_ms)))
             if self._positions.get(result.partition) == result.base_offset:
                 self._positions[result.partition] = result.last_offset + 1
         self.expire()

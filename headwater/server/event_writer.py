@@ -44,10 +44,17 @@ class DeadLetter:
 
 @dataclass
 class Submission:
-    """One request's work for the writer and, once done, its outcome."""
+    """One request's work for the writer and, once done, its outcome.
 
-    events: Sequence[PreparedEvent] = ()
-    raw: Sequence[tuple[bytes | None, bytes]] = ()
+    Events come as parallel lists (messageId, key, value): the writer moves
+    them with list and set operations, not a Python step per event. Raw bodies
+    (``raw=True``) have no messageId and are never de-duplicated.
+    """
+
+    ids: list[str] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)
+    raw: bool = False
     dead_letters: Sequence[DeadLetter] = ()
     received_ms: int = 0
     future: asyncio.Future[Submission] | None = None
@@ -55,7 +62,12 @@ class Submission:
     accepted: int = 0
     duplicates: int = 0
     error: BaseException | None = None
-    size: int = field(default=0)
+    size: int = 0
+
+    def add(self, event: PreparedEvent) -> None:
+        self.ids.append(event.message_id)
+        self.keys.append(event.key)
+        self.values.append(event.value)
 
 
 class EventWriter:
@@ -92,7 +104,7 @@ class EventWriter:
                 self._started = True
         submission.loop = loop
         submission.future = loop.create_future()
-        submission.size = len(submission.events) + len(submission.raw) + len(submission.dead_letters)
+        submission.size = len(submission.values) + len(submission.dead_letters)
         self._queue.put(submission)
         return await submission.future
 
@@ -140,28 +152,40 @@ class EventWriter:
         self.dedupe.catch_up()
         keys: list[bytes | None] = []
         values: list[bytes] = []
-        ids: list[str] = []
+        ids: list[str] = []  # of the de-duplicated events, in append order
         stamps: list[int] = []
+        raw_from = -1  # raw bodies go last, after every event (they carry no messageId header)
         in_group: set[str] = set()
         dead: list[tuple[int, DeadLetter]] = []
+        for sub in (s for s in group if not s.raw):
+            unique = set(sub.ids)
+            if len(unique) == len(sub.ids) and unique.isdisjoint(in_group) and self.dedupe.isdisjoint(unique):
+                # The usual case: nothing seen before, so no step per event.
+                in_group |= unique
+                ids += sub.ids
+                keys += sub.keys
+                values += sub.values
+                stamps += [sub.received_ms] * len(sub.values)
+                sub.accepted += len(sub.values)
+            else:
+                for mid, key, value in zip(sub.ids, sub.keys, sub.values, strict=True):
+                    if mid in self.dedupe or mid in in_group:
+                        sub.duplicates += 1
+                        continue
+                    in_group.add(mid)
+                    ids.append(mid)
+                    keys.append(key)
+                    values.append(value)
+                    stamps.append(sub.received_ms)
+                    sub.accepted += 1
         for sub in group:
-            for event in sub.events:
-                mid = event.message_id
-                if mid in self.dedupe or mid in in_group:
-                    sub.duplicates += 1
-                    continue
-                in_group.add(mid)
-                keys.append(event.key)
-                values.append(event.value)
-                ids.append(mid)
-                stamps.append(sub.received_ms)
-                sub.accepted += 1
-            for key, value in sub.raw:
-                keys.append(key)
-                values.append(value)
-                ids.append("")
-                stamps.append(sub.received_ms)
-                sub.accepted += 1
+            if sub.raw:
+                if raw_from < 0:
+                    raw_from = len(values)
+                keys += sub.keys
+                values += sub.values
+                stamps += [sub.received_ms] * len(sub.values)
+                sub.accepted += len(sub.values)
             dead.extend((sub.received_ms, d) for d in sub.dead_letters)
         if dead:
             self._append_dead_letters(dead)
@@ -170,14 +194,13 @@ class EventWriter:
         results = self.log.produce(self.topic, _table(keys, values, ids, stamps))
         by_partition: dict[int, list[str]] = {}
         if self.partitions == 1:
-            by_partition[0] = [i for i in ids if i]
+            by_partition[0] = ids
         else:
             from headwater.log.partitioner import partition_for_keys
 
-            targets = partition_for_keys(pa.array(keys, pa.binary()), self.partitions, 0)
+            targets = partition_for_keys(pa.array(keys[: len(ids)], pa.binary()), self.partitions, 0)
             for mid, p in zip(ids, targets.tolist(), strict=True):
-                if mid:
-                    by_partition.setdefault(int(p), []).append(mid)
+                by_partition.setdefault(int(p), []).append(mid)
         self.dedupe.appended(results, by_partition, int(time.time() * 1000))
         self.groups += 1
 
@@ -193,16 +216,16 @@ class EventWriter:
 
 
 def _table(keys: list[bytes | None], values: list[bytes], ids: list[str], stamps: list[int]) -> pa.Table:
-    """The append table, headers built column-wise (a list of dicts per record is slow)."""
-    n = len(values)
-    id_values = pa.array([i.encode() if i else None for i in ids], pa.binary())
-    structs = pa.StructArray.from_arrays([pa.array([MESSAGE_ID_HEADER] * n, pa.string()), id_values],
-                                         fields=_HEADER_FIELDS)
-    has_id = np.fromiter((bool(i) for i in ids), bool, n)
-    # One header per record with a messageId, none for raw bodies.
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(has_id, out=offsets[1:])
-    headers = pa.ListArray.from_arrays(pa.array(offsets), structs.filter(pa.array(has_id)))
+    """The append table: the first ``len(ids)`` records carry a messageId header, the rest (raw bodies) none.
+
+    Headers are built column-wise: a list of dicts per record is slow.
+    """
+    n, with_id = len(values), len(ids)
+    names = pa.array([MESSAGE_ID_HEADER] * with_id, pa.string())
+    structs = pa.StructArray.from_arrays([names, pa.array(ids, pa.string()).cast(pa.binary())], fields=_HEADER_FIELDS)
+    offsets = np.arange(n + 1, dtype=np.int32)
+    offsets[with_id + 1:] = with_id
+    headers = pa.ListArray.from_arrays(pa.array(offsets), structs)
     return pa.table({
         "timestamp": pa.array(stamps, pa.int64()),
         "key": pa.array(keys, pa.binary()),

@@ -18,12 +18,15 @@ hot path pays for them:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -91,7 +94,8 @@ class LogAndQueryCollector(Collector):
                                   "committed output and input offsets together.", labels=labels)
         status = GaugeMetricFamily("headwater_query_state", "1 for the state the query is in.", labels=["query", "state"])
         now = time.time()
-        for query_id, query in list(self.state.session.queries.items()):
+        session = self.state.session
+        for query_id, query in list(session.queries.items() if session is not None else ()):
             stats = query.stats
             records_in.add_metric([query_id], stats.records_in)
             records_out.add_metric([query_id], stats.records_out)
@@ -121,12 +125,34 @@ def _state_rows(query: Any) -> int | None:
     return int(row[0]) if row else None
 
 
+def scrape_registry(state: ServerState) -> CollectorRegistry:
+    """What /metrics exposes: the app's registry, or, with several server processes, the sum of theirs.
+
+    With ``headwater up --workers N`` every process writes its counters to
+    files under PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess
+    mode); the primary answers /metrics with their sum plus the collectors
+    that read live state (log offsets, queries), which only it can see.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if state.config.role == "all" or not directory:
+        return state.registry
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    for collector in list(state.registry._collector_to_names):  # noqa: SLF001 - no public listing exists
+        if not isinstance(collector, MetricWrapperBase):
+            registry.register(collector)
+    return registry
+
+
 def routes(state: ServerState) -> list[BaseRoute]:
     state.registry.register(LogAndQueryCollector(state))
+    registry: list[CollectorRegistry] = []
 
     async def metrics(request: Request) -> Response:
+        if not registry:  # built at the first scrape, after every module registered its collectors
+            registry.append(scrape_registry(state))
         # The scrape reads the log (SQLite, files): keep it off the event loop.
-        body = await run_in_threadpool(generate_latest, state.registry)
+        body = await run_in_threadpool(generate_latest, registry[0])
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/metrics", metrics, methods=["GET"])]

@@ -123,24 +123,24 @@ def prepare_event(
     for name in _REQUIRED.get(kind, ()):
         if not event.get(name):
             raise EventRejected("invalid_field", f"{kind} event needs {name!r}")
-    out = dict(event)
+    out = event  # freshly parsed from the request and ours: filled in place, not copied
     out["type"] = kind
     if user_id is not None:
         out["userId"] = user_id
     if anonymous_id is not None:
         out["anonymousId"] = anonymous_id
     if batch_context and isinstance(batch_context, dict):
-        own = event.get("context")
+        own = out.get("context")
         out["context"] = {**batch_context, **own} if isinstance(own, dict) else batch_context
-    message_id = event.get("messageId")
+    message_id = out.get("messageId")
     if message_id is None or message_id == "":
         message_id = f"api-{uuid.uuid4()}"
     elif not isinstance(message_id, str):
         message_id = str(message_id)
     out["messageId"] = message_id
     out["receivedAt"] = received_at
-    sent_at = event.get("sentAt", batch_sent_at)
-    timestamp = event.get("timestamp")
+    sent_at = out.get("sentAt", batch_sent_at)
+    timestamp = out.get("timestamp")
     if timestamp is None:
         out["timestamp"] = received_at
     else:

@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) -m bench.sql_stateless
 	$(PY) -m bench.sql_windows
 	$(PY) -m bench.formats_json
+	$(PY) -m bench.collector_load
 
 clean:
 	rm -rf $(VENV) headwater-data build *.egg-info

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import time
 import zlib
@@ -45,6 +46,11 @@ _CORS = {
 }
 _OK = orjson.dumps({"success": True})
 _SINGLE = ("track", "identify", "page", "screen", "group", "alias")
+
+
+@functools.cache
+def _tracker_script() -> bytes:
+    return resources.files("headwater.server").joinpath("static/headwater.js").read_bytes()
 
 
 class ClientError(Exception):
@@ -114,8 +120,7 @@ class Collector:
         return Response(status_code=204, headers=_CORS)
 
     async def tracker(self, request: Request) -> Response:
-        script = resources.files("headwater.server").joinpath("static/headwater.js").read_bytes()
-        return Response(script, media_type="application/javascript",
+        return Response(_tracker_script(), media_type="application/javascript",
                         headers={**_CORS, "cache-control": "public, max-age=300"})
 
     async def batch(self, request: Request) -> Response:

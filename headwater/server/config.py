@@ -23,8 +23,8 @@ class ServerConfig:
     dead_letter_topic: str = "events_dlq"
     #: messageId de-duplication window of the collector, in seconds.
     dedupe_window_s: float = 24 * 3600.0
-    #: Most messageIds remembered for de-duplication (the oldest are forgotten first).
-    dedupe_max_ids: int = 2_000_000
+    #: Most messageIds remembered for de-duplication (the oldest are forgotten first; ~200 bytes each).
+    dedupe_max_ids: int = 1_000_000
     #: POST /v1/batch stores the body byte for byte as one record (what seed 004's Go collector did).
     raw_batch: bool = False
     #: Largest single event, in bytes of JSON (Segment's limit is 32 KB).

@@ -202,3 +202,22 @@ def test_latency_histogram_counts_requests(make_client: AppFactory) -> None:
     for _ in range(3):
         client.post("/v1/page", json={"anonymousId": "a"})
     assert metric(client, 'headwater_collector_request_seconds_count{endpoint="page"}') == 3
+
+
+def test_collector_on_each_log_backend(log_url: str, new_topic: Any, tmp_path: Any) -> None:
+    """The same collector on the embedded log and on Kafka: appended, keyed, de-duplicated after a restart."""
+    from headwater.server import ServerConfig, create_app
+
+    topic = new_topic()
+    config = ServerConfig(log_url=log_url, events_topic=topic, dead_letter_topic=topic + "_dlq",
+                          ksql_properties={"ksql.service.id": topic + "_"})
+    batch = {"batch": [{"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"{topic}-{i}"}
+                       for i in range(3)]}
+    for _ in range(2):  # the second app reads the ids back from the topic and stores nothing new
+        with TestClient(create_app(config)) as client:
+            assert client.post("/v1/batch", json=batch).status_code == 200
+            log = log_of(client)
+            fetched = log.read(topic, 0, log.beginning_offset(topic, 0), max_records=100, timeout_s=5)
+            assert sorted(orjson.loads(v)["messageId"] for v in fetched.records.column("value").to_pylist()) == [
+                f"{topic}-{i}" for i in range(3)]
+            assert fetched.records.column("key").to_pylist() == [b"u0", b"u1", b"u2"]

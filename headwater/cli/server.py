@@ -10,6 +10,7 @@ and the log.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -107,6 +108,7 @@ def up(
         application = create_app(config)
     except HeadwaterError as exc:
         raise fail(str(exc)) from None
+    tune_gc()
     if role == "all":
         uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False,
                     timeout_graceful_shutdown=10)
@@ -117,6 +119,21 @@ def up(
     server = uvicorn.Server(uvicorn.Config(application, log_level=log_level.lower(), access_log=False,
                                            timeout_graceful_shutdown=10))
     server.run(sockets=sockets)
+
+
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a server that parses thousands of events per request.
+
+    A batch is alive while it is parsed, so its objects survive young
+    collections, are promoted and then trigger full collections that rescan
+    everything the process holds (Arrow, DuckDB, the app): measured at about a
+    sixth of the collector's CPU. Freezing what startup built removes it from
+    those scans, and a higher first threshold lets parsed batches die by
+    reference counting before a collection sees them.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def shared_socket(host: str, port: int) -> socket.socket:

@@ -65,9 +65,10 @@ class Submission:
     size: int = 0
 
     def add(self, event: PreparedEvent) -> None:
-        self.ids.append(event.message_id)
-        self.keys.append(event.key)
-        self.values.append(event.value)
+        message_id, key, value = event
+        self.ids.append(message_id)
+        self.keys.append(key)
+        self.values.append(value)
 
 
 class EventWriter:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,13 +39,8 @@ class EventRejected(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """One accepted event, ready for the log."""
-
-    message_id: str
-    key: bytes | None
-    value: bytes
+#: One accepted event, ready for the log: (messageId, key, value). A plain tuple: one is made per event.
+PreparedEvent = tuple[str, bytes | None, bytes]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -155,4 +149,4 @@ def prepare_event(
     if len(value) > max_event_bytes:
         raise EventRejected("too_large", f"event is {len(value)} bytes, over the limit of {max_event_bytes}")
     key = (user_id if user_id is not None else anonymous_id or "").encode()
-    return PreparedEvent(message_id, key, value)
+    return message_id, key, value

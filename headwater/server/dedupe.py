@@ -102,11 +102,11 @@ class MessageIdIndex:
         parents = pc.list_parent_indices(headers)
         flat = pc.list_flatten(headers)
         mask = pc.equal(flat.field("key"), MESSAGE_ID_HEADER)
-        ids = pc.filter(flat.field("value"), mask).to_pylist()
+        raw = pc.filter(flat.field("value"), mask)
+        try:
+            ids = raw.cast(pa.string()).to_pylist()
+        except pa.ArrowInvalid:  # a header written by someone else, not UTF-8: keep it comparable anyway
+            ids = [None if b is None else b.decode("utf-8", "replace") for b in raw.to_pylist()]
         stamps = pc.take(records.column("timestamp"), pc.filter(parents, mask)).to_pylist()
-        seen = self._seen
-        for message_id, at in zip(ids, stamps, strict=True):
-            if message_id is not None:
-                key = message_id.decode("utf-8", "replace")
-                seen[key] = at
-                seen.move_to_end(key)
+        # One C-level update; an id read again keeps its first place (good enough for expiry).
+        self._seen.update(zip(ids, stamps))

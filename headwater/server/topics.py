@@ -21,6 +21,7 @@ import random
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -98,8 +99,15 @@ class TopicApi:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.log: Log = state.log
+        self.requests = Counter("headwater_topic_api_requests", "Topic API requests by operation and HTTP status.",
+                                ["operation", "status"], registry=state.registry)
 
     async def dispatch(self, request: Request, work: Any, *, admin: bool = False) -> Response:
+        response = await self._dispatch(request, work, admin)
+        self.requests.labels(work_name(request), str(response.status_code)).inc()
+        return response
+
+    async def _dispatch(self, request: Request, work: Any, admin: bool) -> Response:
         if admin:
             denied = admin_denied(self.state.config, request)
             if denied:
@@ -237,6 +245,12 @@ class TopicApi:
             for n, i in enumerate(indexes):
                 out[i] = {"partition": p, "offset": result.base_offset + n}
         return out
+
+
+def work_name(request: Request) -> str:
+    """The operation label of a request: the endpoint's name (list_topics, read, produce ...)."""
+    endpoint = request.scope.get("endpoint")
+    return getattr(endpoint, "__name__", "unknown")
 
 
 def _bytes(value: Any, index: int, what: str) -> bytes | None:

@@ -100,3 +100,14 @@ def test_produce_errors(make_client: AppFactory) -> None:
     extra = client.post("/topics/t/messages", json={"records": [{"value": "x", "colour": "red"}]})
     assert extra.status_code == 400 and "unknown fields ['colour']" in extra.json()["message"]
     assert client.post("/topics/nope/messages", json={"records": [{"value": "x"}]}).status_code == 404
+
+
+def test_topic_api_requests_are_counted_by_status(make_client: AppFactory) -> None:
+    client = make_client(admin_key="secret")
+    client.post("/topics", json={"name": "t"})
+    client.post("/topics", json={"name": "t"}, headers=ADMIN)
+    client.get("/topics/missing")
+    text = client.get("/metrics").text
+    assert 'headwater_topic_api_requests_total{operation="create",status="401"} 1.0' in text
+    assert 'headwater_topic_api_requests_total{operation="create",status="200"} 1.0' in text
+    assert 'headwater_topic_api_requests_total{operation="describe",status="404"} 1.0' in text

@@ -76,6 +76,10 @@ class CollectorMetrics:
             ["endpoint"], registry=state.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self.group_commit = Histogram(
+            "headwater_collector_append_events", "Events per durable append of the collector (group commit size).",
+            registry=state.registry, buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000),
+        )
         self._children: dict[tuple[str, ...], Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -107,10 +111,11 @@ class Collector:
         dedupe = MessageIdIndex(log, config.events_topic, window_s=config.dedupe_window_s,
                                 max_ids=config.dedupe_max_ids)
         dedupe.rebuild()
-        self.writer = EventWriter(log, config.events_topic, config.dead_letter_topic, dedupe,
-                                  max_group_events=config.max_group_events)
-        state.closers.append(self.writer)
         self.metrics = CollectorMetrics(state)
+        self.writer = EventWriter(log, config.events_topic, config.dead_letter_topic, dedupe,
+                                  max_group_events=config.max_group_events,
+                                  on_append=self.metrics.group_commit.observe)
+        state.closers.append(self.writer)
 
     # -- endpoints -------------------------------------------------------------------
     async def healthcheck(self, request: Request) -> Response:

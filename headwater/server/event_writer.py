@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from headwater.log import Log
 from headwater.log.base import HEADER_TYPE
+from headwater.log.partitioner import partition_for_keys
 from headwater.server.dedupe import MESSAGE_ID_HEADER, MessageIdIndex
 from headwater.server.tracking import PreparedEvent
 
@@ -82,6 +83,7 @@ class EventWriter:
         dedupe: MessageIdIndex,
         *,
         max_group_events: int = 50_000,
+        on_append: Callable[[int], None] | None = None,
     ) -> None:
         self.log = log
         self.topic = topic
@@ -92,8 +94,8 @@ class EventWriter:
         self._thread = threading.Thread(target=self._run, name="collector-writer", daemon=True)
         self._started = False
         self._lock = threading.Lock()
-        #: Appends done and events per append, for /metrics.
-        self.groups = 0
+        #: Told the number of events of each append (the group commit's size, for /metrics).
+        self.on_append = on_append
         self.partitions = log.describe_topic(topic).partitions
 
     async def submit(self, submission: Submission) -> Submission:
@@ -197,13 +199,12 @@ class EventWriter:
         if self.partitions == 1:
             by_partition[0] = ids
         else:
-            from headwater.log.partitioner import partition_for_keys
-
             targets = partition_for_keys(pa.array(keys[: len(ids)], pa.binary()), self.partitions, 0)
             for mid, p in zip(ids, targets.tolist(), strict=True):
                 by_partition.setdefault(int(p), []).append(mid)
         self.dedupe.appended(results, by_partition, int(time.time() * 1000))
-        self.groups += 1
+        if self.on_append is not None:
+            self.on_append(len(values))
 
     def _append_dead_letters(self, dead: list[tuple[int, DeadLetter]]) -> None:
         headers = pa.array([[{"key": "reason", "value": d.reason.encode()}] for _, d in dead], HEADER_TYPE)

@@ -202,6 +202,7 @@ def test_latency_histogram_counts_requests(make_client: AppFactory) -> None:
     for _ in range(3):
         client.post("/v1/page", json={"anonymousId": "a"})
     assert metric(client, 'headwater_collector_request_seconds_count{endpoint="page"}') == 3
+    assert metric(client, "headwater_collector_append_events_sum") == 3
 
 
 def test_collector_on_each_log_backend(log_url: str, new_topic: Any, tmp_path: Any) -> None:

@@ -54,8 +54,11 @@ class MessageIdIndex:
         now = int(time.time() * 1000)
         partitions = self.log.describe_topic(self.topic).partitions
         for p in range(partitions):
+            end = self.log.end_offset(self.topic, p)
             start = self.log.offset_for_time(self.topic, p, now - self.window_ms)
-            self._positions[p] = self.log.end_offset(self.topic, p) if start is None else start
+            # One id per record: never read back more records than ids are kept.
+            floor = max(self.log.beginning_offset(self.topic, p), end - self.max_ids)
+            self._positions[p] = end if start is None else max(start, floor)
         self.catch_up()
         logger.info("collector: %d recent messageIds read back from %s", len(self._seen), self.topic)
 

@@ -222,3 +222,14 @@ def test_collector_on_each_log_backend(log_url: str, new_topic: Any, tmp_path: A
             assert sorted(orjson.loads(v)["messageId"] for v in fetched.records.column("value").to_pylist()) == [
                 f"{topic}-{i}" for i in range(3)]
             assert fetched.records.column("key").to_pylist() == [b"u0", b"u1", b"u2"]
+
+
+def test_restart_reads_back_at_most_dedupe_max_ids(make_client: AppFactory) -> None:
+    client = make_client(dedupe_max_ids=3)
+    batch = {"batch": [{"type": "track", "userId": "u", "event": "E", "messageId": f"m{i}"} for i in range(5)]}
+    assert client.post("/v1/batch", json=batch).status_code == 200
+    client.__exit__(None, None, None)
+    again = make_client(dedupe_max_ids=3)
+    assert again.post("/v1/batch", json=batch).status_code == 200
+    # m2..m4 were remembered; m0 and m1 were past the limit and are stored again.
+    assert [e["messageId"] for e in events(again)][5:] == ["m0", "m1"]

@@ -108,6 +108,8 @@ class Collector:
                          exist_ok=True)
         self.max_record_bytes = int(log.describe_topic(config.events_topic).setting("max.message.bytes")) - 512
         self.dead_letter_bytes = int(log.describe_topic(config.dead_letter_topic).setting("max.message.bytes")) - 512
+        # An event the topic would refuse must be refused alone, not fail the whole group commit.
+        self.max_event_bytes = min(config.max_event_bytes, self.max_record_bytes)
         dedupe = MessageIdIndex(log, config.events_topic, window_s=config.dedupe_window_s,
                                 max_ids=config.dedupe_max_ids)
         dedupe.rebuild()
@@ -202,7 +204,7 @@ class Collector:
             try:
                 prepared.add(prepare_event(event, received_ms=received_ms, received_at=received_at,
                                               batch_sent_at=sent_at, batch_context=context, forced_type=kind,
-                                              max_event_bytes=config.max_event_bytes))
+                                              max_event_bytes=self.max_event_bytes))
             except EventRejected as exc:
                 problems.append({"index": index, "code": exc.outcome, "message": exc.message})
                 self.metrics.child(self.metrics.events, exc.outcome).inc()

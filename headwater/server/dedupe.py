@@ -11,6 +11,7 @@ on another worker, or after a restart, is still recognised.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import time
@@ -19,7 +20,7 @@ from collections import OrderedDict
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.errors import LogError
+from headwater.errors import OffsetOutOfRangeError
 from headwater.log import AppendResult, Log
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class MessageIdIndex:
         self._seen: OrderedDict[str, int] = OrderedDict()
         #: Next offset to read per partition: everything before it is in ``_seen``.
         self._positions: dict[int, int] = {}
+        #: Offset ranges (first, last) of our own appends past the position, per partition, in order.
+        self._own: dict[int, collections.deque[tuple[int, int]]] = {}
 
     def __contains__(self, message_id: str) -> bool:
         return message_id in self._seen
@@ -63,30 +66,50 @@ class MessageIdIndex:
         logger.info("collector: %d recent messageIds read back from %s", len(self._seen), self.topic)
 
     def catch_up(self) -> None:
-        """Add the ids of records appended (by any process) since the last look."""
+        """Add the ids of records appended by other processes since the last look.
+
+        Our own appends are in the index already: their offset ranges are
+        skipped, so a busy worker does not read back everything it wrote.
+        """
         for p, position in self._positions.items():
             end = self.log.end_offset(self.topic, p)
+            own = self._own.setdefault(p, collections.deque())
             while position < end:
+                while own and own[0][1] < position:
+                    own.popleft()
+                if own and own[0][0] <= position:
+                    position = own.popleft()[1] + 1
+                    continue
+                # Up to our next own append; not capped by ``end``, which may lag behind on Kafka.
+                stop = own[0][0] if own else None
+                limit = 100_000 if stop is None else min(stop - position, 100_000)
                 try:
-                    fetched = self.log.read(self.topic, p, position, max_records=100_000)
-                except LogError:
-                    # Retention removed the records we had not read yet: start at what is left.
-                    position = self.log.beginning_offset(self.topic, p)
+                    fetched = self.log.read(self.topic, p, position, max_records=limit)
+                except OffsetOutOfRangeError:
+                    # Retention removed records we had not read yet: go on from what is left.
+                    position = max(position + 1, self.log.beginning_offset(self.topic, p))
                     continue
                 if not len(fetched):
                     break
-                self._add_batch(fetched.records)
+                records = fetched.records
                 position = fetched.next_offset
+                if stop is not None and position > stop:  # the read went into one of our own appends
+                    records = records.filter(pc.less(records.column("offset"), stop))
+                    position = stop
+                self._add_batch(records)
             self._positions[p] = position
         self.expire()
 
     def appended(self, results: list[AppendResult], ids_by_partition: dict[int, list[str]], now_ms: int) -> None:
-        """Record our own append; skip re-reading it when nobody else wrote in between."""
+        """Record our own append; remember its offsets so that catch_up skips them."""
         for result in results:
             # The ids are new (the writer checked), so update() appends them in order.
             self._seen.update(zip(ids_by_partition.get(result.partition, ()), itertools.repeat(now_ms)))
             if self._positions.get(result.partition) == result.base_offset:
                 self._positions[result.partition] = result.last_offset + 1
+            elif result.count:
+                self._own.setdefault(result.partition, collections.deque()).append(
+                    (result.base_offset, result.last_offset))
         self.expire()
 
     def expire(self) -> None:

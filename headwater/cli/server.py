@@ -10,6 +10,7 @@ and the log.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -146,6 +147,20 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies (even by kill -9), on Linux.
+
+    The children run in their own session, so a terminal's Ctrl-C reaches only
+    the supervisor, which then stops each child once (a second signal would
+    make uvicorn skip the graceful part).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def supervise(workers: int, host: str, port: int) -> int:
     """Run one primary and ``workers - 1`` collector workers; stop them all on SIGTERM/SIGINT.
 
@@ -169,7 +184,8 @@ def supervise(workers: int, host: str, port: int) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        primary = subprocess.Popen([*base, "--role", "primary", "--private-port", str(private)], env=env)
+        primary = subprocess.Popen([*base, "--role", "primary", "--private-port", str(private)], env=env,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
         children.append(primary)
         deadline = time.monotonic() + 120
         while not stopping and time.monotonic() < deadline and primary.poll() is None:
@@ -183,7 +199,8 @@ def supervise(workers: int, host: str, port: int) -> int:
         if not stopping:
             for _ in range(workers - 1):
                 children.append(subprocess.Popen(
-                    [*base, "--role", "collector", "--primary-url", f"http://127.0.0.1:{private}"], env=env))
+                    [*base, "--role", "collector", "--primary-url", f"http://127.0.0.1:{private}"], env=env,
+                    start_new_session=True, preexec_fn=_die_with_parent))
         failed = False
         while not stopping:
             if any(child.poll() is not None for child in children):

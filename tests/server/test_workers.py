@@ -49,3 +49,25 @@ def test_two_processes_share_the_port_dedupe_and_metrics(tmp_path: Path) -> None
     assert not [c for c in psutil.process_iter(["cmdline"]) if str(server.port) in " ".join(c.info["cmdline"] or [])]
     with open_log(str(tmp_path / "log")) as log:
         assert log.end_offset("events", 0) == 40
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "log", "--workers", "2")
+    children: list[psutil.Process] = []
+    try:
+        server.start()
+        assert server.proc is not None
+        for _ in range(100):
+            children = [c for c in psutil.Process(server.proc.pid).children() if "--role" in c.cmdline()]
+            if len(children) == 2:
+                break
+            psutil.wait_procs([], timeout=0.1)
+        assert len(children) == 2
+        server.kill()  # kill -9 of the supervisor: no code of it runs
+        gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive
+    finally:
+        server.stop()
+        for child in children:  # if the test failed: stop what it started, by pid
+            if child.is_running():
+                child.kill()

@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) -m bench.formats_json
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file
+	$(PY) -m bench.collector_load
 
 clean:
 	rm -rf $(VENV) headwater-data build *.egg-info

@@ -181,3 +181,38 @@ def test_admin_key(live_server: Callable[..., LiveServer], tmp_path: Path) -> No
     assert denied.returncode == 1 and "needs the admin API key" in denied.stderr
     allowed = run_sql([server.url, "--api-key", "k3y", "-f", str(script)], tmp_path)
     assert allowed.returncode == 0 and "Stream Name" in allowed.stdout
+
+
+def test_acceptance_with_headwater_up(tmp_path: Path) -> None:
+    """The issue's criterion end to end: ``headwater up`` runs; ``headwater sql URL -f`` runs the clickstream
+    script of part 1; the interactive shell shows a push query's rows as another process appends clicks."""
+    from headwater.log import open_log
+    from tests.server.server_process import ServerProcess
+
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        script = tmp_path / "clickstream.sql"
+        script.write_text(CLICKSTREAM_SCRIPT)
+        result = run_sql([server.url, "-f", str(script)], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Created query with ID CSAS_ERRORS_1" in result.stdout
+        child = pexpect.spawn(HEADWATER[0], [*HEADWATER[1:], "sql", server.url], env=_env(tmp_path),
+                              encoding="utf-8", timeout=30, dimensions=(40, 120))
+        try:
+            child.expect_exact("ksql> ")
+            child.sendline("SELECT userid, status FROM errors EMIT CHANGES;")
+            child.expect(r"\|USERID +\|STATUS")
+            with open_log(str(tmp_path / "data")) as log:  # a second process appending to the same log
+                for userid, status in ((21, 404), (22, 200), (23, 500)):
+                    log.append("clickstream", 0, [click(userid, status)])
+                    if status >= 400:
+                        child.expect(rf"\|{userid} +\|{status}")
+            child.sendintr()
+            child.expect_exact("Query terminated")
+            child.expect_exact("ksql> ")
+            child.sendline("exit")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+    finally:
+        server.stop()

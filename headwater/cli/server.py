@@ -80,6 +80,11 @@ def up(
         typer.Option("--ksql-property", envvar="HEADWATER_KSQL_PROPERTIES", help="NAME=VALUE session property."),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="HEADWATER_LOG_LEVEL")] = "info",
+    http2: Annotated[
+        bool, typer.Option("--http2", envvar="HEADWATER_HTTP2",
+                           help="Also serve HTTP/2 without TLS (h2c), as the ksqlDB clients' /query-stream "
+                           "calls need (pip install 'headwater[http2]').")
+    ] = False,
     workers: Annotated[
         int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "
                           "connectors) and N-1 collector workers sharing the port.")
@@ -110,9 +115,16 @@ def up(
     except HeadwaterError as exc:
         raise fail(str(exc)) from None
     tune_gc()
+    protocol: dict[str, object] = {}
+    if http2:  # uvicorn's zttp protocol answers HTTP/1.1 and prior-knowledge HTTP/2 on one port
+        try:
+            import zttp  # noqa: F401
+        except ImportError:
+            raise fail("--http2 needs the zttp package: pip install 'headwater[http2]'") from None
+        protocol = {"http": "zttp", "http2": True}
     if role == "all":
         uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                    timeout_graceful_shutdown=10)
+                    timeout_graceful_shutdown=10, **protocol)  # type: ignore[arg-type]
         return
     sockets = [shared_socket(host, port)]
     if role == "primary":

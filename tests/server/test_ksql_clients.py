@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,22 @@ def test_ksqldb_client(live_server: Callable[..., LiveServer]) -> None:
     assert header["columnNames"] == ["USERID", "REQUEST"] and header["queryId"].startswith("transient_ERRORS_")
     assert rows == [[1, "GET /1"], [9, "GET /9"]]
     assert client.close_query("nope") is False
+
+
+def test_ksqldb_client_against_headwater_up_http2(tmp_path: Path) -> None:
+    """``headwater up --http2``: the ksqldb client's HTTP/2 /query-stream works against the real command."""
+    from tests.server.server_process import ServerProcess
+
+    server = ServerProcess(tmp_path / "data", "--http2", "--ksql-property", "auto.offset.reset=earliest").start()
+    try:
+        client = ksqldb.KSQLdbClient(server.url)
+        client.ksql(CLICKSTREAM + ERRORS)
+        client.ksql("INSERT INTO clickstream (userid, request, status) VALUES (4, 'GET /4', 404);")
+        header, row = asyncio.run(_collect(client, "SELECT userid, status FROM errors EMIT CHANGES LIMIT 1;"))
+        assert header["columnNames"] == ["USERID", "STATUS"] and row == [4, 404]
+    finally:
+        server.stop()
+
+
+async def _collect(client: object, sql: str) -> list:
+    return [item async for item in client.query_async(sql, timeout=30)]  # type: ignore[attr-defined]

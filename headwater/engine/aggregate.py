@@ -37,10 +37,13 @@ import pyarrow.compute as pc
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.query import PersistentQuery, _Work, run_plan
-from headwater.log import Fetched, Record, TopicPartition
+from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
 logger = logging.getLogger(__name__)
+
+#: A changelog record: key (what it restores), value, headers.
+_Change = tuple[bytes, bytes | None, list[dict[str, bytes]]]
 
 _W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
@@ -76,9 +79,13 @@ class AggregateQuery(PersistentQuery):
         self.log.create_topic(self.changelog, 1, {"retention.ms": "-1"}, exist_ok=True)
         super().start()
 
-    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        """(Re)build the state table from the changelog."""
+    def prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An empty state for a push query: nothing to restore, nothing written back."""
         self._con = con
+        self._create_state(con)
+        self._earliest_end = {"open": None, "all": None}
+
+    def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
         columns = [f'{g} {t.to_duckdb()}' for g, t in zip(self._groups, self.plan.group_types, strict=True)]
         columns += ["ws BIGINT", "we BIGINT"]
         for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
@@ -88,16 +95,22 @@ class AggregateQuery(PersistentQuery):
         _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
         self.stream_time = {}
         self._last_changed = None
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """(Re)build the state table from the changelog."""
+        self._con = con
+        self._create_state(con)
         offset = self.log.beginning_offset(self.changelog, 0)
         end = self.log.end_offset(self.changelog, 0)
         while offset < end:
             fetched = self.log.read(self.changelog, 0, offset, max_records=10_000)
-            for row in fetched.records.select(["value", "headers"]).to_pylist():
-                self._apply_change(con, row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
+            for row in fetched.records.select(["key", "value", "headers"]).to_pylist():
+                self._apply_change(con, row["key"], row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
             offset = fetched.next_offset
         self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
 
-    def _apply_change(self, con: duckdb.DuckDBPyConnection, value: bytes | None, headers: dict[str, Any]) -> None:
+    def _apply_change(self, con: duckdb.DuckDBPyConnection, key: bytes | None, value: bytes | None,
+                      headers: dict[str, Any]) -> None:
         if value:
             self._upsert(con, pa.ipc.open_stream(value).read_all())
         if headers.get("deleted"):
@@ -112,6 +125,28 @@ class AggregateQuery(PersistentQuery):
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
     ) -> _Work:
+        outputs, changed, deleted = self.process(con, fetched, src, errors)
+        appends: list[tuple[str, int, pa.Table]] = []
+        produced = 0
+        for out in outputs:
+            if out.num_rows and self._encoder is not None:
+                records, _ = self._encoder.encode(out)
+                appends.extend(self._partitioned(records, fetched.partition))
+                produced += records.num_rows
+        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
+        if errors:
+            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
+        tp = TopicPartition(fetched.topic, fetched.partition)
+        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+
+    def process(
+        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
+    ) -> tuple[list[pa.Table], pa.Table | None, pa.Table | None]:
+        """One decoded batch through the aggregation: (output rows, changed state rows, deleted state keys).
+
+        Output rows are the post-projection relation (``o0``..., ``__having``, ``__ts``); persistent
+        queries encode them to the sink, push queries hand them to the client.
+        """
         plan = self.plan
         outputs: list[pa.Table] = []
         changed: pa.Table | None = None
@@ -120,24 +155,7 @@ class AggregateQuery(PersistentQuery):
             pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
             errors.extend(run_errors)
             if pre is not None and pre.num_rows:
-                pre, null_errors = self._drop_null_groups(pre, fetched)
-                errors.extend(null_errors)
-                batch, late = self._windowed(con, pre, fetched.partition)
-                errors.extend(late)
-                if batch.num_rows:
-                    con.register("b", batch)
-                    try:
-                        if plan.window is not None and plan.window.kind == "SESSION":
-                            changes, changed, replaced = self._sessions(con)
-                            deleted = replaced
-                            if not plan.emit_final:
-                                outputs.append(changes)
-                        else:
-                            if not plan.emit_final:
-                                outputs.append(self._running(con))
-                            changed = self._merge(con)
-                    finally:
-                        con.unregister("b")
+                outputs, changed, deleted = self._aggregate(con, pre, fetched, errors)
         self._last_changed = changed
         if self.plan.window is not None:
             final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
@@ -147,18 +165,34 @@ class AggregateQuery(PersistentQuery):
             expired = self._expire(con)
             if expired is not None:
                 deleted = expired if deleted is None else pa.concat_tables([deleted, expired])
-        appends: list[tuple[str, int, pa.Table]] = []
-        produced = 0
-        for out in outputs:
-            if out.num_rows:
-                records, _ = self._encoder.encode(out)
-                appends.extend(self._partitioned(records, fetched.partition))
-                produced += records.num_rows
-        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
-        if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
-        tp = TopicPartition(fetched.topic, fetched.partition)
-        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+        return outputs, changed, deleted
+
+    def _aggregate(
+        self, con: duckdb.DuckDBPyConnection, pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]
+    ) -> tuple[list[pa.Table], pa.Table | None, pa.Table | None]:
+        """A stream's records (``pre``) into the windows and groups of the state."""
+        plan = self.plan
+        outputs: list[pa.Table] = []
+        changed: pa.Table | None = None
+        deleted: pa.Table | None = None
+        pre, null_errors = self._drop_null_groups(pre, fetched)
+        errors.extend(null_errors)
+        batch, late = self._windowed(con, pre, fetched.partition)
+        errors.extend(late)
+        if batch.num_rows:
+            con.register("b", batch)
+            try:
+                if plan.window is not None and plan.window.kind == "SESSION":
+                    changes, changed, deleted = self._sessions(con)
+                    if not plan.emit_final:
+                        outputs.append(changes)
+                else:
+                    if not plan.emit_final:
+                        outputs.append(self._running(con))
+                    changed = self._merge(con)
+            finally:
+                con.unregister("b")
+        return outputs, changed, deleted
 
     def _drop_null_groups(self, pre: pa.Table, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
         nulls = np.zeros(pre.num_rows, dtype=bool)
@@ -397,26 +431,20 @@ class AggregateQuery(PersistentQuery):
         self._earliest_end["all"] = self._earliest(con, "all")
         return deleted if deleted.num_rows else None
 
-    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
-        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit.
+    def _change_entries(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[_Change]:
+        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit."""
+        entries: list[_Change] = [(b"state", _ipc(part), []) for part in _chunks(changed)]
+        entries += [(b"state", None, [{"key": "deleted", "value": _ipc(part)}]) for part in _chunks(deleted)]
+        return entries
 
-        The last record carries the stream times, so a restore that applied it has the whole batch.
-        """
-        values: list[bytes | None] = []
-        headers: list[list[dict[str, bytes]]] = []
-        for part in _chunks(changed):
-            values.append(_ipc(part))
-            headers.append([])
-        for part in _chunks(deleted):
-            values.append(None)
-            headers.append([{"key": "deleted", "value": _ipc(part)}])
-        if not values:
-            values.append(None)
-            headers.append([])
-        headers[-1].append({"key": "stream_time",
-                            "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})})
-        return pa.table({"key": pa.array([b"state"] * len(values), pa.binary()),
-                         "value": pa.array(values, pa.binary()), "headers": headers})
+    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
+        """The batch's changelog entries as records; the last one carries the stream times, so a
+        restore that applied it has the whole batch."""
+        entries = self._change_entries(changed, deleted) or [(b"state", None, [])]
+        entries[-1] = (entries[-1][0], entries[-1][1], [*entries[-1][2], {
+            "key": "stream_time", "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})}])
+        return pa.table({"key": pa.array([e[0] for e in entries], pa.binary()),
+                         "value": pa.array([e[1] for e in entries], pa.binary()), "headers": [e[2] for e in entries]})
 
     # -- pull queries -------------------------------------------------------------------
     def snapshot(self) -> pa.Table:
@@ -426,6 +454,22 @@ class AggregateQuery(PersistentQuery):
             return con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.close()
+
+
+def push_steps(query_id: str, plan: AggregatePlan, log: Log) -> tuple[Any, Any]:
+    """(prepare, step) of a push query with GROUP BY: the aggregation with a state of its own,
+    in memory, for as long as the push query runs (no changelog, no sink topic)."""
+    from headwater.engine.table_aggregate import TableAggregateQuery
+
+    kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
+    operator = kind(query_id, "", plan, None, log, group="", service_id="", offset_reset="latest")
+
+    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
+        outputs, _, _ = operator.process(con, fetched, src, [])
+        shown = [o for o in outputs if o.num_rows]
+        return pa.concat_tables(shown) if shown else None
+
+    return operator.prepare_transient, step
 
 
 def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:

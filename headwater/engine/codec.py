@@ -20,7 +20,7 @@ from headwater.formats import create_format
 from headwater.formats.base import Format
 from headwater.log import Fetched
 from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
 from headwater.sql.types import BaseType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
@@ -62,6 +62,11 @@ class SourceDecoder:
         self._keys = [i for i in self.inputs if i.column.namespace is Namespace.KEY]
         self._values = [i for i in self.inputs if i.column.namespace is Namespace.VALUE]
         self._headers = [i for i in self.inputs if i.column.namespace in (Namespace.HEADERS, Namespace.HEADER)]
+        if source.is_table:  # a table's changes are keyed: every query over it needs the key
+            for column in source.key_columns:
+                if not any(i.column.name == column.name for i in self.inputs):
+                    self.inputs.append(InputColumn(f"c{len(self.inputs)}", column))
+            self._keys = [i for i in self.inputs if i.column.namespace is Namespace.KEY]
         self._ts_alias = next((i.alias for i in self.inputs if i.column.name == source.timestamp), None)
 
     def decode(self, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
@@ -81,8 +86,16 @@ class SourceDecoder:
                                                   offsets[row].as_py(), target, value))
 
         value_data = batch.column("value")
-        # A stream ignores records with a null value (tombstones have no meaning there).
-        keep &= ~np.asarray(value_data.is_null(), dtype=bool)
+        tombstones = np.asarray(value_data.is_null(), dtype=bool)
+        if self.source.is_table:
+            # A table is a changelog: a null value deletes its key, and a record without a key
+            # has no row to change (Kafka Streams drops it; here it is also logged).
+            null_keys = np.nonzero(np.asarray(batch.column("key").is_null(), dtype=bool))[0]
+            failed(null_keys, ["Record with a null key dropped: a table row needs a key."] * len(null_keys), "key",
+                   batch.column("key"))
+        else:
+            # A stream ignores records with a null value (tombstones have no meaning there).
+            keep &= ~tombstones
         if self._values:
             decoded = self.value_format.decode(value_data, [(i.column.name, i.column.type) for i in self._values],
                                                topic=fetched.topic)
@@ -102,11 +115,16 @@ class SourceDecoder:
         rowtime = batch.column("timestamp")
         if self._ts_alias is not None:
             rowtime, bad = _event_time(columns[self._ts_alias], self.source)
+            if self.source.is_table:  # a tombstone has no TIMESTAMP column: it keeps the record's time
+                rowtime = pa.array(np.where(tombstones, batch.column("timestamp").to_numpy(), rowtime.to_numpy()))
+                bad = bad[~tombstones[bad]]
             reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
             failed(bad, reasons, "value", value_data)
         columns[ROWTIME] = rowtime
         columns[ROWPARTITION] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
         columns[ROWOFFSET] = offsets
+        if self.source.is_table:
+            columns[DELETED] = pa.array(tombstones)
         table = pa.table(columns)
         if not keep.all():
             table = table.filter(pa.array(keep))

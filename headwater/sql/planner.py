@@ -25,6 +25,8 @@ from headwater.sql.typing import strict_evaluation
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
+#: Over a TABLE source, true for a tombstone (the change deletes the row of its key).
+DELETED = "__deleted"
 _RESERVED = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
 _PSEUDO = {"ROWTIME": (ROWTIME, BIGINT), "ROWPARTITION": (ROWPARTITION, INTEGER), "ROWOFFSET": (ROWOFFSET, BIGINT)}
 
@@ -202,6 +204,11 @@ def _plan_select(
             raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
         ts_sql = _timestamp_sql(match.sql, match.type)
     select = ", ".join([f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts"])
+    if source.is_table:
+        # A table's change that is a tombstone or stops matching WHERE deletes the output row:
+        # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
+        select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
+        return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
     sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
     return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
 

@@ -231,7 +231,10 @@ class AggregateQuery(PersistentQuery):
                     f"SELECT * EXCLUDE (__w), __w AS ws FROM (SELECT *, UNNEST([x FOR x IN generate_series("
                     f"{last} - {(count - 1) * adv}, {last}, {adv}) IF x > __ts - {size} AND x >= 0]) AS __w FROM pre)"
                 )
-            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} <= __st AS __late FROM ({starts})"
+            # Kafka Streams drops a time-window record when end + grace <= stream time, a session record
+            # only when end + grace < stream time.
+            late_op = "<" if window.kind == "SESSION" else "<="
+            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} {late_op} __st AS __late FROM ({starts})"
                             ).to_arrow_table()
         finally:
             con.unregister("pre")
@@ -271,9 +274,11 @@ class AggregateQuery(PersistentQuery):
                               f"AS {self._state_cols[j][m]}")
         on = " AND ".join(f"r.{c} = s.{c}" for c in self._groups + ["ws"])
         groups = ", ".join(f"r.{g}" for g in self._groups)
+        # The update's timestamp is the newest of its window so far (Kafka Streams: max(record, aggregate)).
         merged_sql = (
-            f"SELECT {groups}, r.ws, r.we, r.__ts, r.__offset, {', '.join(merged)} FROM "
-            f"(SELECT {self._key}, we, __ts, __offset, {', '.join(running)} FROM b) r LEFT JOIN state s ON {on}"
+            f"SELECT {groups}, r.ws, r.we, greatest(r.__ts, s.__ts) AS __ts, r.__offset, {', '.join(merged)} FROM "
+            f"(SELECT {self._key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
+            f"LEFT JOIN state s ON {on}"
         )
         return self._post(con, merged_sql, order="__offset, ws")
 

@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.engine.aggregate import AggregateQuery, _Change, _chunks, _exec, _ipc
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
@@ -107,15 +108,29 @@ class TableAggregateQuery(AggregateQuery):
         self._ensure_prior(con, pre)
         con.register("pre", pre)
         try:
-            self._events(con)
-            outputs = [] if self.plan.emit_final else [self._running_changes(con)]
-            changed = self._merge_events(con)
+            rounds = self._events(con)
+            shown: list[pa.Table] = []
+            seqs: list[pa.Array] = []
+            changed: list[pa.Table] = []
+            for k in range(rounds):
+                _exec(con, f"CREATE OR REPLACE TEMP TABLE __evk AS SELECT * FROM __ev WHERE __round = {k}")
+                if not self.plan.emit_final:
+                    out, seq = self._running_changes(con)
+                    shown.append(out)
+                    seqs.append(seq)
+                rows = self._merge_events(con)
+                if rows is not None:
+                    changed.append(rows)
             self._update_prior(con)
         finally:
             con.unregister("pre")
-        for name in ("__chg", "__ev"):
+        for name in ("__chg", "__ev", "__evk"):
             _exec(con, f"DROP TABLE IF EXISTS {name}")
-        return outputs, changed, None
+        outputs = []
+        if shown:
+            out = pa.concat_tables(shown)
+            outputs.append(out.take(pc.sort_indices(pa.chunked_array(seqs))) if len(shown) > 1 else out)
+        return outputs, _latest_per_group(changed, self._groups), None
 
     def _drop_null_groups_of_rows(self, pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
         """A live row whose group has a null column joins no group (logged, as for a stream): it only leaves its old one."""
@@ -132,8 +147,15 @@ class TableAggregateQuery(AggregateQuery):
             contrib &= ~nulls
         return pre.set_column(pre.column_names.index("__contrib"), "__contrib", pa.array(contrib))
 
-    def _events(self, con: duckdb.DuckDBPyConnection) -> None:
-        """``__chg``: each change with its prior contribution; ``__ev``: the retraction and addition events."""
+    def _events(self, con: duckdb.DuckDBPyConnection) -> int:
+        """``__chg``: each change with its prior contribution; ``__ev``: the retraction and addition
+        events, with their round. Returns the number of rounds.
+
+        ``undo`` of a list or a set is not commutative with ``merge`` (retracting a value removes
+        what an earlier addition put there), so a group's events are applied in rounds, each a run
+        of retractions followed by a run of additions: ``merge(undo(state, retracted), added)`` is
+        then exact. Most batches need one round; rounds run for all groups at once.
+        """
         keys = ", ".join(self._keys)
         cols = self._groups + self._args
         lags = ", ".join(f"lag({c}) OVER kw AS __p_{c}" for c in ["__contrib", *cols])
@@ -148,13 +170,25 @@ class TableAggregateQuery(AggregateQuery):
               f"LEFT JOIN prior p ON {on}")
         old = ", ".join(f"__o_{c} AS {c}" for c in cols)
         new = ", ".join(cols)
+        groups = ", ".join(self._groups)
+        eq = " AND ".join(f"e.{g} = s.{g}" for g in self._groups)
+        # A new round starts at a retraction that follows an addition of the same group. The output
+        # timestamp is the newest so far of the group (Kafka Streams: max(record, aggregate)).
         _exec(con,
-              f"CREATE OR REPLACE TEMP TABLE __ev AS "
+              f"CREATE OR REPLACE TEMP TABLE __ev AS SELECT e.* EXCLUDE (__start), "
+              f"sum(__start) OVER (PARTITION BY {', '.join('e.' + g for g in self._groups)} ORDER BY e.__offset "
+              f"ROWS UNBOUNDED PRECEDING) AS __round, greatest(s.__ts, max(e.__ts) OVER (PARTITION BY "
+              f"{', '.join('e.' + g for g in self._groups)} ORDER BY e.__offset ROWS UNBOUNDED PRECEDING)) AS __out_ts "
+              f"FROM (SELECT *, CASE WHEN NOT __add AND lag(__add) OVER (PARTITION BY {groups} ORDER BY __offset) "
+              f"THEN 1 ELSE 0 END AS __start FROM ("
               f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add FROM __chg WHERE __had UNION ALL "
-              f"SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add FROM __chg WHERE __contrib")
+              f"SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add FROM __chg WHERE __contrib)) e "
+              f"LEFT JOIN state s ON {eq}")
+        rounds = _exec(con, "SELECT max(__round) FROM __ev")[0][0]
+        return 0 if rounds is None else int(rounds) + 1
 
     def _states(self, kind: str, prefix: str) -> list[str]:
-        """Each aggregate's ``kind`` templates (partial or running) as columns ``{prefix}{j}_{m}``."""
+        """Each aggregate's ``kind`` templates (partial or running) as columns ``{prefix}_{j}_{m}``."""
         window = f"(PARTITION BY {', '.join(self._groups)} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING " \
                  "AND CURRENT ROW)"
         out = []
@@ -164,44 +198,51 @@ class TableAggregateQuery(AggregateQuery):
         return out
 
     def _combined(self, stored: str, added: str, retracted: str) -> list[str]:
-        """State columns ``undo(merge(stored, added), retracted)`` (relation aliases of the three states)."""
+        """State columns ``merge(undo(stored, retracted), added)`` (relation aliases of the three states)."""
         out = []
         for j, agg in enumerate(self.plan.aggregates):
             assert agg.undo is not None  # the planner refuses table aggregates without undo
             names = self._state_cols[j]
             args = self.plan.agg_args[j]
-            merged = [
+            undone = [
                 template.format(*args, **{f"o{m}": f"{stored}.{n}" for m, n in enumerate(names)},
-                                **{f"n{m}": f"{added}_{j}_{m}" for m in range(len(names))}, offset="__offset")
-                for template in agg.merge
+                                **{f"n{m}": f"{retracted}_{j}_{m}" for m in range(len(names))}, offset="__offset")
+                for template in agg.undo
             ]
-            for m, template in enumerate(agg.undo):
-                undo = template.format(*args, **{f"o{x}": f"({e})" for x, e in enumerate(merged)},
-                                       **{f"n{x}": f"{retracted}_{j}_{x}" for x in range(len(names))},
-                                       offset="__offset")
-                out.append(f"{undo} AS {names[m]}")
+            for m, template in enumerate(agg.merge):
+                merged = template.format(*args, **{f"o{x}": f"({e})" for x, e in enumerate(undone)},
+                                         **{f"n{x}": f"{added}_{j}_{x}" for x in range(len(names))},
+                                         offset="__offset")
+                out.append(f"{merged} AS {names[m]}")
         return out
 
-    def _running_changes(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
-        """EMIT CHANGES: the group's aggregate after each event."""
+    def _running_changes(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Array]:
+        """EMIT CHANGES for this round's events: the group's aggregate after each, and each one's sequence."""
         groups = ", ".join(self._groups)
         eq = " AND ".join(f"e.{g} = {{x}}.{g}" for g in self._groups)
         adds = ", ".join(self._states("running", "ra"))
         rems = ", ".join(self._states("running", "rr"))
         states = self._combined("s", "a.ra", "r.rr")
+        results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
         sql = (
-            f"SELECT {', '.join('e.' + g for g in self._groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, e.__ts, "
-            f"e.__offset, {', '.join(states)} FROM __ev e "
-            f"ASOF LEFT JOIN (SELECT {groups}, __offset, {adds} FROM __ev WHERE __add) a "
+            f"SELECT {groups}, ws, we, __ts, __offset, {', '.join(results)} FROM ("
+            f"SELECT {', '.join('e.' + g for g in self._groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, "
+            f"e.__out_ts AS __ts, e.__offset, {', '.join(states)} FROM __evk e "
+            f"ASOF LEFT JOIN (SELECT {groups}, __offset, {adds} FROM __evk WHERE __add) a "
             f"ON {eq.format(x='a')} AND e.__offset >= a.__offset "
-            f"ASOF LEFT JOIN (SELECT {groups}, __offset, {rems} FROM __ev WHERE NOT __add) r "
+            f"ASOF LEFT JOIN (SELECT {groups}, __offset, {rems} FROM __evk WHERE NOT __add) r "
             f"ON {eq.format(x='r')} AND e.__offset >= r.__offset "
-            f"LEFT JOIN state s ON {eq.format(x='s')}"
+            f"LEFT JOIN state s ON {eq.format(x='s')}) ORDER BY __offset"
         )
-        return self._post(con, sql, order="__offset")
+        agg = con.sql(sql).to_arrow_table()
+        con.register("agg", agg)
+        try:
+            return con.sql(self.plan.post_sql).to_arrow_table(), agg.column("__offset")
+        finally:
+            con.unregister("agg")
 
     def _merge_events(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
-        """Fold the batch's events into the state; return the changed state rows."""
+        """Fold this round's events into the state; return the changed state rows."""
         groups = ", ".join(self._groups)
         using = f"USING ({groups})"
         adds = ", ".join(self._states("partial", "pa"))
@@ -211,9 +252,9 @@ class TableAggregateQuery(AggregateQuery):
         changed = con.sql(
             f"SELECT {', '.join('x.' + g for g in self._groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, {', '.join(states)}, "
             f"greatest(s.__ts, x.__ts) AS __ts, false AS __emitted FROM "
-            f"(SELECT {groups}, max(__ts) AS __ts FROM __ev GROUP BY {groups}) x "
-            f"LEFT JOIN (SELECT {groups}, {adds} FROM __ev WHERE __add GROUP BY {groups}) a {using} "
-            f"LEFT JOIN (SELECT {groups}, {rems} FROM __ev WHERE NOT __add GROUP BY {groups}) r {using} "
+            f"(SELECT {groups}, max(__ts) AS __ts FROM __evk GROUP BY {groups}) x "
+            f"LEFT JOIN (SELECT {groups}, {adds} FROM __evk WHERE __add GROUP BY {groups}) a {using} "
+            f"LEFT JOIN (SELECT {groups}, {rems} FROM __evk WHERE NOT __add GROUP BY {groups}) r {using} "
             f"LEFT JOIN state s ON {eq}"
         ).to_arrow_table()
         if not changed.num_rows:
@@ -231,3 +272,15 @@ class TableAggregateQuery(AggregateQuery):
         self._replace_prior(con, live, gone)
         self._prior_changed = live if live.num_rows else None
         self._prior_deleted = gone if gone.num_rows else None
+
+
+def _latest_per_group(changed: list[pa.Table], groups: list[str]) -> pa.Table | None:
+    """The changed state rows of all rounds, the last round's row winning for a group changed twice."""
+    if not changed:
+        return None
+    if len(changed) == 1:
+        return changed[0]
+    rows = pa.concat_tables(changed)
+    order = pa.array(np.arange(rows.num_rows))
+    last = rows.append_column("__i", order).group_by(groups).aggregate([("__i", "max")]).column("__i_max")
+    return rows.take(pc.take(last, pc.sort_indices(last)))

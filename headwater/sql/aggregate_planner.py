@@ -68,7 +68,9 @@ class AggregatePlan(PlanOutputs):
 
 
 class _PostScope:
-    def __init__(self, groups: list[Compiled], results: list[SqlType], windowed: bool) -> None:
+    def __init__(self, groups: list[Compiled], results: list[SqlType], windowed: bool,
+                 source_scope: SourceScope | None = None) -> None:
+        self.source_scope = source_scope
         self.groups = groups
         self.results = results
         self.windowed = windowed
@@ -84,7 +86,10 @@ class _PostScope:
         if ref.name in ("WINDOWSTART", "WINDOWEND") and self.windowed:
             return Compiled('"ws"' if ref.name == "WINDOWSTART" else '"we"', BIGINT)
         self.ungrouped.append(ref)
-        return Compiled("NULL", BIGINT)
+        try:
+            return Compiled("NULL", self.source_scope.resolve(ref).type) if self.source_scope else Compiled("NULL", BIGINT)
+        except SqlSemanticError:
+            return Compiled("NULL", BIGINT)
 
 
 def window_spec(window: ast.WindowExpression) -> WindowSpec:
@@ -103,10 +108,11 @@ def window_spec(window: ast.WindowExpression) -> WindowSpec:
         spec = WindowSpec("SESSION", gap_ms=window.gap.millis, grace_ms=grace)
     retention = window.retention.millis if window.retention is not None else max(
         DEFAULT_RETENTION_MS, spec.size_ms + grace)
-    if retention < spec.size_ms + (0 if window.grace is None else grace):
+    needed = spec.size_ms + (0 if window.grace is None else grace)
+    if retention < needed:
         raise SqlSemanticError(
             f"Retention ({retention} ms) must not be smaller than the window size plus grace period "
-            f"({spec.size_ms + grace} ms).", window.pos,
+            f"({needed} ms).", window.pos,
         )
     return replace(spec, retention_ms=retention)
 
@@ -119,6 +125,18 @@ def plan_aggregate(
         raise SqlSemanticError("Aggregations need a GROUP BY clause.", query.pos)
     if query.window is not None and source.is_table:
         raise SqlSemanticError("Windowing not supported for table aggregations.", query.window.pos)
+    if query.emit is ast.EmitType.FINAL and query.window is None:
+        raise SqlSemanticError("EMIT FINAL is only supported for windowed aggregations.", query.pos)
+    if query.where is not None:
+        found = _aggregate_calls(query.where)
+        if found:
+            raise SqlSemanticError(f"Aggregate functions are not allowed in the WHERE clause: "
+                                   f"{format_expression(found[0])}. Use HAVING to filter on aggregates.", found[0].pos)
+    for g in query.group_by:
+        found = _aggregate_calls(g)
+        if found:
+            raise SqlSemanticError(f"GROUP BY does not support aggregate functions: {found[0].name.upper()} is an "
+                                   "aggregate function.", found[0].pos)
     scope = SourceScope(source, alias)
     groups = [compile_expression(g, scope) for g in query.group_by]
 
@@ -130,6 +148,10 @@ def plan_aggregate(
             if node == g:
                 return ColumnRef(f"{_GROUP}{i}", pos=node.pos)
         if isinstance(node, FunctionCall) and aggregate(node.name) is not None:
+            nested = [c for a in node.args for c in _aggregate_calls(a)]
+            if nested:
+                raise SqlSemanticError(f"Aggregate functions can not be nested: {node.name.upper()}"
+                                       f"({nested[0].name.upper()}())", node.pos)
             if node not in calls:
                 calls.append(node)
             return ColumnRef(f"{_AGG}{calls.index(node)}", pos=node.pos)
@@ -174,7 +196,7 @@ def plan_aggregate(
                                    "source, only to a stream source.", query.pos)
 
     window = window_spec(query.window) if query.window is not None else None
-    post_scope = _PostScope(groups, [b.result_type for b in bound], window is not None)
+    post_scope = _PostScope(groups, [b.result_type for b in bound], window is not None, SourceScope(source, alias))
     outputs: list[OutputColumn] = []
     key_found: dict[int, str] = {}
     generated = 0
@@ -218,6 +240,9 @@ def plan_aggregate(
             raise SqlSemanticError(
                 f"Non-aggregate HAVING expression not part of GROUP BY: {format_expression(post_scope.ungrouped[0])}",
                 post_scope.ungrouped[0].pos)
+        if compiled_having.type is not None and compiled_having.type.sql() != "BOOLEAN":
+            raise SqlSemanticError(f"Type error in HAVING expression: Should evaluate to boolean but is "
+                                   f"{compiled_having.type.sql()}.", query.having.pos)  # type: ignore[union-attr]
 
     where = ""
     table_key_types: tuple[str, ...] = ()
@@ -250,6 +275,20 @@ def plan_aggregate(
         limit=query.limit,
         table_key_types=table_key_types,
     )
+
+
+def _aggregate_calls(node: Node) -> list[FunctionCall]:
+    """The aggregate calls in ``node`` (outermost first)."""
+    found: list[FunctionCall] = []
+
+    def visit(n: Node) -> Node | None:
+        if isinstance(n, FunctionCall) and aggregate(n.name) is not None:
+            found.append(n)
+            return n
+        return None
+
+    rewrite(node, visit)
+    return found
 
 
 def _literal(node: Expression) -> object:

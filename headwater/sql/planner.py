@@ -154,6 +154,9 @@ def _plan_select(
     # Key expressions as AST: a projection item that is exactly one of them becomes a key column.
     keys: list[tuple[str, ast.Expression]]
     if query.partition_by is not None:
+        if source.is_table:
+            raise SqlSemanticError("Cannot repartition a TABLE source: PARTITION BY applies to streams only.",
+                                   query.partition_by[0].pos)
         keys = [
             (_partition_name(expr, i), expr)
             for i, expr in enumerate(query.partition_by)

@@ -182,10 +182,11 @@ class AggregateQuery(PersistentQuery):
         if batch.num_rows:
             con.register("b", batch)
             try:
-                if plan.window is not None and plan.window.kind == "SESSION":
-                    changes, changed, deleted = self._sessions(con)
-                    if not plan.emit_final:
-                        outputs.append(changes)
+                if plan.window is not None and plan.window.kind == "SESSION" and not plan.emit_final:
+                    changes, changed, deleted = self._sessions_per_record(con, batch)
+                    outputs.append(changes)
+                elif plan.window is not None and plan.window.kind == "SESSION":
+                    _, changed, deleted = self._sessions(con)
                 else:
                     if not plan.emit_final:
                         outputs.append(self._running(con))
@@ -320,7 +321,55 @@ class AggregateQuery(PersistentQuery):
         _exec(con, "INSERT INTO state SELECT * FROM __changed")
         con.unregister("__changed")
 
-    def _sessions(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    def _sessions_per_record(
+        self, con: duckdb.DuckDBPyConnection, batch: pa.Table
+    ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+        """SESSION with EMIT CHANGES, as Kafka Streams with caching off: each record emits a
+        tombstone for every session it merged away, then its merged session.
+
+        A record can only change the sessions of its own key, so the batch runs in rounds: round
+        k merges the k-th record of every key at once (vectorized across keys), and the outputs
+        are put back in offset order. A batch needs as many rounds as it has records of its
+        busiest key.
+        """
+        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self._groups)} ORDER BY __offset) "
+                         "AS __rank FROM b").to_arrow_table()
+        rank = ranked.column("__rank").to_numpy()
+        ranked = ranked.drop_columns(["__rank"])
+        outputs: list[pa.Table] = []
+        seqs: list[np.ndarray] = []
+        changed: list[pa.Table] = []
+        replaced: list[pa.Table] = []
+        con.unregister("b")
+        try:
+            for k in range(1, int(rank.max()) + 1):
+                con.register("b", ranked.filter(pa.array(rank == k)))
+                try:
+                    out, rows, gone, seq = self._sessions(con, with_seq=True)
+                finally:
+                    con.unregister("b")
+                outputs.append(out)
+                seqs.append(seq)
+                changed.append(rows)
+                if gone is not None:
+                    replaced.append(gone)
+        finally:
+            con.register("b", batch)
+        out = pa.concat_tables(outputs)
+        order = np.argsort(np.concatenate(seqs), kind="stable")
+        # For the changelog: of every state key a round touched, the row the state holds now, or
+        # its deletion (a session created in one round may be absorbed in a later one).
+        con.register("__touched", pa.concat_tables([t.select(self._groups + ["ws"]) for t in changed + replaced]))
+        try:
+            on = " AND ".join(f"s.{c} = t.{c}" for c in self._groups + ["ws"])
+            _exec(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
+            rows = con.sql(f"SELECT s.* FROM state s SEMI JOIN __tk t ON {on}").to_arrow_table()
+            gone = con.sql(f"SELECT t.* FROM __tk t ANTI JOIN state s ON {on}").to_arrow_table()
+        finally:
+            con.unregister("__touched")
+        return out.take(pa.array(order)), rows, gone if gone.num_rows else None
+
+    def _sessions(self, con: duckdb.DuckDBPyConnection, with_seq: bool = False) -> Any:
         """Merge the batch's records with the stored sessions they touch (gap inclusive).
 
         Returns the output changes (a tombstone for every stored session that
@@ -378,7 +427,26 @@ class AggregateQuery(PersistentQuery):
         con.register("__m", merged)
         changed = con.sql(f"SELECT {groups}, ws, we, {', '.join(state_names)}, __ts, false AS __emitted FROM __m"
                           ).to_arrow_table()
-        replaced = con.sql(f"SELECT {self._key} FROM __os").to_arrow_table()
+        # Absorbed sessions' keys, except one the merged session took over (same start): a restore
+        # applies upserts before deletions.
+        on_m = " AND ".join(f"o.{c} = m.{c}" for c in self._groups + ["ws"])
+        replaced = con.sql(f"SELECT {', '.join('o.' + c for c in self._groups + ['ws'])} FROM __os o "
+                           f"ANTI JOIN __m m ON {on_m}").to_arrow_table()
+        seq = None
+        if with_seq:  # one record per key in ``b``: each output row takes its record's offset
+            on_b = " AND ".join(f"x.{g} = b.{g}" for g in self._groups)
+            both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
+                    f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
+            order = "__seq, __kind, ws"
+            seq = np.asarray(_exec(con, f"SELECT __seq FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
+            kinds = np.asarray(_exec(con, f"SELECT __kind FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
+            out = self._post(con, both, order=order)
+            out = out.set_column(out.column_names.index("__having"), "__having",
+                                 pc.and_(out.column("__having"), pa.array(kinds == 1)))
+            con.unregister("__m")
+            _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+            self._upsert(con, changed)
+            return out, changed, replaced if replaced.num_rows else None, seq
         tombstones = self._post(con, "SELECT * FROM __os", order="ws")
         updates = self._post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.query import PersistentQuery, _Work, run_plan
+from headwater.engine.session_runs import session_runs
 from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
@@ -332,17 +333,25 @@ class AggregateQuery(PersistentQuery):
         are put back in offset order. A batch needs as many rounds as it has records of its
         busiest key.
         """
-        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self._groups)} ORDER BY __offset) "
-                         "AS __rank FROM b").to_arrow_table()
-        rank = ranked.column("__rank").to_numpy()
-        ranked = ranked.drop_columns(["__rank"])
         outputs: list[pa.Table] = []
         seqs: list[np.ndarray] = []
         changed: list[pa.Table] = []
         replaced: list[pa.Table] = []
+        # Most keys' records extend or follow their sessions: one pass (engine/session_runs.py).
+        fast, fast_seq, touched, rest = session_runs(self, con)
+        if fast is not None and fast_seq is not None and touched is not None:
+            outputs.append(fast)
+            seqs.append(fast_seq)
+            changed.append(touched)
+        con.register("__rest", rest)
+        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self._groups)} ORDER BY __offset) "
+                         "AS __rank FROM __rest").to_arrow_table()
+        con.unregister("__rest")
+        rank = ranked.column("__rank").to_numpy()
+        ranked = ranked.drop_columns(["__rank"])
         con.unregister("b")
         try:
-            for k in range(1, int(rank.max()) + 1):
+            for k in range(1, int(rank.max(initial=0)) + 1):
                 con.register("b", ranked.filter(pa.array(rank == k)))
                 try:
                     out, rows, gone, seq = self._sessions(con, with_seq=True)

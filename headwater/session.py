@@ -320,6 +320,8 @@ class Session:
                                 default_wrap=wrap)
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
+        elif isinstance(plan, SelectPlan) and plan.source.window is not None:
+            sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
         prefix = "CTAS" if produces_table else "CSAS"
 
         def apply(sequence: int, live: bool) -> Entity:

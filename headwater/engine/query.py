@@ -165,7 +165,8 @@ class PersistentQuery:
         self.stats = QueryStats()
         self._decoder = SourceDecoder(plan.source, plan.inputs)
         # No sink: the operator of a push query, whose rows go to a client, not to a topic.
-        self._encoder = SinkEncoder(sink, plan.outputs, windowed=getattr(plan, "window", None)) if sink else None
+        self._encoder = SinkEncoder(sink, plan.outputs, windowed=getattr(plan, "window", None) or sink.window
+                                    ) if sink else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.positions: dict[TopicPartition, int] = {}

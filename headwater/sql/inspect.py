@@ -93,10 +93,31 @@ class Inspector:
             partitions = session.log.describe_topic(source.topic).partitions
         except Exception:  # the topic was deleted behind our back; describe what we know
             partitions = source.partitions
-        return ent.source_description(
+        description = ent.source_description(
             source, extended=extended, read_queries=reads, write_queries=writes, partitions=partitions,
             statistics=statistics, error_stats=error_stats,
         )
+        if extended:
+            description["queryOffsetSummaries"] = self._offset_summaries(source)
+        return description
+
+    def _offset_summaries(self, source: DataSource) -> list[dict[str, Any]]:
+        """Per query reading ``source``: its consumer group's committed offsets against the topic's bounds."""
+        from headwater.log import TopicPartition
+
+        log = self.session.log
+        summaries = []
+        for query in self.session.queries.values():
+            if query.plan.source.name != source.name or source.topic not in log.list_topics():
+                continue
+            partitions = [TopicPartition(source.topic, p) for p in range(log.describe_topic(source.topic).partitions)]
+            committed = log.committed(query.group, partitions)
+            offsets = [{"partition": tp.partition, "logStartOffset": log.beginning_offset(*tp),
+                        "logEndOffset": log.end_offset(*tp), "consumerOffset": committed.get(tp) or 0}
+                       for tp in partitions]
+            summaries.append({"groupId": query.group,
+                              "topicSummaries": [{"kafkaTopic": source.topic, "offsets": offsets}]})
+        return summaries
 
     def _explain(self, statement: ast.Explain, text: str) -> Entity:
         session = self.session

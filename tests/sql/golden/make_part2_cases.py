@@ -811,6 +811,81 @@ def error_cases() -> list[dict[str, Any]]:
     return cases
 
 
+def describe_cases() -> list[dict[str, Any]]:
+    """DESCRIBE of windowed tables (the key, WINDOW TYPE), DESCRIBE EXTENDED figures, windowed sources."""
+    key = {"name": "USERID", "type": "KEY", "schema": {"type": "INTEGER"}}
+    cases: list[dict[str, Any]] = []
+    for kind, window in (("TUMBLING", "TUMBLING (SIZE 60 SECONDS)"),
+                         ("HOPPING", "HOPPING (SIZE 60 SECONDS, ADVANCE BY 10 SECONDS)"),
+                         ("SESSION", "SESSION (30 SECONDS)")):
+        cases.append({
+            "name": f"DESCRIBE of a {kind} table: the key column and its window type",
+            "statements": [CLICKS, f"CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks WINDOW {window} "
+                                   "GROUP BY userid;", "DESCRIBE out;"],
+            "responses": [None, None, {"@type": "sourceDescription", "sourceDescription": {
+                "name": "OUT", "type": "TABLE", "windowType": kind, "keyFormat": "KAFKA", "valueFormat": "JSON",
+                "fields": [key, {"name": "N", "schema": {"type": "BIGINT"}}]}}],
+        })
+    cases.append({
+        "name": "DESCRIBE of a table without a window has no window type",
+        "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks GROUP BY userid;",
+                       "DESCRIBE out;"],
+        "responses": [None, None, {"sourceDescription": {"windowType": None, "fields": [
+            key, {"name": "N", "schema": {"type": "BIGINT"}}]}}],
+    })
+    cases.append({
+        "name": "DESCRIBE EXTENDED shows each reading query's committed offsets",
+        "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks "
+                               "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY userid;", "DESCRIBE clicks EXTENDED;"],
+        "responses": [None, None, {"sourceDescription": {"extended": True, "readQueries": [{"id": "CTAS_OUT_1"}],
+                                                         "queryOffsetSummaries": [{
+            "groupId": "_confluent-ksql-default_query_CTAS_OUT_1",
+            "topicSummaries": [{"kafkaTopic": "clicks", "offsets": [
+                {"partition": 0, "logStartOffset": 0, "logEndOffset": 0, "consumerOffset": 0}]}]}]}}],
+    })
+    cases.append({
+        "name": "DESCRIBE EXTENDED of a windowed table counts the messages written",
+        "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks "
+                               "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY userid;", "DESCRIBE out EXTENDED;"],
+        "responses": [None, None, {"sourceDescription": {"windowType": "TUMBLING", "extended": True,
+                                                         "writeQueries": [{"id": "CTAS_OUT_1"}]}}],
+    })
+    for kind, props in (("TUMBLING", "window_type='Tumbling', window_size='1 MINUTE'"),
+                        ("SESSION", "window_type='SESSION'")):
+        cases.append({
+            "name": f"a table declared over a {kind} windowed topic",
+            "statements": [f"CREATE TABLE w (userid INT PRIMARY KEY, n BIGINT) WITH (kafka_topic='w', "
+                           f"value_format='JSON', partitions=1, {props});", "DESCRIBE w;"],
+            "responses": [None, {"sourceDescription": {"windowType": kind}}],
+        })
+    for name, props, message in (
+        ("WINDOW_TYPE TUMBLING without WINDOW_SIZE", "window_type='TUMBLING'",
+         "TUMBLING windows require 'WINDOW_SIZE' to be provided in the WITH clause."),
+        ("an unknown WINDOW_TYPE", "window_type='SLIDING', window_size='1 MINUTE'",
+         "Invalid value for WINDOW_TYPE: SLIDING."),
+        ("WINDOW_SIZE on a SESSION table", "window_type='SESSION', window_size='1 MINUTE'",
+         "'WINDOW_SIZE' should not be set for SESSION windows."),
+    ):
+        cases.append({"name": name, "statements": [
+            f"CREATE TABLE w (userid INT PRIMARY KEY, n BIGINT) WITH (kafka_topic='w', value_format='JSON', "
+            f"partitions=1, {props});"], "expectedException": {"type": "SqlSemanticError", "message": message}})
+    recs = [click(0, 1), click(10_000, 1), click(61_000, 1)]
+    windowed = tumbling(recs, 60_000, 86_400_000, value=lambda n, b, ws, we: {"N": n})
+    cases.append({
+        "name": "a query over a windowed table keeps the window in its output key",
+        "statements": [CLICKS, "CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n FROM clicks "
+                               "WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY userid;",
+                       "CREATE TABLE out AS SELECT userid, n * 10 AS n10, WINDOWEND - WINDOWSTART AS len "
+                       "FROM per_min WHERE n < 2;"],
+        "inputs": recs,
+        "outputs": [{**o, "topic": "PER_MIN"} for o in windowed] + [
+            {"topic": "OUT", "key": o["key"], "window": o["window"],
+             "value": {"N10": o["value"]["N"] * 10, "LEN": 60_000} if o["value"]["N"] < 2 else None}
+            for o in windowed],
+    })
+    return cases
+
+
 def write(name: str, comment: str, tests: list[dict[str, Any]]) -> int:
     tests = [{k: v for k, v in t.items() if k != "file"} for t in tests]
     (CASES / f"{name}.json").write_text(json.dumps({"comments": [comment], "tests": tests}, indent=1) + "\n")
@@ -836,6 +911,8 @@ def main() -> None:
                    "make_part2_cases.py).", [c for c in tables if c["file"] == "aggregates"])
     total += write("tables_stateless", "Stateless queries over tables: tombstones and filters (generated by "
                    "make_part2_cases.py).", [c for c in tables if c["file"] == "stateless"])
+    total += write("windows_describe", "DESCRIBE of windowed tables, DESCRIBE EXTENDED, windowed sources "
+                   "(generated by make_part2_cases.py).", describe_cases())
     print(f"{total} part-2 cases written")
 
 

@@ -342,6 +342,9 @@ class Session:
                                    statement.pos)
         if target.is_source:
             raise SqlSemanticError(f"Cannot insert into read-only stream: {target.name}", statement.pos)
+        if statement.query.group_by is not None or self._reads_table(statement.query):
+            raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
+                                   "KSTREAM but select query result is KTABLE.", statement.pos)
         plan = self._plan(statement.query, sink_name=target.name)
         produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]

@@ -191,3 +191,15 @@ def test_kill_9_while_aggregating_a_table_leaves_it_exact(tmp_path: Path) -> Non
         proc.wait()
     assert final == reference
     log.close()
+
+
+def test_pull_query_on_a_table_derived_from_a_table(session: Session) -> None:
+    session.execute("CREATE TABLE queryable_users AS SELECT * FROM users WHERE x > 1;")
+    put(session, [("1", {"region": "a", "x": 5}), ("2", {"region": "b", "x": 7}), ("1", {"region": "a", "x": 0}),
+                  ("3", {"region": "c", "x": 9}), ("3", None), ("2", {"region": "b", "x": 8})])
+    session.wait_until_processed()
+    assert session.query("SELECT * FROM queryable_users;").rows == [["2", "b", 8]]
+    assert session.query("SELECT x FROM queryable_users WHERE id = '2';").rows == [[8]]
+    with pytest.raises(SqlSemanticError, match="Incompatible data sink and query result"):
+        session.execute("CREATE STREAM s (id STRING KEY, region STRING, x INT, y DOUBLE) WITH (kafka_topic='s', "
+                        "value_format='json', partitions=1); INSERT INTO s SELECT * FROM users;")

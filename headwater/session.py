@@ -21,6 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from headwater.connect import statements as connector_statements
+from headwater.connect.runtime import ConnectRuntime
+from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery, push_steps
 from headwater.engine.commands import CommandLog
@@ -77,7 +80,10 @@ class Session:
         self.processing_log_topic = processing_log.topic_name(self.service_id)
         self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
         self.inspector = Inspector(self)
+        self._connect: Any = None
         self._replay()
+        if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
+            _ = self.connect
 
     # -- public API -------------------------------------------------------------
     def execute(self, text: str, properties: Mapping[str, str] | None = None) -> list[Entity]:
@@ -145,8 +151,18 @@ class Session:
             time.sleep(0.02)
         raise TimeoutError(f"queries not caught up after {timeout_s} s")
 
+    @property
+    def connect(self) -> ConnectRuntime:
+        """The connector runtime on this session's log (made on first use; SQL and REST share it)."""
+        with self._lock:
+            if self._connect is None:
+                self._connect = ConnectRuntime(self.log)
+            return self._connect  # type: ignore[no-any-return]
+
     def close(self) -> None:
         with self._lock:
+            if self._connect is not None:
+                self._connect.close()
             for push in list(self.push_queries.values()):
                 push.close()
             for query in self.queries.values():
@@ -191,6 +207,11 @@ class Session:
             return None
         if isinstance(statement, ast.RunScript):
             return self._run_script(statement, scoped)
+        if isinstance(statement, (ast.CreateConnector, ast.DropConnector, ast.DescribeConnector)) or (
+                isinstance(statement, ast.Show)
+                and statement.kind in (ast.ShowKind.CONNECTORS, ast.ShowKind.CONNECTOR_PLUGINS)):
+            return connector_statements.execute(self.connect, statement, text, lambda topics: [
+                self.inspector.description(s, False) for s in self.catalog if s.topic in topics])
         return self.inspector.entity(statement, text, props)
 
     def _run_script(self, statement: ast.RunScript, scoped: dict[str, str]) -> Entity | None:

@@ -10,15 +10,17 @@ and the Java class names users already have in their configs
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from headwater.connect.data import SinkRecord, SourceRecord
+from headwater.errors import HeadwaterError
 
 
-class ConnectError(Exception):
+class ConnectError(HeadwaterError):
     """A connector or task failed; the message goes to the task's status trace."""
 
 
@@ -67,7 +69,7 @@ class Connector(ABC):
         """At most ``max_tasks`` configs, one per task."""
 
     @abstractmethod
-    def task_class(self) -> type[Task]: ...
+    def task_class(self) -> builtins.type[Task]: ...
 
     def stop(self) -> None:
         """Release what ``start`` took."""

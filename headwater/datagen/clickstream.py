@@ -1,11 +1,12 @@
 """Synthetic clickstream records, deterministic for a seed, about 250-300 bytes each.
 
 Shaped like kafka-connect-datagen's ``clickstream`` quickstart (ip, userid,
-time, _time, request, status and bytes as strings, referrer, agent), with
+time, _time, request, status and bytes as strings, referrer, agent) and drawing
+from its value sets (``headwater.datagen.quickstarts``), but built for volume:
 userid 1..``users`` and event time advancing ``rate_per_s`` records per
 second with up to ``disorder_ms`` of disorder. Built with Arrow compute: no Python
 loop per record. The benchmarks (bench/clickstream.py) and ``headwater demo``
-use it.
+use it; the datagen connector and ``headwater generate`` use the quickstart itself.
 """
 
 from __future__ import annotations
@@ -14,23 +15,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.datagen.quickstarts import (
+    CLICKSTREAM_AGENTS,
+    CLICKSTREAM_BYTES,
+    CLICKSTREAM_IPS,
+    CLICKSTREAM_REQUESTS,
+    CLICKSTREAM_STATUSES,
+)
+
 T0_MS = 1_790_000_040_000  # a minute boundary
 
-IPS = [f"{a}.{b}.{c}.{d}" for a in (111, 222, 122, 233) for b, c, d in ((152, 45, 45), (168, 57, 122), (245, 174, 248), (90, 225, 227), (173, 152, 1), (145, 8, 144), (203, 236, 146), (203, 236, 147), (168, 57, 222), (245, 174, 122))]
-REQUESTS = [
-    "GET /index.html HTTP/1.1",
-    "GET /site/user_status.html HTTP/1.1",
-    "GET /site/user_status.html HTTP/1.1",
-    "GET /site/login.html HTTP/1.1",
-    "GET /images/track.png HTTP/1.1",
-    "GET /images/logo-small.png HTTP/1.1",
-]
-STATUSES = ["200", "302", "404", "405", "406", "407"]
-BYTES = ["278", "1289", "2048", "4096", "4006", "4196", "14096"]
-AGENTS = [
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/59.0.3071.115 Safari/537.36",
-]
+# The value sets of kafka-connect-datagen's clickstream quickstart, shared with the connector.
+IPS = CLICKSTREAM_IPS
+REQUESTS = CLICKSTREAM_REQUESTS
+STATUSES = CLICKSTREAM_STATUSES
+BYTES = CLICKSTREAM_BYTES
+AGENTS = CLICKSTREAM_AGENTS
 
 
 def _pick(rng: np.random.Generator, options: list[str], n: int) -> pa.Array:

@@ -47,15 +47,34 @@ def _route_modules() -> list[Any]:
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:
-    """Build the app; with ``log`` given, the app uses (and does not close) that log."""
+    """Build the app; with ``log`` given, the app uses (and does not close) that log.
+
+    A collector worker (``config.role == "collector"``, see ``headwater up
+    --workers``) has no SQL session: it serves the collector and forwards
+    everything else to the primary process.
+    """
     config = config or ServerConfig()
+    if config.role not in ("all", "primary", "collector"):
+        raise ValueError(f"server: role must be all, primary or collector, got {config.role!r}")
     owns_log = log is None
     opened = log if log is not None else open_log(config.log_url)
-    session = Session(opened, properties=config.ksql_properties)
-    state = ServerState(config=config, log=opened, session=session)
     routes: list[BaseRoute] = []
-    for module in _route_modules():
-        routes.extend(module.routes(state))
+    session: Session | None
+    if config.role == "collector":
+        if not config.primary_url:
+            raise ValueError("server: a collector worker needs primary_url")
+        from headwater.server import collector, proxy
+
+        session = None
+        # No session here on purpose: queries and connectors run once, in the primary.
+        state = ServerState(config=config, log=opened, session=None)  # type: ignore[arg-type]
+        routes.extend(collector.routes(state))
+        routes.extend(proxy.routes(state, config.primary_url))
+    else:
+        session = Session(opened, properties=config.ksql_properties)
+        state = ServerState(config=config, log=opened, session=session)
+        for module in _route_modules():
+            routes.extend(module.routes(state))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,7 +82,8 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
             yield
         finally:
             state.close()
-            session.close()
+            if session is not None:
+                session.close()
             if owns_log:
                 opened.close()
 

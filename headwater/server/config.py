@@ -19,11 +19,27 @@ class ServerConfig:
     #: Topic the collector appends events to.
     events_topic: str = "events"
     events_partitions: int = 1
+    #: Topic where the collector keeps what it refused (bad JSON, invalid events), with the reason.
+    dead_letter_topic: str = "events_dlq"
     #: messageId de-duplication window of the collector, in seconds.
     dedupe_window_s: float = 24 * 3600.0
+    #: Most messageIds remembered for de-duplication (the oldest are forgotten first; ~200 bytes each).
+    dedupe_max_ids: int = 1_000_000
+    #: POST /v1/batch stores the body byte for byte as one record (what seed 004's Go collector did).
+    raw_batch: bool = False
+    #: Largest single event, in bytes of JSON (Segment's limit is 32 KB).
+    max_event_bytes: int = 32 * 1024
+    #: Most events one group commit appends at once.
+    max_group_events: int = 50_000
     #: When set, /ksql, /query*, topic writes and the connector API need header X-API-Key (or Bearer).
     admin_key: str | None = None
     #: Largest request body accepted, in bytes (after gzip decompression for the collector).
     max_body_bytes: int = 4 * 1024 * 1024
     #: Session properties for the SQL engine (ksqlDB names).
     ksql_properties: dict[str, str] = field(default_factory=dict)
+    #: Server processes (``headwater up --workers``): one primary, the others collector workers.
+    workers: int = 1
+    #: "all" (one process does everything), "primary" (SQL, connectors, topics, metrics; serves also on
+    #: a private port) or "collector" (collector only; forwards the rest to ``primary_url``).
+    role: str = "all"
+    primary_url: str | None = None

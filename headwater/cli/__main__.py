@@ -1,0 +1,5 @@
+"""``python -m headwater.cli``: the same as the ``headwater`` command."""
+
+from headwater.cli import app
+
+app()

@@ -447,9 +447,10 @@ class AggregateQuery(PersistentQuery):
             both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
                     f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
             order = "__seq, __kind, ws"
-            seq = np.asarray(_exec(con, f"SELECT __seq FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
-            kinds = np.asarray(_exec(con, f"SELECT __kind FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
-            out = self._post(con, both, order=order)
+            _exec(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
+            ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
+            seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
+            out = self._post(con, "SELECT * FROM __both", order=order)
             out = out.set_column(out.column_names.index("__having"), "__having",
                                  pc.and_(out.column("__having"), pa.array(kinds == 1)))
             con.unregister("__m")

@@ -105,9 +105,10 @@ def session_runs(
             f"AS we, 0 AS __kind FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME "
             f"SELECT *, 1 AS __kind FROM __upd)")
     order = "__seq, __kind"
-    seq = np.asarray(_exec(con, f"SELECT __seq FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
-    kinds = np.asarray(_exec(con, f"SELECT __kind FROM ({both}) ORDER BY {order}"), dtype=np.int64).reshape(-1)
-    out = query._post(con, both, order=order)
+    _exec(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
+    ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
+    seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
+    out = query._post(con, "SELECT * FROM __both", order=order)
     having = np.asarray(out.column("__having").fill_null(False), dtype=bool) & (kinds == 1)
     out = out.set_column(out.column_names.index("__having"), "__having", pa.array(having))
     # State: each segment's final session; the stored session it extended goes if its start moved.
@@ -123,6 +124,6 @@ def session_runs(
     con.unregister("__moved")
     query._upsert(con, changed.select([*groups, "ws", "we", *state_names, "__ts", "__emitted"]))
     touched = pa.concat_tables([changed.select([*groups, "ws"]), moved.select([*groups, "ws"])])
-    for name in ("__last", "__fr", "__fw", "__bad", "__upd"):
+    for name in ("__last", "__fr", "__fw", "__bad", "__upd", "__both"):
         _exec(con, f"DROP TABLE IF EXISTS {name}")
     return out, seq, touched, rest

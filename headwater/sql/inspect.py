@@ -137,22 +137,37 @@ class Inspector:
             query_text, query_id = text.split(None, 1)[1] if " " in text else text, ""
         fields = [{"name": o.name, "schema": ent.schema_json(o.type), **({"type": "KEY"} if o.namespace.value == "KEY"
                                                                           else {})} for o in plan.outputs]
-        steps = [f" > [ SINK ] | Schema: {_schema(plan)} | Logger: {query_id}.{sink_name or 'transient'}",
-                 f"\t\t > [ PROJECT ] | Schema: {_schema(plan)} | Logger: {query_id}.Project"]
-        if "WHERE" in plan.sql:
-            steps.append(f"\t\t\t\t > [ FILTER ] | Logger: {query_id}.WhereFilter")
-        steps.append(f"\t\t\t\t\t\t > [ SOURCE ] | Schema: {plan.source.name} | Logger: {query_id}.KsqlTopic.Source")
+        window = getattr(plan, "window", None)
+        if hasattr(plan, "pre_sql"):  # an aggregation: ksqlDB's steps for GROUP BY
+            names = [("SINK", f"{sink_name or 'transient'}"), ("PROJECT", "Aggregate.Project"),
+                     ("AGGREGATE", "Aggregate.Aggregate"), ("GROUP_BY", "Aggregate.GroupBy"),
+                     ("PROJECT", "Aggregate.Prepare")]
+            filtered = " WHERE " in plan.pre_sql or "__contrib" in plan.pre_sql
+            topology = (f"Topic {plan.source.topic} -> DuckDB: {plan.pre_sql} -> aggregate"
+                        f"{' ' + window.kind if window else ''} -> DuckDB: {plan.post_sql}")
+        else:
+            names = [("SINK", f"{sink_name or 'transient'}"), ("PROJECT", "Project")]
+            filtered = " WHERE " in plan.sql
+            topology = f"Topic {plan.source.topic} -> DuckDB: {plan.sql}"
+        if filtered:
+            names.append(("FILTER", "WhereFilter"))
+        names.append(("SOURCE", "KsqlTopic.Source"))
+        steps = []
+        for depth, (step, logger) in enumerate(names):
+            schema = plan.source.name if step == "SOURCE" else _schema(plan)
+            shown = "" if step == "FILTER" else f" | Schema: {schema}"
+            steps.append(f"{chr(9) * 2 * depth} > [ {step} ]{shown} | Logger: {query_id}.{logger}")
         return {
             "@type": "queryDescription",
             "statementText": text,
             "queryDescription": {
                 "id": query_id,
                 "statementText": query_text,
-                "windowType": None,
+                "windowType": window.kind if window is not None else None,
                 "fields": fields,
                 "sources": [plan.source.name],
                 "sinks": [sink_name] if sink_name else [],
-                "topology": f"Topic {plan.source.topic} -> DuckDB: {plan.sql}",
+                "topology": topology,
                 "executionPlan": "\n".join(steps),
                 "overriddenProperties": {},
                 "ksqlHostQueryStatus": {},

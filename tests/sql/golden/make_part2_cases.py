@@ -869,6 +869,15 @@ def describe_cases() -> list[dict[str, Any]]:
         cases.append({"name": name, "statements": [
             f"CREATE TABLE w (userid INT PRIMARY KEY, n BIGINT) WITH (kafka_topic='w', value_format='JSON', "
             f"partitions=1, {props});"], "expectedException": {"type": "SqlSemanticError", "message": message}})
+    cases.append({
+        "name": "EXPLAIN of a windowed aggregation shows its window type and the aggregation steps",
+        "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks "
+                               "WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 30 SECONDS) GROUP BY userid;",
+                       "EXPLAIN CTAS_OUT_1;"],
+        "responses": [None, None, {"@type": "queryDescription", "queryDescription": {
+            "id": "CTAS_OUT_1", "windowType": "HOPPING", "sources": ["CLICKS"], "sinks": ["OUT"],
+            "fields": [{"name": "USERID", "type": "KEY"}, {"name": "N"}], "queryType": "PERSISTENT"}}],
+    })
     recs = [click(0, 1), click(10_000, 1), click(61_000, 1)]
     windowed = tumbling(recs, 60_000, 86_400_000, value=lambda n, b, ws, we: {"N": n})
     cases.append({

@@ -895,6 +895,74 @@ def describe_cases() -> list[dict[str, Any]]:
     return cases
 
 
+def query_cases() -> list[dict[str, Any]]:
+    """Push queries with GROUP BY (no sink topic) and pull queries on materialized tables."""
+    recs = INPUTS["two groups"]
+    cases: list[dict[str, Any]] = []
+    counts: dict[int, list[int]] = {}
+    rows = []
+    for r in recs:
+        s = counts.setdefault(r["value"]["userid"], [0, 0])
+        s[0] += 1
+        s[1] += r["value"]["bytes"]
+        rows.append([r["value"]["userid"], s[0], s[1]])
+    cases.append({"name": "a push query with GROUP BY streams every update",
+                  "statements": [CLICKS], "inputs": recs,
+                  "queries": [{"sql": "SELECT userid, COUNT(*) AS n, SUM(bytes) AS b FROM clicks GROUP BY userid "
+                                      "EMIT CHANGES;", "rows": rows}]})
+    cases.append({"name": "a push query with GROUP BY and LIMIT stops after LIMIT rows",
+                  "statements": [CLICKS], "inputs": recs,
+                  "queries": [{"sql": "SELECT userid, COUNT(*) AS n, SUM(bytes) AS b FROM clicks GROUP BY userid "
+                                      "EMIT CHANGES LIMIT 2;", "rows": rows[:2]}]})
+    basic = [click(0, 1, bytes_=278), click(10_000, 1, bytes_=1289), click(59_000, 1, bytes_=2048),
+             click(61_000, 1, bytes_=4096)]
+    cases.append({"name": "a windowed push query shows WINDOWSTART",
+                  "statements": [CLICKS], "inputs": basic,
+                  "queries": [{"sql": "SELECT userid, WINDOWSTART AS ws, SUM(bytes) AS b FROM clicks WINDOW TUMBLING "
+                                      "(SIZE 60 SECONDS) GROUP BY userid EMIT CHANGES;",
+                               "rows": [[1, T0, 278], [1, T0, 1567], [1, T0, 3615], [1, T0 + 60_000, 4096]]}]})
+    sess = [click(0, 1, bytes_=278), click(20_000, 1, bytes_=1289), click(45_000, 1, bytes_=2048),
+            click(100_000, 1, bytes_=4096)]
+    cases.append({"name": "a session push query shows each merged session (tombstones are not shown)",
+                  "statements": [CLICKS], "inputs": sess,
+                  "queries": [{"sql": "SELECT userid, WINDOWSTART AS ws, SUM(bytes) AS b FROM clicks "
+                                      "WINDOW SESSION (30 SECONDS) GROUP BY userid EMIT CHANGES;",
+                               "rows": [[1, T0, 278], [1, T0, 1567], [1, T0, 3615], [1, T0 + 100_000, 4096]]}]})
+    changes = [user(0, "1", "a", 1), user(1, "2", "a", 2), user(2, "1", "b", 5), user(3, "2", delete=True)]
+    cases.append({"name": "a push query with GROUP BY over a table retracts",
+                  "statements": [USERS], "inputs": changes,
+                  "queries": [{"sql": "SELECT region, COUNT(*) AS n FROM users GROUP BY region EMIT CHANGES;",
+                               "rows": [["a", 1], ["a", 2], ["a", 1], ["b", 1], ["a", 0]]}]})
+    cases.append({"name": "a push query over a table shows live rows, not deletions",
+                  "statements": [USERS], "inputs": changes,
+                  "queries": [{"sql": "SELECT id, region, x FROM users WHERE x > 1 EMIT CHANGES;",
+                               "rows": [["2", "a", 2], ["1", "b", 5]]}]})
+    cases.append({"name": "pull queries on a windowed table: key, WINDOWSTART range, full scan",
+                  "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, SUM(bytes) AS b FROM clicks "
+                                         "WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY userid;"],
+                  "inputs": [*basic, click(62_000, 2, bytes_=1)],
+                  "outputs": [{"topic": "OUT", "key": o["key"], "value": {"B": o["value"]["B"]}}
+                              for o in tumbling([*basic, click(62_000, 2, bytes_=1)], 60_000, 86_400_000)],
+                  "queries": [
+                      {"sql": "SELECT * FROM out WHERE userid = 1;",
+                       "rows": [[1, T0, T0 + 60_000, 3615], [1, T0 + 60_000, T0 + 120_000, 4096]]},
+                      {"sql": f"SELECT userid, b FROM out WHERE userid = 1 AND WINDOWSTART >= {T0 + 60_000};",
+                       "rows": [[1, 4096]]},
+                      {"sql": "SELECT userid, b FROM out WHERE userid IN (2);", "rows": [[2, 1]]},
+                  ]})
+    ret = [click(0, 1), click(100_000, 1), click(180_000, 2)]
+    cases.append({"name": "retention: a window past end + retention is gone from pull queries",
+                  "statements": [CLICKS, "CREATE TABLE out AS SELECT userid, COUNT(*) AS n FROM clicks WINDOW "
+                                         "TUMBLING (SIZE 60 SECONDS, RETENTION 2 MINUTES, GRACE PERIOD 0 SECONDS) "
+                                         "GROUP BY userid;"],
+                  "inputs": ret,
+                  "outputs": [{"topic": "OUT", "key": o["key"], "value": {"N": o["value"]["N"]}}
+                              for o in tumbling(ret, 60_000, 0)],
+                  "queries": [{"sql": "SELECT userid, WINDOWSTART, n FROM out;",
+                               "rows": [[1, T0 + 60_000, 1], [2, T0 + 180_000, 1]]}]})
+    return cases
+
+
 def write(name: str, comment: str, tests: list[dict[str, Any]]) -> int:
     tests = [{k: v for k, v in t.items() if k != "file"} for t in tests]
     (CASES / f"{name}.json").write_text(json.dumps({"comments": [comment], "tests": tests}, indent=1) + "\n")
@@ -922,6 +990,8 @@ def main() -> None:
                    "make_part2_cases.py).", [c for c in tables if c["file"] == "stateless"])
     total += write("windows_describe", "DESCRIBE of windowed tables, DESCRIBE EXTENDED, windowed sources "
                    "(generated by make_part2_cases.py).", describe_cases())
+    total += write("aggregates_queries", "Push queries with GROUP BY and pull queries on materialized tables "
+                   "(generated by make_part2_cases.py).", query_cases())
     print(f"{total} part-2 cases written")
 
 

@@ -41,6 +41,11 @@ log topic (``default_ksql_processing_log``) are decoded as JSON and their
 expected value is matched as a *subset* (the keys a case lists must be
 equal; the entry's ``time``, say, is not compared).
 
+``queries`` (optional) run once the inputs are processed: ``[{"sql": ...,
+"rows": [[...], ...]}]``. A pull query's rows are compared as returned; a
+push query (``EMIT CHANGES``) is read until its LIMIT or until it has been
+quiet for a second, and its rows are compared in order.
+
 ``responses`` (optional) checks what ``Session.execute`` returned: a list
 aligned with ``statements``; ``null`` skips a statement, an object must
 match (as a subset, see :func:`matches`) the one entity the statement
@@ -180,6 +185,20 @@ def run_case(test: dict[str, Any], log_dir: str) -> None:
         _produce(session, test.get("inputs", []))
         session.wait_until_processed(timeout_s=20)
         _check_outputs(session, test.get("outputs", []), sinks)
+        _check_queries(session, test.get("queries", []))
+
+
+def _check_queries(session: Session, queries: list[dict[str, Any]]) -> None:
+    for query in queries:
+        result = session.query(query["sql"])
+        if isinstance(result, engine_query.PushQuery):
+            try:
+                rows = list(result.rows(timeout_s=1.0))
+            finally:
+                result.close()
+        else:
+            rows = result.rows
+        assert matches(query["rows"], rows, subset=False), f"{query['sql']}\n expected {query['rows']}\n got {rows}"
 
 
 def _check_error(expected: dict[str, Any], exc: Exception) -> None:

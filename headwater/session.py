@@ -25,9 +25,10 @@ from headwater.connect import statements as connector_statements
 from headwater.connect.runtime import ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
-from headwater.engine.aggregate import AggregateQuery
+from headwater.engine.aggregate import AggregateQuery, push_steps
 from headwater.engine.commands import CommandLog
 from headwater.engine.pull import PullResult, pull
+from headwater.engine.table_aggregate import TableAggregateQuery
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, open_log
@@ -115,14 +116,13 @@ class Session:
                 self._push_counter += 1
                 return pull(self, statement, f"query_{self._push_counter}")
         plan = self._plan(statement, sink_name=None)
-        if not isinstance(plan, SelectPlan):
-            raise SqlSemanticError("Push queries with GROUP BY are not supported yet.", statement.pos)
         props = {**self.properties, **(properties or {})}
         with self._lock:
             self._push_counter += 1
             query_id = f"transient_{plan.source.name}_{self._push_counter}"
+            steps = push_steps(query_id, plan, self.log) if isinstance(plan, AggregatePlan) else None
             push = PushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
-                             on_close=lambda q: self.push_queries.pop(q.id, None))
+                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps)
             self.push_queries[query_id] = push
         return push
 
@@ -321,10 +321,11 @@ class Session:
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
         aggregating = statement.query.group_by is not None
-        if statement.kind is ast.SourceKind.STREAM and aggregating:
+        produces_table = aggregating or self._reads_table(statement.query)
+        if statement.kind is ast.SourceKind.STREAM and produces_table:
             raise SqlSemanticError("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE "
                                    "AS SELECT statement instead.", statement.pos)
-        if statement.kind is ast.SourceKind.TABLE and not aggregating:
+        if statement.kind is ast.SourceKind.TABLE and not produces_table:
             raise SqlSemanticError("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE "
                                    "STREAM AS SELECT statement instead.", statement.pos)
         kind_word = statement.kind.value.lower()
@@ -340,7 +341,9 @@ class Session:
                                 default_wrap=wrap)
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
-        prefix = "CTAS" if aggregating else "CSAS"
+        elif isinstance(plan, SelectPlan) and plan.source.window is not None:
+            sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
+        prefix = "CTAS" if produces_table else "CSAS"
 
         def apply(sequence: int, live: bool) -> Entity:
             query_id = f"{prefix}_{statement.name}_{sequence}"
@@ -360,6 +363,9 @@ class Session:
                                    statement.pos)
         if target.is_source:
             raise SqlSemanticError(f"Cannot insert into read-only stream: {target.name}", statement.pos)
+        if statement.query.group_by is not None or self._reads_table(statement.query):
+            raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
+                                   "KSTREAM but select query result is KTABLE.", statement.pos)
         plan = self._plan(statement.query, sink_name=target.name)
         produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
@@ -441,22 +447,27 @@ class Session:
         if not isinstance(relation, ast.AliasedRelation):
             raise SqlSemanticError("Joins are not supported yet.", relation.pos)
         source = self.catalog.get(relation.name, relation.pos)
-        if source.is_table:
-            raise SqlSemanticError("Queries over tables are not supported yet.", relation.pos)
         if query.group_by is not None:
-            if sink_name is None:
-                raise SqlSemanticError("Push queries with GROUP BY are not supported yet; create a table with "
-                                       "CREATE TABLE ... AS SELECT and query it.", query.pos)
             return plan_aggregate(query, source, relation.alias, sink_name=sink_name)
         if query.window is not None or query.having is not None:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
 
+    def _reads_table(self, query: ast.Query) -> bool:
+        """A SELECT over one TABLE (no join) produces a table: CREATE STREAM AS SELECT cannot hold it."""
+        relation = query.from_
+        if not isinstance(relation, ast.AliasedRelation):
+            return False
+        source = self.catalog.find(relation.name)
+        return source is not None and source.is_table
+
     def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan, sink: DataSource, props: dict[str, str],
                    live: bool) -> None:
         if query_id in self.queries:
             raise SqlSemanticError(f"Query id {query_id} is already in use.")
-        kind = AggregateQuery if isinstance(plan, AggregatePlan) else PersistentQuery
+        kind: type[PersistentQuery] = PersistentQuery
+        if isinstance(plan, AggregatePlan):
+            kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
         query = kind(
             query_id, text, plan, sink, self.log,
             group=f"_confluent-ksql-{self.service_id}query_{query_id}",

@@ -37,10 +37,14 @@ import pyarrow.compute as pc
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.query import PersistentQuery, _Work, run_plan
-from headwater.log import Fetched, Record, TopicPartition
+from headwater.engine.session_runs import session_runs
+from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
 logger = logging.getLogger(__name__)
+
+#: A changelog record: key (what it restores), value, headers.
+_Change = tuple[bytes, bytes | None, list[dict[str, bytes]]]
 
 _W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
@@ -76,9 +80,13 @@ class AggregateQuery(PersistentQuery):
         self.log.create_topic(self.changelog, 1, {"retention.ms": "-1"}, exist_ok=True)
         super().start()
 
-    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        """(Re)build the state table from the changelog."""
+    def prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An empty state for a push query: nothing to restore, nothing written back."""
         self._con = con
+        self._create_state(con)
+        self._earliest_end = {"open": None, "all": None}
+
+    def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
         columns = [f'{g} {t.to_duckdb()}' for g, t in zip(self._groups, self.plan.group_types, strict=True)]
         columns += ["ws BIGINT", "we BIGINT"]
         for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
@@ -88,16 +96,22 @@ class AggregateQuery(PersistentQuery):
         _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
         self.stream_time = {}
         self._last_changed = None
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """(Re)build the state table from the changelog."""
+        self._con = con
+        self._create_state(con)
         offset = self.log.beginning_offset(self.changelog, 0)
         end = self.log.end_offset(self.changelog, 0)
         while offset < end:
             fetched = self.log.read(self.changelog, 0, offset, max_records=10_000)
-            for row in fetched.records.select(["value", "headers"]).to_pylist():
-                self._apply_change(con, row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
+            for row in fetched.records.select(["key", "value", "headers"]).to_pylist():
+                self._apply_change(con, row["key"], row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
             offset = fetched.next_offset
         self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
 
-    def _apply_change(self, con: duckdb.DuckDBPyConnection, value: bytes | None, headers: dict[str, Any]) -> None:
+    def _apply_change(self, con: duckdb.DuckDBPyConnection, key: bytes | None, value: bytes | None,
+                      headers: dict[str, Any]) -> None:
         if value:
             self._upsert(con, pa.ipc.open_stream(value).read_all())
         if headers.get("deleted"):
@@ -112,6 +126,28 @@ class AggregateQuery(PersistentQuery):
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
     ) -> _Work:
+        outputs, changed, deleted = self.process(con, fetched, src, errors)
+        appends: list[tuple[str, int, pa.Table]] = []
+        produced = 0
+        for out in outputs:
+            if out.num_rows and self._encoder is not None:
+                records, _ = self._encoder.encode(out)
+                appends.extend(self._partitioned(records, fetched.partition))
+                produced += records.num_rows
+        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
+        if errors:
+            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
+        tp = TopicPartition(fetched.topic, fetched.partition)
+        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+
+    def process(
+        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
+    ) -> tuple[list[pa.Table], pa.Table | None, pa.Table | None]:
+        """One decoded batch through the aggregation: (output rows, changed state rows, deleted state keys).
+
+        Output rows are the post-projection relation (``o0``..., ``__having``, ``__ts``); persistent
+        queries encode them to the sink, push queries hand them to the client.
+        """
         plan = self.plan
         outputs: list[pa.Table] = []
         changed: pa.Table | None = None
@@ -120,24 +156,7 @@ class AggregateQuery(PersistentQuery):
             pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
             errors.extend(run_errors)
             if pre is not None and pre.num_rows:
-                pre, null_errors = self._drop_null_groups(pre, fetched)
-                errors.extend(null_errors)
-                batch, late = self._windowed(con, pre, fetched.partition)
-                errors.extend(late)
-                if batch.num_rows:
-                    con.register("b", batch)
-                    try:
-                        if plan.window is not None and plan.window.kind == "SESSION":
-                            changes, changed, replaced = self._sessions(con)
-                            deleted = replaced
-                            if not plan.emit_final:
-                                outputs.append(changes)
-                        else:
-                            if not plan.emit_final:
-                                outputs.append(self._running(con))
-                            changed = self._merge(con)
-                    finally:
-                        con.unregister("b")
+                outputs, changed, deleted = self._aggregate(con, pre, fetched, errors)
         self._last_changed = changed
         if self.plan.window is not None:
             final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
@@ -147,18 +166,35 @@ class AggregateQuery(PersistentQuery):
             expired = self._expire(con)
             if expired is not None:
                 deleted = expired if deleted is None else pa.concat_tables([deleted, expired])
-        appends: list[tuple[str, int, pa.Table]] = []
-        produced = 0
-        for out in outputs:
-            if out.num_rows:
-                records, _ = self._encoder.encode(out)
-                appends.extend(self._partitioned(records, fetched.partition))
-                produced += records.num_rows
-        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
-        if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
-        tp = TopicPartition(fetched.topic, fetched.partition)
-        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+        return outputs, changed, deleted
+
+    def _aggregate(
+        self, con: duckdb.DuckDBPyConnection, pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]
+    ) -> tuple[list[pa.Table], pa.Table | None, pa.Table | None]:
+        """A stream's records (``pre``) into the windows and groups of the state."""
+        plan = self.plan
+        outputs: list[pa.Table] = []
+        changed: pa.Table | None = None
+        deleted: pa.Table | None = None
+        pre, null_errors = self._drop_null_groups(pre, fetched)
+        errors.extend(null_errors)
+        batch, late = self._windowed(con, pre, fetched.partition)
+        errors.extend(late)
+        if batch.num_rows:
+            con.register("b", batch)
+            try:
+                if plan.window is not None and plan.window.kind == "SESSION" and not plan.emit_final:
+                    changes, changed, deleted = self._sessions_per_record(con, batch)
+                    outputs.append(changes)
+                elif plan.window is not None and plan.window.kind == "SESSION":
+                    _, changed, deleted = self._sessions(con)
+                else:
+                    if not plan.emit_final:
+                        outputs.append(self._running(con))
+                    changed = self._merge(con)
+            finally:
+                con.unregister("b")
+        return outputs, changed, deleted
 
     def _drop_null_groups(self, pre: pa.Table, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
         nulls = np.zeros(pre.num_rows, dtype=bool)
@@ -197,7 +233,10 @@ class AggregateQuery(PersistentQuery):
                     f"SELECT * EXCLUDE (__w), __w AS ws FROM (SELECT *, UNNEST([x FOR x IN generate_series("
                     f"{last} - {(count - 1) * adv}, {last}, {adv}) IF x > __ts - {size} AND x >= 0]) AS __w FROM pre)"
                 )
-            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} <= __st AS __late FROM ({starts})"
+            # Kafka Streams drops a time-window record when end + grace <= stream time, a session record
+            # only when end + grace < stream time.
+            late_op = "<" if window.kind == "SESSION" else "<="
+            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} {late_op} __st AS __late FROM ({starts})"
                             ).to_arrow_table()
         finally:
             con.unregister("pre")
@@ -237,9 +276,11 @@ class AggregateQuery(PersistentQuery):
                               f"AS {self._state_cols[j][m]}")
         on = " AND ".join(f"r.{c} = s.{c}" for c in self._groups + ["ws"])
         groups = ", ".join(f"r.{g}" for g in self._groups)
+        # The update's timestamp is the newest of its window so far (Kafka Streams: max(record, aggregate)).
         merged_sql = (
-            f"SELECT {groups}, r.ws, r.we, r.__ts, r.__offset, {', '.join(merged)} FROM "
-            f"(SELECT {self._key}, we, __ts, __offset, {', '.join(running)} FROM b) r LEFT JOIN state s ON {on}"
+            f"SELECT {groups}, r.ws, r.we, greatest(r.__ts, s.__ts) AS __ts, r.__offset, {', '.join(merged)} FROM "
+            f"(SELECT {self._key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
+            f"LEFT JOIN state s ON {on}"
         )
         return self._post(con, merged_sql, order="__offset, ws")
 
@@ -281,7 +322,63 @@ class AggregateQuery(PersistentQuery):
         _exec(con, "INSERT INTO state SELECT * FROM __changed")
         con.unregister("__changed")
 
-    def _sessions(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    def _sessions_per_record(
+        self, con: duckdb.DuckDBPyConnection, batch: pa.Table
+    ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+        """SESSION with EMIT CHANGES, as Kafka Streams with caching off: each record emits a
+        tombstone for every session it merged away, then its merged session.
+
+        A record can only change the sessions of its own key, so the batch runs in rounds: round
+        k merges the k-th record of every key at once (vectorized across keys), and the outputs
+        are put back in offset order. A batch needs as many rounds as it has records of its
+        busiest key.
+        """
+        outputs: list[pa.Table] = []
+        seqs: list[np.ndarray] = []
+        changed: list[pa.Table] = []
+        replaced: list[pa.Table] = []
+        # Most keys' records extend or follow their sessions: one pass (engine/session_runs.py).
+        fast, fast_seq, touched, rest = session_runs(self, con)
+        if fast is not None and fast_seq is not None and touched is not None:
+            outputs.append(fast)
+            seqs.append(fast_seq)
+            changed.append(touched)
+        con.register("__rest", rest)
+        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self._groups)} ORDER BY __offset) "
+                         "AS __rank FROM __rest").to_arrow_table()
+        con.unregister("__rest")
+        rank = ranked.column("__rank").to_numpy()
+        ranked = ranked.drop_columns(["__rank"])
+        con.unregister("b")
+        try:
+            for k in range(1, int(rank.max(initial=0)) + 1):
+                con.register("b", ranked.filter(pa.array(rank == k)))
+                try:
+                    out, rows, gone, seq = self._sessions(con, with_seq=True)
+                finally:
+                    con.unregister("b")
+                outputs.append(out)
+                seqs.append(seq)
+                changed.append(rows)
+                if gone is not None:
+                    replaced.append(gone)
+        finally:
+            con.register("b", batch)
+        out = pa.concat_tables(outputs)
+        order = np.argsort(np.concatenate(seqs), kind="stable")
+        # For the changelog: of every state key a round touched, the row the state holds now, or
+        # its deletion (a session created in one round may be absorbed in a later one).
+        con.register("__touched", pa.concat_tables([t.select(self._groups + ["ws"]) for t in changed + replaced]))
+        try:
+            on = " AND ".join(f"s.{c} = t.{c}" for c in self._groups + ["ws"])
+            _exec(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
+            rows = con.sql(f"SELECT s.* FROM state s SEMI JOIN __tk t ON {on}").to_arrow_table()
+            gone = con.sql(f"SELECT t.* FROM __tk t ANTI JOIN state s ON {on}").to_arrow_table()
+        finally:
+            con.unregister("__touched")
+        return out.take(pa.array(order)), rows, gone if gone.num_rows else None
+
+    def _sessions(self, con: duckdb.DuckDBPyConnection, with_seq: bool = False) -> Any:
         """Merge the batch's records with the stored sessions they touch (gap inclusive).
 
         Returns the output changes (a tombstone for every stored session that
@@ -339,7 +436,27 @@ class AggregateQuery(PersistentQuery):
         con.register("__m", merged)
         changed = con.sql(f"SELECT {groups}, ws, we, {', '.join(state_names)}, __ts, false AS __emitted FROM __m"
                           ).to_arrow_table()
-        replaced = con.sql(f"SELECT {self._key} FROM __os").to_arrow_table()
+        # Absorbed sessions' keys, except one the merged session took over (same start): a restore
+        # applies upserts before deletions.
+        on_m = " AND ".join(f"o.{c} = m.{c}" for c in self._groups + ["ws"])
+        replaced = con.sql(f"SELECT {', '.join('o.' + c for c in self._groups + ['ws'])} FROM __os o "
+                           f"ANTI JOIN __m m ON {on_m}").to_arrow_table()
+        seq = None
+        if with_seq:  # one record per key in ``b``: each output row takes its record's offset
+            on_b = " AND ".join(f"x.{g} = b.{g}" for g in self._groups)
+            both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
+                    f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
+            order = "__seq, __kind, ws"
+            _exec(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
+            ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
+            seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
+            out = self._post(con, "SELECT * FROM __both", order=order)
+            out = out.set_column(out.column_names.index("__having"), "__having",
+                                 pc.and_(out.column("__having"), pa.array(kinds == 1)))
+            con.unregister("__m")
+            _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+            self._upsert(con, changed)
+            return out, changed, replaced if replaced.num_rows else None, seq
         tombstones = self._post(con, "SELECT * FROM __os", order="ws")
         updates = self._post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")
@@ -397,26 +514,20 @@ class AggregateQuery(PersistentQuery):
         self._earliest_end["all"] = self._earliest(con, "all")
         return deleted if deleted.num_rows else None
 
-    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
-        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit.
+    def _change_entries(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[_Change]:
+        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit."""
+        entries: list[_Change] = [(b"state", _ipc(part), []) for part in _chunks(changed)]
+        entries += [(b"state", None, [{"key": "deleted", "value": _ipc(part)}]) for part in _chunks(deleted)]
+        return entries
 
-        The last record carries the stream times, so a restore that applied it has the whole batch.
-        """
-        values: list[bytes | None] = []
-        headers: list[list[dict[str, bytes]]] = []
-        for part in _chunks(changed):
-            values.append(_ipc(part))
-            headers.append([])
-        for part in _chunks(deleted):
-            values.append(None)
-            headers.append([{"key": "deleted", "value": _ipc(part)}])
-        if not values:
-            values.append(None)
-            headers.append([])
-        headers[-1].append({"key": "stream_time",
-                            "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})})
-        return pa.table({"key": pa.array([b"state"] * len(values), pa.binary()),
-                         "value": pa.array(values, pa.binary()), "headers": headers})
+    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
+        """The batch's changelog entries as records; the last one carries the stream times, so a
+        restore that applied it has the whole batch."""
+        entries = self._change_entries(changed, deleted) or [(b"state", None, [])]
+        entries[-1] = (entries[-1][0], entries[-1][1], [*entries[-1][2], {
+            "key": "stream_time", "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})}])
+        return pa.table({"key": pa.array([e[0] for e in entries], pa.binary()),
+                         "value": pa.array([e[1] for e in entries], pa.binary()), "headers": [e[2] for e in entries]})
 
     # -- pull queries -------------------------------------------------------------------
     def snapshot(self) -> pa.Table:
@@ -426,6 +537,22 @@ class AggregateQuery(PersistentQuery):
             return con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.close()
+
+
+def push_steps(query_id: str, plan: AggregatePlan, log: Log) -> tuple[Any, Any]:
+    """(prepare, step) of a push query with GROUP BY: the aggregation with a state of its own,
+    in memory, for as long as the push query runs (no changelog, no sink topic)."""
+    from headwater.engine.table_aggregate import TableAggregateQuery
+
+    kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
+    operator = kind(query_id, "", plan, None, log, group="", service_id="", offset_reset="latest")
+
+    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
+        outputs, _, _ = operator.process(con, fetched, src, [])
+        shown = [o for o in outputs if o.num_rows]
+        return pa.concat_tables(shown) if shown else None
+
+    return operator.prepare_transient, step
 
 
 def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:

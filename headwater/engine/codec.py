@@ -20,7 +20,7 @@ from headwater.formats import create_format
 from headwater.formats.base import Format
 from headwater.log import Fetched
 from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn
 from headwater.sql.types import BaseType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
@@ -62,6 +62,11 @@ class SourceDecoder:
         self._keys = [i for i in self.inputs if i.column.namespace is Namespace.KEY]
         self._values = [i for i in self.inputs if i.column.namespace is Namespace.VALUE]
         self._headers = [i for i in self.inputs if i.column.namespace in (Namespace.HEADERS, Namespace.HEADER)]
+        if source.is_table:  # a table's changes are keyed: every query over it needs the key
+            for column in source.key_columns:
+                if not any(i.column.name == column.name for i in self.inputs):
+                    self.inputs.append(InputColumn(f"c{len(self.inputs)}", column))
+            self._keys = [i for i in self.inputs if i.column.namespace is Namespace.KEY]
         self._ts_alias = next((i.alias for i in self.inputs if i.column.name == source.timestamp), None)
 
     def decode(self, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
@@ -81,8 +86,16 @@ class SourceDecoder:
                                                   offsets[row].as_py(), target, value))
 
         value_data = batch.column("value")
-        # A stream ignores records with a null value (tombstones have no meaning there).
-        keep &= ~np.asarray(value_data.is_null(), dtype=bool)
+        tombstones = np.asarray(value_data.is_null(), dtype=bool)
+        if self.source.is_table:
+            # A table is a changelog: a null value deletes its key, and a record without a key
+            # has no row to change (Kafka Streams drops it; here it is also logged).
+            null_keys = np.nonzero(np.asarray(batch.column("key").is_null(), dtype=bool))[0]
+            failed(null_keys, ["Record with a null key dropped: a table row needs a key."] * len(null_keys), "key",
+                   batch.column("key"))
+        else:
+            # A stream ignores records with a null value (tombstones have no meaning there).
+            keep &= ~tombstones
         if self._values:
             decoded = self.value_format.decode(value_data, [(i.column.name, i.column.type) for i in self._values],
                                                topic=fetched.topic)
@@ -91,6 +104,8 @@ class SourceDecoder:
                 columns[i.alias] = decoded.table.column(i.column.name)
         if self._keys and self.key_format is not None:
             key_data = batch.column("key")
+            if self.source.window is not None:
+                key_data = pc.binary_slice(key_data, 0, -_window_bytes(self.source))
             decoded = self.key_format.decode(key_data, [(i.column.name, i.column.type) for i in self._keys],
                                              topic=fetched.topic)
             failed(decoded.error_rows, decoded.error_reasons, "key", key_data)
@@ -102,15 +117,48 @@ class SourceDecoder:
         rowtime = batch.column("timestamp")
         if self._ts_alias is not None:
             rowtime, bad = _event_time(columns[self._ts_alias], self.source)
+            if self.source.is_table:  # a tombstone has no TIMESTAMP column: it keeps the record's time
+                rowtime = pa.array(np.where(tombstones, batch.column("timestamp").to_numpy(), rowtime.to_numpy()))
+                bad = bad[~tombstones[bad]]
             reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
             failed(bad, reasons, "value", value_data)
         columns[ROWTIME] = rowtime
         columns[ROWPARTITION] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
         columns[ROWOFFSET] = offsets
+        if self.source.window is not None:
+            columns[WINDOW_START], columns[WINDOW_END] = _window_bounds(batch.column("key"), self.source)
+        if self.source.is_table:
+            columns[DELETED] = pa.array(tombstones)
         table = pa.table(columns)
         if not keep.all():
             table = table.filter(pa.array(keep))
         return table, errors
+
+
+def _window_bytes(source: DataSource) -> int:
+    """A windowed key ends with the window: 8 bytes of start, or a session's end and start (16)."""
+    return 16 if source.window is not None and source.window.kind == "SESSION" else 8
+
+
+def _window_bounds(keys: pa.Array, source: DataSource) -> tuple[pa.Array, pa.Array]:
+    """WINDOWSTART and WINDOWEND from the tail of windowed keys (null for a key too short to hold one)."""
+    assert source.window is not None
+    n = _window_bytes(source)
+    tails = pc.binary_slice(pc.fill_null(keys, b""), -n)
+    ok_mask = pc.equal(pc.binary_length(tails), n)
+    ok = np.asarray(ok_mask, dtype=bool)
+    fixed = pc.if_else(ok_mask, tails, pa.scalar(bytes(n), pa.binary())).cast(pa.binary(n))
+    if isinstance(fixed, pa.ChunkedArray):
+        fixed = fixed.combine_chunks()
+    data = fixed.buffers()[1]
+    raw = np.frombuffer(data, dtype=">i8", count=len(fixed) * n // 8,
+                        offset=fixed.offset * n).reshape(-1, n // 8).astype(np.int64)
+    if n == 16:
+        end, start = raw[:, 0], raw[:, 1]
+    else:
+        start = raw[:, 0]
+        end = start + (source.window.size_ms or 0)
+    return pa.array(start, mask=~ok), pa.array(end, mask=~ok)
 
 
 def _event_time(values: pa.ChunkedArray | pa.Array, source: DataSource) -> tuple[pa.Array, np.ndarray]:

@@ -9,14 +9,17 @@ and full scans with a limit all run as DuckDB filters over the snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
-from headwater.sql.catalog import Namespace
+from headwater.sql.catalog import DataSource, Namespace
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.functions import install_functions
@@ -37,6 +40,45 @@ class PullResult:
         return iter(self.rows)
 
 
+def topic_snapshot(session: Session, source: DataSource, outputs: Sequence[OutputColumn]) -> pa.Table:
+    """The rows a table topic holds now: the latest record per key (and window), tombstones removing it.
+
+    Shaped like an aggregation's snapshot (``o0``..., ``__ts``, ``ws``, ``we``, ``__having``).
+    """
+    from headwater.engine.codec import SourceDecoder
+
+    columns = [*source.key_columns, *source.value_columns]
+    inputs = [InputColumn(f"c{i}", c) for i, c in enumerate(columns)]
+    alias = {c.name: f"c{i}" for i, c in enumerate(columns)}
+    decoder = SourceDecoder(source, inputs)
+    log = session.log
+    parts = []
+    for partition in range(log.describe_topic(source.topic).partitions):
+        offset = log.beginning_offset(source.topic, partition)
+        while offset < log.end_offset(source.topic, partition):
+            fetched = log.read(source.topic, partition, offset)
+            decoded, _ = decoder.decode(fetched)
+            parts.append(decoded)
+            offset = fetched.next_offset
+    window = ', "__ws"' if source.window is not None else ""
+    bounds = '"__ws" AS ws, "__we" AS we' if source.window is not None else "0::BIGINT AS ws, 0::BIGINT AS we"
+    keys = ", ".join(f'"{alias[c.name]}"' for c in source.key_columns)
+    select = ", ".join(f'"{alias[o.name]}" AS o{i}' for i, o in enumerate(outputs))
+    con = duckdb.connect()
+    try:
+        if not parts:
+            return pa.table({f"o{i}": pa.nulls(0, o.type.to_arrow()) for i, o in enumerate(outputs)}
+                            | {"__ts": pa.nulls(0, pa.int64()), "ws": pa.nulls(0, pa.int64()),
+                               "we": pa.nulls(0, pa.int64()), "__having": pa.nulls(0, pa.bool_())})
+        con.register("changes", pa.concat_tables(parts, promote_options="default"))
+        return con.sql(
+            f'SELECT {select}, "{ROWTIME}" AS __ts, {bounds}, true AS __having FROM (SELECT * FROM changes QUALIFY '
+            f'row_number() OVER (PARTITION BY {keys}{window} ORDER BY "{ROWPARTITION}", "{ROWOFFSET}" DESC) = 1) '
+            f'WHERE NOT "{DELETED}"').to_arrow_table()
+    finally:
+        con.close()
+
+
 def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
     from headwater.engine.aggregate import AggregateQuery
 
@@ -46,8 +88,14 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
     if query.group_by is not None or query.window is not None or query.partition_by is not None:
         raise SqlSemanticError("Pull queries don't support GROUP BY, WINDOW or PARTITION BY clauses.", query.pos)
     source = session.catalog.get(relation.name, relation.pos)
-    writer = next((q for q in session.queries.values()
-                   if isinstance(q, AggregateQuery) and q.sink.name == source.name), None)
+    writer: Any = next((q for q in session.queries.values()
+                        if isinstance(q, AggregateQuery) and q.sink.name == source.name), None)
+    snapshot = None
+    if writer is None and source.is_table:
+        # A CTAS without GROUP BY (a query over a table) keeps no state: its table is its topic.
+        writer = next((q for q in session.queries.values() if q.sink.name == source.name), None)
+        if writer is not None:
+            snapshot = topic_snapshot(session, source, writer.plan.outputs)
     if writer is None:
         raise SqlSemanticError(
             f"The `{source.name}` {'table' if source.is_table else 'stream'} isn't queryable. To derive a queryable "
@@ -55,7 +103,8 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
             "See https://cnfl.io/queries for more info.",
             relation.pos,
         )
-    snapshot = writer.snapshot()
+    if snapshot is None:
+        snapshot = writer.snapshot()
     columns: dict[str, SqlType] = {}
     renames = []
     windowed = source.window is not None

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.engine import processing_log
 from headwater.engine.codec import SinkEncoder, SourceDecoder
@@ -143,7 +144,7 @@ class PersistentQuery:
         query_id: str,
         statement: str,
         plan: Any,
-        sink: DataSource,
+        sink: DataSource | None,
         log: Log,
         *,
         group: str,
@@ -163,7 +164,9 @@ class PersistentQuery:
         self.state = QueryState.RUNNING
         self.stats = QueryStats()
         self._decoder = SourceDecoder(plan.source, plan.inputs)
-        self._encoder = SinkEncoder(sink, plan.outputs, windowed=getattr(plan, "window", None))
+        # No sink: the operator of a push query, whose rows go to a client, not to a topic.
+        self._encoder = SinkEncoder(sink, plan.outputs, windowed=getattr(plan, "window", None) or sink.window
+                                    ) if sink else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.positions: dict[TopicPartition, int] = {}
@@ -251,6 +254,7 @@ class PersistentQuery:
             result, run_errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
             errors.extend(run_errors)
             if result is not None and result.num_rows:
+                assert self._encoder is not None
                 records, encode_errors = self._encoder.encode(result)
                 errors.extend(encode_errors)
                 appends.extend(self._partitioned(records, fetched.partition))
@@ -273,7 +277,7 @@ class PersistentQuery:
         partitions = self.sink.partitions
         if partitions == 1:
             return [(self.sink.topic, 0, records)]
-        if self._encoder.key_format is None:
+        if self._encoder is None or self._encoder.key_format is None:
             return [(self.sink.topic, input_partition % partitions, records)]
         targets = partition_for_keys(records.column("key"), partitions, input_partition % partitions)
         return [
@@ -334,11 +338,32 @@ class _Prefetcher:
         self._thread.join(timeout=10)
 
 
-class PushQuery:
-    """A transient SELECT ... EMIT CHANGES: rows go to the caller until LIMIT or close."""
+#: A push query's work on one decoded batch: the rows to show (``o0``... and, optionally, ``__having``).
+PushStep = Callable[[duckdb.DuckDBPyConnection, Fetched, pa.Table], "pa.Table | None"]
 
-    def __init__(self, query_id: str, plan: SelectPlan, log: Log, *, offset_reset: str,
-                 on_close: Callable[[PushQuery], None] | None = None) -> None:
+
+def select_step(plan: SelectPlan) -> tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep]:
+    """A stateless push query: the plan's SQL over each batch."""
+
+    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
+        return run_plan(con, plan.sql, src, fetched)[0]
+
+    return (lambda con: None), step
+
+
+class PushQuery:
+    """A transient SELECT ... EMIT CHANGES: rows go to the caller until LIMIT or close.
+
+    ``steps`` (prepare, step) is what runs per batch; by default the stateless
+    plan's SQL (an aggregation brings its own state, see ``engine/aggregate.py``).
+    Rows whose ``__having`` is false (a table's deleted row, a group failing
+    HAVING) are not shown.
+    """
+
+    def __init__(self, query_id: str, plan: Any, log: Log, *, offset_reset: str,
+                 on_close: Callable[[PushQuery], None] | None = None,
+                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None) -> None:
+        self._prepare, self._step = steps if steps is not None else select_step(plan)
         self.id = query_id
         self.plan = plan
         self.log = log
@@ -357,6 +382,7 @@ class PushQuery:
         con = new_connection()
         sent = 0
         try:
+            self._prepare(con)
             while not self._stop.is_set():
                 for fetched in self.log.poll(self.positions, max_records=MAX_POLL_RECORDS, max_bytes=MAX_POLL_BYTES,
                                              timeout_s=POLL_TIMEOUT_S):
@@ -364,9 +390,11 @@ class PushQuery:
                     src, _errors = self._decoder.decode(fetched)
                     if not src.num_rows:
                         continue
-                    result, _ = run_plan(con, self.plan.sql, src, fetched)
+                    result = self._step(con, fetched, src)
                     if result is None:
                         continue
+                    if "__having" in result.column_names:
+                        result = result.filter(pc.fill_null(result.column("__having"), False))
                     names = [f"o{i}" for i in range(len(self.columns))]
                     for row in result.select(names).to_pylist():
                         self._put([row[name] for name in names])

@@ -26,7 +26,7 @@ from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, implicit_name
+from headwater.sql.planner import DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, implicit_name
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
@@ -62,10 +62,15 @@ class AggregatePlan(PlanOutputs):
     outputs: tuple[OutputColumn, ...]
     post_sql: str  # SELECT <outputs as o0..>, __having FROM agg
     limit: int | None = None
+    #: Over a TABLE source: DuckDB types of the source's key columns ``k0..`` in ``pre``, which then
+    #: also has ``__contrib`` (the change is a live row matching WHERE) instead of filtering.
+    table_key_types: tuple[str, ...] = ()
 
 
 class _PostScope:
-    def __init__(self, groups: list[Compiled], results: list[SqlType], windowed: bool) -> None:
+    def __init__(self, groups: list[Compiled], results: list[SqlType], windowed: bool,
+                 source_scope: SourceScope | None = None) -> None:
+        self.source_scope = source_scope
         self.groups = groups
         self.results = results
         self.windowed = windowed
@@ -81,7 +86,10 @@ class _PostScope:
         if ref.name in ("WINDOWSTART", "WINDOWEND") and self.windowed:
             return Compiled('"ws"' if ref.name == "WINDOWSTART" else '"we"', BIGINT)
         self.ungrouped.append(ref)
-        return Compiled("NULL", BIGINT)
+        try:
+            return Compiled("NULL", self.source_scope.resolve(ref).type) if self.source_scope else Compiled("NULL", BIGINT)
+        except SqlSemanticError:
+            return Compiled("NULL", BIGINT)
 
 
 def window_spec(window: ast.WindowExpression) -> WindowSpec:
@@ -100,19 +108,35 @@ def window_spec(window: ast.WindowExpression) -> WindowSpec:
         spec = WindowSpec("SESSION", gap_ms=window.gap.millis, grace_ms=grace)
     retention = window.retention.millis if window.retention is not None else max(
         DEFAULT_RETENTION_MS, spec.size_ms + grace)
-    if retention < spec.size_ms + (0 if window.grace is None else grace):
+    needed = spec.size_ms + (0 if window.grace is None else grace)
+    if retention < needed:
         raise SqlSemanticError(
             f"Retention ({retention} ms) must not be smaller than the window size plus grace period "
-            f"({spec.size_ms + grace} ms).", window.pos,
+            f"({needed} ms).", window.pos,
         )
     return replace(spec, retention_ms=retention)
 
 
-def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, sink_name: str) -> AggregatePlan:
+def plan_aggregate(
+    query: ast.Query, source: DataSource, alias: str | None, *, sink_name: str | None
+) -> AggregatePlan:
+    """Plan a GROUP BY; ``sink_name`` is the table a CTAS writes (None for a push query)."""
     if query.group_by is None or not query.group_by:
         raise SqlSemanticError("Aggregations need a GROUP BY clause.", query.pos)
     if query.window is not None and source.is_table:
-        raise SqlSemanticError("WINDOW clause is not supported on table sources.", query.window.pos)
+        raise SqlSemanticError("Windowing not supported for table aggregations.", query.window.pos)
+    if query.emit is ast.EmitType.FINAL and query.window is None:
+        raise SqlSemanticError("EMIT FINAL is only supported for windowed aggregations.", query.pos)
+    if query.where is not None:
+        found = _aggregate_calls(query.where)
+        if found:
+            raise SqlSemanticError(f"Aggregate functions are not allowed in the WHERE clause: "
+                                   f"{format_expression(found[0])}. Use HAVING to filter on aggregates.", found[0].pos)
+    for g in query.group_by:
+        found = _aggregate_calls(g)
+        if found:
+            raise SqlSemanticError(f"GROUP BY does not support aggregate functions: {found[0].name.upper()} is an "
+                                   "aggregate function.", found[0].pos)
     scope = SourceScope(source, alias)
     groups = [compile_expression(g, scope) for g in query.group_by]
 
@@ -124,6 +148,10 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
             if node == g:
                 return ColumnRef(f"{_GROUP}{i}", pos=node.pos)
         if isinstance(node, FunctionCall) and aggregate(node.name) is not None:
+            nested = [c for a in node.args for c in _aggregate_calls(a)]
+            if nested:
+                raise SqlSemanticError(f"Aggregate functions can not be nested: {node.name.upper()}"
+                                       f"({nested[0].name.upper()}())", node.pos)
             if node not in calls:
                 calls.append(node)
             return ColumnRef(f"{_AGG}{calls.index(node)}", pos=node.pos)
@@ -159,9 +187,16 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
             names.append(f"a{n_args}")
             n_args += 1
         agg_args.append(tuple(names))
+    if source.is_table:
+        retractable = [c.name.upper() for c, b in zip(calls, bound, strict=True) if b.undo is None]
+        if retractable:
+            names_shown = ", ".join(dict.fromkeys(retractable))
+            plural = "s" if len(set(retractable)) > 1 else ""
+            raise SqlSemanticError(f"The aggregation function{plural} {names_shown} cannot be applied to a table "
+                                   "source, only to a stream source.", query.pos)
 
     window = window_spec(query.window) if query.window is not None else None
-    post_scope = _PostScope(groups, [b.result_type for b in bound], window is not None)
+    post_scope = _PostScope(groups, [b.result_type for b in bound], window is not None, SourceScope(source, alias))
     outputs: list[OutputColumn] = []
     key_found: dict[int, str] = {}
     generated = 0
@@ -185,6 +220,9 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
         raise SqlSemanticError(f"Non-aggregate SELECT expression(s) not part of GROUP BY: {names}",
                                post_scope.ungrouped[0].pos)
     missing = [i for i in range(len(groups)) if i not in key_found]
+    if sink_name is None:  # a push query shows rows: no key to keep, every column is shown
+        outputs = [OutputColumn(o.name, o.type, Namespace.VALUE, o.sql) for o in outputs]
+        missing = []
     if missing:
         shown = format_expression(query.group_by[missing[0]])
         raise SqlSemanticError(
@@ -192,7 +230,7 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
             f"`{sink_name}` must include the grouping expression {shown} in its projection (eg, SELECT {shown}...).",
             query.pos,
         )
-    if not any(o.namespace is Namespace.VALUE for o in outputs):
+    if sink_name is not None and not any(o.namespace is Namespace.VALUE for o in outputs):
         raise SqlSemanticError("The projection contains no value columns.", query.pos)
     having_sql = "TRUE"
     if having is not None:
@@ -202,9 +240,20 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
             raise SqlSemanticError(
                 f"Non-aggregate HAVING expression not part of GROUP BY: {format_expression(post_scope.ungrouped[0])}",
                 post_scope.ungrouped[0].pos)
+        if compiled_having.type is not None and compiled_having.type.sql() != "BOOLEAN":
+            raise SqlSemanticError(f"Type error in HAVING expression: Should evaluate to boolean but is "
+                                   f"{compiled_having.type.sql()}.", query.having.pos)  # type: ignore[union-attr]
 
     where = ""
-    if query.where is not None:
+    table_key_types: tuple[str, ...] = ()
+    if source.is_table:
+        # Every change flows on: one that deletes the row or no longer matches WHERE retracts it.
+        matching = compile_expression(query.where, scope).sql if query.where is not None else "TRUE"
+        keys = [scope.use(c) for c in source.key_columns]
+        pre_columns += [f'"{k.alias}" AS k{i}' for i, k in enumerate(keys)]
+        pre_columns.append(f'(NOT "{DELETED}" AND coalesce({matching}, false)) AS __contrib')
+        table_key_types = tuple(k.column.type.to_duckdb() for k in keys)
+    elif query.where is not None:
         where = " WHERE " + compile_expression(query.where, scope).sql
     pre_sql = (
         f"SELECT {', '.join(pre_columns)}, \"{ROWTIME}\" AS __ts, __offset, __partition FROM src{where}"
@@ -224,7 +273,22 @@ def plan_aggregate(query: ast.Query, source: DataSource, alias: str | None, *, s
         outputs=tuple(outputs),
         post_sql=post_sql,
         limit=query.limit,
+        table_key_types=table_key_types,
     )
+
+
+def _aggregate_calls(node: Node) -> list[FunctionCall]:
+    """The aggregate calls in ``node`` (outermost first)."""
+    found: list[FunctionCall] = []
+
+    def visit(n: Node) -> Node | None:
+        if isinstance(n, FunctionCall) and aggregate(n.name) is not None:
+            found.append(n)
+            return n
+        return None
+
+    rewrite(node, visit)
+    return found
 
 
 def _literal(node: Expression) -> object:

@@ -12,8 +12,8 @@ from headwater.errors import SqlSemanticError
 from headwater.formats import create_format
 from headwater.formats.base import FormatError
 from headwater.sql import ast
-from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.expressions import NO_POSITION, Position
+from headwater.sql.catalog import Column, DataSource, Namespace, WindowInfo
+from headwater.sql.expressions import NO_POSITION, TIME_UNITS, Position
 from headwater.sql.planner import SelectPlan
 from headwater.sql.types import BYTES, STRING, ArrayType, BaseType, CustomType, StructField, StructType
 
@@ -117,9 +117,38 @@ def source_from_create(statement: ast.CreateSource, text: str, default_partition
         is_source=statement.is_source,
         partitions=int(_value(props, "PARTITIONS") or default_partitions or 1),  # type: ignore[call-overload]
         properties={k: _value(props, k) for k in props},
+        window=_declared_window(props, statement.pos),
     )
     check_source(source, statement.pos)
     return source
+
+
+def _declared_window(props: ast.Properties, pos: Position) -> WindowInfo | None:
+    """WINDOW_TYPE / WINDOW_SIZE: the source's keys carry a window (written by a windowed aggregation)."""
+    kind = _value(props, "WINDOW_TYPE")
+    size = _value(props, "WINDOW_SIZE")
+    if kind is None:
+        if size is not None:
+            raise SqlSemanticError("WINDOW_SIZE set without WINDOW_TYPE.", _pos(props, "WINDOW_SIZE", pos))
+        return None
+    kind = str(kind).upper()
+    if kind not in ("TUMBLING", "HOPPING", "SESSION"):
+        raise SqlSemanticError(f"Invalid value for WINDOW_TYPE: {kind}. Valid values are SESSION, HOPPING, TUMBLING.",
+                               _pos(props, "WINDOW_TYPE", pos))
+    if kind == "SESSION":
+        if size is not None:
+            raise SqlSemanticError("'WINDOW_SIZE' should not be set for SESSION windows.",
+                                   _pos(props, "WINDOW_SIZE", pos))
+        return WindowInfo(kind)
+    if size is None:
+        raise SqlSemanticError(f"{kind} windows require 'WINDOW_SIZE' to be provided in the WITH clause. "
+                               "For example: 'WINDOW_SIZE'='10 SECONDS'", pos)
+    parts = str(size).upper().split()
+    unit = TIME_UNITS.get(parts[-1]) if len(parts) == 2 and parts[0].isdigit() else None
+    if unit is None:
+        raise SqlSemanticError(f"Invalid value for WINDOW_SIZE: '{size}'. Expected a duration such as '10 SECONDS'.",
+                               _pos(props, "WINDOW_SIZE", pos))
+    return WindowInfo(kind, int(parts[0]) * unit.millis)
 
 
 def _types_in(sql_type: object) -> list[object]:

@@ -93,10 +93,31 @@ class Inspector:
             partitions = session.log.describe_topic(source.topic).partitions
         except Exception:  # the topic was deleted behind our back; describe what we know
             partitions = source.partitions
-        return ent.source_description(
+        description = ent.source_description(
             source, extended=extended, read_queries=reads, write_queries=writes, partitions=partitions,
             statistics=statistics, error_stats=error_stats,
         )
+        if extended:
+            description["queryOffsetSummaries"] = self._offset_summaries(source)
+        return description
+
+    def _offset_summaries(self, source: DataSource) -> list[dict[str, Any]]:
+        """Per query reading ``source``: its consumer group's committed offsets against the topic's bounds."""
+        from headwater.log import TopicPartition
+
+        log = self.session.log
+        summaries = []
+        for query in self.session.queries.values():
+            if query.plan.source.name != source.name or source.topic not in log.list_topics():
+                continue
+            partitions = [TopicPartition(source.topic, p) for p in range(log.describe_topic(source.topic).partitions)]
+            committed = log.committed(query.group, partitions)
+            offsets = [{"partition": tp.partition, "logStartOffset": log.beginning_offset(*tp),
+                        "logEndOffset": log.end_offset(*tp), "consumerOffset": committed.get(tp) or 0}
+                       for tp in partitions]
+            summaries.append({"groupId": query.group,
+                              "topicSummaries": [{"kafkaTopic": source.topic, "offsets": offsets}]})
+        return summaries
 
     def _explain(self, statement: ast.Explain, text: str) -> Entity:
         session = self.session
@@ -116,22 +137,37 @@ class Inspector:
             query_text, query_id = text.split(None, 1)[1] if " " in text else text, ""
         fields = [{"name": o.name, "schema": ent.schema_json(o.type), **({"type": "KEY"} if o.namespace.value == "KEY"
                                                                           else {})} for o in plan.outputs]
-        steps = [f" > [ SINK ] | Schema: {_schema(plan)} | Logger: {query_id}.{sink_name or 'transient'}",
-                 f"\t\t > [ PROJECT ] | Schema: {_schema(plan)} | Logger: {query_id}.Project"]
-        if "WHERE" in plan.sql:
-            steps.append(f"\t\t\t\t > [ FILTER ] | Logger: {query_id}.WhereFilter")
-        steps.append(f"\t\t\t\t\t\t > [ SOURCE ] | Schema: {plan.source.name} | Logger: {query_id}.KsqlTopic.Source")
+        window = getattr(plan, "window", None)
+        if hasattr(plan, "pre_sql"):  # an aggregation: ksqlDB's steps for GROUP BY
+            names = [("SINK", f"{sink_name or 'transient'}"), ("PROJECT", "Aggregate.Project"),
+                     ("AGGREGATE", "Aggregate.Aggregate"), ("GROUP_BY", "Aggregate.GroupBy"),
+                     ("PROJECT", "Aggregate.Prepare")]
+            filtered = " WHERE " in plan.pre_sql or "__contrib" in plan.pre_sql
+            topology = (f"Topic {plan.source.topic} -> DuckDB: {plan.pre_sql} -> aggregate"
+                        f"{' ' + window.kind if window else ''} -> DuckDB: {plan.post_sql}")
+        else:
+            names = [("SINK", f"{sink_name or 'transient'}"), ("PROJECT", "Project")]
+            filtered = " WHERE " in plan.sql
+            topology = f"Topic {plan.source.topic} -> DuckDB: {plan.sql}"
+        if filtered:
+            names.append(("FILTER", "WhereFilter"))
+        names.append(("SOURCE", "KsqlTopic.Source"))
+        steps = []
+        for depth, (step, logger) in enumerate(names):
+            schema = plan.source.name if step == "SOURCE" else _schema(plan)
+            shown = "" if step == "FILTER" else f" | Schema: {schema}"
+            steps.append(f"{chr(9) * 2 * depth} > [ {step} ]{shown} | Logger: {query_id}.{logger}")
         return {
             "@type": "queryDescription",
             "statementText": text,
             "queryDescription": {
                 "id": query_id,
                 "statementText": query_text,
-                "windowType": None,
+                "windowType": window.kind if window is not None else None,
                 "fields": fields,
                 "sources": [plan.source.name],
                 "sinks": [sink_name] if sink_name else [],
-                "topology": f"Topic {plan.source.topic} -> DuckDB: {plan.sql}",
+                "topology": topology,
                 "executionPlan": "\n".join(steps),
                 "overriddenProperties": {},
                 "ksqlHostQueryStatus": {},

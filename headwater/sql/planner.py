@@ -25,6 +25,10 @@ from headwater.sql.typing import strict_evaluation
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
+#: Over a windowed source (its keys carry the window), the window bounds of each record.
+WINDOW_START, WINDOW_END = "__ws", "__we"
+#: Over a TABLE source, true for a tombstone (the change deletes the row of its key).
+DELETED = "__deleted"
 _RESERVED = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
 _PSEUDO = {"ROWTIME": (ROWTIME, BIGINT), "ROWPARTITION": (ROWPARTITION, INTEGER), "ROWOFFSET": (ROWOFFSET, BIGINT)}
 
@@ -91,6 +95,8 @@ class SourceScope:
         if ref.name in _PSEUDO:
             sql, type_ = _PSEUDO[ref.name]
             return Compiled(f'"{sql}"', type_)
+        if ref.name in ("WINDOWSTART", "WINDOWEND") and self.source.window is not None:
+            return Compiled(f'"{WINDOW_START if ref.name == "WINDOWSTART" else WINDOW_END}"', BIGINT)
         column = self.source.column(ref.name)
         if column is None:
             raise SqlSemanticError(f"Column '{_qualified(ref)}' cannot be resolved.", ref.pos)
@@ -148,10 +154,13 @@ def _plan_select(
             )
         where = compiled.sql
 
-    items = _expand(query.select, scope)
+    items = _expand(query.select, scope, window_bounds=sink_name is None)
     # Key expressions as AST: a projection item that is exactly one of them becomes a key column.
     keys: list[tuple[str, ast.Expression]]
     if query.partition_by is not None:
+        if source.is_table:
+            raise SqlSemanticError("Cannot repartition a TABLE source: PARTITION BY applies to streams only.",
+                                   query.partition_by[0].pos)
         keys = [
             (_partition_name(expr, i), expr)
             for i, expr in enumerate(query.partition_by)
@@ -202,6 +211,13 @@ def _plan_select(
             raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
         ts_sql = _timestamp_sql(match.sql, match.type)
     select = ", ".join([f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts"])
+    if source.window is not None and sink_name is not None:  # the sink's keys keep the window
+        select += f', "{WINDOW_START}" AS ws, "{WINDOW_END}" AS we'
+    if source.is_table:
+        # A table's change that is a tombstone or stops matching WHERE deletes the output row:
+        # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
+        select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
+        return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
     sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
     return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
 
@@ -233,16 +249,23 @@ def _same_key(expr: ast.Expression | None, key: ast.Expression) -> bool:
 
 
 def _expand(
-    items: tuple[ast.SelectItem, ...], scope: SourceScope
+    items: tuple[ast.SelectItem, ...], scope: SourceScope, *, window_bounds: bool = False
 ) -> list[tuple[str, ast.Expression | None, Compiled, Position]]:
-    """The projection as (name, expression, compiled expression, position), with ``*`` expanded."""
+    """The projection as (name, expression, compiled expression, position), with ``*`` expanded
+    (with WINDOWSTART and WINDOWEND after the key of a windowed source when ``window_bounds``:
+    push queries show them; a persistent query keeps them in the output key)."""
     out: list[tuple[str, ast.Expression | None, Compiled, Position]] = []
     generated = 0
     for item in items:
         if isinstance(item, ast.AllColumns):
             if item.source is not None and item.source not in scope.names:
                 raise SqlSemanticError(f"'{item.source}' is not a valid stream/table name or alias.", item.pos)
+            bounds_done = not (window_bounds and scope.source.window is not None)
             for column in scope.source.columns:
+                if not bounds_done and column.namespace is Namespace.VALUE:
+                    bounds_done = True
+                    for bound in ("WINDOWSTART", "WINDOWEND"):
+                        out.append((bound, ColumnRef(bound), scope.resolve(ColumnRef(bound)), item.pos))
                 if column.namespace in (Namespace.KEY, Namespace.VALUE):
                     ref = ColumnRef(column.name)
                     out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))

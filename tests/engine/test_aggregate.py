@@ -226,3 +226,15 @@ def test_kill_9_at_random_points_leaves_the_table_exact(tmp_path: Path) -> None:
     got = {(struct.unpack(">iq", k)[0], struct.unpack(">iq", k)[1]): (v["N"], v["B"]) for k, v in final.items()}
     assert got == reference
     log.close()
+
+
+def test_windows_past_retention_leave_the_state(session: Session) -> None:
+    """A window is dropped once stream time passes its end + retention: pull queries no longer see it."""
+    session.execute(CLICKS + "CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n FROM clickstream WINDOW TUMBLING "
+                    "(SIZE 60 SECONDS, RETENTION 2 MINUTES, GRACE PERIOD 0 SECONDS) GROUP BY userid;")
+    send(session.log, "clickstream", [(0, {"userid": 1, "bytes": 1}), (100, {"userid": 1, "bytes": 1})])
+    session.wait_until_processed()
+    assert session.query("SELECT WINDOWSTART, N FROM per_min WHERE userid = 1;").rows == [[T0, 1], [T0 + 60_000, 1]]
+    send(session.log, "clickstream", [(180, {"userid": 2, "bytes": 1})])  # stream time = end of [T0, T0+60 s) + 2 min
+    session.wait_until_processed()
+    assert session.query("SELECT WINDOWSTART, N FROM per_min WHERE userid = 1;").rows == [[T0 + 60_000, 1]]

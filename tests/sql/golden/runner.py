@@ -27,6 +27,10 @@ on a multi-partition topic goes where the log's partitioner puts it.
 ``headers`` are ``[{"KEY": "k", "VALUE": "<base64>"}]`` as in QTT (VALUE may
 be null).
 
+A windowed table's output key carries its window, as ksqlDB's windowed
+serdes write it; the runner splits it off: ``key`` is the key proper and
+``window`` is ``{"start": ms, "end": ms}`` (compared when a case lists it).
+
 Outputs are compared per topic, in order (per partition, partitions in
 order), after decoding with the sink's formats (the inverse of the above).
 Every record of a listed topic must be listed (nothing missing, nothing
@@ -36,6 +40,11 @@ partitions are compared when a case gives them. Records of the processing
 log topic (``default_ksql_processing_log``) are decoded as JSON and their
 expected value is matched as a *subset* (the keys a case lists must be
 equal; the entry's ``time``, say, is not compared).
+
+``queries`` (optional) run once the inputs are processed: ``[{"sql": ...,
+"rows": [[...], ...]}]``. A pull query's rows are compared as returned; a
+push query (``EMIT CHANGES``) is read until its LIMIT or until it has been
+quiet for a second, and its rows are compared in order.
 
 ``responses`` (optional) checks what ``Session.execute`` returned: a list
 aligned with ``statements``; ``null`` skips a statement, an object must
@@ -176,6 +185,20 @@ def run_case(test: dict[str, Any], log_dir: str) -> None:
         _produce(session, test.get("inputs", []))
         session.wait_until_processed(timeout_s=20)
         _check_outputs(session, test.get("outputs", []), sinks)
+        _check_queries(session, test.get("queries", []))
+
+
+def _check_queries(session: Session, queries: list[dict[str, Any]]) -> None:
+    for query in queries:
+        result = session.query(query["sql"])
+        if isinstance(result, engine_query.PushQuery):
+            try:
+                rows = list(result.rows(timeout_s=1.0))
+            finally:
+                result.close()
+        else:
+            rows = result.rows
+        assert matches(query["rows"], rows, subset=False), f"{query['sql']}\n expected {query['rows']}\n got {rows}"
 
 
 def _check_error(expected: dict[str, Any], exc: Exception) -> None:
@@ -228,14 +251,15 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
         sink = _source_for(session, topic)
         got = [
             {
-                "key": _decode(sink, "key", r["key"]),
+                "key": _decode(sink, "key", _unwindowed(sink, r["key"])),
+                "window": _window(sink, r["key"]),
                 "value": orjson.loads(r["value"]) if topic == PROCESSING_LOG else _decode(sink, "value", r["value"]),
                 "timestamp": r["timestamp"],
                 "partition": r["partition"],
             }
             for r in _read_all(session, topic)
         ]
-        fields = ("key", "value", "timestamp", "partition")
+        fields = ("key", "value", "timestamp", "partition", "window")
         want = [{k: r.get(k) for k in ("key", "value")} | {k: r[k] for k in fields[2:] if k in r} for r in expected]
         subset = topic == PROCESSING_LOG
         ok = len(got) == len(want) and all(
@@ -243,6 +267,30 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
             for w, g in zip(want, got, strict=True)
         )
         assert ok, f"topic {topic}:\n expected {want}\n got      {got}"
+
+
+def _window_bytes(sink: DataSource | None) -> int:
+    if sink is None or sink.window is None:
+        return 0
+    return 16 if sink.window.kind == "SESSION" else 8
+
+
+def _unwindowed(sink: DataSource | None, raw: bytes | None) -> bytes | None:
+    n = _window_bytes(sink)
+    return raw if raw is None or not n else raw[:-n]
+
+
+def _window(sink: DataSource | None, raw: bytes | None) -> dict[str, int] | None:
+    """The window a windowed key ends with: start (8 bytes, big-endian) for time windows, end then start for sessions."""
+    n = _window_bytes(sink)
+    if raw is None or not n:
+        return None
+    assert sink is not None and sink.window is not None
+    if n == 16:
+        end, start = struct.unpack(">qq", raw[-16:])
+        return {"start": start, "end": end}
+    (start,) = struct.unpack(">q", raw[-8:])
+    return {"start": start, "end": start + (sink.window.size_ms or 0)}
 
 
 def _read_all(session: Session, topic: str) -> list[dict[str, Any]]:

@@ -8,6 +8,10 @@ CREATE TABLE until it has committed the last input offset:
 (b) the same with EMIT CHANGES (one output record per input record)
 (c) SESSION 30 s, the same aggregates, EMIT CHANGES
 
+Each query runs in its own process on the same filled log, so each figure
+(and each ``<query>_peak_rss_mb``) is that query's alone; ``peak_rss_mb`` is
+the largest of them.
+
 Usage: python -m bench.sql_windows [--records N] [--only a|b|c]
 Last line: {"tumbling_final_records_per_s", "tumbling_changes_records_per_s", "session_records_per_s",
             "output_records", "peak_rss_mb"}
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import shutil
 import tempfile
@@ -41,6 +46,25 @@ QUERIES = {
 SINKS = {"tumbling_final": "T_FINAL", "tumbling_changes": "T_CHANGES", "session": "SESSIONS"}
 
 
+def run_query(root: str, name: str, records: int) -> dict[str, float]:
+    """One query in this process, on the filled log: its throughput, output count and this process's peak RSS."""
+    log = EmbeddedLog(root)
+    # A service id of its own: its own command log, so each query starts from a clean catalog.
+    properties = {"auto.offset.reset": "earliest", "ksql.service.id": f"bench_{name}_"}
+    with Session(log, properties=properties) as session:
+        session.execute(SOURCE)
+        started = time.perf_counter()
+        session.execute(QUERIES[name])
+        session.wait_until_processed(timeout_s=1800)
+        elapsed = time.perf_counter() - started
+        out = log.end_offset(SINKS[name], 0)
+        session.execute("TERMINATE ALL;")
+    log.close()
+    print(f"{name}: {records:,} records in {elapsed:.2f} s, {out:,} output records", flush=True)
+    return {"records_per_s": round(records / elapsed), "output_records": out,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2_000_000)
@@ -52,26 +76,21 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="hw-bench-win-")
     figures: dict[str, float] = {}
     outputs = 0
+    peak = 0.0
     try:
         fill_log(root, "clickstream", args.records)
-        log = EmbeddedLog(root)
-        with Session(log, properties={"auto.offset.reset": "earliest"}) as session:
-            session.execute(SOURCE)
-            for name in chosen:
-                started = time.perf_counter()
-                session.execute(QUERIES[name])
-                session.wait_until_processed(timeout_s=1800)
-                elapsed = time.perf_counter() - started
-                out = log.end_offset(SINKS[name], 0)
-                outputs += out
-                figures[f"{name}_records_per_s"] = round(args.records / elapsed)
-                print(f"{name}: {args.records:,} records in {elapsed:.2f} s, {out:,} output records")
-                session.execute("TERMINATE ALL;")
-        log.close()
+        # Each query runs in a fresh process, so each peak RSS is that query's own.
+        context = multiprocessing.get_context("spawn")
+        for name in chosen:
+            with context.Pool(1) as pool:
+                result = pool.apply(run_query, (root, name, args.records))
+            figures[f"{name}_records_per_s"] = result["records_per_s"]
+            figures[f"{name}_peak_rss_mb"] = result["peak_rss_mb"]
+            outputs += int(result["output_records"])
+            peak = max(peak, result["peak_rss_mb"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(json.dumps({**figures, "output_records": outputs,
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+    print(json.dumps({**figures, "output_records": outputs, "peak_rss_mb": peak}))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery
 from headwater.engine.commands import CommandLog
+from headwater.engine.join import JoinQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError
@@ -36,6 +37,7 @@ from headwater.sql.ddl import sink_from_select, source_from_create
 from headwater.sql.entities import Entity, current_status
 from headwater.sql.inspect import Inspector
 from headwater.sql.insert_values import insert_values
+from headwater.sql.join_planner import JoinPlan, join_produces_table, plan_join
 from headwater.sql.parser import parse_statement
 from headwater.sql.planner import SelectPlan, plan_select
 from headwater.sql.script import split_statements, substitute_variables
@@ -109,6 +111,9 @@ class Session:
                 self._push_counter += 1
                 return pull(self, statement, f"query_{self._push_counter}")
         plan = self._plan(statement, sink_name=None)
+        if isinstance(plan, JoinPlan):
+            raise SqlSemanticError("Push queries over joins are not supported yet; create a stream with "
+                                   "CREATE STREAM ... AS SELECT and query it.", statement.pos)
         if not isinstance(plan, SelectPlan):
             raise SqlSemanticError("Push queries with GROUP BY are not supported yet.", statement.pos)
         props = {**self.properties, **(properties or {})}
@@ -299,7 +304,7 @@ class Session:
         return apply
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
-        aggregating = statement.query.group_by is not None
+        aggregating = statement.query.group_by is not None or join_produces_table(statement.query, self.catalog)
         if statement.kind is ast.SourceKind.STREAM and aggregating:
             raise SqlSemanticError("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE "
                                    "AS SELECT statement instead.", statement.pos)
@@ -373,7 +378,8 @@ class Session:
                 statement.pos,
             )
         writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
-        readers = [q.id for q in self.queries.values() if q.plan.source.name == source.name]
+        readers = [q.id for q in self.queries.values()
+                   if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
         if writers or readers:
             parts = []
             if readers:
@@ -415,10 +421,15 @@ class Session:
     # -- helpers ------------------------------------------------------------------------
     def _plan(
         self, query: ast.Query, *, sink_name: str | None, timestamp_column: str | None = None
-    ) -> SelectPlan | AggregatePlan:
+    ) -> SelectPlan | AggregatePlan | JoinPlan:
         relation = query.from_
+        if isinstance(relation, ast.Join):
+            if query.group_by is not None or query.window is not None:
+                raise SqlSemanticError("GROUP BY over a join is not supported yet; create the joined stream or "
+                                       "table first and aggregate it.", query.pos)
+            return plan_join(query, relation, self.catalog, sink_name=sink_name, timestamp_column=timestamp_column)
         if not isinstance(relation, ast.AliasedRelation):
-            raise SqlSemanticError("Joins are not supported yet.", relation.pos)
+            raise SqlSemanticError(f"{type(relation).__name__} is not supported in FROM.", relation.pos)
         source = self.catalog.get(relation.name, relation.pos)
         if source.is_table:
             raise SqlSemanticError("Queries over tables are not supported yet.", relation.pos)
@@ -431,11 +442,12 @@ class Session:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
 
-    def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan, sink: DataSource, props: dict[str, str],
-                   live: bool) -> None:
+    def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan | JoinPlan, sink: DataSource,
+                   props: dict[str, str], live: bool) -> None:
         if query_id in self.queries:
             raise SqlSemanticError(f"Query id {query_id} is already in use.")
-        kind = AggregateQuery if isinstance(plan, AggregatePlan) else PersistentQuery
+        kind: type[PersistentQuery] = (AggregateQuery if isinstance(plan, AggregatePlan)
+                                       else JoinQuery if isinstance(plan, JoinPlan) else PersistentQuery)
         query = kind(
             query_id, text, plan, sink, self.log,
             group=f"_confluent-ksql-{self.service_id}query_{query_id}",

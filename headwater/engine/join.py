@@ -1,0 +1,587 @@
+"""The join operator: stream-table, stream-stream, table-table and foreign-key joins, N-way.
+
+A :class:`JoinQuery` reads the topics of all its sources. Records are taken
+in the order a Kafka Streams task takes them (:func:`join_sources.runs`) and
+cut into runs of one source; a run goes through the plan's steps as one
+DuckDB query per step, never a Python loop per record. Each step's state
+lives in DuckDB:
+
+- ``t<k>``: a table source's rows by primary key (``__sk``); upserts replace,
+  tombstones delete. A stream-table step looks stream records up in it, as of
+  the record (table records that come first in the order are applied first).
+- ``r<k>``: the materialized result of a table-table or foreign-key step, when
+  a later step needs it as its left side.
+- ``lb<k>``/``rb<k>``: the two sides of a stream-stream step, buffered for
+  WITHIN + GRACE PERIOD, with whether each record found a match and whether
+  its null-padded result was emitted (LEFT/RIGHT/FULL emit it once the
+  window closes without a match, as Kafka Streams 3.1+ / ksqlDB 0.29+ do).
+
+State is a function of the committed input offsets. Output and the offsets of
+every input partition commit in one log transaction; on start (and after a
+failure) the state is rebuilt by reading each table source's topic up to its
+committed offset (the source topic is the table's changelog, as in ksqlDB)
+and replaying the stream-stream sides' retained records. So after ``kill -9``
+the query resumes with no lost and no doubled output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from headwater.engine import processing_log
+from headwater.engine.join_sources import JoinDecoder, Piece, runs
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine import query as engine_query
+from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
+from headwater.log import Fetched, TopicPartition
+from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
+
+logger = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class _JoinWork:
+    appends: list[tuple[str, int, pa.Table]]
+    offsets: dict[TopicPartition, int]
+    records_in: int
+    records_out: int
+    failed: int
+
+
+def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
+    return con.execute(sql).fetchall()
+
+
+class _PollPrefetcher(_Prefetcher):
+    """Hands over everything one poll returned, decoded, as one item: records of different topics
+    fetched together can then be ordered by time before they are joined."""
+
+    def _run(self) -> None:
+        query = self._query
+        try:
+            while not self._stop.is_set():
+                batches = query.log.poll(self._positions, max_records=engine_query.MAX_POLL_RECORDS,
+                                         max_bytes=query.poll_bytes, timeout_s=engine_query.POLL_TIMEOUT_S)
+                if not batches:
+                    self._put(None)
+                    continue
+                items = []
+                for fetched in batches:
+                    self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+                    items.append((fetched, query._decoder.decode(fetched)))
+                self._put(items)  # type: ignore[arg-type]
+        except BaseException as exc:  # handed to the query thread, which retries
+            self._put(exc)
+
+
+class JoinQuery(PersistentQuery):
+    """A CSAS / CTAS over a join: see the module docstring."""
+
+    plan: JoinPlan
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = self.plan
+        self._decoder = JoinDecoder(plan.sources)  # type: ignore[assignment]
+        self._tables_first = [s.source.is_table for s in plan.sources]
+        self._n = len(plan.sources)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self.stream_time: dict[int, int] = {}
+        self.late_records = 0
+        self._gseq = 0
+        # Which steps need their left side materialized (a table result feeding a table step).
+        self._left_state = {
+            s.right: ("t0" if s.right == 1 else f"r{s.right - 1}")
+            for s in plan.steps if s.kind in (TABLE_TABLE, FOREIGN_KEY)
+        }
+
+    # -- columns -------------------------------------------------------------------------
+    def _cols(self, upto: int) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of the joined relation's columns of sources 0..upto."""
+        out: list[tuple[str, str]] = []
+        for s in self.plan.sources[: upto + 1]:
+            out.extend(s.column_sql())
+        return out
+
+    def _names(self, upto: int, prefix: str = "", start: int = 0) -> str:
+        cols = [n for s in self.plan.sources[start: upto + 1] for n, _ in s.column_sql()]
+        return ", ".join(f'{prefix}"{n}"' for n in cols)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        positions: dict[TopicPartition, int] = {}
+        for topic in dict.fromkeys(s.source.topic for s in self.plan.sources):
+            positions.update(start_positions(self.log, topic, self.group, self.offset_reset))
+        self.positions = positions
+        self.committed_positions = dict(positions)
+        if not any(self.log.committed(self.group, list(positions)).values()):
+            self.log.commit(self.group, positions)
+        self._thread = threading.Thread(target=self._run, name=f"query-{self.id}", daemon=True)
+        self._thread.start()
+
+    def _restart_positions(self) -> dict[TopicPartition, int]:
+        positions: dict[TopicPartition, int] = {}
+        for topic in dict.fromkeys(s.source.topic for s in self.plan.sources):
+            positions.update(start_positions(self.log, topic, self.group, self.offset_reset))
+        return positions
+
+    def _run(self) -> None:
+        """Poll all sources (decoding ahead in a thread), compute runs in order, commit one at a time."""
+        con = new_connection()
+        self._prepare(con)
+        backoff = 0.5
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
+        pending: Future[None] | None = None
+        prefetch = _PollPrefetcher(self, self.positions)
+        while not self._stop.is_set():
+            try:
+                item = prefetch.get()
+                if item is None:
+                    if pending is not None:
+                        pending.result()
+                        pending = None
+                    continue
+                work = self._compute_items(con, item)  # type: ignore[arg-type]
+                self.positions.update(work.offsets)
+                if pending is not None:
+                    pending.result()
+                pending = committer.submit(self._commit_work, work)
+                if self.state is QueryState.ERROR:
+                    self.state = QueryState.RUNNING
+                backoff = 0.5
+            except Exception as exc:
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                prefetch.close()
+                if pending is not None:
+                    pending.exception()
+                    pending = None
+                self.state = QueryState.ERROR
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                self.positions = self._restart_positions()
+                self.committed_positions = dict(self.positions)
+                self._prepare(con)
+                prefetch = _PollPrefetcher(self, self.positions)
+        prefetch.close()
+        if pending is not None:
+            pending.exception()
+        committer.shutdown()
+        con.close()
+
+    def _commit_work(self, work: _JoinWork) -> None:
+        self.log.transact(work.appends, group=self.group, offsets=work.offsets, transactional_id=self.id)
+        self.committed_positions.update(work.offsets)
+        self.stats.records_in += work.records_in
+        self.stats.records_out += work.records_out
+        self.stats.failed += work.failed
+        self.stats.last_commit = time.time()
+
+    # -- state ---------------------------------------------------------------------------
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the state tables and rebuild them from the inputs up to the committed offsets."""
+        self._con = con
+        self.stream_time = {}
+        for s in self.plan.sources:
+            if s.source.is_table:
+                self._create(con, f"t{s.index}", s.index, s.index, key=True)
+        for step in self.plan.steps:
+            k = step.right
+            if step.kind == STREAM_STREAM:
+                extra = ["__ts BIGINT", "__jk " + step.key_type.to_duckdb(), "__g BIGINT", "__matched BOOLEAN",
+                         "__emitted BOOLEAN"]
+                self._create(con, f"lb{k}", 0, k - 1, extra=extra)
+                self._create(con, f"rb{k}", k, k, extra=extra)
+            if f"r{k}" in self._left_state.values():
+                key_type = (self.plan.sources[0].source.key_columns[0].type if step.kind == FOREIGN_KEY
+                            else step.key_type).to_duckdb()
+                self._create(con, f"r{k}", 0, k, extra=[f"__sk {key_type}"])
+        self._restore(con)
+
+    def _create(self, con: duckdb.DuckDBPyConnection, name: str, first: int, last: int, *, key: bool = False,
+                extra: list[str] | None = None) -> None:
+        cols = [f'"{n}" {t}' for s in self.plan.sources[first: last + 1] for n, t in s.column_sql()]
+        if key:
+            cols.append(f"__sk {self.plan.sources[first].source.key_columns[0].type.to_duckdb()}")
+        cols.extend(extra or [])
+        _exec(con, f"DROP TABLE IF EXISTS {name}")
+        _exec(con, f"CREATE TABLE {name} ({', '.join(cols)})")
+
+    def _restore(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Table sources up to their committed offsets; then derived table results; then stream-stream buffers."""
+        decoder: JoinDecoder = self._decoder  # type: ignore[assignment]
+        replay: list[Piece] = []
+        for s in self.plan.sources:
+            stream_side = any(st.kind == STREAM_STREAM and (st.right == s.index or s.index == 0)
+                              for st in self.plan.steps)
+            if not s.source.is_table and not stream_side:
+                continue
+            for tp, end in self.positions.items():
+                if tp.topic != s.source.topic:
+                    continue
+                offset = self.log.beginning_offset(*tp)
+                while offset < end:
+                    fetched = self.log.read(tp.topic, tp.partition, offset, max_records=100_000)
+                    if not len(fetched):
+                        break
+                    if fetched.next_offset > end:
+                        keep = int(np.searchsorted(fetched.records.column("offset").to_numpy(), end))
+                        fetched = Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end,
+                                          fetched.high_watermark)
+                    table, _ = decoder.decode_source(s.index, fetched)
+                    if s.source.is_table:
+                        self._apply_table(con, f"t{s.index}", table)
+                    else:
+                        replay.append(Piece(s.index, fetched, table))
+                    offset = fetched.next_offset
+        for step in self.plan.steps:
+            if f"r{step.right}" in self._left_state.values():
+                self._rebuild_result(con, step)
+        if replay:
+            # Stream-stream buffers: run the retained records through the joins again, output discarded.
+            for piece, start, stop in runs(replay, self._tables_first):
+                self._through_steps(con, piece.source, piece.table.slice(start, stop), piece.fetched, [])
+
+    def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
+        """``r<k>``: the current result of a table step, from the current state of both sides."""
+        k = step.right
+        left = self._left_state[k]
+        if step.kind == TABLE_TABLE:
+            on = "l.__sk = r.__sk"
+            join = {"INNER": "JOIN", "LEFT": "LEFT JOIN", "RIGHT": "RIGHT JOIN", "FULL": "FULL JOIN"}[step.join_type]
+            key = "coalesce(l.__sk, r.__sk)"
+        else:
+            on = f"r.__sk = ({step.left_key})"
+            join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
+            key = "l.__sk"
+        _exec(con, f"INSERT INTO r{k} SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'r.', k)}, {key} "
+                   f"FROM {left} l {join} t{k} r ON {on}")
+
+    def _apply_table(self, con: duckdb.DuckDBPyConnection, name: str, changes: pa.Table | None, *,
+                     upto: int | None = None) -> None:
+        """Upsert/delete ``changes`` (``__key``, ``__del``, columns) into state ``name``: last change per key wins."""
+        if changes is None or not changes.num_rows:
+            return
+        last = upto if upto is not None else int(name[1:])
+        first = last if name.startswith("t") else 0
+        con.register("__chg", changes)
+        try:
+            _exec(con, f"DELETE FROM {name} USING (SELECT DISTINCT __key FROM __chg) c WHERE {name}.__sk = c.__key")
+            seq = "__seq" if "__seq" in changes.column_names else "__offset"
+            _exec(con, f"INSERT INTO {name} SELECT {self._names(last, '', first)}, __key FROM (SELECT *, row_number() "
+                       f"OVER (PARTITION BY __key ORDER BY {seq} DESC) AS __rn FROM __chg WHERE __key IS NOT NULL) "
+                       f"WHERE __rn = 1 AND NOT __del")
+        finally:
+            con.unregister("__chg")
+
+    # -- per round ------------------------------------------------------------------------
+    def _compute_items(self, con: duckdb.DuckDBPyConnection, items: list[Any]) -> _JoinWork:
+        pieces: list[Piece] = []
+        errors: list[ProcessingError] = []
+        offsets: dict[TopicPartition, int] = {}
+        records_in = 0
+        for fetched, (decoded, decode_errors) in items:
+            pieces.extend(decoded)
+            errors.extend(decode_errors)
+            offsets[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+            records_in += len(fetched)
+        outputs: list[tuple[pa.Table, Fetched]] = []
+        for piece, start, stop in runs(pieces, self._tables_first):
+            batch = piece.table.slice(start, stop)
+            result = self._through_steps(con, piece.source, batch, piece.fetched, errors)
+            if result is not None and result.num_rows:
+                outputs.append((result, piece.fetched))
+        appends: list[tuple[str, int, pa.Table]] = []
+        produced = 0
+        for result, fetched in outputs:
+            projected, run_errors = run_plan(con, self.plan.strict_sql or self.plan.sql, result, fetched,
+                                             lenient_sql=self.plan.sql)
+            errors.extend(run_errors)
+            if projected is not None and projected.num_rows:
+                records, encode_errors = self._encoder.encode(projected)
+                errors.extend(encode_errors)
+                appends.extend(self._partitioned(records, fetched.partition))
+                produced += records.num_rows
+        if errors:
+            appends.append((self.processing_log_topic, 0,
+                            processing_log.entries_table(self.id, errors, self.include_rows)))
+        return _JoinWork(appends, offsets, records_in, produced, len(errors))
+
+    def _through_steps(self, con: duckdb.DuckDBPyConnection, source: int, batch: pa.Table, fetched: Fetched,
+                       errors: list[ProcessingError]) -> pa.Table | None:
+        """Run a batch of source ``source`` through the steps from where it enters; the joined result or None."""
+        batch = batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        rel: pa.Table | None = batch
+        side = "left" if source == 0 else "right"
+        first = max(source, 1)
+        for step in self.plan.steps[first - 1:]:
+            assert rel is not None
+            rel = self._step(con, step, side, rel, fetched, errors)
+            if rel is None or not rel.num_rows:
+                return None
+            side = "left"
+        return rel
+
+    def _step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table, fetched: Fetched,
+              errors: list[ProcessingError]) -> pa.Table | None:
+        k = step.right
+        con.register("b", batch)
+        try:
+            if step.kind == STREAM_TABLE:
+                result = self._stream_table(con, step, side, batch)
+            elif step.kind == STREAM_STREAM:
+                result = self._stream_stream(con, step, side, batch, fetched, errors)
+            else:
+                result = self._table_step(con, step, side, batch)
+        finally:
+            con.unregister("b")
+        if result is not None and f"r{k}" in self._left_state.values():
+            self._apply_table(con, f"r{k}", result, upto=k)
+        return result
+
+    def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
+        k = step.right
+        if side == "right":
+            self._apply_table(con, f"t{k}", batch)
+            return None
+        join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
+        return con.sql(
+            f"SELECT {self._names(k - 1, 'b.')}, {self._names(k, 'r.', k)}, b.__ts, b.__offset, "
+            f"b.__seq AS __seq, ({step.left_key}) AS __key FROM b {join} t{k} r ON r.__sk = ({step.left_key}) "
+            f"ORDER BY b.__seq"
+        ).to_arrow_table()
+
+    def _table_step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
+        k = step.right
+        t = step.join_type
+        left_state = self._left_state[k]
+        right_ts = f'r."s{k}__rowtime"'
+        if side == "left":
+            if k == 1:
+                self._apply_table(con, "t0", batch)
+            # (for k > 1 the previous step keeps r<k-1> up to date)
+            if step.kind == TABLE_TABLE:
+                on = "r.__sk = b.__key"
+                keep = {"INNER": "r.__sk IS NOT NULL", "LEFT": "true", "RIGHT": "r.__sk IS NOT NULL",
+                        "FULL": "true"}[t]
+                deleted = {"INNER": "b.__del", "LEFT": "b.__del", "RIGHT": "false",
+                           "FULL": "b.__del AND r.__sk IS NULL"}[t]
+            else:
+                on = f"r.__sk = ({step.left_key})"
+                keep = "true"
+                deleted = "b.__del OR r.__sk IS NULL" if t == "INNER" else "b.__del"
+            return con.sql(
+                f"SELECT {self._names(k - 1, 'b.')}, {self._names(k, 'r.', k)}, "
+                f"greatest(b.__ts, coalesce({right_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
+                f"({deleted}) AS __del FROM b LEFT JOIN t{k} r ON {on} WHERE {keep} ORDER BY b.__seq"
+            ).to_arrow_table()
+        self._apply_table(con, f"t{k}", batch)
+        left_ts = 'l."s0__rowtime"'
+        if step.kind == TABLE_TABLE:
+            keep = {"INNER": "l.__sk IS NOT NULL", "LEFT": "l.__sk IS NOT NULL", "RIGHT": "true", "FULL": "true"}[t]
+            deleted = {"INNER": "b.__del", "LEFT": "false", "RIGHT": "b.__del",
+                       "FULL": "b.__del AND l.__sk IS NULL"}[t]
+            return con.sql(
+                f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
+                f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
+                f"({deleted}) AS __del FROM b LEFT JOIN {left_state} l ON l.__sk = b.__key WHERE {keep} "
+                f"ORDER BY b.__seq"
+            ).to_arrow_table()
+        # Foreign key: a right-side change fans out to every left row that references it.
+        deleted = "b.__del" if t == "INNER" else "false"
+        return con.sql(
+            f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
+            f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, l.__sk AS __key, "
+            f"({deleted}) AS __del FROM b JOIN {left_state} l ON ({step.left_key}) = b.__key "
+            f"ORDER BY b.__seq, l.__sk"
+        ).to_arrow_table()
+
+    # -- stream-stream ------------------------------------------------------------------------
+    def _stream_stream(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table,
+                       fetched: Fetched, errors: list[ProcessingError]) -> pa.Table | None:
+        """One side's batch against the other side's buffer; null-padded rows for windows that closed.
+
+        A record of the left side matches right records with timestamps in
+        [ts - before, ts + after] (the right side: [ts - after, ts + before]).
+        Stream time is shared by both sides. A record that is unmatched when
+        stream time passes ts + after (left; before for right) + grace is
+        emitted null-padded, at the first later record that advances stream
+        time, ahead of that record's own results. A record whose window had
+        already closed on arrival is late: dropped and logged.
+        """
+        k = step.right
+        left = side == "left"
+        own, other = (f"lb{k}", f"rb{k}") if left else (f"rb{k}", f"lb{k}")
+        lo, hi = (step.before_ms, step.after_ms) if left else (step.after_ms, step.before_ms)
+        own_outer = step.left_outer if left else step.right_outer
+        other_outer = step.right_outer if left else step.left_outer
+        other_look = step.before_ms if left else step.after_ms  # the other side's look-back: its ``hi``
+        key_sql = step.left_key if left else step.right_key
+        grace = step.grace_ms
+
+        ts = np.asarray(batch.column("__ts").to_numpy(zero_copy_only=False), dtype=np.int64)
+        n = len(ts)
+        previous = self.stream_time.get(k, np.iinfo(np.int64).min)
+        st_after = np.maximum.accumulate(np.maximum(ts, previous))
+        st_before = np.concatenate([[previous], st_after[:-1]])
+        late = ts + hi + grace < st_before
+        advancing = ts >= st_before
+        self.stream_time[k] = int(st_after[-1]) if n else previous
+        if late.any():
+            self.late_records += int(late.sum())
+            for offset in batch.column("__offset").to_numpy()[late].tolist():
+                errors.append(ProcessingError(
+                    RECORD_PROCESSING_ERROR,
+                    f"Record dropped: its join window closed (timestamp + {hi} ms + grace period {grace} ms is "
+                    f"before stream time).", fetched.topic, fetched.partition, offset))
+        keys = con.sql(f"SELECT ({key_sql}) AS __jk FROM b").to_arrow_table().column("__jk")
+        usable = ~late & ~np.asarray(keys.is_null(), dtype=bool)
+        gseq = np.arange(self._gseq, self._gseq + n, dtype=np.int64)
+        self._gseq += n
+        rows = batch.append_column("__jk", keys).append_column("__g", pa.array(gseq)).append_column(
+            "__pos", pa.array(np.arange(n, dtype=np.int64))).filter(pa.array(usable))
+        con.register("nb", rows)
+        try:
+            own_cols = self._names(k - 1) if left else self._names(k, "", k)
+            other_cols = self._names(k, "o.", k) if left else self._names(k - 1, "o.")
+            own_q = self._names(k - 1, "n.") if left else self._names(k, "n.", k)
+            matches = con.sql(
+                f"SELECT n.__pos, n.__g, o.__g AS __og, o.__ts AS __ots, greatest(n.__ts, o.__ts) AS __ts, "
+                f"n.__offset, n.__jk AS __key, {own_q}, {other_cols} FROM nb n JOIN {other} o ON o.__jk = n.__jk "
+                f"AND o.__ts BETWEEN n.__ts - {lo} AND n.__ts + {hi}"
+            ).to_arrow_table()
+            matched_pos = set(matches.column("__pos").to_pylist()) if matches.num_rows else set()
+            adv_pos = np.nonzero(advancing & ~late)[0]
+            adv_st = st_after[adv_pos]
+
+            def emission_position(close: np.ndarray) -> np.ndarray:
+                """Index of the first advancing record whose stream time passes ``close`` (n when none)."""
+                found = np.searchsorted(adv_st, close, side="right")
+                return np.where(found < len(adv_pos), adv_pos[np.minimum(found, len(adv_pos) - 1)], n)
+
+            padded: list[pa.Table] = []  # null-padded rows with (__pos, __phase) ordering
+            own_emitted_g: list[int] = []
+            other_emitted_g: list[int] = []
+            other_first_match: dict[int, int] = {}
+            if matches.num_rows:
+                for g, pos in zip(matches.column("__og").to_pylist(), matches.column("__pos").to_pylist(),
+                                  strict=True):
+                    if g not in other_first_match or pos < other_first_match[g]:
+                        other_first_match[g] = pos
+            if other_outer:
+                pending = con.sql(f"SELECT __g, __ts FROM {other} WHERE NOT __matched AND NOT __emitted"
+                                  ).to_arrow_table()
+                if pending.num_rows:
+                    g = pending.column("__g").to_numpy()
+                    q = emission_position(pending.column("__ts").to_numpy() + other_look + grace)
+                    first = np.array([other_first_match.get(int(x), n + 1) for x in g])
+                    emit = (q < n) & (q < first)
+                    if emit.any():
+                        other_emitted_g = g[emit].tolist()
+                        padded.append(self._padded(con, other, not left, k, dict(zip(g[emit].tolist(),
+                                                                                      q[emit].tolist(), strict=True))))
+            if own_outer:
+                unmatched = [p for p in range(n) if usable[p] and p not in matched_pos]
+                pending_own = con.sql(f"SELECT __g, __ts FROM {own} WHERE NOT __matched AND NOT __emitted"
+                                      ).to_arrow_table()
+                at: dict[int, int] = {}
+                if pending_own.num_rows:
+                    g = pending_own.column("__g").to_numpy()
+                    q = emission_position(pending_own.column("__ts").to_numpy() + hi + grace)
+                    for x, y in zip(g.tolist(), q.tolist(), strict=True):
+                        if y < n:
+                            at[x] = y
+                if at:
+                    own_emitted_g.extend(at)
+                    padded.append(self._padded(con, own, left, k, at))
+                now_at: dict[int, int] = {}
+                for p in unmatched:
+                    if ts[p] + hi < st_after[p]:
+                        now_at[int(gseq[p])] = -p - 1  # immediately, after the record's own (empty) results
+                    else:
+                        later = adv_pos[(adv_pos > p) & (adv_st > ts[p] + hi + grace)]
+                        if len(later):
+                            now_at[int(gseq[p])] = int(later[0])
+                if now_at:
+                    own_emitted_g.extend(now_at)
+                    padded.append(self._padded(con, "nb", left, k, now_at))
+            # The batch joins the buffer; flags of both buffers follow what happened.
+            _exec(con, f"INSERT INTO {own} SELECT {own_cols}, __ts, __jk, __g, false, false FROM nb")
+            if matched_pos:
+                con.register("__mp", pa.table({"p": pa.array(sorted(matched_pos), pa.int64())}))
+                _exec(con, f"UPDATE {own} SET __matched = true WHERE __g IN (SELECT {self._gseq - n} + p FROM __mp)")
+                con.unregister("__mp")
+            if other_first_match:
+                con.register("__om", pa.table({"g": pa.array(list(other_first_match), pa.int64())}))
+                _exec(con, f"UPDATE {other} SET __matched = true WHERE __g IN (SELECT g FROM __om)")
+                con.unregister("__om")
+            for table, emitted in ((other, other_emitted_g), (own, own_emitted_g)):
+                if emitted:
+                    con.register("__em", pa.table({"g": pa.array(emitted, pa.int64())}))
+                    _exec(con, f"UPDATE {table} SET __emitted = true WHERE __g IN (SELECT g FROM __em)")
+                    con.unregister("__em")
+            horizon = self.stream_time[k] - (step.before_ms + step.after_ms + grace)
+            for table, outer in (("lb" + str(k), step.left_outer), ("rb" + str(k), step.right_outer)):
+                settled = "" if not outer else " AND (__matched OR __emitted)"
+                _exec(con, f"DELETE FROM {table} WHERE __ts < {horizon}{settled}")
+            # Joined rows at (pos, 1); null-padded rows at (q, 0) before, or (p, 2) right after, a record.
+            parts = []
+            all_left, all_right = self._names(k - 1), self._names(k, "", k)
+            if matches.num_rows:
+                con.register("__mt", matches)
+                parts.append(con.sql(
+                    f"SELECT {all_left}, {all_right}, __ts, __offset, __key, __pos AS __p, 1 AS __phase, "
+                    f"__ots AS __o1, __og AS __o2 FROM __mt").to_arrow_table())
+                con.unregister("__mt")
+            parts.extend(padded)
+        finally:
+            con.unregister("nb")
+        if not parts:
+            return None
+        out = pa.concat_tables([p.select(parts[0].column_names).cast(parts[0].schema) for p in parts])
+        con.register("__out", out)
+        try:
+            result = con.sql(
+                f"SELECT * EXCLUDE (__p, __phase, __o1, __o2), (row_number() OVER (ORDER BY __p, __phase, __o1, __o2)"
+                f" - 1)::BIGINT AS __seq FROM __out ORDER BY __p, __phase, __o1, __o2").to_arrow_table()
+        finally:
+            con.unregister("__out")
+        return result
+
+    def _padded(self, con: duckdb.DuckDBPyConnection, table: str, is_left: bool, k: int, at: dict[int, int]
+                ) -> pa.Table:
+        """Null-padded results of the records ``at`` (buffer id -> position) of ``table``.
+
+        A negative position -p-1 means right after record p; others, right before record p.
+        """
+        con.register("__at", pa.table({"g": pa.array(list(at), pa.int64()), "q": pa.array(list(at.values()),
+                                                                                          pa.int64())}))
+        try:
+            present = self._names(k - 1, "x.") if is_left else self._names(k, "x.", k)
+            absent = self._null_names(k, not is_left)
+            cols = f"{present}, {absent}" if is_left else f"{absent}, {present}"
+            return con.sql(
+                f"SELECT {cols}, x.__ts, {-1 if table != 'nb' else 'x.__offset'}::BIGINT AS __offset, x.__jk AS __key, "
+                f"CASE WHEN a.q < 0 THEN -a.q - 1 ELSE a.q END::BIGINT AS __p, "
+                f"CASE WHEN a.q < 0 THEN 2 ELSE 0 END AS __phase, x.__ts AS __o1, x.__g AS __o2 "
+                f"FROM {table} x JOIN __at a ON a.g = x.__g"
+            ).to_arrow_table()
+        finally:
+            con.unregister("__at")
+
+    def _null_names(self, k: int, left: bool) -> str:
+        cols = [(n, t) for s in (self.plan.sources[:k] if left else [self.plan.sources[k]]) for n, t in s.column_sql()]
+        return ", ".join(f'NULL::{t} AS "{n}"' for n, t in cols)
+
+
+__all__ = ["JoinQuery"]

@@ -62,6 +62,18 @@ def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
     return con.execute(sql).fetchall()
 
 
+def _upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
+    """``fetched`` without the records at or past ``ends`` of its partition (None when nothing is left)."""
+    end = ends.get(TopicPartition(fetched.topic, fetched.partition))
+    if end is None or fetched.next_offset <= end:
+        return fetched
+    offsets = fetched.records.column("offset").to_numpy()
+    keep = int(np.searchsorted(offsets, end))
+    if keep == 0:
+        return None
+    return Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end, fetched.high_watermark)
+
+
 class _PollPrefetcher(_Prefetcher):
     """Hands over everything one poll returned, decoded, as one item: records of different topics
     fetched together can then be ordered by time before they are joined."""
@@ -70,8 +82,13 @@ class _PollPrefetcher(_Prefetcher):
         query = self._query
         try:
             while not self._stop.is_set():
-                batches = query.log.poll(self._positions, max_records=engine_query.MAX_POLL_RECORDS,
-                                         max_bytes=query.poll_bytes, timeout_s=engine_query.POLL_TIMEOUT_S)
+                # A consistent cut: records appended after these ends are left for the next poll, so a
+                # record is never processed before one appended earlier to another input partition.
+                ends = {tp: query.log.end_offset(*tp) for tp in self._positions}
+                batches = [_upto(f, ends) for f in query.log.poll(
+                    self._positions, max_records=engine_query.MAX_POLL_RECORDS, max_bytes=query.poll_bytes,
+                    timeout_s=engine_query.POLL_TIMEOUT_S)]
+                batches = [f for f in batches if f is not None]
                 if not batches:
                     self._put(None)
                     continue
@@ -250,7 +267,7 @@ class JoinQuery(PersistentQuery):
         if replay:
             # Stream-stream buffers: run the retained records through the joins again, output discarded.
             for piece, start, stop in runs(replay, self._tables_first):
-                self._through_steps(con, piece.source, piece.table.slice(start, stop), piece.fetched, [])
+                self._through_steps(con, piece.source, piece.table.slice(start, stop - start), piece.fetched, [])
 
     def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
         """``r<k>``: the current result of a table step, from the current state of both sides."""
@@ -297,7 +314,7 @@ class JoinQuery(PersistentQuery):
             records_in += len(fetched)
         outputs: list[tuple[pa.Table, Fetched]] = []
         for piece, start, stop in runs(pieces, self._tables_first):
-            batch = piece.table.slice(start, stop)
+            batch = piece.table.slice(start, stop - start)
             result = self._through_steps(con, piece.source, batch, piece.fetched, errors)
             if result is not None and result.num_rows:
                 outputs.append((result, piece.fetched))
@@ -338,6 +355,9 @@ class JoinQuery(PersistentQuery):
         con.register("b", batch)
         try:
             if step.kind == STREAM_TABLE:
+                if side == "left":
+                    batch = self._drop_null_keys(con, step.left_key, batch, fetched, errors)
+                    con.register("b", batch)
                 result = self._stream_table(con, step, side, batch)
             elif step.kind == STREAM_STREAM:
                 result = self._stream_stream(con, step, side, batch, fetched, errors)
@@ -348,6 +368,17 @@ class JoinQuery(PersistentQuery):
         if result is not None and f"r{k}" in self._left_state.values():
             self._apply_table(con, f"r{k}", result, upto=k)
         return result
+
+    def _drop_null_keys(self, con: duckdb.DuckDBPyConnection, key_sql: str, batch: pa.Table, fetched: Fetched,
+                        errors: list[ProcessingError]) -> pa.Table:
+        """Stream records whose join key is null do not join (Kafka Streams skips them); they are logged."""
+        nulls = np.asarray(con.sql(f"SELECT ({key_sql}) IS NULL FROM b").to_arrow_table().column(0), dtype=bool)
+        if not nulls.any():
+            return batch
+        for offset in batch.column("__offset").to_numpy()[nulls].tolist():
+            errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
+                                          fetched.topic, fetched.partition, offset))
+        return batch.filter(pa.array(~nulls))
 
     def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
         k = step.right
@@ -445,7 +476,11 @@ class JoinQuery(PersistentQuery):
                     f"Record dropped: its join window closed (timestamp + {hi} ms + grace period {grace} ms is "
                     f"before stream time).", fetched.topic, fetched.partition, offset))
         keys = con.sql(f"SELECT ({key_sql}) AS __jk FROM b").to_arrow_table().column("__jk")
-        usable = ~late & ~np.asarray(keys.is_null(), dtype=bool)
+        null_keys = np.asarray(keys.is_null(), dtype=bool) & ~late
+        for offset in batch.column("__offset").to_numpy()[null_keys].tolist():
+            errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
+                                          fetched.topic, fetched.partition, offset))
+        usable = ~late & ~null_keys
         gseq = np.arange(self._gseq, self._gseq + n, dtype=np.int64)
         self._gseq += n
         rows = batch.append_column("__jk", keys).append_column("__g", pa.array(gseq)).append_column(
@@ -466,6 +501,8 @@ class JoinQuery(PersistentQuery):
 
             def emission_position(close: np.ndarray) -> np.ndarray:
                 """Index of the first advancing record whose stream time passes ``close`` (n when none)."""
+                if not len(adv_pos):
+                    return np.full(len(close), n, dtype=np.int64)
                 found = np.searchsorted(adv_st, close, side="right")
                 return np.where(found < len(adv_pos), adv_pos[np.minimum(found, len(adv_pos) - 1)], n)
 

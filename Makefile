@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) -m bench.log_throughput
 	$(PY) -m bench.sql_stateless
 	$(PY) -m bench.sql_windows
+	$(PY) -m bench.sql_joins
 	$(PY) -m bench.formats_json
 
 clean:

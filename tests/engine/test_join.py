@@ -1,0 +1,183 @@
+"""Joins: the clickstream demo's enrichment, a session count over the joined stream, exactly-once state."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from headwater.log import Record
+from headwater.log.embedded import EmbeddedLog
+from headwater.session import Session
+from tests.engine.engine_process import start_engine
+from tests.engine.test_aggregate import T0, changes, table
+
+CLICKSTREAM = (
+    "CREATE STREAM clickstream (_time BIGINT, time VARCHAR, ip VARCHAR, request VARCHAR, status INT, userid INT, "
+    "bytes BIGINT, agent VARCHAR) WITH (kafka_topic='clickstream', value_format='json', partitions=1);"
+)
+WEB_USERS = (
+    "CREATE TABLE web_users (user_id INT PRIMARY KEY, registered_at BIGINT, username VARCHAR, first_name VARCHAR, "
+    "last_name VARCHAR, city VARCHAR, level VARCHAR) WITH (kafka_topic='clickstream_users', value_format='json', "
+    "partitions=1);"
+)
+USER_CLICKSTREAM = (
+    "CREATE STREAM user_clickstream AS SELECT userid, u.username, ip, u.city, request, status, bytes "
+    "FROM clickstream c LEFT JOIN web_users u ON c.userid = u.user_id;"
+)
+
+
+def user(log: EmbeddedLog, user_id: int, value: dict[str, object] | None, ms: int) -> None:
+    log.append("clickstream_users", 0, [Record(None if value is None else orjson.dumps(value),
+                                               struct.pack(">i", user_id), T0 + ms)])
+
+
+def click(log: EmbeddedLog, userid: int, ms: int, ip: str = "10.0.0.1", status: int = 200) -> None:
+    value = {"ip": ip, "userid": userid, "request": "GET /index.html HTTP/1.1", "status": status, "bytes": 100}
+    log.append("clickstream", 0, [Record(orjson.dumps(value), timestamp=T0 + ms)])
+
+
+@pytest.fixture
+def session(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with Session(str(tmp_path), properties={"auto.offset.reset": "earliest"}) as s:
+        yield s
+
+
+def test_clickstream_enrichment_as_on_ksqldb(session: Session) -> None:
+    session.execute(CLICKSTREAM + WEB_USERS + USER_CLICKSTREAM)
+    user(session.log, 1, {"registered_at": 0, "username": "alison_smith", "first_name": "Alison",
+                          "last_name": "Smith", "city": "Palo Alto", "level": "Gold"}, 0)
+    click(session.log, 1, 1000, ip="111.152.45.45")
+    click(session.log, 42, 2000, ip="222.245.174.248", status=404)
+    session.wait_until_processed()
+    out = changes(session.log, "USER_CLICKSTREAM")
+    assert out == [
+        {"USERNAME": "alison_smith", "IP": "111.152.45.45", "CITY": "Palo Alto",
+         "REQUEST": "GET /index.html HTTP/1.1", "STATUS": 200, "BYTES": 100},
+        {"USERNAME": None, "IP": "222.245.174.248", "CITY": None, "REQUEST": "GET /index.html HTTP/1.1",
+         "STATUS": 404, "BYTES": 100},
+    ]
+    # The output is keyed by the join column (USERID, KAFKA INT), timestamped as the clicks.
+    fetched = session.log.read("USER_CLICKSTREAM", 0, 0)
+    assert fetched.records.column("key").to_pylist() == [struct.pack(">i", 1), struct.pack(">i", 42)]
+    assert fetched.records.column("timestamp").to_pylist() == [T0 + 1000, T0 + 2000]
+    described = session.execute("DESCRIBE user_clickstream;")[0]
+    assert [(f["name"], f["schema"]["type"]) for f in described["sourceDescription"]["fields"]][:2] == [
+        ("USERID", "INTEGER"), ("USERNAME", "STRING")]
+
+
+def test_session_count_over_the_joined_stream(session: Session) -> None:
+    session.execute(CLICKSTREAM + WEB_USERS + USER_CLICKSTREAM)
+    session.execute("CREATE TABLE user_sessions AS SELECT username, COUNT(*) AS n FROM user_clickstream "
+                    "WINDOW SESSION (30 SECOND) GROUP BY username EMIT CHANGES;")
+    user(session.log, 1, {"username": "alice", "city": "Paris"}, 0)
+    for seconds in (0, 20, 45, 100):
+        click(session.log, 1, seconds * 1000)
+    session.wait_until_processed()
+    final = table(session.log, "USER_SESSIONS")
+    assert sorted(v["N"] for v in final.values()) == [1, 3]
+    assert sorted(struct.unpack(">qq", k[-16:])[1] - T0 for k in final) == [0, 100_000]
+
+
+def test_table_updates_and_tombstones_seen_as_of_each_click(session: Session) -> None:
+    session.execute(CLICKSTREAM + WEB_USERS + "CREATE STREAM cities AS SELECT userid, u.city FROM clickstream c "
+                    "JOIN web_users u ON c.userid = u.user_id;")
+    user(session.log, 7, {"city": "Oslo"}, 0)
+    click(session.log, 7, 10)
+    user(session.log, 7, {"city": "Rome"}, 20)
+    click(session.log, 7, 30)
+    user(session.log, 7, None, 40)
+    click(session.log, 7, 50)
+    session.wait_until_processed()
+    assert changes(session.log, "CITIES") == [{"CITY": "Oslo"}, {"CITY": "Rome"}]
+
+
+def test_restart_keeps_stream_stream_buffers(tmp_path: Path) -> None:
+    """A left record before a restart still joins a right record after it, and is not null-padded twice."""
+    streams = (
+        "CREATE STREAM l (id INT KEY, x VARCHAR) WITH (kafka_topic='l', value_format='json', partitions=1);"
+        "CREATE STREAM r (id INT KEY, y VARCHAR) WITH (kafka_topic='r', value_format='json', partitions=1);"
+        "CREATE STREAM j AS SELECT l.id, x, y FROM l LEFT JOIN r WITHIN 10 SECONDS GRACE PERIOD 0 SECONDS "
+        "ON l.id = r.id;"
+    )
+
+    def send(log: EmbeddedLog, topic: str, key: int, value: dict[str, object], ms: int) -> None:
+        log.append(topic, 0, [Record(orjson.dumps(value), struct.pack(">i", key), T0 + ms)])
+
+    with Session(str(tmp_path), properties={"auto.offset.reset": "earliest"}) as s:
+        s.execute(streams)
+        send(s.log, "l", 1, {"x": "a1"}, 0)
+        send(s.log, "l", 2, {"x": "a2"}, 1000)
+        s.wait_until_processed()
+    with Session(str(tmp_path)) as s:
+        send(s.log, "r", 1, {"y": "b1"}, 2000)
+        send(s.log, "r", 9, {"y": "b9"}, 30_000)  # closes the windows: a2 is emitted with a null Y
+        s.wait_until_processed()
+    with Session(str(tmp_path)) as s:
+        send(s.log, "r", 9, {"y": "b9"}, 40_000)
+        s.wait_until_processed()
+        assert changes(s.log, "J") == [{"X": "a1", "Y": "b1"}, {"X": "a2", "Y": None}]
+
+
+def test_kill_9_during_a_stream_table_join_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """Clicks and user updates arrive while the engine is killed with SIGKILL again and again.
+
+    The output must be exactly one enriched record per click, with the city the user had at
+    that click's time (as computed here in Python).
+    """
+    root = str(tmp_path)
+    log = EmbeddedLog(root)
+    log.create_topic("clickstream", 1)
+    log.create_topic("clickstream_users", 1)
+    statements = CLICKSTREAM + WEB_USERS + (
+        "CREATE STREAM enriched AS SELECT userid, u.city FROM clickstream c LEFT JOIN web_users u "
+        "ON c.userid = u.user_id;")
+    rng = random.Random(20261122)
+    cities: dict[int, str | None] = {}
+    expected: list[dict[str, object]] = []
+    ms = 0
+    batches = []
+    for _ in range(15):
+        updates = []
+        for _ in range(5):
+            uid = rng.randrange(30)
+            city = None if rng.random() < 0.2 else f"city-{rng.randrange(1000)}"
+            ms += 1
+            updates.append((uid, city, ms))
+            cities[uid] = city
+        clicks = []
+        for _ in range(1500):
+            uid = rng.randrange(40)
+            ms += 1
+            clicks.append((uid, ms))
+            expected.append({"CITY": cities.get(uid)})
+        batches.append((updates, clicks))
+
+    proc = start_engine(root, statements, create=True)
+    try:
+        for updates, clicks in batches:
+            for uid, city, at in updates:
+                user(log, uid, None if city is None else {"city": city}, at)
+            log.append("clickstream", 0, [
+                Record(orjson.dumps({"userid": uid, "ip": "x", "request": "r", "status": 200, "bytes": 1}),
+                       timestamp=T0 + at) for uid, at in clicks])
+            time.sleep(rng.random() * 0.3)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc = start_engine(root, statements, create=False)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and log.end_offset("ENRICHED", 0) < len(expected):
+            time.sleep(0.2)
+        time.sleep(0.5)  # anything doubled would show up now
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert changes(log, "ENRICHED") == expected
+    log.close()

@@ -36,13 +36,18 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.engine import processing_log
+from headwater.engine.codec import SourceDecoder
 from headwater.engine.join_sources import JoinDecoder, Piece, runs
+from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine import query as engine_query
 from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
 from headwater.log import Fetched, TopicPartition
+from headwater.sql.catalog import Namespace
+from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
 from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
 
 logger = logging.getLogger(__name__)
@@ -72,6 +77,24 @@ def _upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
     if keep == 0:
         return None
     return Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end, fetched.high_watermark)
+
+
+def _merge_held(held: list[Piece], pieces: list[Piece]) -> list[Piece]:
+    """Held-back records first, joined with newer records of the same source and partition."""
+    if not held:
+        return pieces
+    out = list(held)
+    for piece in pieces:
+        index = next((i for i, h in enumerate(out) if h.source == piece.source
+                      and h.fetched.topic == piece.fetched.topic and h.fetched.partition == piece.fetched.partition),
+                     None)
+        if index is None:
+            out.append(piece)
+        else:
+            h = out[index]
+            assert h.table is not None and piece.table is not None
+            out[index] = Piece(piece.source, piece.fetched, pa.concat_tables([h.table, piece.table]))
+    return out
 
 
 class _PollPrefetcher(_Prefetcher):
@@ -109,7 +132,14 @@ class JoinQuery(PersistentQuery):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         plan = self.plan
-        self._decoder = JoinDecoder(plan.sources)  # type: ignore[assignment]
+        self._repartitioners = self._plan_repartitions(kwargs["service_id"])
+        self._decoder = JoinDecoder(  # type: ignore[assignment]
+            plan.sources, {i: r.topic for i, r in self._repartitioners.items()},
+            {i for i, r in self._repartitioners.items() if r.carry_key})
+        #: Records written to each repartition partition and not read back yet: FIFO of [count, min timestamp].
+        self._in_flight: dict[TopicPartition, list[list[int]]] = {}
+        #: Records held back until the repartitioned records before them are read back (see _compute_items).
+        self._held: list[Piece] = []
         self._tables_first = [s.source.is_table for s in plan.sources]
         self._n = len(plan.sources)
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -121,6 +151,29 @@ class JoinQuery(PersistentQuery):
             s.right: ("t0" if s.right == 1 else f"r{s.right - 1}")
             for s in plan.steps if s.kind in (TABLE_TABLE, FOREIGN_KEY)
         }
+
+    def _plan_repartitions(self, service_id: str) -> dict[int, Repartitioner]:
+        """A repartitioner for each stream source joined on something other than its record key."""
+        out: dict[int, Repartitioner] = {}
+        sources = self.plan.sources
+        for step in self.plan.steps:
+            sides = []
+            if step.repartition_left:
+                sides.append((0, step.left_key, "Join-left", sources[step.right].source.partitions))
+            if step.repartition_right:
+                name = "Join-right" if step.right == 1 else f"Join{step.right}-right"
+                sides.append((step.right, step.right_key, name, sources[0].source.partitions))
+            for i, key_sql, name, partitions in sides:
+                if sources[i].source.partitions == 1 and partitions == 1:
+                    # One partition on both sides: every key is already co-located, on Kafka as here, so
+                    # the round trip through a repartition topic would change nothing but the cost.
+                    continue
+                used = tuple(c for c in sources[i].inputs if f'"{c.alias}"' in key_sql)
+                decoder = SourceDecoder(sources[i].source, used)
+                topic = repartition_topic(service_id, self.id, name)
+                carry_key = any(c.column.namespace is Namespace.KEY for c in sources[i].inputs)
+                out[i] = Repartitioner(decoder, key_sql, step.key_type, topic, partitions, carry_key=carry_key)
+        return out
 
     # -- columns -------------------------------------------------------------------------
     def _cols(self, upto: int) -> list[tuple[str, str]]:
@@ -136,9 +189,9 @@ class JoinQuery(PersistentQuery):
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        positions: dict[TopicPartition, int] = {}
-        for topic in dict.fromkeys(s.source.topic for s in self.plan.sources):
-            positions.update(start_positions(self.log, topic, self.group, self.offset_reset))
+        for r in self._repartitioners.values():
+            self.log.create_topic(r.topic, r.partitions, exist_ok=True)
+        positions = self._restart_positions()
         self.positions = positions
         self.committed_positions = dict(positions)
         if not any(self.log.committed(self.group, list(positions)).values()):
@@ -148,8 +201,11 @@ class JoinQuery(PersistentQuery):
 
     def _restart_positions(self) -> dict[TopicPartition, int]:
         positions: dict[TopicPartition, int] = {}
-        for topic in dict.fromkeys(s.source.topic for s in self.plan.sources):
-            positions.update(start_positions(self.log, topic, self.group, self.offset_reset))
+        for topic in self._decoder.topics:  # type: ignore[attr-defined]
+            # A repartition topic is read from its beginning: this query wrote everything in it.
+            reset = "earliest" if topic not in self._decoder.by_topic or topic in self._decoder.repartitioned.values() \
+                else self.offset_reset  # type: ignore[attr-defined]
+            positions.update(start_positions(self.log, topic, self.group, reset))
         return positions
 
     def _run(self) -> None:
@@ -209,6 +265,8 @@ class JoinQuery(PersistentQuery):
         """Create the state tables and rebuild them from the inputs up to the committed offsets."""
         self._con = con
         self.stream_time = {}
+        self._held = []
+        self._in_flight = {}
         for s in self.plan.sources:
             if s.source.is_table:
                 self._create(con, f"t{s.index}", s.index, s.index, key=True)
@@ -244,7 +302,7 @@ class JoinQuery(PersistentQuery):
             if not s.source.is_table and not stream_side:
                 continue
             for tp, end in self.positions.items():
-                if tp.topic != s.source.topic:
+                if tp.topic != decoder.input_topic(s.index):
                     continue
                 offset = self.log.beginning_offset(*tp)
                 while offset < end:
@@ -260,6 +318,16 @@ class JoinQuery(PersistentQuery):
                         self._apply_table(con, f"t{s.index}", table)
                     else:
                         replay.append(Piece(s.index, fetched, table))
+                    offset = fetched.next_offset
+        for tp, start in self.positions.items():
+            if tp.topic in decoder.repartitioned.values():
+                offset, end = start, self.log.end_offset(*tp)
+                while offset < end:
+                    fetched = self.log.read(tp.topic, tp.partition, offset, max_records=100_000)
+                    if not len(fetched):
+                        break
+                    ts = int(pc.min(fetched.records.column("timestamp")).as_py())
+                    self._in_flight.setdefault(tp, []).append([len(fetched), ts])
                     offset = fetched.next_offset
         for step in self.plan.steps:
             if f"r{step.right}" in self._left_state.values():
@@ -303,22 +371,46 @@ class JoinQuery(PersistentQuery):
 
     # -- per round ------------------------------------------------------------------------
     def _compute_items(self, con: duckdb.DuckDBPyConnection, items: list[Any]) -> _JoinWork:
+        """One round: repartition what needs it, then join everything whose turn has come.
+
+        Records of a repartitioned stream come back through the repartition
+        topic in a later round. Until they do, records of the other inputs
+        with a later (or equal) timestamp are held back, so every stream record
+        still meets the table as of its own time.
+        """
         pieces: list[Piece] = []
         errors: list[ProcessingError] = []
         offsets: dict[TopicPartition, int] = {}
+        appends: list[tuple[str, int, pa.Table]] = []
         records_in = 0
         for fetched, (decoded, decode_errors) in items:
-            pieces.extend(decoded)
             errors.extend(decode_errors)
-            offsets[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+            tp = TopicPartition(fetched.topic, fetched.partition)
+            offsets[tp] = fetched.next_offset
             records_in += len(fetched)
+            for piece in decoded:
+                if piece.table is None:
+                    appends.extend(self._repartition(con, piece, errors))
+                else:
+                    pieces.append(piece)
+        for fetched, _ in items:
+            if fetched.topic in self._decoder.repartitioned.values():  # type: ignore[attr-defined]
+                self._read_back(TopicPartition(fetched.topic, fetched.partition), len(fetched))
+        pieces = _merge_held(self._held, pieces)
+        pieces, self._held = self._split_at(pieces, self._barrier())
+        for piece in pieces:  # records held in an earlier round and done now move their partition on
+            tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
+            offsets[tp] = max(offsets.get(tp, 0), piece.fetched.next_offset)
+        for piece in self._held:  # not done: commit only up to the first held record
+            assert piece.table is not None
+            tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
+            offsets[tp] = int(piece.table.column("__offset")[0].as_py())
         outputs: list[tuple[pa.Table, Fetched]] = []
         for piece, start, stop in runs(pieces, self._tables_first):
             batch = piece.table.slice(start, stop - start)
             result = self._through_steps(con, piece.source, batch, piece.fetched, errors)
             if result is not None and result.num_rows:
                 outputs.append((result, piece.fetched))
-        appends: list[tuple[str, int, pa.Table]] = []
         produced = 0
         for result, fetched in outputs:
             projected, run_errors = run_plan(con, self.plan.strict_sql or self.plan.sql, result, fetched,
@@ -333,6 +425,52 @@ class JoinQuery(PersistentQuery):
             appends.append((self.processing_log_topic, 0,
                             processing_log.entries_table(self.id, errors, self.include_rows)))
         return _JoinWork(appends, offsets, records_in, produced, len(errors))
+
+    def _repartition(self, con: duckdb.DuckDBPyConnection, piece: Piece, errors: list[ProcessingError]
+                     ) -> list[tuple[str, int, pa.Table]]:
+        source = self.plan.sources[piece.source]
+        rename = {ROWTIME: source.meta(ROWTIME), ROWPARTITION: source.meta(ROWPARTITION),
+                  ROWOFFSET: source.meta(ROWOFFSET)}
+        rename.pop(ROWOFFSET)  # the repartitioner needs ``__offset`` itself
+        appends, errs = self._repartitioners[piece.source].repartition(con, piece.fetched, rename)
+        errors.extend(errs)
+        for topic, partition, table in appends:
+            ts = int(pc.min(table.column("timestamp")).as_py())
+            self._in_flight.setdefault(TopicPartition(topic, partition), []).append([table.num_rows, ts])
+        return appends
+
+    def _read_back(self, tp: TopicPartition, count: int) -> None:
+        """``count`` records of repartition partition ``tp`` were read back: they are no longer in flight."""
+        queue = self._in_flight.get(tp, [])
+        while count and queue:
+            taken = min(count, queue[0][0])
+            queue[0][0] -= taken
+            count -= taken
+            if not queue[0][0]:
+                queue.pop(0)
+
+    def _barrier(self) -> int | None:
+        """The smallest timestamp of the records still in flight through a repartition topic."""
+        return min((entry[1] for queue in self._in_flight.values() for entry in queue), default=None)
+
+    def _split_at(self, pieces: list[Piece], barrier: int | None) -> tuple[list[Piece], list[Piece]]:
+        """Pieces cut where their effective time reaches ``barrier``: (to process now, held back)."""
+        if barrier is None:
+            return pieces, []
+        now, held = [], []
+        repartition_topics = set(self._decoder.repartitioned.values())  # type: ignore[attr-defined]
+        for piece in pieces:
+            assert piece.table is not None
+            if piece.fetched.topic in repartition_topics or not piece.table.num_rows:
+                now.append(piece)
+                continue
+            ts = np.maximum.accumulate(piece.table.column("__ts").to_numpy(zero_copy_only=False))
+            cut = int(np.searchsorted(ts, barrier, side="left"))
+            if cut:
+                now.append(Piece(piece.source, piece.fetched, piece.table.slice(0, cut)))
+            if cut < piece.table.num_rows:
+                held.append(Piece(piece.source, piece.fetched, piece.table.slice(cut)))
+        return now, held
 
     def _through_steps(self, con: duckdb.DuckDBPyConnection, source: int, batch: pa.Table, fetched: Fetched,
                        errors: list[ProcessingError]) -> pa.Table | None:

@@ -13,7 +13,7 @@ partition whose head record has the smallest timestamp: see :func:`runs`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.processing_log import DESERIALIZATION_ERROR, ProcessingError
+from headwater.engine.repartition import restore_original_key
 from headwater.log import Fetched
 from headwater.sql.join_planner import JoinSource
 from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
@@ -32,21 +33,38 @@ class Piece:
 
     source: int
     fetched: Fetched
-    table: pa.Table
+    table: pa.Table | None  # None: a batch of the source's own topic, to repartition (not decoded here)
 
 
 class JoinDecoder:
     """Decodes a fetched batch of any of the join's topics into one piece per source reading that topic."""
 
-    def __init__(self, sources: Sequence[JoinSource]) -> None:
+    def __init__(self, sources: Sequence[JoinSource], repartitioned: Mapping[int, str] | None = None,
+                 carry_key: set[int] | None = None) -> None:
+        """``repartitioned`` maps a source to the repartition topic the join reads it from instead;
+        for the sources in ``carry_key`` the original record key travels in a header."""
         self.sources = list(sources)
+        self.repartitioned = dict(repartitioned or {})
+        self._carry_key = {self.repartitioned[i] for i in carry_key or ()}
         self._decoders = [SourceDecoder(s.source, s.inputs) for s in self.sources]
         self.by_topic: dict[str, list[int]] = {}
+        self.to_repartition: dict[str, list[int]] = {}
         for s in self.sources:
-            self.by_topic.setdefault(s.source.topic, []).append(s.index)
+            self.by_topic.setdefault(self.input_topic(s.index), []).append(s.index)
+            if s.index in self.repartitioned:
+                self.to_repartition.setdefault(s.source.topic, []).append(s.index)
+
+    def input_topic(self, i: int) -> str:
+        """The topic the join reads source ``i`` from: its own, or its repartition topic."""
+        return self.repartitioned.get(i, self.sources[i].source.topic)
+
+    @property
+    def topics(self) -> list[str]:
+        return list(dict.fromkeys([*self.by_topic, *self.to_repartition]))
 
     def decode(self, fetched: Fetched) -> tuple[list[Piece], list[ProcessingError]]:
-        pieces, errors = [], []
+        pieces: list[Piece] = [Piece(i, fetched, None) for i in self.to_repartition.get(fetched.topic, [])]
+        errors: list[ProcessingError] = []
         for i in self.by_topic.get(fetched.topic, []):
             table, errs = self.decode_source(i, fetched)
             pieces.append(Piece(i, fetched, table))
@@ -54,6 +72,8 @@ class JoinDecoder:
         return pieces, errors
 
     def decode_source(self, i: int, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
+        if fetched.topic in self._carry_key:
+            fetched = restore_original_key(fetched)
         join_source = self.sources[i]
         decoder = self._decoders[i]
         table, errors = decoder.decode(fetched)
@@ -131,11 +151,13 @@ def runs(pieces: Sequence[Piece], tables_first: Sequence[bool]) -> list[tuple[Pi
     table's records go before a stream's: the stream record then sees the
     table update with its own timestamp.
     """
+    pieces = [p for p in pieces if p.table is not None]
     if len(pieces) == 1:
         n = pieces[0].table.num_rows
         return [(pieces[0], 0, n)] if n else []
     keys_t, keys_side, keys_piece, keys_row = [], [], [], []
     for p, piece in enumerate(pieces):
+        assert piece.table is not None
         n = piece.table.num_rows
         if not n:
             continue

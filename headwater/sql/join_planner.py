@@ -84,8 +84,10 @@ class JoinStep:
     before_ms: int = 0
     after_ms: int = 0
     grace_ms: int = DEFAULT_GRACE_MS
-    #: Whether the left side is repartitioned on ``left_key`` before the join (its record key differs).
+    #: Whether source 0 (step 1 only) / source ``right`` (stream-stream) is repartitioned on its join key
+    #: before the join, because the join key is not its record key.
     repartition_left: bool = False
+    repartition_right: bool = False
 
     @property
     def result_is_table(self) -> bool:
@@ -329,7 +331,8 @@ def _plan_join(
         # Co-partitioning: a stream joined on its own key is not repartitioned, so partition counts must agree.
         left_on_key = l_col is not None and l_col[1].namespace is Namespace.KEY
         right_on_key = r_col is not None and r_col[1].namespace is Namespace.KEY
-        repartition = not left_on_key and kind in (STREAM_TABLE, STREAM_STREAM)
+        repartition = not left_on_key and kind in (STREAM_TABLE, STREAM_STREAM) and k == 1
+        repartition_right = not right_on_key and kind == STREAM_STREAM
         if kind != FOREIGN_KEY and left_on_key and right_on_key and l_col is not None:
             left_src = relations[l_col[0]][0]
             if left_src.partitions != right.partitions:
@@ -345,7 +348,7 @@ def _plan_join(
             if joined.within.grace is not None:
                 grace = joined.within.grace.millis
         steps.append(JoinStep(kind, type_word, k, lc.sql, rc.sql, lc.type, before, after, grace,  # type: ignore[arg-type]
-                              repartition_left=repartition))
+                              repartition_left=repartition, repartition_right=repartition_right))
         # What names the result's key after this step (ksqlDB's rules, see the module docstring).
         if kind == FOREIGN_KEY:
             key_refs = [(left_key_source, relations[left_key_source][0].key_columns[0])]  # type: ignore[list-item,index]

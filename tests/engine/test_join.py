@@ -181,3 +181,43 @@ def test_kill_9_during_a_stream_table_join_loses_and_doubles_nothing(tmp_path: P
         proc.wait()
     assert changes(log, "ENRICHED") == expected
     log.close()
+
+
+def test_a_non_key_join_goes_through_a_repartition_topic(session: Session) -> None:
+    """Orders (3 partitions, keyed by order id) join customers (2 partitions) on a value column."""
+    session.execute(
+        "CREATE STREAM orders (order_id INT KEY, customer_id INT, amount INT) WITH (kafka_topic='orders', "
+        "value_format='json', partitions=3);"
+        "CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR) WITH (kafka_topic='customers', "
+        "value_format='json', partitions=2);"
+        "CREATE STREAM enriched AS SELECT o.customer_id, o.order_id, amount, name FROM orders o "
+        "LEFT JOIN customers c ON o.customer_id = c.id;")
+    log = session.log
+    for cid, name in ((1, "ann"), (2, "bob"), (3, "cy")):
+        log.produce("customers", [Record(orjson.dumps({"name": name}), struct.pack(">i", cid), T0)])
+    orders = [(100 + i, i % 4 + 1, i * 10) for i in range(12)]
+    for oid, cid, amount in orders:
+        log.produce("orders", [Record(orjson.dumps({"customer_id": cid, "amount": amount}), struct.pack(">i", oid),
+                                      T0 + 1000 + oid)])
+    session.wait_until_processed()
+    (query_id,) = session.queries
+    topic = f"_confluent-ksql-default_query_{query_id}-Join-left-repartition"
+    assert log.describe_topic(topic).partitions == 2
+    # Every repartitioned record is keyed by the customer id and sits in that key's partition.
+    from headwater.log.partitioner import partition_for_keys
+    seen = 0
+    for partition in range(2):
+        fetched = log.read(topic, partition, 0)
+        keys = fetched.records.column("key")
+        assert set(partition_for_keys(keys, 2, -1).tolist()) <= {partition}
+        seen += len(fetched)
+    assert seen == len(orders)
+    names = {1: "ann", 2: "bob", 3: "cy"}
+    got = []
+    for partition in range(log.describe_topic("ENRICHED").partitions):
+        fetched = log.read("ENRICHED", partition, 0)
+        for row in fetched.records.select(["key", "value"]).to_pylist():
+            got.append((struct.unpack(">i", row["key"])[0], orjson.loads(row["value"])))
+    # The stream's own key column (order_id) survived the repartition.
+    assert sorted(got, key=lambda r: r[1]["ORDER_ID"]) == [
+        (cid, {"ORDER_ID": oid, "AMOUNT": amount, "NAME": names.get(cid)}) for oid, cid, amount in orders]

@@ -221,3 +221,31 @@ def test_a_non_key_join_goes_through_a_repartition_topic(session: Session) -> No
     # The stream's own key column (order_id) survived the repartition.
     assert sorted(got, key=lambda r: r[1]["ORDER_ID"]) == [
         (cid, {"ORDER_ID": oid, "AMOUNT": amount, "NAME": names.get(cid)}) for oid, cid, amount in orders]
+
+
+def test_repartitioned_stream_table_join_on_each_backend(log_url: str, new_topic) -> None:  # type: ignore[no-untyped-def]
+    """The same join, repartition topic and output on the embedded log and on Kafka (Tansu broker)."""
+    orders, customers, out = new_topic("orders"), new_topic("customers"), new_topic("out")
+    service = new_topic("svc").replace("-", "_") + "_"
+    with Session(log_url, properties={"auto.offset.reset": "earliest", "ksql.service.id": service}) as s:
+        s.execute(
+            f"CREATE STREAM o (order_id INT KEY, customer_id INT) WITH (kafka_topic='{orders}', value_format='json', "
+            f"partitions=2); CREATE TABLE c (id INT PRIMARY KEY, name VARCHAR) WITH (kafka_topic='{customers}', "
+            f"value_format='json', partitions=1); CREATE STREAM e WITH (kafka_topic='{out}', partitions=1) AS "
+            "SELECT o.customer_id, order_id, name FROM o JOIN c ON o.customer_id = c.id;")
+        s.log.append(customers, 0, [Record(orjson.dumps({"name": "ann"}), struct.pack(">i", 1), T0)])
+        # One record per produce call: Tansu answers ListOffsets(latest) with the last batch's base
+        # offset + 1 (tests/log/test_contract.py LISTOFFSETS_END), which the join's consistent cut reads.
+        for oid, cid in [*((oid, 1) for oid in range(1, 7)), (99, 2)]:
+            s.log.produce(orders, [Record(orjson.dumps({"customer_id": cid}), struct.pack(">i", oid), T0 + oid)])
+        s.wait_until_processed(timeout_s=60)
+        (query_id,) = s.queries
+        assert f"_confluent-ksql-{service}query_{query_id}-Join-left-repartition" in s.log.list_topics()
+        rows = []
+        offset = s.log.beginning_offset(out, 0)
+        while offset < s.log.end_offset(out, 0):
+            fetched = s.log.read(out, 0, offset)
+            rows.extend(orjson.loads(v) for v in fetched.records.column("value").to_pylist())
+            offset = fetched.next_offset
+    assert sorted(r["ORDER_ID"] for r in rows) == [1, 2, 3, 4, 5, 6]
+    assert {r["NAME"] for r in rows} == {"ann"}

@@ -267,6 +267,7 @@ class JoinQuery(PersistentQuery):
         self.stream_time = {}
         self._held = []
         self._in_flight = {}
+        self._snapshots: dict[int, pa.Table] = {}
         for s in self.plan.sources:
             if s.source.is_table:
                 self._create(con, f"t{s.index}", s.index, s.index, key=True)
@@ -357,6 +358,8 @@ class JoinQuery(PersistentQuery):
         """Upsert/delete ``changes`` (``__key``, ``__del``, columns) into state ``name``: last change per key wins."""
         if changes is None or not changes.num_rows:
             return
+        if name.startswith("t"):
+            self._snapshots.pop(int(name[1:]), None)
         last = upto if upto is not None else int(name[1:])
         first = last if name.startswith("t") else 0
         con.register("__chg", changes)
@@ -493,10 +496,7 @@ class JoinQuery(PersistentQuery):
         con.register("b", batch)
         try:
             if step.kind == STREAM_TABLE:
-                if side == "left":
-                    batch = self._drop_null_keys(con, step.left_key, batch, fetched, errors)
-                    con.register("b", batch)
-                result = self._stream_table(con, step, side, batch)
+                result = self._stream_table(con, step, side, batch, fetched, errors)
             elif step.kind == STREAM_STREAM:
                 result = self._stream_stream(con, step, side, batch, fetched, errors)
             else:
@@ -507,28 +507,44 @@ class JoinQuery(PersistentQuery):
             self._apply_table(con, f"r{k}", result, upto=k)
         return result
 
-    def _drop_null_keys(self, con: duckdb.DuckDBPyConnection, key_sql: str, batch: pa.Table, fetched: Fetched,
-                        errors: list[ProcessingError]) -> pa.Table:
-        """Stream records whose join key is null do not join (Kafka Streams skips them); they are logged."""
-        nulls = np.asarray(con.sql(f"SELECT ({key_sql}) IS NULL FROM b").to_arrow_table().column(0), dtype=bool)
-        if not nulls.any():
-            return batch
-        for offset in batch.column("__offset").to_numpy()[nulls].tolist():
-            errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
-                                          fetched.topic, fetched.partition, offset))
-        return batch.filter(pa.array(~nulls))
+    def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table,
+                      fetched: Fetched, errors: list[ProcessingError]) -> pa.Table | None:
+        """Stream records look their key up in the table state: a hash lookup in Arrow, in record order.
 
-    def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
+        Records whose join key is null do not join (Kafka Streams skips them); they are logged.
+        """
         k = step.right
         if side == "right":
             self._apply_table(con, f"t{k}", batch)
             return None
-        join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
-        return con.sql(
-            f"SELECT {self._names(k - 1, 'b.')}, {self._names(k, 'r.', k)}, b.__ts, b.__offset, "
-            f"b.__seq AS __seq, ({step.left_key}) AS __key FROM b {join} t{k} r ON r.__sk = ({step.left_key}) "
-            f"ORDER BY b.__seq"
-        ).to_arrow_table()
+        state = self._table_snapshot(con, k)
+        keys = con.sql(f"SELECT ({step.left_key}) AS __key FROM b").to_arrow_table().column(0)
+        keys = keys.cast(state.schema.field("__sk").type)
+        nulls = np.asarray(keys.is_null(), dtype=bool)
+        if nulls.any():
+            for offset in batch.column("__offset").to_numpy()[nulls].tolist():
+                errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
+                                              fetched.topic, fetched.partition, offset))
+        rows = pc.index_in(keys, value_set=state.column("__sk"))
+        keep = ~nulls if step.join_type != "INNER" else ~nulls & np.asarray(rows.is_valid(), dtype=bool)
+        if not keep.all():
+            mask = pa.array(keep)
+            batch, keys, rows = batch.filter(mask), keys.filter(mask), rows.filter(mask)
+        right = state.drop_columns(["__sk"]).take(rows)
+        left_names = [n for src in self.plan.sources[:k] for n, _ in src.column_sql()]
+        columns = {n: batch.column(n) for n in left_names}
+        columns.update({n: right.column(n) for n in right.column_names})
+        for name in ("__ts", "__offset", "__seq"):
+            columns[name] = batch.column(name)
+        columns["__key"] = keys
+        return pa.table(columns)
+
+    def _table_snapshot(self, con: duckdb.DuckDBPyConnection, k: int) -> pa.Table:
+        """The rows of table source ``k`` as Arrow (cached until the table changes)."""
+        cached = self._snapshots.get(k)
+        if cached is None:
+            cached = self._snapshots[k] = con.sql(f"SELECT {self._names(k, '', k)}, __sk FROM t{k}").to_arrow_table()
+        return cached
 
     def _table_step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
         k = step.right

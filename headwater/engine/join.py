@@ -108,10 +108,13 @@ class _PollPrefetcher(_Prefetcher):
                 # A consistent cut: records appended after these ends are left for the next poll, so a
                 # record is never processed before one appended earlier to another input partition.
                 ends = {tp: query.log.end_offset(*tp) for tp in self._positions}
-                batches = [_upto(f, ends) for f in query.log.poll(
-                    self._positions, max_records=engine_query.MAX_POLL_RECORDS, max_bytes=query.poll_bytes,
-                    timeout_s=engine_query.POLL_TIMEOUT_S)]
-                batches = [f for f in batches if f is not None]
+                polled = query.log.poll(self._positions, max_records=engine_query.MAX_POLL_RECORDS,
+                                        max_bytes=query.poll_bytes, timeout_s=engine_query.POLL_TIMEOUT_S)
+                batches = [f for f in (_upto(f, ends) for f in polled) if f is not None]
+                if polled and not batches and ends == {tp: query.log.end_offset(*tp) for tp in self._positions}:
+                    # Records past end offsets that did not move: the broker's end offsets lag (Tansu
+                    # answers the last batch's base offset + 1); take the records as they are.
+                    batches = polled
                 if not batches:
                     self._put(None)
                     continue

@@ -284,9 +284,8 @@ def _plan_join(
     synthetic = False
     for k, joined in enumerate(join.joins, start=1):
         right, right_alias, rel = relations[k]
-        left_name = relations[0][1] if k == 1 else f"{relations[0][1]}"
         type_word = joined.join_type.value
-        join_text = f"{left_name} [{type_word}] JOIN {right_alias}"
+        join_text = f"{relations[0][1]} [{type_word}] JOIN {right_alias}"
         scope.visible = k + 1
         lx, rx, lc, rc = _split_criteria(joined, scope, k, join_text)
         scope.visible = len(relations)
@@ -359,8 +358,7 @@ def _plan_join(
         else:
             synthetic = False
             key_refs = [l_col, r_col]
-        if kind == TABLE_TABLE and not synthetic:
-            pass  # left_key_source stays: the result is keyed by the left table's PK
+        # A table result stays keyed by the left table's PK, unless a FULL join made the key synthetic.
         left_is_table = kind in (TABLE_TABLE, FOREIGN_KEY)
         if kind == TABLE_TABLE and synthetic:
             left_key_source = None

@@ -338,8 +338,8 @@ class JoinQuery(PersistentQuery):
                 self._rebuild_result(con, step)
         if replay:
             # Stream-stream buffers: run the retained records through the joins again, output discarded.
-            for piece, start, stop in runs(replay, self._tables_first):
-                self._through_steps(con, piece.source, piece.table.slice(start, stop - start), piece.fetched, [])
+            for source, records, fetched in runs(replay, self._tables_first):
+                self._through_steps(con, source, records, fetched, [])
 
     def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
         """``r<k>``: the current result of a table step, from the current state of both sides."""
@@ -412,11 +412,10 @@ class JoinQuery(PersistentQuery):
             tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
             offsets[tp] = int(piece.table.column("__offset")[0].as_py())
         outputs: list[tuple[pa.Table, Fetched]] = []
-        for piece, start, stop in runs(pieces, self._tables_first):
-            batch = piece.table.slice(start, stop - start)
-            result = self._through_steps(con, piece.source, batch, piece.fetched, errors)
+        for source, batch, fetched in runs(pieces, self._tables_first):
+            result = self._through_steps(con, source, batch, fetched, errors)
             if result is not None and result.num_rows:
-                outputs.append((result, piece.fetched))
+                outputs.append((result, fetched))
         produced = 0
         for result, fetched in outputs:
             projected, run_errors = run_plan(con, self.plan.strict_sql or self.plan.sql, result, fetched,

@@ -141,41 +141,57 @@ def _rename(table: pa.Table, join_source: JoinSource) -> pa.Table:
         "__offset", ordered.column(names[ROWOFFSET]))
 
 
-def runs(pieces: Sequence[Piece], tables_first: Sequence[bool]) -> list[tuple[Piece, int, int]]:
-    """Cut ``pieces`` into (piece, start, stop) slices, in the order a Kafka Streams task processes them.
+def runs(pieces: Sequence[Piece], tables_first: Sequence[bool]) -> list[tuple[int, pa.Table, Fetched]]:
+    """The records of ``pieces`` as (source, records, a fetched batch they came from), in processing order.
 
-    Within a piece (one partition) records stay in offset order; across
-    pieces the one whose next record has the smallest timestamp goes first
-    (a record's effective time is the running maximum in its partition, so a
-    late record does not jump ahead of its predecessors). On equal times a
-    table's records go before a stream's: the stream record then sees the
-    table update with its own timestamp.
+    The order is the one a Kafka Streams task processes them in: within a
+    piece (one partition) records stay in offset order; across pieces the one
+    whose next record has the smallest timestamp goes first (a record's
+    effective time is the running maximum in its partition, so a late record
+    does not jump ahead of its predecessors); on equal times a table's records
+    go before a stream's, so a stream record sees the table update with its
+    own timestamp. Consecutive records of the same source form one run, even
+    from several partitions: a run is joined in one vectorized pass.
     """
-    pieces = [p for p in pieces if p.table is not None]
+    pieces = [p for p in pieces if p.table is not None and p.table.num_rows]
     if len(pieces) == 1:
-        n = pieces[0].table.num_rows
-        return [(pieces[0], 0, n)] if n else []
+        return [(pieces[0].source, pieces[0].table, pieces[0].fetched)]  # type: ignore[list-item]
+    if not pieces:
+        return []
     keys_t, keys_side, keys_piece, keys_row = [], [], [], []
     for p, piece in enumerate(pieces):
         assert piece.table is not None
         n = piece.table.num_rows
-        if not n:
-            continue
         ts = np.asarray(piece.table.column("__ts").to_numpy(zero_copy_only=False), dtype=np.int64)
         keys_t.append(np.maximum.accumulate(ts))
         keys_side.append(np.full(n, 0 if tables_first[piece.source] else 1, dtype=np.int8))
         keys_piece.append(np.full(n, p, dtype=np.int32))
         keys_row.append(np.arange(n, dtype=np.int64))
-    if not keys_t:
-        return []
     t, side, piece_ids, rows = (np.concatenate(x) for x in (keys_t, keys_side, keys_piece, keys_row))
     order = np.lexsort((rows, piece_ids, side, t))
     piece_ids, rows = piece_ids[order], rows[order]
-    cuts = np.nonzero(np.diff(piece_ids))[0] + 1
+    source_of = np.array([p.source for p in pieces])[piece_ids]
+    # Per source, its pieces' records as one table; a record's index there is its piece's base + row.
+    combined: dict[int, tuple[pa.Table, np.ndarray]] = {}
+    for source in dict.fromkeys(p.source for p in pieces):
+        members = [i for i, p in enumerate(pieces) if p.source == source]
+        bases = np.zeros(len(pieces), dtype=np.int64)
+        total = 0
+        for i in members:
+            bases[i] = total
+            total += pieces[i].table.num_rows  # type: ignore[union-attr]
+        combined[source] = (pa.concat_tables([pieces[i].table for i in members]), bases)  # type: ignore[misc]
+    cuts = np.nonzero(np.diff(source_of))[0] + 1
     out = []
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
-        piece = pieces[int(piece_ids[start])]
-        out.append((piece, int(rows[start]), int(rows[stop - 1]) + 1))
+        first = pieces[int(piece_ids[start])]
+        table, bases = combined[first.source]
+        index = bases[piece_ids[start:stop]] + rows[start:stop]
+        if index[-1] - index[0] == stop - start - 1 and (np.diff(index) == 1).all():
+            records = table.slice(int(index[0]), int(stop - start))
+        else:
+            records = table.take(pa.array(index))
+        out.append((first.source, records, first.fetched))
     return out
 
 

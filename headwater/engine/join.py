@@ -605,6 +605,10 @@ class JoinQuery(PersistentQuery):
         emitted null-padded, at the first later record that advances stream
         time, ahead of that record's own results. A record whose window had
         already closed on arrival is late: dropped and logged.
+
+        Without a GRACE PERIOD (``step.eager``) ksqlDB keeps Kafka Streams' old
+        outer-join behaviour: an unmatched record is null-padded at once, and
+        joined again if a match arrives later.
         """
         k = step.right
         left = side == "left"
@@ -699,7 +703,7 @@ class JoinQuery(PersistentQuery):
                     padded.append(self._padded(con, own, left, k, at))
                 now_at: dict[int, int] = {}
                 for p in unmatched:
-                    if ts[p] + hi < st_after[p]:
+                    if step.eager or ts[p] + hi < st_after[p]:
                         now_at[int(gseq[p])] = -p - 1  # immediately, after the record's own (empty) results
                     else:
                         later = adv_pos[(adv_pos > p) & (adv_st > ts[p] + hi + grace)]

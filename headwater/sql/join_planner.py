@@ -88,6 +88,9 @@ class JoinStep:
     #: before the join, because the join key is not its record key.
     repartition_left: bool = False
     repartition_right: bool = False
+    #: Stream-stream without GRACE PERIOD: outer rows are emitted at once (ksqlDB's pre-0.29 semantics, kept
+    #: for statements that do not opt in with a grace period).
+    eager: bool = False
 
     @property
     def result_is_table(self) -> bool:
@@ -347,7 +350,8 @@ def _plan_join(
             if joined.within.grace is not None:
                 grace = joined.within.grace.millis
         steps.append(JoinStep(kind, type_word, k, lc.sql, rc.sql, lc.type, before, after, grace,  # type: ignore[arg-type]
-                              repartition_left=repartition, repartition_right=repartition_right))
+                              repartition_left=repartition, repartition_right=repartition_right,
+                              eager=kind == STREAM_STREAM and joined.within is not None and joined.within.grace is None))
         # What names the result's key after this step (ksqlDB's rules, see the module docstring).
         if kind == FOREIGN_KEY:
             key_refs = [(left_key_source, relations[left_key_source][0].key_columns[0])]  # type: ignore[list-item,index]

@@ -80,13 +80,13 @@ class Inspector:
 
     def description(self, source: DataSource, extended: bool) -> dict[str, Any]:
         session = self.session
-        reads = [self.query_info(q) for q in session.queries.values() if q.plan.source.name == source.name]
+        reads = [self.query_info(q) for q in session.queries.values() if source.name in _read_names(q.plan)]
         writes = [self.query_info(q) for q in session.queries.values() if q.sink.name == source.name]
         statistics = error_stats = ""
         if extended:
             writers = [q for q in session.queries.values() if q.sink.name == source.name]
             produced = sum(q.stats.records_out for q in writers)
-            failed = sum(q.stats.failed for q in session.queries.values() if q.plan.source.name == source.name)
+            failed = sum(q.stats.failed for q in session.queries.values() if source.name in _read_names(q.plan))
             statistics = f"total-messages: {produced}" if writers else ""
             error_stats = f"failed-messages: {failed}" if failed else ""
         try:
@@ -120,7 +120,8 @@ class Inspector:
                  f"\t\t > [ PROJECT ] | Schema: {_schema(plan)} | Logger: {query_id}.Project"]
         if "WHERE" in plan.sql:
             steps.append(f"\t\t\t\t > [ FILTER ] | Logger: {query_id}.WhereFilter")
-        steps.append(f"\t\t\t\t\t\t > [ SOURCE ] | Schema: {plan.source.name} | Logger: {query_id}.KsqlTopic.Source")
+        for name in _read_names(plan):
+            steps.append(f"\t\t\t\t\t\t > [ SOURCE ] | Schema: {name} | Logger: {query_id}.KsqlTopic.Source")
         return {
             "@type": "queryDescription",
             "statementText": text,
@@ -129,7 +130,7 @@ class Inspector:
                 "statementText": query_text,
                 "windowType": None,
                 "fields": fields,
-                "sources": [plan.source.name],
+                "sources": _read_names(plan),
                 "sinks": [sink_name] if sink_name else [],
                 "topology": f"Topic {plan.source.topic} -> DuckDB: {plan.sql}",
                 "executionPlan": "\n".join(steps),
@@ -146,3 +147,8 @@ class Inspector:
 
 def _schema(plan: Any) -> str:
     return ", ".join(f"{o.name} {o.type.sql()}{' KEY' if o.namespace.value == 'KEY' else ''}" for o in plan.outputs)
+
+
+def _read_names(plan: Any) -> list[str]:
+    """The sources a plan reads: every source of a join, else the one source."""
+    return [s.source.name for s in plan.sources] if hasattr(plan, "sources") else [plan.source.name]

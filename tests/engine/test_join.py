@@ -68,6 +68,11 @@ def test_clickstream_enrichment_as_on_ksqldb(session: Session) -> None:
     fetched = session.log.read("USER_CLICKSTREAM", 0, 0)
     assert fetched.records.column("key").to_pylist() == [struct.pack(">i", 1), struct.pack(">i", 42)]
     assert fetched.records.column("timestamp").to_pylist() == [T0 + 1000, T0 + 2000]
+    users = session.execute("DESCRIBE web_users EXTENDED;")[0]["sourceDescription"]
+    (query_id,) = session.queries
+    assert [q["id"] for q in users["readQueries"]] == [query_id]
+    explained = session.execute(f"EXPLAIN {query_id};")[0]["queryDescription"]
+    assert explained["sources"] == ["CLICKSTREAM", "WEB_USERS"]
     described = session.execute("DESCRIBE user_clickstream;")[0]
     assert [(f["name"], f["schema"]["type"]) for f in described["sourceDescription"]["fields"]][:2] == [
         ("USERID", "INTEGER"), ("USERNAME", "STRING")]

@@ -24,7 +24,7 @@ from typing import Any
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery
 from headwater.engine.commands import CommandLog
-from headwater.engine.join import JoinQuery
+from headwater.engine.join import JoinPushQuery, JoinQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError
@@ -111,12 +111,18 @@ class Session:
                 self._push_counter += 1
                 return pull(self, statement, f"query_{self._push_counter}")
         plan = self._plan(statement, sink_name=None)
+        props = {**self.properties, **(properties or {})}
         if isinstance(plan, JoinPlan):
-            raise SqlSemanticError("Push queries over joins are not supported yet; create a stream with "
-                                   "CREATE STREAM ... AS SELECT and query it.", statement.pos)
+            with self._lock:
+                self._push_counter += 1
+                query_id = f"transient_{plan.source.name}_{self._push_counter}"
+                joined = JoinPushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
+                                       service_id=self.service_id,
+                                       on_close=lambda q: self.push_queries.pop(q.id, None))
+                self.push_queries[query_id] = joined  # type: ignore[assignment]
+            return joined  # type: ignore[return-value]
         if not isinstance(plan, SelectPlan):
             raise SqlSemanticError("Push queries with GROUP BY are not supported yet.", statement.pos)
-        props = {**self.properties, **(properties or {})}
         with self._lock:
             self._push_counter += 1
             query_id = f"transient_{plan.source.name}_{self._push_counter}"

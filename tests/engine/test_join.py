@@ -283,3 +283,18 @@ def test_restart_rebuilds_table_join_state(tmp_path: Path) -> None:
         assert changes(s.log, "J") == [
             {"X": "x1", "Y": "y1", "Z": None}, {"X": "x1", "Y": "y1", "Z": "z10"},
             {"X": "x1", "Y": "y1", "Z": "z10b"}, {"X": "x1b", "Y": "y1", "Z": "z10b"}, None]
+
+
+def test_push_query_over_a_join(session: Session) -> None:
+    session.execute(CLICKSTREAM + WEB_USERS)
+    user(session.log, 1, {"username": "alice", "city": "Paris"}, 0)
+    click(session.log, 1, 10)
+    click(session.log, 2, 20)
+    push = session.query("SELECT c.userid, u.username, c.status FROM clickstream c LEFT JOIN web_users u "
+                         "ON c.userid = u.user_id EMIT CHANGES LIMIT 3;")
+    click(session.log, 1, 30, status=500)
+    rows = list(push.rows(timeout_s=10))
+    assert push.columns == ["USERID", "USERNAME", "STATUS"]
+    assert rows == [[1, "alice", 200], [2, None, 200], [1, "alice", 500]]
+    push.close()
+    assert not session.push_queries

@@ -209,8 +209,8 @@ class JoinQuery(PersistentQuery):
         positions: dict[TopicPartition, int] = {}
         for topic in self._decoder.topics:  # type: ignore[attr-defined]
             # A repartition topic is read from its beginning: this query wrote everything in it.
-            reset = "earliest" if topic not in self._decoder.by_topic or topic in self._decoder.repartitioned.values() \
-                else self.offset_reset  # type: ignore[attr-defined]
+            internal = topic in self._decoder.repartitioned.values()  # type: ignore[attr-defined]
+            reset = "earliest" if internal else self.offset_reset
             positions.update(start_positions(self.log, topic, self.group, reset))
         return positions
 

@@ -24,7 +24,8 @@ from typing import Any
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery
 from headwater.engine.commands import CommandLog
-from headwater.engine.join import JoinPushQuery, JoinQuery
+from headwater.engine.join import JoinQuery
+from headwater.engine.join_push import JoinPushQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
 from headwater.errors import SqlError, SqlSemanticError

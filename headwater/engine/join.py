@@ -27,9 +27,7 @@ the query resumes with no lost and no doubled output.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections.abc import Callable, Iterator
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,17 +39,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.engine import processing_log
+from headwater.engine import query as engine_query
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.join_sources import JoinDecoder, Piece, runs
-from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine import query as engine_query
 from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
+from headwater.engine.repartition import Repartitioner, repartition_topic
+from headwater.engine.stream_join import StreamStreamSteps
 from headwater.log import Fetched, TopicPartition
-from headwater.sql.ast import SourceKind
-from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
+from headwater.sql.catalog import Namespace
 from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
+from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +128,7 @@ class _PollPrefetcher(_Prefetcher):
             self._put(exc)
 
 
-class JoinQuery(PersistentQuery):
+class JoinQuery(StreamStreamSteps, PersistentQuery):
     """A CSAS / CTAS over a join: see the module docstring."""
 
     plan: JoinPlan
@@ -147,7 +145,6 @@ class JoinQuery(PersistentQuery):
         #: Records held back until the repartitioned records before them are read back (see _compute_items).
         self._held: list[Piece] = []
         self._tables_first = [s.source.is_table for s in plan.sources]
-        self._n = len(plan.sources)
         self._con: duckdb.DuckDBPyConnection | None = None
         self.stream_time: dict[int, int] = {}
         self.late_records = 0
@@ -182,13 +179,6 @@ class JoinQuery(PersistentQuery):
         return out
 
     # -- columns -------------------------------------------------------------------------
-    def _cols(self, upto: int) -> list[tuple[str, str]]:
-        """(name, DuckDB type) of the joined relation's columns of sources 0..upto."""
-        out: list[tuple[str, str]] = []
-        for s in self.plan.sources[: upto + 1]:
-            out.extend(s.column_sql())
-        return out
-
     def _names(self, upto: int, prefix: str = "", start: int = 0) -> str:
         cols = [n for s in self.plan.sources[start: upto + 1] for n, _ in s.column_sql()]
         return ", ".join(f'{prefix}"{n}"' for n in cols)
@@ -601,295 +591,5 @@ class JoinQuery(PersistentQuery):
             f"ORDER BY b.__seq, l.__sk"
         ).to_arrow_table()
 
-    # -- stream-stream ------------------------------------------------------------------------
-    def _stream_stream(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table,
-                       fetched: Fetched, errors: list[ProcessingError]) -> pa.Table | None:
-        """One side's batch against the other side's buffer; null-padded rows for windows that closed.
 
-        A record of the left side matches right records with timestamps in
-        [ts - before, ts + after] (the right side: [ts - after, ts + before]).
-        Stream time is shared by both sides. A record that is unmatched when
-        stream time passes ts + after (left; before for right) + grace is
-        emitted null-padded, at the first later record that advances stream
-        time, ahead of that record's own results. A record whose window had
-        already closed on arrival is late: dropped and logged.
-
-        Without a GRACE PERIOD (``step.eager``) ksqlDB keeps Kafka Streams' old
-        outer-join behaviour: an unmatched record is null-padded at once, and
-        joined again if a match arrives later.
-        """
-        k = step.right
-        left = side == "left"
-        own, other = (f"lb{k}", f"rb{k}") if left else (f"rb{k}", f"lb{k}")
-        lo, hi = (step.before_ms, step.after_ms) if left else (step.after_ms, step.before_ms)
-        own_outer = step.left_outer if left else step.right_outer
-        other_outer = step.right_outer if left else step.left_outer
-        other_look = step.before_ms if left else step.after_ms  # the other side's look-back: its ``hi``
-        key_sql = step.left_key if left else step.right_key
-        grace = step.grace_ms
-
-        ts = np.asarray(batch.column("__ts").to_numpy(zero_copy_only=False), dtype=np.int64)
-        n = len(ts)
-        previous = self.stream_time.get(k, np.iinfo(np.int64).min)
-        st_after = np.maximum.accumulate(np.maximum(ts, previous))
-        st_before = np.concatenate([[previous], st_after[:-1]])
-        late = ts + hi + grace < st_before
-        advancing = ts >= st_before
-        self.stream_time[k] = int(st_after[-1]) if n else previous
-        if late.any():
-            self.late_records += int(late.sum())
-            for offset in batch.column("__offset").to_numpy()[late].tolist():
-                errors.append(ProcessingError(
-                    RECORD_PROCESSING_ERROR,
-                    f"Record dropped: its join window closed (timestamp + {hi} ms + grace period {grace} ms is "
-                    f"before stream time).", fetched.topic, fetched.partition, offset))
-        keys = con.sql(f"SELECT ({key_sql}) AS __jk FROM b").to_arrow_table().column("__jk")
-        null_keys = np.asarray(keys.is_null(), dtype=bool) & ~late
-        for offset in batch.column("__offset").to_numpy()[null_keys].tolist():
-            errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
-                                          fetched.topic, fetched.partition, offset))
-        usable = ~late & ~null_keys
-        gseq = np.arange(self._gseq, self._gseq + n, dtype=np.int64)
-        self._gseq += n
-        rows = batch.append_column("__jk", keys).append_column("__g", pa.array(gseq)).append_column(
-            "__pos", pa.array(np.arange(n, dtype=np.int64))).filter(pa.array(usable))
-        con.register("nb", rows)
-        try:
-            own_cols = self._names(k - 1) if left else self._names(k, "", k)
-            other_cols = self._names(k, "o.", k) if left else self._names(k - 1, "o.")
-            own_q = self._names(k - 1, "n.") if left else self._names(k, "n.", k)
-            matches = con.sql(
-                f"SELECT n.__pos, n.__g, o.__g AS __og, o.__ts AS __ots, greatest(n.__ts, o.__ts) AS __ts, "
-                f"n.__offset, n.__jk AS __key, {own_q}, {other_cols} FROM nb n JOIN {other} o ON o.__jk = n.__jk "
-                f"AND o.__ts BETWEEN n.__ts - {lo} AND n.__ts + {hi}"
-            ).to_arrow_table()
-            matched_pos = set(matches.column("__pos").to_pylist()) if matches.num_rows else set()
-            adv_pos = np.nonzero(advancing & ~late)[0]
-            adv_st = st_after[adv_pos]
-
-            def emission_position(close: np.ndarray) -> np.ndarray:
-                """Index of the first advancing record whose stream time passes ``close`` (n when none)."""
-                if not len(adv_pos):
-                    return np.full(len(close), n, dtype=np.int64)
-                found = np.searchsorted(adv_st, close, side="right")
-                return np.where(found < len(adv_pos), adv_pos[np.minimum(found, len(adv_pos) - 1)], n)
-
-            padded: list[pa.Table] = []  # null-padded rows with (__pos, __phase) ordering
-            own_emitted_g: list[int] = []
-            other_emitted_g: list[int] = []
-            other_first_match: dict[int, int] = {}
-            if matches.num_rows:
-                for g, pos in zip(matches.column("__og").to_pylist(), matches.column("__pos").to_pylist(),
-                                  strict=True):
-                    if g not in other_first_match or pos < other_first_match[g]:
-                        other_first_match[g] = pos
-            if other_outer:
-                pending = con.sql(f"SELECT __g, __ts FROM {other} WHERE NOT __matched AND NOT __emitted"
-                                  ).to_arrow_table()
-                if pending.num_rows:
-                    g = pending.column("__g").to_numpy()
-                    q = emission_position(pending.column("__ts").to_numpy() + other_look + grace)
-                    first = np.array([other_first_match.get(int(x), n + 1) for x in g])
-                    emit = (q < n) & (q < first)
-                    if emit.any():
-                        other_emitted_g = g[emit].tolist()
-                        padded.append(self._padded(con, other, not left, k, dict(zip(g[emit].tolist(),
-                                                                                      q[emit].tolist(), strict=True))))
-            if own_outer:
-                unmatched = [p for p in range(n) if usable[p] and p not in matched_pos]
-                pending_own = con.sql(f"SELECT __g, __ts FROM {own} WHERE NOT __matched AND NOT __emitted"
-                                      ).to_arrow_table()
-                at: dict[int, int] = {}
-                if pending_own.num_rows:
-                    g = pending_own.column("__g").to_numpy()
-                    q = emission_position(pending_own.column("__ts").to_numpy() + hi + grace)
-                    for x, y in zip(g.tolist(), q.tolist(), strict=True):
-                        if y < n:
-                            at[x] = y
-                if at:
-                    own_emitted_g.extend(at)
-                    padded.append(self._padded(con, own, left, k, at))
-                now_at: dict[int, int] = {}
-                for p in unmatched:
-                    if step.eager or ts[p] + hi < st_after[p]:
-                        now_at[int(gseq[p])] = -p - 1  # immediately, after the record's own (empty) results
-                    else:
-                        later = adv_pos[(adv_pos > p) & (adv_st > ts[p] + hi + grace)]
-                        if len(later):
-                            now_at[int(gseq[p])] = int(later[0])
-                if now_at:
-                    own_emitted_g.extend(now_at)
-                    padded.append(self._padded(con, "nb", left, k, now_at))
-            # The batch joins the buffer; flags of both buffers follow what happened.
-            _exec(con, f"INSERT INTO {own} SELECT {own_cols}, __ts, __jk, __g, false, false FROM nb")
-            if matched_pos:
-                con.register("__mp", pa.table({"p": pa.array(sorted(matched_pos), pa.int64())}))
-                _exec(con, f"UPDATE {own} SET __matched = true WHERE __g IN (SELECT {self._gseq - n} + p FROM __mp)")
-                con.unregister("__mp")
-            if other_first_match:
-                con.register("__om", pa.table({"g": pa.array(list(other_first_match), pa.int64())}))
-                _exec(con, f"UPDATE {other} SET __matched = true WHERE __g IN (SELECT g FROM __om)")
-                con.unregister("__om")
-            for table, emitted in ((other, other_emitted_g), (own, own_emitted_g)):
-                if emitted:
-                    con.register("__em", pa.table({"g": pa.array(emitted, pa.int64())}))
-                    _exec(con, f"UPDATE {table} SET __emitted = true WHERE __g IN (SELECT g FROM __em)")
-                    con.unregister("__em")
-            horizon = self.stream_time[k] - (step.before_ms + step.after_ms + grace)
-            for table, outer in (("lb" + str(k), step.left_outer), ("rb" + str(k), step.right_outer)):
-                settled = "" if not outer else " AND (__matched OR __emitted)"
-                _exec(con, f"DELETE FROM {table} WHERE __ts < {horizon}{settled}")
-            # Joined rows at (pos, 1); null-padded rows at (q, 0) before, or (p, 2) right after, a record.
-            parts = []
-            all_left, all_right = self._names(k - 1), self._names(k, "", k)
-            if matches.num_rows:
-                con.register("__mt", matches)
-                parts.append(con.sql(
-                    f"SELECT {all_left}, {all_right}, __ts, __offset, __key, __pos AS __p, 1 AS __phase, "
-                    f"__ots AS __o1, __og AS __o2 FROM __mt").to_arrow_table())
-                con.unregister("__mt")
-            parts.extend(padded)
-        finally:
-            con.unregister("nb")
-        if not parts:
-            return None
-        out = pa.concat_tables([p.select(parts[0].column_names).cast(parts[0].schema) for p in parts])
-        con.register("__out", out)
-        try:
-            result = con.sql(
-                f"SELECT * EXCLUDE (__p, __phase, __o1, __o2), (row_number() OVER (ORDER BY __p, __phase, __o1, __o2)"
-                f" - 1)::BIGINT AS __seq FROM __out ORDER BY __p, __phase, __o1, __o2").to_arrow_table()
-        finally:
-            con.unregister("__out")
-        return result
-
-    def _padded(self, con: duckdb.DuckDBPyConnection, table: str, is_left: bool, k: int, at: dict[int, int]
-                ) -> pa.Table:
-        """Null-padded results of the records ``at`` (buffer id -> position) of ``table``.
-
-        A negative position -p-1 means right after record p; others, right before record p.
-        """
-        con.register("__at", pa.table({"g": pa.array(list(at), pa.int64()), "q": pa.array(list(at.values()),
-                                                                                          pa.int64())}))
-        try:
-            present = self._names(k - 1, "x.") if is_left else self._names(k, "x.", k)
-            absent = self._null_names(k, not is_left)
-            cols = f"{present}, {absent}" if is_left else f"{absent}, {present}"
-            return con.sql(
-                f"SELECT {cols}, x.__ts, {-1 if table != 'nb' else 'x.__offset'}::BIGINT AS __offset, x.__jk AS __key, "
-                f"CASE WHEN a.q < 0 THEN -a.q - 1 ELSE a.q END::BIGINT AS __p, "
-                f"CASE WHEN a.q < 0 THEN 2 ELSE 0 END AS __phase, x.__ts AS __o1, x.__g AS __o2 "
-                f"FROM {table} x JOIN __at a ON a.g = x.__g"
-            ).to_arrow_table()
-        finally:
-            con.unregister("__at")
-
-    def _null_names(self, k: int, left: bool) -> str:
-        cols = [(n, t) for s in (self.plan.sources[:k] if left else [self.plan.sources[k]]) for n, t in s.column_sql()]
-        return ", ".join(f'NULL::{t} AS "{n}"' for n, t in cols)
-
-
-class JoinPushQuery(JoinQuery):
-    """A transient ``SELECT ... FROM a JOIN b ... EMIT CHANGES``: joined rows go to the caller.
-
-    The same operator as a persistent join, without a sink or committed
-    offsets: state starts empty at the chosen offsets (``auto.offset.reset``),
-    and no repartition topic is needed, as one thread reads every partition.
-    A table result's deletions are not shown (ksqlDB shows rows).
-    """
-
-    def __init__(self, query_id: str, plan: JoinPlan, log: Any, *, offset_reset: str, service_id: str,
-                 on_close: Callable[[JoinPushQuery], None] | None = None) -> None:
-        sink = DataSource(name=query_id, kind=SourceKind.STREAM, topic=query_id,
-                          columns=tuple(Column(o.name, o.type, o.namespace) for o in plan.outputs))
-        super().__init__(query_id, "", plan, sink, log, group="", service_id=service_id, offset_reset=offset_reset)
-        self.columns = [o.name for o in plan.outputs]
-        self.types = [o.type for o in plan.outputs]
-        self.limit = plan.limit
-        self._rows: queue.Queue[list[object] | BaseException | None] = queue.Queue(maxsize=100_000)
-        self._sent = 0
-        self._on_close = on_close
-        self.start()
-
-    def _plan_repartitions(self, service_id: str) -> dict[int, Repartitioner]:
-        return {}
-
-    def _restart_positions(self) -> dict[TopicPartition, int]:
-        positions: dict[TopicPartition, int] = {}
-        for topic in self._decoder.topics:  # type: ignore[attr-defined]
-            positions.update(start_positions(self.log, topic, None, self.offset_reset))
-        return positions
-
-    def start(self) -> None:
-        self.positions = self._restart_positions()
-        self.committed_positions = dict(self.positions)
-        self._thread = threading.Thread(target=self._run, name=f"push-{self.id}", daemon=True)
-        self._thread.start()
-
-    def _restore(self, con: duckdb.DuckDBPyConnection) -> None:
-        """A push query starts with empty state at its start offsets; table rows before them are read once."""
-        decoder: JoinDecoder = self._decoder  # type: ignore[assignment]
-        for s in self.plan.sources:
-            if not s.source.is_table:
-                continue
-            for tp, end in self.positions.items():
-                offset = self.log.beginning_offset(*tp) if tp.topic == s.source.topic else end
-                while offset < end:
-                    fetched = _upto(self.log.read(tp.topic, tp.partition, offset, max_records=100_000), {tp: end})
-                    if fetched is None or not len(fetched):
-                        break
-                    self._apply_table(con, f"t{s.index}", decoder.decode_source(s.index, fetched)[0])
-                    offset = fetched.next_offset
-
-    def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
-              errors: list[ProcessingError]) -> int:
-        if "__having" in projected.column_names:
-            projected = projected.filter(pc.fill_null(projected.column("__having"), False))
-        names = [f"o{i}" for i in range(len(self.columns))]
-        for row in projected.select(names).to_pylist():
-            if self.limit is not None and self._sent >= self.limit:
-                self._stop.set()
-                break
-            self._put([row[name] for name in names])
-            self._sent += 1
-        if self.limit is not None and self._sent >= self.limit:
-            self._stop.set()
-            self._put(None)
-        return 0
-
-    def _commit_work(self, work: _JoinWork) -> None:
-        self.committed_positions.update(work.offsets)
-
-    def _put(self, item: list[object] | BaseException | None) -> None:
-        while True:
-            try:
-                self._rows.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if self._stop.is_set():  # nobody reads any more
-                    return
-
-    def rows(self, timeout_s: float | None = None) -> Iterator[list[object]]:
-        """Rows as they arrive; ends at LIMIT, on close, or after ``timeout_s`` without a row."""
-        while True:
-            try:
-                item = self._rows.get(timeout=timeout_s)
-            except queue.Empty:
-                return
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __iter__(self) -> Iterator[list[object]]:
-        return self.rows()
-
-    def close(self) -> None:
-        self.stop(timeout_s=5)
-        self._put(None)
-        if self._on_close is not None:
-            self._on_close(self)
-
-
-__all__ = ["JoinPushQuery", "JoinQuery"]
+__all__ = ["JoinQuery"]

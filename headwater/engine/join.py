@@ -302,6 +302,8 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                 if tp.topic != decoder.input_topic(s.index):
                     continue
                 offset = self.log.beginning_offset(*tp)
+                if not s.source.is_table:
+                    offset = self._replay_start(tp, offset, end)
                 while offset < end:
                     fetched = self.log.read(tp.topic, tp.partition, offset, max_records=100_000)
                     if not len(fetched):
@@ -333,6 +335,21 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             # Stream-stream buffers: run the retained records through the joins again, output discarded.
             for source, records, fetched in runs(replay, self._tables_first):
                 self._through_steps(con, source, records, fetched, [])
+
+    def _replay_start(self, tp: TopicPartition, beginning: int, end: int) -> int:
+        """Where replaying a stream side may start: records older than every stream-stream window
+        (before + after + grace, counted back from the last committed record's time, with the same
+        again for disorder) can no longer join nor be emitted."""
+        if end <= beginning:
+            return beginning
+        last = self.log.read(tp.topic, tp.partition, end - 1, max_records=1)
+        if not len(last):
+            return beginning
+        reach = max((st.before_ms + st.after_ms + st.grace_ms for st in self.plan.steps if st.kind == STREAM_STREAM),
+                    default=0)
+        horizon = int(last.records.column("timestamp")[0].as_py()) - 2 * reach
+        found = self.log.offset_for_time(tp.topic, tp.partition, horizon)
+        return beginning if found is None else max(beginning, min(found, end))
 
     def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
         """``r<k>``: the current result of a table step, from the current state of both sides."""

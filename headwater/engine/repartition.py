@@ -81,11 +81,11 @@ class Repartitioner:
             if not keys.num_rows:
                 return [], errors
         records = fetched.records
-        # Rows the decoder kept, by offset (records it dropped went to the processing log).
-        wanted = keys.column("__offset").to_numpy()
-        offsets = records.column("offset").to_numpy()
-        rows = pa.array(np.searchsorted(offsets, wanted))
-        records = records.take(rows)
+        if keys.num_rows != records.num_rows:
+            # Rows the decoder kept, by offset (records it dropped went to the processing log).
+            wanted = keys.column("__offset").to_numpy()
+            offsets = records.column("offset").to_numpy()
+            records = records.take(pa.array(np.searchsorted(offsets, wanted)))
         new_keys = self.key_format.encode(keys.select(["ROWKEY"]))
         table = pa.table({
             "timestamp": records.column("timestamp"),
@@ -97,7 +97,13 @@ class Repartitioner:
         if self.partitions == 1:
             return [(self.topic, 0, table)], errors
         targets = partition_for_keys(table.column("key"), self.partitions, fetched.partition % self.partitions)
-        return [(self.topic, int(p), table.filter(pa.array(targets == p))) for p in np.unique(targets).tolist()], errors
+        # One copy: records grouped by target partition (stable, so each keeps its offset order), then sliced.
+        order = np.argsort(targets, kind="stable")
+        table = table.take(pa.array(order))
+        counts = np.bincount(targets, minlength=self.partitions)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return [(self.topic, p, table.slice(int(starts[p]), int(counts[p])))
+                for p in range(self.partitions) if counts[p]], errors
 
 
 def _with_original_key(keys: pa.Array, headers: pa.Array) -> pa.Array:

@@ -123,9 +123,24 @@ class _PollPrefetcher(_Prefetcher):
                 for fetched in batches:
                     self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
                     items.append((fetched, query._decoder.decode(fetched)))
-                self._put(items)  # type: ignore[arg-type]
+                self._put((items, self._lagging(ends)))  # type: ignore[arg-type]
         except BaseException as exc:  # handed to the query thread, which retries
             self._put(exc)
+
+
+    def _lagging(self, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """The timestamp of the next unread record of each partition this poll did not read up to its end.
+
+        Kafka Streams only processes a record once every input partition has a buffered record (or
+        none to read); here the records of other partitions at or after these timestamps wait instead.
+        """
+        bounds = {}
+        for tp, position in self._positions.items():
+            if position < ends.get(tp, position):
+                head = self._query.log.read(tp.topic, tp.partition, position, max_records=1)
+                if len(head):
+                    bounds[tp] = int(head.records.column("timestamp")[0].as_py())
+        return bounds
 
 
 class JoinQuery(StreamStreamSteps, PersistentQuery):
@@ -386,18 +401,23 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             con.unregister("__chg")
 
     # -- per round ------------------------------------------------------------------------
-    def _compute_items(self, con: duckdb.DuckDBPyConnection, items: list[Any]) -> _JoinWork:
+    def _compute_items(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]
+                       ) -> _JoinWork:
         """One round: repartition what needs it, then join everything whose turn has come.
 
         Records of a repartitioned stream come back through the repartition
         topic in a later round. Until they do, records of the other inputs
         with a later (or equal) timestamp are held back, so every stream record
-        still meets the table as of its own time.
+        still meets the table as of its own time. The same holds for records
+        of a partition this poll did not read to its end (``lagging``: the
+        timestamp of its next record).
         """
+        items, lagging = polled
         pieces: list[Piece] = []
         errors: list[ProcessingError] = []
         offsets: dict[TopicPartition, int] = {}
         appends: list[tuple[str, int, pa.Table]] = []
+        to_repartition: dict[int, list[Fetched]] = {}
         records_in = 0
         for fetched, (decoded, decode_errors) in items:
             errors.extend(decode_errors)
@@ -406,14 +426,17 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             records_in += len(fetched)
             for piece in decoded:
                 if piece.table is None:
-                    appends.extend(self._repartition(con, piece, errors))
+                    to_repartition.setdefault(piece.source, []).append(piece.fetched)
                 else:
                     pieces.append(piece)
+        for source, batches in to_repartition.items():
+            appends.extend(self._repartition(con, source, batches, errors))
         for fetched, _ in items:
             if fetched.topic in self._decoder.repartitioned.values():  # type: ignore[attr-defined]
                 self._read_back(TopicPartition(fetched.topic, fetched.partition), len(fetched))
         pieces = _merge_held(self._held, pieces)
-        pieces, self._held = self._split_at(pieces, self._barrier())
+        barrier = min([b for b in (self._barrier(), *lagging.values()) if b is not None], default=None)
+        pieces, self._held = self._split_at(pieces, barrier)
         for piece in pieces:  # records held in an earlier round and done now move their partition on
             tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
             offsets[tp] = max(offsets.get(tp, 0), piece.fetched.next_offset)
@@ -446,13 +469,13 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         appends.extend(self._partitioned(records, fetched.partition))
         return int(records.num_rows)
 
-    def _repartition(self, con: duckdb.DuckDBPyConnection, piece: Piece, errors: list[ProcessingError]
-                     ) -> list[tuple[str, int, pa.Table]]:
-        source = self.plan.sources[piece.source]
+    def _repartition(self, con: duckdb.DuckDBPyConnection, index: int, batches: list[Fetched],
+                     errors: list[ProcessingError]) -> list[tuple[str, int, pa.Table]]:
+        source = self.plan.sources[index]
         rename = {ROWTIME: source.meta(ROWTIME), ROWPARTITION: source.meta(ROWPARTITION),
                   ROWOFFSET: source.meta(ROWOFFSET)}
         rename.pop(ROWOFFSET)  # the repartitioner needs ``__offset`` itself
-        appends, errs = self._repartitioners[piece.source].repartition(con, piece.fetched, rename)
+        appends, errs = self._repartitioners[index].repartition(con, batches, rename)
         errors.extend(errs)
         for topic, partition, table in appends:
             ts = int(pc.min(table.column("timestamp")).as_py())
@@ -478,10 +501,9 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         if barrier is None:
             return pieces, []
         now, held = [], []
-        repartition_topics = set(self._decoder.repartitioned.values())  # type: ignore[attr-defined]
         for piece in pieces:
             assert piece.table is not None
-            if piece.fetched.topic in repartition_topics or not piece.table.num_rows:
+            if not piece.table.num_rows:
                 now.append(piece)
                 continue
             ts = np.maximum.accumulate(piece.table.column("__ts").to_numpy(zero_copy_only=False))

@@ -56,15 +56,40 @@ class Repartitioner:
         self.key_format = create_format("KAFKA" if base in _KAFKA_BASES else "JSON", [("ROWKEY", key_type)],
                                         role="key")
 
-    def repartition(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, rename: dict[str, str]
+    def repartition(self, con: duckdb.DuckDBPyConnection, batches: list[Fetched], rename: dict[str, str]
                     ) -> tuple[list[tuple[str, int, pa.Table]], list[ProcessingError]]:
-        """The appends to the repartition topic for ``fetched``; records that fail to decode are logged.
+        """The appends to the repartition topic for ``batches``; records that fail to decode are logged.
 
-        ``rename`` maps the decoder's column names to the names ``key_sql`` uses.
+        Records of several input partitions are interleaved by timestamp (a record's effective time
+        is the running maximum in its partition), so the repartition topic keeps time order as far
+        as the inputs have it. ``rename`` maps the decoder's column names to those ``key_sql`` uses.
         """
+        tables, errors = [], []
+        for fetched in batches:
+            table, errs = self._rekey(con, fetched, rename)
+            errors.extend(errs)
+            if table is not None and table.num_rows:
+                tables.append(table)
+        if not tables:
+            return [], errors
+        table = tables[0] if len(tables) == 1 else _by_time(tables)
+        if self.partitions == 1:
+            return [(self.topic, 0, table)], errors
+        default = batches[0].partition % self.partitions
+        targets = partition_for_keys(table.column("key"), self.partitions, default)
+        # One copy: records grouped by target partition (stable, so each keeps its order), then sliced.
+        order = np.argsort(targets, kind="stable")
+        table = table.take(pa.array(order))
+        counts = np.bincount(targets, minlength=self.partitions)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return [(self.topic, p, table.slice(int(starts[p]), int(counts[p])))
+                for p in range(self.partitions) if counts[p]], errors
+
+    def _rekey(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, rename: dict[str, str]
+               ) -> tuple[pa.Table | None, list[ProcessingError]]:
         decoded, errors = self.decoder.decode(fetched)
         if not decoded.num_rows:
-            return [], errors
+            return None, errors
         decoded = decoded.rename_columns([rename.get(n, n) for n in decoded.column_names])
         con.register("__rp", decoded)
         try:
@@ -79,7 +104,7 @@ class Repartitioner:
                                               fetched.topic, fetched.partition, offset))
             keys = keys.filter(pa.array(~nulls))
             if not keys.num_rows:
-                return [], errors
+                return None, errors
         records = fetched.records
         if keys.num_rows != records.num_rows:
             # Rows the decoder kept, by offset (records it dropped went to the processing log).
@@ -87,23 +112,22 @@ class Repartitioner:
             offsets = records.column("offset").to_numpy()
             records = records.take(pa.array(np.searchsorted(offsets, wanted)))
         new_keys = self.key_format.encode(keys.select(["ROWKEY"]))
-        table = pa.table({
+        return pa.table({
             "timestamp": records.column("timestamp"),
             "key": new_keys,
             "value": records.column("value"),
             "headers": (_with_original_key(records.column("key"), records.column("headers")) if self.carry_key
                         else records.column("headers")),
-        })
-        if self.partitions == 1:
-            return [(self.topic, 0, table)], errors
-        targets = partition_for_keys(table.column("key"), self.partitions, fetched.partition % self.partitions)
-        # One copy: records grouped by target partition (stable, so each keeps its offset order), then sliced.
-        order = np.argsort(targets, kind="stable")
-        table = table.take(pa.array(order))
-        counts = np.bincount(targets, minlength=self.partitions)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return [(self.topic, p, table.slice(int(starts[p]), int(counts[p])))
-                for p in range(self.partitions) if counts[p]], errors
+        }), errors
+
+
+def _by_time(tables: list[pa.Table]) -> pa.Table:
+    """Records of several partitions merged by effective time (running maximum per partition)."""
+    effective = [np.maximum.accumulate(t.column("timestamp").to_numpy()) for t in tables]
+    piece = np.concatenate([np.full(len(e), i, dtype=np.int32) for i, e in enumerate(effective)])
+    row = np.concatenate([np.arange(len(e)) for e in effective])
+    order = np.lexsort((row, piece, np.concatenate(effective)))
+    return pa.concat_tables(tables).take(pa.array(order))
 
 
 def _with_original_key(keys: pa.Array, headers: pa.Array) -> pa.Array:

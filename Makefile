@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) -m bench.log_throughput
 	$(PY) -m bench.sql_stateless
 	$(PY) -m bench.sql_windows
+	$(PY) -m bench.sql_joins
 	$(PY) -m bench.formats_json
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file

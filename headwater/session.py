@@ -27,6 +27,8 @@ from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
 from headwater.engine.aggregate import AggregateQuery, push_steps
 from headwater.engine.commands import CommandLog
+from headwater.engine.join import JoinQuery
+from headwater.engine.join_push import JoinPushQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.table_aggregate import TableAggregateQuery
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
@@ -40,6 +42,7 @@ from headwater.sql.ddl import sink_from_select, source_from_create
 from headwater.sql.entities import Entity, current_status
 from headwater.sql.inspect import Inspector
 from headwater.sql.insert_values import insert_values
+from headwater.sql.join_planner import JoinPlan, join_produces_table, plan_join
 from headwater.sql.parser import parse_statement
 from headwater.sql.planner import SelectPlan, plan_select
 from headwater.sql.script import split_statements, substitute_variables
@@ -117,6 +120,15 @@ class Session:
                 return pull(self, statement, f"query_{self._push_counter}")
         plan = self._plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
+        if isinstance(plan, JoinPlan):
+            with self._lock:
+                self._push_counter += 1
+                query_id = f"transient_{plan.source.name}_{self._push_counter}"
+                joined = JoinPushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
+                                       service_id=self.service_id,
+                                       on_close=lambda q: self.push_queries.pop(q.id, None))
+                self.push_queries[query_id] = joined  # type: ignore[assignment]
+            return joined  # type: ignore[return-value]
         with self._lock:
             self._push_counter += 1
             query_id = f"transient_{plan.source.name}_{self._push_counter}"
@@ -321,7 +333,8 @@ class Session:
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
         aggregating = statement.query.group_by is not None
-        produces_table = aggregating or self._reads_table(statement.query)
+        produces_table = (aggregating or self._reads_table(statement.query)
+                          or join_produces_table(statement.query, self.catalog))
         if statement.kind is ast.SourceKind.STREAM and produces_table:
             raise SqlSemanticError("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE "
                                    "AS SELECT statement instead.", statement.pos)
@@ -400,7 +413,8 @@ class Session:
                 statement.pos,
             )
         writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
-        readers = [q.id for q in self.queries.values() if q.plan.source.name == source.name]
+        readers = [q.id for q in self.queries.values()
+                   if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
         if writers or readers:
             parts = []
             if readers:
@@ -442,10 +456,15 @@ class Session:
     # -- helpers ------------------------------------------------------------------------
     def _plan(
         self, query: ast.Query, *, sink_name: str | None, timestamp_column: str | None = None
-    ) -> SelectPlan | AggregatePlan:
+    ) -> SelectPlan | AggregatePlan | JoinPlan:
         relation = query.from_
+        if isinstance(relation, ast.Join):
+            if query.group_by is not None or query.window is not None:
+                raise SqlSemanticError("GROUP BY over a join is not supported yet; create the joined stream or "
+                                       "table first and aggregate it.", query.pos)
+            return plan_join(query, relation, self.catalog, sink_name=sink_name, timestamp_column=timestamp_column)
         if not isinstance(relation, ast.AliasedRelation):
-            raise SqlSemanticError("Joins are not supported yet.", relation.pos)
+            raise SqlSemanticError(f"{type(relation).__name__} is not supported in FROM.", relation.pos)
         source = self.catalog.get(relation.name, relation.pos)
         if query.group_by is not None:
             return plan_aggregate(query, source, relation.alias, sink_name=sink_name)
@@ -461,13 +480,15 @@ class Session:
         source = self.catalog.find(relation.name)
         return source is not None and source.is_table
 
-    def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan, sink: DataSource, props: dict[str, str],
-                   live: bool) -> None:
+    def _add_query(self, query_id: str, text: str, plan: SelectPlan | AggregatePlan | JoinPlan, sink: DataSource,
+                   props: dict[str, str], live: bool) -> None:
         if query_id in self.queries:
             raise SqlSemanticError(f"Query id {query_id} is already in use.")
         kind: type[PersistentQuery] = PersistentQuery
         if isinstance(plan, AggregatePlan):
             kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
+        elif isinstance(plan, JoinPlan):
+            kind = JoinQuery
         query = kind(
             query_id, text, plan, sink, self.log,
             group=f"_confluent-ksql-{self.service_id}query_{query_id}",

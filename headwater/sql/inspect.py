@@ -80,13 +80,13 @@ class Inspector:
 
     def description(self, source: DataSource, extended: bool) -> dict[str, Any]:
         session = self.session
-        reads = [self.query_info(q) for q in session.queries.values() if q.plan.source.name == source.name]
+        reads = [self.query_info(q) for q in session.queries.values() if source.name in _read_names(q.plan)]
         writes = [self.query_info(q) for q in session.queries.values() if q.sink.name == source.name]
         statistics = error_stats = ""
         if extended:
             writers = [q for q in session.queries.values() if q.sink.name == source.name]
             produced = sum(q.stats.records_out for q in writers)
-            failed = sum(q.stats.failed for q in session.queries.values() if q.plan.source.name == source.name)
+            failed = sum(q.stats.failed for q in session.queries.values() if source.name in _read_names(q.plan))
             statistics = f"total-messages: {produced}" if writers else ""
             error_stats = f"failed-messages: {failed}" if failed else ""
         try:
@@ -148,15 +148,16 @@ class Inspector:
         else:
             names = [("SINK", f"{sink_name or 'transient'}"), ("PROJECT", "Project")]
             filtered = " WHERE " in plan.sql
-            topology = f"Topic {plan.source.topic} -> DuckDB: {plan.sql}"
+            topics = ", ".join(s.source.topic for s in plan.sources) if hasattr(plan, "sources") else plan.source.topic
+            topology = f"Topic {topics} -> DuckDB: {plan.sql}"
         if filtered:
             names.append(("FILTER", "WhereFilter"))
-        names.append(("SOURCE", "KsqlTopic.Source"))
         steps = []
         for depth, (step, logger) in enumerate(names):
-            schema = plan.source.name if step == "SOURCE" else _schema(plan)
-            shown = "" if step == "FILTER" else f" | Schema: {schema}"
+            shown = "" if step == "FILTER" else f" | Schema: {_schema(plan)}"
             steps.append(f"{chr(9) * 2 * depth} > [ {step} ]{shown} | Logger: {query_id}.{logger}")
+        for name in _read_names(plan):
+            steps.append(f"{chr(9) * 2 * len(names)} > [ SOURCE ] | Schema: {name} | Logger: {query_id}.KsqlTopic.Source")
         return {
             "@type": "queryDescription",
             "statementText": text,
@@ -165,7 +166,7 @@ class Inspector:
                 "statementText": query_text,
                 "windowType": window.kind if window is not None else None,
                 "fields": fields,
-                "sources": [plan.source.name],
+                "sources": _read_names(plan),
                 "sinks": [sink_name] if sink_name else [],
                 "topology": topology,
                 "executionPlan": "\n".join(steps),
@@ -182,3 +183,8 @@ class Inspector:
 
 def _schema(plan: Any) -> str:
     return ", ".join(f"{o.name} {o.type.sql()}{' KEY' if o.namespace.value == 'KEY' else ''}" for o in plan.outputs)
+
+
+def _read_names(plan: Any) -> list[str]:
+    """The sources a plan reads: every source of a join, else the one source."""
+    return [s.source.name for s in plan.sources] if hasattr(plan, "sources") else [plan.source.name]

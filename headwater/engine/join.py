@@ -1,0 +1,634 @@
+"""The join operator: stream-table, stream-stream, table-table and foreign-key joins, N-way.
+
+A :class:`JoinQuery` reads the topics of all its sources. Records are taken
+in the order a Kafka Streams task takes them (:func:`join_sources.runs`) and
+cut into runs of one source; a run goes through the plan's steps as one
+DuckDB query per step, never a Python loop per record. Each step's state
+lives in DuckDB:
+
+- ``t<k>``: a table source's rows by primary key (``__sk``); upserts replace,
+  tombstones delete. A stream-table step looks stream records up in it, as of
+  the record (table records that come first in the order are applied first).
+- ``r<k>``: the materialized result of a table-table or foreign-key step, when
+  a later step needs it as its left side.
+- ``lb<k>``/``rb<k>``: the two sides of a stream-stream step, buffered for
+  WITHIN + GRACE PERIOD, with whether each record found a match and whether
+  its null-padded result was emitted (LEFT/RIGHT/FULL emit it once the
+  window closes without a match, as Kafka Streams 3.1+ / ksqlDB 0.29+ do).
+
+State is a function of the committed input offsets. Output and the offsets of
+every input partition commit in one log transaction; on start (and after a
+failure) the state is rebuilt by reading each table source's topic up to its
+committed offset (the source topic is the table's changelog, as in ksqlDB)
+and replaying the stream-stream sides' retained records. So after ``kill -9``
+the query resumes with no lost and no doubled output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.engine import processing_log
+from headwater.engine import query as engine_query
+from headwater.engine.codec import SourceDecoder
+from headwater.engine.join_sources import JoinDecoder, Piece, runs
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
+from headwater.engine.repartition import Repartitioner, repartition_topic
+from headwater.engine.stream_join import StreamStreamSteps
+from headwater.log import Fetched, TopicPartition
+from headwater.sql.catalog import Namespace
+from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
+from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
+
+logger = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class _JoinWork:
+    appends: list[tuple[str, int, pa.Table]]
+    offsets: dict[TopicPartition, int]
+    records_in: int
+    records_out: int
+    failed: int
+
+
+def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
+    return con.execute(sql).fetchall()
+
+
+def _upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
+    """``fetched`` without the records at or past ``ends`` of its partition (None when nothing is left)."""
+    end = ends.get(TopicPartition(fetched.topic, fetched.partition))
+    if end is None or fetched.next_offset <= end:
+        return fetched
+    offsets = fetched.records.column("offset").to_numpy()
+    keep = int(np.searchsorted(offsets, end))
+    if keep == 0:
+        return None
+    return Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end, fetched.high_watermark)
+
+
+def _merge_held(held: list[Piece], pieces: list[Piece]) -> list[Piece]:
+    """Held-back records first, joined with newer records of the same source and partition."""
+    if not held:
+        return pieces
+    out = list(held)
+    for piece in pieces:
+        index = next((i for i, h in enumerate(out) if h.source == piece.source
+                      and h.fetched.topic == piece.fetched.topic and h.fetched.partition == piece.fetched.partition),
+                     None)
+        if index is None:
+            out.append(piece)
+        else:
+            h = out[index]
+            assert h.table is not None and piece.table is not None
+            out[index] = Piece(piece.source, piece.fetched, pa.concat_tables([h.table, piece.table]))
+    return out
+
+
+class _PollPrefetcher(_Prefetcher):
+    """Hands over everything one poll returned, decoded, as one item: records of different topics
+    fetched together can then be ordered by time before they are joined."""
+
+    def _run(self) -> None:
+        query = self._query
+        try:
+            while not self._stop.is_set():
+                # A consistent cut: records appended after these ends are left for the next poll, so a
+                # record is never processed before one appended earlier to another input partition.
+                ends = {tp: query.log.end_offset(*tp) for tp in self._positions}
+                polled = query.log.poll(self._positions, max_records=engine_query.MAX_POLL_RECORDS,
+                                        max_bytes=query.poll_bytes, timeout_s=engine_query.POLL_TIMEOUT_S)
+                batches = [f for f in (_upto(f, ends) for f in polled) if f is not None]
+                if polled and not batches and ends == {tp: query.log.end_offset(*tp) for tp in self._positions}:
+                    # Records past end offsets that did not move: the broker's end offsets lag (Tansu
+                    # answers the last batch's base offset + 1); take the records as they are.
+                    batches = polled
+                if not batches:
+                    self._put(None)
+                    continue
+                items = []
+                for fetched in batches:
+                    self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+                    items.append((fetched, query._decoder.decode(fetched)))
+                self._put((items, self._lagging(ends)))  # type: ignore[arg-type]
+        except BaseException as exc:  # handed to the query thread, which retries
+            self._put(exc)
+
+
+    def _lagging(self, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """The timestamp of the next unread record of each partition this poll did not read up to its end.
+
+        Kafka Streams only processes a record once every input partition has a buffered record (or
+        none to read); here the records of other partitions at or after these timestamps wait instead.
+        """
+        bounds = {}
+        for tp, position in self._positions.items():
+            if position < ends.get(tp, position):
+                head = self._query.log.read(tp.topic, tp.partition, position, max_records=1)
+                if len(head):
+                    bounds[tp] = int(head.records.column("timestamp")[0].as_py())
+        return bounds
+
+
+class JoinQuery(StreamStreamSteps, PersistentQuery):
+    """A CSAS / CTAS over a join: see the module docstring."""
+
+    plan: JoinPlan
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = self.plan
+        self._repartitioners = self._plan_repartitions(kwargs["service_id"])
+        self._decoder = JoinDecoder(  # type: ignore[assignment]
+            plan.sources, {i: r.topic for i, r in self._repartitioners.items()},
+            {i for i, r in self._repartitioners.items() if r.carry_key})
+        #: Records written to each repartition partition and not read back yet: FIFO of [count, min timestamp].
+        self._in_flight: dict[TopicPartition, list[list[int]]] = {}
+        #: Records held back until the repartitioned records before them are read back (see _compute_items).
+        self._held: list[Piece] = []
+        self._tables_first = [s.source.is_table for s in plan.sources]
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self.stream_time: dict[int, int] = {}
+        self.late_records = 0
+        self._gseq = 0
+        # Which steps need their left side materialized (a table result feeding a table step).
+        self._left_state = {
+            s.right: ("t0" if s.right == 1 else f"r{s.right - 1}")
+            for s in plan.steps if s.kind in (TABLE_TABLE, FOREIGN_KEY)
+        }
+
+    def _plan_repartitions(self, service_id: str) -> dict[int, Repartitioner]:
+        """A repartitioner for each stream source joined on something other than its record key."""
+        out: dict[int, Repartitioner] = {}
+        sources = self.plan.sources
+        for step in self.plan.steps:
+            sides = []
+            if step.repartition_left:
+                sides.append((0, step.left_key, "Join-left", sources[step.right].source.partitions))
+            if step.repartition_right:
+                name = "Join-right" if step.right == 1 else f"Join{step.right}-right"
+                sides.append((step.right, step.right_key, name, sources[0].source.partitions))
+            for i, key_sql, name, partitions in sides:
+                if sources[i].source.partitions == 1 and partitions == 1:
+                    # One partition on both sides: every key is already co-located, on Kafka as here, so
+                    # the round trip through a repartition topic would change nothing but the cost.
+                    continue
+                used = tuple(c for c in sources[i].inputs if f'"{c.alias}"' in key_sql)
+                decoder = SourceDecoder(sources[i].source, used)
+                topic = repartition_topic(service_id, self.id, name)
+                carry_key = any(c.column.namespace is Namespace.KEY for c in sources[i].inputs)
+                out[i] = Repartitioner(decoder, key_sql, step.key_type, topic, partitions, carry_key=carry_key)
+        return out
+
+    # -- columns -------------------------------------------------------------------------
+    def _names(self, upto: int, prefix: str = "", start: int = 0) -> str:
+        cols = [n for s in self.plan.sources[start: upto + 1] for n, _ in s.column_sql()]
+        return ", ".join(f'{prefix}"{n}"' for n in cols)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        for r in self._repartitioners.values():
+            self.log.create_topic(r.topic, r.partitions, exist_ok=True)
+        positions = self._restart_positions()
+        self.positions = positions
+        self.committed_positions = dict(positions)
+        if not any(self.log.committed(self.group, list(positions)).values()):
+            self.log.commit(self.group, positions)
+        self._thread = threading.Thread(target=self._run, name=f"query-{self.id}", daemon=True)
+        self._thread.start()
+
+    def _restart_positions(self) -> dict[TopicPartition, int]:
+        positions: dict[TopicPartition, int] = {}
+        for topic in self._decoder.topics:  # type: ignore[attr-defined]
+            # A repartition topic is read from its beginning: this query wrote everything in it.
+            internal = topic in self._decoder.repartitioned.values()  # type: ignore[attr-defined]
+            reset = "earliest" if internal else self.offset_reset
+            positions.update(start_positions(self.log, topic, self.group, reset))
+        return positions
+
+    def _run(self) -> None:
+        """Poll all sources (decoding ahead in a thread), compute runs in order, commit one at a time."""
+        con = new_connection()
+        self._prepare(con)
+        backoff = 0.5
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
+        pending: Future[None] | None = None
+        prefetch = _PollPrefetcher(self, self.positions)
+        while not self._stop.is_set():
+            try:
+                item = prefetch.get()
+                if item is None:
+                    if pending is not None:
+                        pending.result()
+                        pending = None
+                    continue
+                work = self._compute_items(con, item)  # type: ignore[arg-type]
+                self.positions.update(work.offsets)
+                if pending is not None:
+                    pending.result()
+                pending = committer.submit(self._commit_work, work)
+                if self.state is QueryState.ERROR:
+                    self.state = QueryState.RUNNING
+                backoff = 0.5
+            except Exception as exc:
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                prefetch.close()
+                if pending is not None:
+                    pending.exception()
+                    pending = None
+                self.state = QueryState.ERROR
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                self.positions = self._restart_positions()
+                self.committed_positions = dict(self.positions)
+                self._prepare(con)
+                prefetch = _PollPrefetcher(self, self.positions)
+        prefetch.close()
+        if pending is not None:
+            pending.exception()
+        committer.shutdown()
+        con.close()
+
+    def _commit_work(self, work: _JoinWork) -> None:
+        self.log.transact(work.appends, group=self.group, offsets=work.offsets, transactional_id=self.id)
+        self.committed_positions.update(work.offsets)
+        self.stats.records_in += work.records_in
+        self.stats.records_out += work.records_out
+        self.stats.failed += work.failed
+        self.stats.last_commit = time.time()
+
+    # -- state ---------------------------------------------------------------------------
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the state tables and rebuild them from the inputs up to the committed offsets."""
+        self._con = con
+        self.stream_time = {}
+        self._held = []
+        self._in_flight = {}
+        self._snapshots: dict[int, pa.Table] = {}
+        for s in self.plan.sources:
+            if s.source.is_table:
+                self._create(con, f"t{s.index}", s.index, s.index, key=True)
+        for step in self.plan.steps:
+            k = step.right
+            if step.kind == STREAM_STREAM:
+                extra = ["__ts BIGINT", "__jk " + step.key_type.to_duckdb(), "__g BIGINT", "__matched BOOLEAN",
+                         "__emitted BOOLEAN"]
+                self._create(con, f"lb{k}", 0, k - 1, extra=extra)
+                self._create(con, f"rb{k}", k, k, extra=extra)
+            if f"r{k}" in self._left_state.values():
+                key_type = (self.plan.sources[0].source.key_columns[0].type if step.kind == FOREIGN_KEY
+                            else step.key_type).to_duckdb()
+                self._create(con, f"r{k}", 0, k, extra=[f"__sk {key_type}"])
+        self._restore(con)
+
+    def _create(self, con: duckdb.DuckDBPyConnection, name: str, first: int, last: int, *, key: bool = False,
+                extra: list[str] | None = None) -> None:
+        cols = [f'"{n}" {t}' for s in self.plan.sources[first: last + 1] for n, t in s.column_sql()]
+        if key:
+            cols.append(f"__sk {self.plan.sources[first].source.key_columns[0].type.to_duckdb()}")
+        cols.extend(extra or [])
+        _exec(con, f"DROP TABLE IF EXISTS {name}")
+        _exec(con, f"CREATE TABLE {name} ({', '.join(cols)})")
+
+    def _restore(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Table sources up to their committed offsets; then derived table results; then stream-stream buffers."""
+        decoder: JoinDecoder = self._decoder  # type: ignore[assignment]
+        replay: list[Piece] = []
+        for s in self.plan.sources:
+            stream_side = any(st.kind == STREAM_STREAM and (st.right == s.index or s.index == 0)
+                              for st in self.plan.steps)
+            if not s.source.is_table and not stream_side:
+                continue
+            for tp, end in self.positions.items():
+                if tp.topic != decoder.input_topic(s.index):
+                    continue
+                offset = self.log.beginning_offset(*tp)
+                if not s.source.is_table:
+                    offset = self._replay_start(tp, offset, end)
+                while offset < end:
+                    fetched = self.log.read(tp.topic, tp.partition, offset, max_records=100_000)
+                    if not len(fetched):
+                        break
+                    if fetched.next_offset > end:
+                        keep = int(np.searchsorted(fetched.records.column("offset").to_numpy(), end))
+                        fetched = Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end,
+                                          fetched.high_watermark)
+                    table, _ = decoder.decode_source(s.index, fetched)
+                    if s.source.is_table:
+                        self._apply_table(con, f"t{s.index}", table)
+                    else:
+                        replay.append(Piece(s.index, fetched, table))
+                    offset = fetched.next_offset
+        for tp, start in self.positions.items():
+            if tp.topic in decoder.repartitioned.values():
+                offset, end = start, self.log.end_offset(*tp)
+                while offset < end:
+                    fetched = self.log.read(tp.topic, tp.partition, offset, max_records=100_000)
+                    if not len(fetched):
+                        break
+                    ts = int(pc.min(fetched.records.column("timestamp")).as_py())
+                    self._in_flight.setdefault(tp, []).append([len(fetched), ts])
+                    offset = fetched.next_offset
+        for step in self.plan.steps:
+            if f"r{step.right}" in self._left_state.values():
+                self._rebuild_result(con, step)
+        if replay:
+            # Stream-stream buffers: run the retained records through the joins again, output discarded.
+            for source, records, fetched in runs(replay, self._tables_first):
+                self._through_steps(con, source, records, fetched, [])
+
+    def _replay_start(self, tp: TopicPartition, beginning: int, end: int) -> int:
+        """Where replaying a stream side may start: records older than every stream-stream window
+        (before + after + grace, counted back from the last committed record's time, with the same
+        again for disorder) can no longer join nor be emitted."""
+        if end <= beginning:
+            return beginning
+        last = self.log.read(tp.topic, tp.partition, end - 1, max_records=1)
+        if not len(last):
+            return beginning
+        reach = max((st.before_ms + st.after_ms + st.grace_ms for st in self.plan.steps if st.kind == STREAM_STREAM),
+                    default=0)
+        horizon = int(last.records.column("timestamp")[0].as_py()) - 2 * reach
+        found = self.log.offset_for_time(tp.topic, tp.partition, horizon)
+        return beginning if found is None else max(beginning, min(found, end))
+
+    def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
+        """``r<k>``: the current result of a table step, from the current state of both sides."""
+        k = step.right
+        left = self._left_state[k]
+        if step.kind == TABLE_TABLE:
+            on = "l.__sk = r.__sk"
+            join = {"INNER": "JOIN", "LEFT": "LEFT JOIN", "RIGHT": "RIGHT JOIN", "FULL": "FULL JOIN"}[step.join_type]
+            key = "coalesce(l.__sk, r.__sk)"
+        else:
+            on = f"r.__sk = ({step.left_key})"
+            join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
+            key = "l.__sk"
+        _exec(con, f"INSERT INTO r{k} SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'r.', k)}, {key} "
+                   f"FROM {left} l {join} t{k} r ON {on}")
+
+    def _apply_table(self, con: duckdb.DuckDBPyConnection, name: str, changes: pa.Table | None, *,
+                     upto: int | None = None) -> None:
+        """Upsert/delete ``changes`` (``__key``, ``__del``, columns) into state ``name``: last change per key wins."""
+        if changes is None or not changes.num_rows:
+            return
+        if name.startswith("t"):
+            self._snapshots.pop(int(name[1:]), None)
+        last = upto if upto is not None else int(name[1:])
+        first = last if name.startswith("t") else 0
+        con.register("__chg", changes)
+        try:
+            _exec(con, f"DELETE FROM {name} USING (SELECT DISTINCT __key FROM __chg) c WHERE {name}.__sk = c.__key")
+            seq = "__seq" if "__seq" in changes.column_names else "__offset"
+            _exec(con, f"INSERT INTO {name} SELECT {self._names(last, '', first)}, __key FROM (SELECT *, row_number() "
+                       f"OVER (PARTITION BY __key ORDER BY {seq} DESC) AS __rn FROM __chg WHERE __key IS NOT NULL) "
+                       f"WHERE __rn = 1 AND NOT __del")
+        finally:
+            con.unregister("__chg")
+
+    # -- per round ------------------------------------------------------------------------
+    def _compute_items(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]
+                       ) -> _JoinWork:
+        """One round: repartition what needs it, then join everything whose turn has come.
+
+        Records of a repartitioned stream come back through the repartition
+        topic in a later round. Until they do, records of the other inputs
+        with a later (or equal) timestamp are held back, so every stream record
+        still meets the table as of its own time. The same holds for records
+        of a partition this poll did not read to its end (``lagging``: the
+        timestamp of its next record).
+        """
+        items, lagging = polled
+        pieces: list[Piece] = []
+        errors: list[ProcessingError] = []
+        offsets: dict[TopicPartition, int] = {}
+        appends: list[tuple[str, int, pa.Table]] = []
+        to_repartition: dict[int, list[Fetched]] = {}
+        records_in = 0
+        for fetched, (decoded, decode_errors) in items:
+            errors.extend(decode_errors)
+            tp = TopicPartition(fetched.topic, fetched.partition)
+            offsets[tp] = fetched.next_offset
+            records_in += len(fetched)
+            for piece in decoded:
+                if piece.table is None:
+                    to_repartition.setdefault(piece.source, []).append(piece.fetched)
+                else:
+                    pieces.append(piece)
+        for source, batches in to_repartition.items():
+            appends.extend(self._repartition(con, source, batches, errors))
+        for fetched, _ in items:
+            if fetched.topic in self._decoder.repartitioned.values():  # type: ignore[attr-defined]
+                self._read_back(TopicPartition(fetched.topic, fetched.partition), len(fetched))
+        pieces = _merge_held(self._held, pieces)
+        barrier = min([b for b in (self._barrier(), *lagging.values()) if b is not None], default=None)
+        pieces, self._held = self._split_at(pieces, barrier)
+        for piece in pieces:  # records held in an earlier round and done now move their partition on
+            tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
+            offsets[tp] = max(offsets.get(tp, 0), piece.fetched.next_offset)
+        for piece in self._held:  # not done: commit only up to the first held record
+            assert piece.table is not None
+            tp = TopicPartition(piece.fetched.topic, piece.fetched.partition)
+            offsets[tp] = int(piece.table.column("__offset")[0].as_py())
+        outputs: list[tuple[pa.Table, Fetched]] = []
+        for source, batch, fetched in runs(pieces, self._tables_first):
+            result = self._through_steps(con, source, batch, fetched, errors)
+            if result is not None and result.num_rows:
+                outputs.append((result, fetched))
+        produced = 0
+        for result, fetched in outputs:
+            projected, run_errors = run_plan(con, self.plan.strict_sql or self.plan.sql, result, fetched,
+                                             lenient_sql=self.plan.sql)
+            errors.extend(run_errors)
+            if projected is not None and projected.num_rows:
+                produced += self._emit(projected, fetched, appends, errors)
+        if errors:
+            appends.append((self.processing_log_topic, 0,
+                            processing_log.entries_table(self.id, errors, self.include_rows)))
+        return _JoinWork(appends, offsets, records_in, produced, len(errors))
+
+    def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
+              errors: list[ProcessingError]) -> int:
+        """Encode result rows into the sink's records (appended to ``appends``); the number of records."""
+        records, encode_errors = self._encoder.encode(projected)
+        errors.extend(encode_errors)
+        appends.extend(self._partitioned(records, fetched.partition))
+        return int(records.num_rows)
+
+    def _repartition(self, con: duckdb.DuckDBPyConnection, index: int, batches: list[Fetched],
+                     errors: list[ProcessingError]) -> list[tuple[str, int, pa.Table]]:
+        source = self.plan.sources[index]
+        rename = {ROWTIME: source.meta(ROWTIME), ROWPARTITION: source.meta(ROWPARTITION),
+                  ROWOFFSET: source.meta(ROWOFFSET)}
+        rename.pop(ROWOFFSET)  # the repartitioner needs ``__offset`` itself
+        appends, errs = self._repartitioners[index].repartition(con, batches, rename)
+        errors.extend(errs)
+        for topic, partition, table in appends:
+            ts = int(pc.min(table.column("timestamp")).as_py())
+            self._in_flight.setdefault(TopicPartition(topic, partition), []).append([table.num_rows, ts])
+        return appends
+
+    def _read_back(self, tp: TopicPartition, count: int) -> None:
+        """``count`` records of repartition partition ``tp`` were read back: they are no longer in flight."""
+        queue = self._in_flight.get(tp, [])
+        while count and queue:
+            taken = min(count, queue[0][0])
+            queue[0][0] -= taken
+            count -= taken
+            if not queue[0][0]:
+                queue.pop(0)
+
+    def _barrier(self) -> int | None:
+        """The smallest timestamp of the records still in flight through a repartition topic."""
+        return min((entry[1] for queue in self._in_flight.values() for entry in queue), default=None)
+
+    def _split_at(self, pieces: list[Piece], barrier: int | None) -> tuple[list[Piece], list[Piece]]:
+        """Pieces cut where their effective time reaches ``barrier``: (to process now, held back)."""
+        if barrier is None:
+            return pieces, []
+        now, held = [], []
+        for piece in pieces:
+            assert piece.table is not None
+            if not piece.table.num_rows:
+                now.append(piece)
+                continue
+            ts = np.maximum.accumulate(piece.table.column("__ts").to_numpy(zero_copy_only=False))
+            cut = int(np.searchsorted(ts, barrier, side="left"))
+            if cut:
+                now.append(Piece(piece.source, piece.fetched, piece.table.slice(0, cut)))
+            if cut < piece.table.num_rows:
+                held.append(Piece(piece.source, piece.fetched, piece.table.slice(cut)))
+        return now, held
+
+    def _through_steps(self, con: duckdb.DuckDBPyConnection, source: int, batch: pa.Table, fetched: Fetched,
+                       errors: list[ProcessingError]) -> pa.Table | None:
+        """Run a batch of source ``source`` through the steps from where it enters; the joined result or None."""
+        batch = batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        rel: pa.Table | None = batch
+        side = "left" if source == 0 else "right"
+        first = max(source, 1)
+        for step in self.plan.steps[first - 1:]:
+            assert rel is not None
+            rel = self._step(con, step, side, rel, fetched, errors)
+            if rel is None or not rel.num_rows:
+                return None
+            side = "left"
+        return rel
+
+    def _step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table, fetched: Fetched,
+              errors: list[ProcessingError]) -> pa.Table | None:
+        k = step.right
+        con.register("b", batch)
+        try:
+            if step.kind == STREAM_TABLE:
+                result = self._stream_table(con, step, side, batch, fetched, errors)
+            elif step.kind == STREAM_STREAM:
+                result = self._stream_stream(con, step, side, batch, fetched, errors)
+            else:
+                result = self._table_step(con, step, side, batch)
+        finally:
+            con.unregister("b")
+        if result is not None and f"r{k}" in self._left_state.values():
+            self._apply_table(con, f"r{k}", result, upto=k)
+        return result
+
+    def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table,
+                      fetched: Fetched, errors: list[ProcessingError]) -> pa.Table | None:
+        """Stream records look their key up in the table state: a hash lookup in Arrow, in record order.
+
+        Records whose join key is null do not join (Kafka Streams skips them); they are logged.
+        """
+        k = step.right
+        if side == "right":
+            self._apply_table(con, f"t{k}", batch)
+            return None
+        state = self._table_snapshot(con, k)
+        keys = con.sql(f"SELECT ({step.left_key}) AS __key FROM b").to_arrow_table().column(0)
+        keys = keys.cast(state.schema.field("__sk").type)
+        nulls = np.asarray(keys.is_null(), dtype=bool)
+        if nulls.any():
+            for offset in batch.column("__offset").to_numpy()[nulls].tolist():
+                errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
+                                              fetched.topic, fetched.partition, offset))
+        rows = pc.index_in(keys, value_set=state.column("__sk"))
+        keep = ~nulls if step.join_type != "INNER" else ~nulls & np.asarray(rows.is_valid(), dtype=bool)
+        if not keep.all():
+            mask = pa.array(keep)
+            batch, keys, rows = batch.filter(mask), keys.filter(mask), rows.filter(mask)
+        right = state.drop_columns(["__sk"]).take(rows)
+        left_names = [n for src in self.plan.sources[:k] for n, _ in src.column_sql()]
+        columns = {n: batch.column(n) for n in left_names}
+        columns.update({n: right.column(n) for n in right.column_names})
+        for name in ("__ts", "__offset", "__seq"):
+            columns[name] = batch.column(name)
+        columns["__key"] = keys
+        return pa.table(columns)
+
+    def _table_snapshot(self, con: duckdb.DuckDBPyConnection, k: int) -> pa.Table:
+        """The rows of table source ``k`` as Arrow (cached until the table changes)."""
+        cached = self._snapshots.get(k)
+        if cached is None:
+            cached = self._snapshots[k] = con.sql(f"SELECT {self._names(k, '', k)}, __sk FROM t{k}").to_arrow_table()
+        return cached
+
+    def _table_step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
+        k = step.right
+        t = step.join_type
+        left_state = self._left_state[k]
+        right_ts = f'r."s{k}__rowtime"'
+        if side == "left":
+            if k == 1:
+                self._apply_table(con, "t0", batch)
+            # (for k > 1 the previous step keeps r<k-1> up to date)
+            if step.kind == TABLE_TABLE:
+                on = "r.__sk = b.__key"
+                keep = {"INNER": "r.__sk IS NOT NULL", "LEFT": "true", "RIGHT": "r.__sk IS NOT NULL",
+                        "FULL": "true"}[t]
+                deleted = {"INNER": "b.__del", "LEFT": "b.__del", "RIGHT": "false",
+                           "FULL": "b.__del AND r.__sk IS NULL"}[t]
+            else:
+                on = f"r.__sk = ({step.left_key})"
+                keep = "true"
+                deleted = "b.__del OR r.__sk IS NULL" if t == "INNER" else "b.__del"
+            return con.sql(
+                f"SELECT {self._names(k - 1, 'b.')}, {self._names(k, 'r.', k)}, "
+                f"greatest(b.__ts, coalesce({right_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
+                f"({deleted}) AS __del FROM b LEFT JOIN t{k} r ON {on} WHERE {keep} ORDER BY b.__seq"
+            ).to_arrow_table()
+        self._apply_table(con, f"t{k}", batch)
+        left_ts = 'l."s0__rowtime"'
+        if step.kind == TABLE_TABLE:
+            keep = {"INNER": "l.__sk IS NOT NULL", "LEFT": "l.__sk IS NOT NULL", "RIGHT": "true", "FULL": "true"}[t]
+            deleted = {"INNER": "b.__del", "LEFT": "false", "RIGHT": "b.__del",
+                       "FULL": "b.__del AND l.__sk IS NULL"}[t]
+            return con.sql(
+                f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
+                f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
+                f"({deleted}) AS __del FROM b LEFT JOIN {left_state} l ON l.__sk = b.__key WHERE {keep} "
+                f"ORDER BY b.__seq"
+            ).to_arrow_table()
+        # Foreign key: a right-side change fans out to every left row that references it.
+        deleted = "b.__del" if t == "INNER" else "false"
+        return con.sql(
+            f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
+            f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, l.__sk AS __key, "
+            f"({deleted}) AS __del FROM b JOIN {left_state} l ON ({step.left_key}) = b.__key "
+            f"ORDER BY b.__seq, l.__sk"
+        ).to_arrow_table()
+
+
+__all__ = ["JoinQuery"]

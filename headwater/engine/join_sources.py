@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.engine.codec import SourceDecoder
-from headwater.engine.processing_log import DESERIALIZATION_ERROR, ProcessingError
+from headwater.engine.processing_log import ProcessingError
 from headwater.engine.repartition import restore_original_key
 from headwater.log import Fetched
 from headwater.sql.join_planner import JoinSource
-from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME
 
 
 @dataclass(frozen=True)
@@ -77,52 +77,14 @@ class JoinDecoder:
         join_source = self.sources[i]
         decoder = self._decoders[i]
         table, errors = decoder.decode(fetched)
+        # The decoder keeps a table's tombstones (key decoded, values null) and flags them in DELETED.
+        deleted = table.column(DELETED) if DELETED in table.column_names else None
         table = _rename(table, join_source)
         if not join_source.source.is_table:
             return table, errors
         key_alias = join_source.key_alias
-        assert key_alias is not None
-        table = table.append_column("__key", table.column(key_alias)).append_column(
-            "__del", pa.array(np.zeros(table.num_rows, dtype=bool)))
-        tombstones, tomb_errors = self._tombstones(join_source, decoder, fetched, table.schema)
-        errors.extend(tomb_errors)
-        if tombstones is not None and tombstones.num_rows:
-            table = pa.concat_tables([table, tombstones]).sort_by("__offset")
-        return table, errors
-
-    def _tombstones(self, join_source: JoinSource, decoder: SourceDecoder, fetched: Fetched,
-                    schema: pa.Schema) -> tuple[pa.Table | None, list[ProcessingError]]:
-        records = fetched.records
-        nulls = np.asarray(records.column("value").is_null(), dtype=bool)
-        if not nulls.any() or decoder.key_format is None:
-            return None, []
-        rows = records.filter(pa.array(nulls))
-        key_column = join_source.source.key_columns[0]
-        decoded = decoder.key_format.decode(rows.column("key"), [(key_column.name, key_column.type)],
-                                            topic=fetched.topic)
-        keep = np.ones(rows.num_rows, dtype=bool)
-        errors = []
-        for row, reason in zip(decoded.error_rows.tolist(), decoded.error_reasons, strict=True):
-            keep[row] = False
-            errors.append(ProcessingError(DESERIALIZATION_ERROR, reason, fetched.topic, fetched.partition,
-                                          rows.column("offset")[row].as_py(), "key", rows.column("key")[row].as_py()))
-        n = rows.num_rows
-        columns: dict[str, pa.Array] = {}
-        for field in schema:
-            if field.name == "__key":
-                columns[field.name] = decoded.table.column(key_column.name).cast(field.type)
-            elif field.name == "__del":
-                columns[field.name] = pa.array(np.ones(n, dtype=bool))
-            elif field.name in ("__ts", join_source.meta(ROWTIME)):
-                columns[field.name] = rows.column("timestamp")
-            elif field.name in ("__offset", join_source.meta(ROWOFFSET)):
-                columns[field.name] = rows.column("offset")
-            elif field.name == join_source.meta(ROWPARTITION):
-                columns[field.name] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
-            else:
-                columns[field.name] = pa.nulls(n, field.type)
-        table = pa.table(columns, schema=schema)
-        return (table.filter(pa.array(keep)) if not keep.all() else table), errors
+        assert key_alias is not None and deleted is not None
+        return table.append_column("__key", table.column(key_alias)).append_column("__del", deleted), errors
 
 
 def _rename(table: pa.Table, join_source: JoinSource) -> pa.Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from headwater.engine.join import JoinQuery, _JoinWork, _upto
 from headwater.engine.join_sources import JoinDecoder
 from headwater.engine.processing_log import ProcessingError
-from headwater.engine.query import start_positions
+from headwater.engine.query import RowStream, start_positions
 from headwater.engine.repartition import Repartitioner
 from headwater.log import Fetched, TopicPartition
 from headwater.sql.ast import SourceKind
@@ -22,7 +22,7 @@ from headwater.sql.catalog import Column, DataSource
 from headwater.sql.join_planner import JoinPlan
 
 
-class JoinPushQuery(JoinQuery):
+class JoinPushQuery(JoinQuery, RowStream):
     """A transient ``SELECT ... FROM a JOIN b ... EMIT CHANGES``: joined rows go to the caller.
 
     The same operator as a persistent join, without a sink or committed
@@ -101,22 +101,6 @@ class JoinPushQuery(JoinQuery):
             except queue.Full:
                 if self._stop.is_set():  # nobody reads any more
                     return
-
-    def rows(self, timeout_s: float | None = None) -> Iterator[list[object]]:
-        """Rows as they arrive; ends at LIMIT, on close, or after ``timeout_s`` without a row."""
-        while True:
-            try:
-                item = self._rows.get(timeout=timeout_s)
-            except queue.Empty:
-                return
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __iter__(self) -> Iterator[list[object]]:
-        return self.rows()
 
     def close(self) -> None:
         self.stop(timeout_s=5)

@@ -351,7 +351,29 @@ def select_step(plan: SelectPlan) -> tuple[Callable[[duckdb.DuckDBPyConnection],
     return (lambda con: None), step
 
 
-class PushQuery:
+class RowStream:
+    """The reading side of a push query: rows a worker thread puts on ``_rows``, None at the end."""
+
+    _rows: queue.Queue[list[object] | BaseException | None]
+
+    def rows(self, timeout_s: float | None = None) -> Iterator[list[object]]:
+        """Rows as they arrive; ends at LIMIT, on close, or after ``timeout_s`` without a row."""
+        while True:
+            try:
+                item = self._rows.get(timeout=timeout_s)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __iter__(self) -> Iterator[list[object]]:
+        return self.rows()
+
+
+class PushQuery(RowStream):
     """A transient SELECT ... EMIT CHANGES: rows go to the caller until LIMIT or close.
 
     ``steps`` (prepare, step) is what runs per batch; by default the stateless
@@ -415,22 +437,6 @@ class PushQuery:
             except queue.Full:
                 if item is None and self._stop.is_set():
                     return
-
-    def rows(self, timeout_s: float | None = None) -> Iterator[list[object]]:
-        """Rows as they arrive; ends at LIMIT, on close, or after ``timeout_s`` without a row."""
-        while True:
-            try:
-                item = self._rows.get(timeout=timeout_s)
-            except queue.Empty:
-                return
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __iter__(self) -> Iterator[list[object]]:
-        return self.rows()
 
     def close(self) -> None:
         self._stop.set()

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from kafka_connect import KafkaConnect
 
-from headwater.log import Log, Record
+from headwater.log import Log
 from tests.connect.conftest import lines, wait_until
 from tests.connect.server import ThreadedServer
 
@@ -40,21 +39,18 @@ def seed_commands() -> list[str]:
     return blocks
 
 
-def post_events(server: ThreadedServer, log: Log, count: int) -> None:
-    """N events through the collector's /v1/batch once it has routes; until then straight to the log."""
-    if any(getattr(route, "path", None) == "/v1/batch" for route in server.app.routes):
-        batch = [{"type": "track", "event": "Page Viewed", "userId": f"u{i}", "messageId": str(uuid.uuid4()),
-                  "properties": {"n": i}} for i in range(count)]
-        response = httpx.post(server.url + "/v1/batch", json={"batch": batch})
-        assert response.status_code == 200, response.text
-        return
-    log.create_topic("events", 1, exist_ok=True)
-    log.append("events", 0, [Record(orjson.dumps({"type": "track", "event": "Page Viewed", "userId": f"u{i}",
-                                                  "properties": {"n": i}})) for i in range(count)])
+def post_events(server: ThreadedServer, count: int) -> list[str]:
+    """N events through the real collector's /v1/batch (Segment's API), as the seed's clients send them."""
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    batch = [{"type": "track", "event": "Page Viewed", "userId": f"u{i}", "messageId": ids[i],
+              "properties": {"n": i}} for i in range(count)]
+    response = httpx.post(server.url + "/v1/batch", json={"batch": batch})
+    assert response.status_code == 200, response.text
+    return ids
 
 
 def test_seed_curl_commands_create_the_file_sink_and_events_become_lines(
-        server: ThreadedServer, connect_log: Log, tmp_path: Path) -> None:
+        server: ThreadedServer, tmp_path: Path) -> None:
     output = tmp_path / "quickstart" / "file" / "output.txt"
     output.parent.mkdir(parents=True)  # steps 4 and 5 of the seed: the mount point and the file
     output.touch()
@@ -67,8 +63,11 @@ def test_seed_curl_commands_create_the_file_sink_and_events_become_lines(
     assert json.loads(body)["name"] == "quickstart-file-sink"
     assert json.loads(body)["type"] == "sink"
 
-    post_events(server, connect_log, 25)
+    ids = post_events(server, 25)
     wait_until(lambda: len(lines(output)) == 25, what="25 lines in the sink's file")
+    written = [json.loads(line) for line in lines(output)]
+    assert sorted(e["messageId"] for e in written) == sorted(ids)  # the collector's events, each once
+    assert all(e["event"] == "Page Viewed" and e["type"] == "track" for e in written)
 
     shown = subprocess.run(["bash", "-c", status], capture_output=True, text=True, timeout=30, check=True)
     state = json.loads(shown.stdout)

@@ -21,7 +21,7 @@ compile here into ``sql`` over that relation, named ``src``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
@@ -30,10 +30,9 @@ from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Comparison, Expression
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, _timestamp_sql, implicit_name
+from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, _timestamp_sql, implicit_name, with_strict_sql
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.types import BIGINT, INTEGER, SqlType
-from headwater.sql.typing import strict_evaluation
 
 STREAM_TABLE, STREAM_STREAM, TABLE_TABLE, FOREIGN_KEY = "STREAM_TABLE", "STREAM_STREAM", "TABLE_TABLE", "FOREIGN_KEY"
 _RESERVED = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
@@ -211,10 +210,8 @@ def plan_join(
     timestamp_column: str | None = None,
 ) -> JoinPlan:
     """Plan ``query`` whose FROM is ``join``; ``strict_sql`` raises where ``sql`` gives NULL."""
-    plan = _plan_join(query, join, catalog, sink_name=sink_name, timestamp_column=timestamp_column)
-    with strict_evaluation():
-        strict = _plan_join(query, join, catalog, sink_name=sink_name, timestamp_column=timestamp_column)
-    return replace(plan, strict_sql=strict.sql)
+    return with_strict_sql(lambda: _plan_join(query, join, catalog, sink_name=sink_name,
+                                              timestamp_column=timestamp_column))
 
 
 def _relations(join: ast.Join, catalog: object) -> list[tuple[DataSource, str, ast.AliasedRelation]]:

@@ -13,7 +13,9 @@ apart. Pseudo columns are ``__rowtime``, ``__partition``, ``__offset``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
@@ -122,9 +124,18 @@ def plan_select(
     timestamp_column: str | None = None,
 ) -> SelectPlan:
     """Plan a stateless SELECT; ``strict_sql`` is the same query with runtime failures raising."""
-    plan = _plan_select(query, source, alias, sink_name=sink_name, timestamp_column=timestamp_column)
+    return with_strict_sql(lambda: _plan_select(query, source, alias, sink_name=sink_name,
+                                                timestamp_column=timestamp_column))
+
+
+_Plan = TypeVar("_Plan", bound=Any)
+
+
+def with_strict_sql(build: Callable[[], _Plan]) -> _Plan:
+    """The plan ``build`` makes, with ``strict_sql`` from building it again under strict evaluation."""
+    plan = build()
     with strict_evaluation():
-        strict = _plan_select(query, source, alias, sink_name=sink_name, timestamp_column=timestamp_column)
+        strict = build()
     return replace(plan, strict_sql=strict.sql)
 
 

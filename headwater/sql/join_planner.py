@@ -30,8 +30,7 @@ from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Comparison, Expression
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, _timestamp_sql, implicit_name, with_strict_sql
-from headwater.sql.rewrite import iso_timestamps_as_millis
+from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, _timestamp_sql, implicit_name, compile_where, with_strict_sql
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 STREAM_TABLE, STREAM_STREAM, TABLE_TABLE, FOREIGN_KEY = "STREAM_TABLE", "STREAM_STREAM", "TABLE_TABLE", "FOREIGN_KEY"
@@ -385,14 +384,7 @@ def _project(
     timestamp_column: str | None,
     steps: tuple[JoinStep, ...],
 ) -> JoinPlan:
-    where = None
-    if query.where is not None:
-        compiled = compile_expression(iso_timestamps_as_millis(query.where), scope)
-        if compiled.type is not None and compiled.type.sql() != "BOOLEAN":
-            raise SqlSemanticError(
-                f"Type error in WHERE expression: Should evaluate to boolean but is {compiled.type.sql()}.",
-                query.where.pos)
-        where = compiled.sql
+    where = compile_where(query, scope)
     key_aliases = {f'"{scope.use(i, c).alias}"' for i, c in key_refs}
     items: list[tuple[str, Compiled, bool, ast.Position]] = []  # name, compiled, is a key reference, pos
     generated = 0

@@ -128,6 +128,19 @@ def plan_select(
                                                 timestamp_column=timestamp_column))
 
 
+def compile_where(query: ast.Query, scope: Any) -> str | None:
+    """The WHERE clause as DuckDB SQL (None without one); it must be boolean, as ksqlDB checks."""
+    if query.where is None:
+        return None
+    compiled = compile_expression(iso_timestamps_as_millis(query.where), scope)
+    if compiled.type is not None and compiled.type.sql() != "BOOLEAN":
+        raise SqlSemanticError(
+            f"Type error in WHERE expression: Should evaluate to boolean but is {compiled.type.sql()}.",
+            query.where.pos,
+        )
+    return compiled.sql
+
+
 _Plan = TypeVar("_Plan", bound=Any)
 
 
@@ -155,15 +168,7 @@ def _plan_select(
     column that becomes the records' timestamps.
     """
     scope = SourceScope(source, alias)
-    where = None
-    if query.where is not None:
-        compiled = compile_expression(iso_timestamps_as_millis(query.where), scope)
-        if compiled.type is not None and compiled.type.sql() != "BOOLEAN":
-            raise SqlSemanticError(
-                f"Type error in WHERE expression: Should evaluate to boolean but is {compiled.type.sql()}.",
-                query.where.pos,
-            )
-        where = compiled.sql
+    where = compile_where(query, scope)
 
     items = _expand(query.select, scope, window_bounds=sink_name is None)
     # Key expressions as AST: a projection item that is exactly one of them becomes a key column.

@@ -19,6 +19,7 @@ from headwater.sql.types import (
     MapType,
     SqlType,
     StructType,
+    epoch_millis_sql,
 )
 
 STAND_INS = {
@@ -88,7 +89,9 @@ def post(expr: str, sql_type: SqlType) -> str:
 def json_expr(expr: str, sql_type: SqlType) -> str:
     """SQL turning a column value into what ksqlDB writes in JSON."""
     base = sql_type.base
-    if base is BaseType.TIMESTAMP or base is BaseType.TIME:
+    if base is BaseType.TIMESTAMP:
+        return epoch_millis_sql(expr)
+    if base is BaseType.TIME:
         return f"epoch_ms({expr})"
     if base is BaseType.DATE:
         return f"CAST({expr} - DATE '1970-01-01' AS INTEGER)"

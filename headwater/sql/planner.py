@@ -24,7 +24,7 @@ from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.typing import strict_evaluation
-from headwater.sql.types import BIGINT, INTEGER, SqlType
+from headwater.sql.types import BIGINT, INTEGER, SqlType, epoch_millis_sql
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
 #: Over a windowed source (its keys carry the window), the window bounds of each record.
@@ -240,7 +240,7 @@ def _plan_select(
 
 def _timestamp_sql(sql: str, type_: SqlType) -> str:
     if type_.sql() == "TIMESTAMP":
-        return f"epoch_ms({sql})"
+        return epoch_millis_sql(sql)
     return f"CAST({sql} AS BIGINT)"
 
 

@@ -164,6 +164,15 @@ class DecimalType(SqlType):
         return f"DECIMAL({self.precision}, {self.scale})"
 
 
+def epoch_millis_sql(timestamp_sql: str) -> str:
+    """DuckDB SQL for the epoch milliseconds of a TIMESTAMP value.
+
+    The cast first is needed: DuckDB 2.0's ``epoch_ms`` over ``TIMESTAMP_MS`` (our TIMESTAMP) fails with
+    "Unimplemented type for cast (INT64 -> INT64)"; widening milliseconds to microseconds is exact.
+    """
+    return f"epoch_ms(CAST({timestamp_sql} AS TIMESTAMP))"
+
+
 def decimal_problem(precision: int, scale: int) -> str | None:
     """What is wrong with DECIMAL(precision, scale), in ksqlDB's words, or None."""
     if precision < 1:

@@ -19,6 +19,7 @@ from functools import cache
 
 from headwater.sql.functions.date_patterns import PatternError, Segment, has_zone, translate_pattern
 from headwater.sql.functions.registry import Call, FunctionRegistry, scalar, variant
+from headwater.sql.types import epoch_millis_sql
 from headwater.sql.typing import quote_literal
 
 DATE_TIME = "DATE / TIME"
@@ -216,8 +217,8 @@ def register(registry: FunctionRegistry) -> None:
     ))
     registry.register(scalar(
         "STRINGTOTIMESTAMP", DATE_TIME, "Parses epoch milliseconds with a Java pattern (deprecated: PARSE_TIMESTAMP).",
-        variant("formattedTimestamp STRING, format STRING", "BIGINT", _parser("epoch_ms({})", zoned=True)),
-        variant("formattedTimestamp STRING, format STRING, tz STRING", "BIGINT", _parser("epoch_ms({})", zoned=True)),
+        variant("formattedTimestamp STRING, format STRING", "BIGINT", _parser(epoch_millis_sql("{}"), zoned=True)),
+        variant("formattedTimestamp STRING, format STRING, tz STRING", "BIGINT", _parser(epoch_millis_sql("{}"), zoned=True)),
     ))
     registry.register(scalar(
         "STRINGTODATE", DATE_TIME, "Parses epoch days with a Java pattern (deprecated: PARSE_DATE).",
@@ -239,5 +240,5 @@ def register(registry: FunctionRegistry) -> None:
     registry.register(scalar(
         "UNIX_TIMESTAMP", DATE_TIME, "Milliseconds since the epoch of a TIMESTAMP, or of now.",
         variant("", "BIGINT", "epoch_ms(current_timestamp)"),
-        variant("ts TIMESTAMP", "BIGINT", "epoch_ms({0})"),
+        variant("ts TIMESTAMP", "BIGINT", epoch_millis_sql("{0}")),
     ))

@@ -74,7 +74,7 @@ def json_ready(sql: str, t: SqlType | None, fresh: str) -> str:
         return sql
     base = t.base
     if base is ty.BaseType.TIMESTAMP:
-        return f"epoch_ms({sql})"
+        return ty.epoch_millis_sql(sql)
     if base is ty.BaseType.DATE:
         return f"({sql} - DATE '1970-01-01')"
     if base is ty.BaseType.TIME:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
 from headwater.errors import SqlSemanticError
+from headwater.formats import duck
 from headwater.sql import ast
 from headwater.sql.catalog import DataSource, Namespace
 from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
@@ -64,7 +64,7 @@ def topic_snapshot(session: Session, source: DataSource, outputs: Sequence[Outpu
     bounds = '"__ws" AS ws, "__we" AS we' if source.window is not None else "0::BIGINT AS ws, 0::BIGINT AS we"
     keys = ", ".join(f'"{alias[c.name]}"' for c in source.key_columns)
     select = ", ".join(f'"{alias[o.name]}" AS o{i}' for i, o in enumerate(outputs))
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         if not parts:
             return pa.table({f"o{i}": pa.nulls(0, o.type.to_arrow()) for i, o in enumerate(outputs)}
@@ -113,7 +113,7 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
     star = [o.name for _, o in keys] + (["WINDOWSTART", "WINDOWEND"] if windowed else []) + [o.name for _, o in values]
     for i, o in keys + values:
         columns[o.name] = o.type
-        renames.append(f'o{i} AS "{o.name}"')
+        renames.append(f"o{i} AS {duck.identifier(o.name)}")
     columns["ROWTIME"] = BIGINT
     renames.append('__ts AS "ROWTIME"')
     if windowed:
@@ -127,7 +127,7 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
     for item in query.select:
         if isinstance(item, ast.AllColumns):
             for name in star:
-                select.append(f'"{name}"')
+                select.append(duck.identifier(name))
                 names.append(name)
                 types.append(columns[name])
         elif isinstance(item, ast.SingleColumn):
@@ -142,9 +142,8 @@ def pull(session: Session, query: ast.Query, query_id: str) -> PullResult:
     if query.where is not None:
         where = f" AND ({compile_expression(iso_timestamps_as_millis(query.where), scope).sql})"
     limit = f" LIMIT {query.limit}" if query.limit is not None else ""
-    con = duckdb.connect()
+    con = duck.connect(install_functions)
     try:
-        install_functions(con)
         con.register("snap", snapshot)
         con.execute(f"CREATE TEMP VIEW t AS SELECT {', '.join(renames)}, __having FROM snap").fetchall()
         rows = con.sql(f"SELECT {', '.join(select)} FROM t WHERE coalesce(__having, false){where}{limit}").fetchall()

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from headwater.engine import processing_log
 from headwater.engine.codec import SinkEncoder, SourceDecoder
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.formats import duck
 from headwater.log import Fetched, Log, TopicPartition
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql.catalog import DataSource
@@ -74,9 +75,7 @@ class QueryStats:
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": 1})
-    install_functions(con)
-    return con
+    return duck.connect(install_functions, threads=1)
 
 
 def run_plan(

@@ -1,15 +1,24 @@
-"""The DuckDB database the formats run their vectorized SQL on, and the helpers they share.
+"""Every DuckDB connection the engine opens, and the helpers the formats share.
 
-One in-memory database per process; each call takes its own cursor, so
-formats are safe to call from several threads. Inputs are split into record
-batches of :data:`CHUNK_ROWS` so DuckDB scans them on all its threads (one
-big batch is scanned by one thread); DuckDB keeps row order
+:func:`connect` is the one place a DuckDB database is opened: the engine's
+SQL is compiled from what users type, so each connection is sealed before it
+runs any of it. External access is off (no file, URL or ATTACH; Arrow tables
+registered from Python still scan), extensions are neither installed nor
+loaded on demand, and the configuration is then locked so no statement can
+turn either back on. Whatever needs a setting (the session time zone) is
+done by the ``setup`` callback, before the lock.
+
+The formats share one in-memory database per process; each call takes its
+own cursor, so formats are safe to call from several threads. Inputs are
+split into record batches of :data:`CHUNK_ROWS` so DuckDB scans them on all
+its threads (one big batch is scanned by one thread); DuckDB keeps row order
 (``preserve_insertion_order`` is on by default).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -18,8 +27,38 @@ import pyarrow.compute as pc
 
 CHUNK_ROWS = 16_384
 
+#: Settings every connection starts with; ``lock_configuration`` follows the setup.
+SEALED: dict[str, str | bool | int] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+}
+
 _lock = threading.Lock()
 _database: duckdb.DuckDBPyConnection | None = None
+
+
+def connect(setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None, *,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB database that can touch no file, network or extension.
+
+    ``setup`` runs first (it may change settings, create macros, register
+    functions); then the configuration is locked for good.
+    """
+    config = dict(SEALED)
+    if threads is not None:
+        config["threads"] = threads
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        if setup is not None:
+            setup(con)
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def cursor() -> duckdb.DuckDBPyConnection:
@@ -27,8 +66,24 @@ def cursor() -> duckdb.DuckDBPyConnection:
     global _database
     with _lock:
         if _database is None:
-            _database = duckdb.connect(":memory:", config={"threads": 1})
+            _database = connect(threads=1)
         return _database.cursor()
+
+
+def refusal(sql: str, values: list[object]) -> str | None:
+    """Why DuckDB refuses ``sql`` with the parameters ``values`` (its first line), or None if it runs.
+
+    The planner probes literal arguments with it (a regular expression, a JSON
+    path) that DuckDB would refuse for every batch, to refuse them up front.
+    """
+    con = cursor()
+    try:
+        con.execute(sql, values).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).split("\n")[0].split("Error: ", 1)[-1]
+    finally:
+        con.close()
+    return None
 
 
 def run(sql: str, **tables: pa.Table) -> pa.Table:

@@ -344,6 +344,10 @@ class _Compiler:
             raise SqlSemanticError(f"Unknown type: {target.name}", node.pos)
         if not rules.castable(operand.type, target):
             raise SqlSemanticError(f"Cast of {_name(operand.type)} to {target.sql()} is not supported", node.pos)
+        if (wide := _wide_decimal(target)) is not None:
+            # DuckDB has no wider decimal and would refuse every batch: refuse the statement now.
+            raise SqlSemanticError(f"Cannot cast to {target.sql()}: DECIMAL precision must be <= 38, "
+                                   f"got {wide.precision}.", node.pos)
         return Compiled(rules.cast_sql(operand.sql, operand.type, target, self.fresh()), target)
 
     def _Lambda(self, node: ex.Lambda) -> Compiled:
@@ -410,3 +414,16 @@ class _Compiler:
             return self.compile(node)
         finally:
             self.variables = saved
+
+
+def _wide_decimal(t: ty.SqlType) -> ty.DecimalType | None:
+    """A DECIMAL wider than DuckDB's 38 digits in ``t`` (nested types included), or None."""
+    if isinstance(t, ty.DecimalType):
+        return t if t.precision > 38 else None
+    if isinstance(t, ty.ArrayType):
+        return _wide_decimal(t.element)
+    if isinstance(t, ty.MapType):
+        return _wide_decimal(t.key) or _wide_decimal(t.value)
+    if isinstance(t, ty.StructType):
+        return next((w for f in t.fields if (w := _wide_decimal(f.type)) is not None), None)
+    return None

@@ -10,11 +10,13 @@ import pyarrow as pa
 
 from headwater.engine.codec import key_format, value_format
 from headwater.errors import SqlSemanticError
+from headwater.formats import duck
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql import ast
 from headwater.sql.catalog import Namespace
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.functions import install_functions
+from headwater.sql.typing import quote_ident
 
 if TYPE_CHECKING:
     from headwater.session import Session
@@ -49,16 +51,15 @@ def insert_values(session: Session, statement: ast.InsertValues) -> None:
                 raise SqlSemanticError(f"Inserting into column `{name}` is not allowed.", value.pos)
             raise SqlSemanticError(f"Column name `{name}` does not exist.", value.pos)
         compiled = compile_expression(value, TableScope({}))
-        sql_parts.append(f"CAST({compiled.sql} AS {column.type.to_duckdb()}) AS \"{name}\"")
+        sql_parts.append(f"CAST({compiled.sql} AS {column.type.to_duckdb()}) AS {quote_ident(name)}")
     provided = {n for n in names if n not in _PSEUDO_ALLOWED}
     for column in writable:
         if column.name not in provided:
-            sql_parts.append(f"CAST(NULL AS {column.type.to_duckdb()}) AS \"{column.name}\"")
+            sql_parts.append(f"CAST(NULL AS {column.type.to_duckdb()}) AS {quote_ident(column.name)}")
     now = time.time_ns() // 1_000_000
     sql_parts.append(f"CAST({rowtime} AS BIGINT) AS __ts" if rowtime else f"CAST({now} AS BIGINT) AS __ts")
-    con = duckdb.connect()
+    con = duck.connect(install_functions)
     try:
-        install_functions(con)
         row = con.sql("SELECT " + ", ".join(sql_parts)).to_arrow_table()
     except duckdb.Error as exc:
         raise SqlSemanticError(f"Failed to insert values into '{target.name}'. {exc}", statement.pos) from None

@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 
 from headwater.errors import SqlError, SqlSemanticError
+from headwater.formats.duck import identifier, literal
 from headwater.sql import types as ty
 from headwater.sql.expressions import Position
 from headwater.sql.types import BaseType, SqlType
@@ -172,6 +173,11 @@ def strict_evaluation() -> Iterator[None]:
         yield
     finally:
         _STRICT.reset(token)
+
+
+def lenient(sql: str) -> str:
+    """``sql`` giving NULL where it fails, except under strict evaluation (where the failure is logged)."""
+    return sql if _STRICT.get() else f"TRY({sql})"
 
 
 def _nonzero(sql: str) -> str:
@@ -340,9 +346,6 @@ def to_string_sql(sql: str, source: SqlType) -> str:
     return f"CAST({sql} AS VARCHAR)"
 
 
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+#: The one spelling of a DuckDB string literal and identifier (shared with the formats).
+quote_literal = literal
+quote_ident = identifier

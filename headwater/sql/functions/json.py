@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from headwater.formats import duck
 from headwater.sql import types as ty
 from headwater.sql.functions.registry import Call, FunctionRegistry, scalar, variant
 from headwater.sql.types import SqlType
@@ -39,7 +40,13 @@ def json_path(path: str) -> str:
 def _extract(call: Call) -> str:
     document, path = call.sql
     if call.is_literal(1) and call.literal(1) is not None:
-        path = quote_literal(json_path(call.literal(1)))
+        given = call.literal(1)
+        # DuckDB refuses a malformed literal path for the whole batch, whatever the records: refuse it now.
+        reason = duck.refusal("SELECT json_extract_string('{}', ?)", [json_path(given)])
+        if reason is not None:
+            raise call.error(f"Function '{call.name}': invalid JSON path {quote_literal(given)}: {reason}",
+                             call.args[1].node)
+        path = quote_literal(json_path(given))
     return f"TRY(json_extract_string({document}, {path}))"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from headwater.sql import expressions as ex
 from headwater.sql.lexer import Token, TokenKind
-from headwater.sql.type_parser import TypeParser
+from headwater.sql.type_parser import MAX_NESTING, TypeParser
 
 _COMPARISONS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NEGATABLE = ("BETWEEN", "IN", "LIKE")
@@ -31,6 +31,15 @@ class ExpressionParser(TypeParser):
     # --- boolean levels --------------------------------------------------
 
     def parse_expression(self) -> ex.Expression:
+        tree = self.nested(self.token, self._or)
+        if self._depth == 0:
+            # Operator chains (1 + 1 + ... + 1) nest the tree without nesting the parser.
+            deepest = ex.deepest(tree, MAX_NESTING)
+            if deepest is not None:
+                raise self.too_deep(deepest.pos.line, deepest.pos.column)
+        return tree
+
+    def _or(self) -> ex.Expression:
         left = self._and()
         while self.is_keyword("OR"):
             self.advance()
@@ -47,7 +56,7 @@ class ExpressionParser(TypeParser):
     def _not(self) -> ex.Expression:
         if self.is_keyword("NOT"):
             tok = self.advance()
-            return ex.Not(self._not(), pos=self.position(tok))
+            return ex.Not(self.nested(tok, self._not), pos=self.position(tok))
         return self._predicated()
 
     def _predicated(self) -> ex.Expression:
@@ -125,7 +134,7 @@ class ExpressionParser(TypeParser):
             nxt = self.token
             if tok.value == "-" and nxt.kind in (TokenKind.INTEGER, TokenKind.DECIMAL, TokenKind.DOUBLE):
                 return self._postfix(self._number(negative=True, start=tok))
-            return ex.UnaryOp(tok.value, self._unary(), pos=self.position(tok))
+            return ex.UnaryOp(tok.value, self.nested(tok, self._unary), pos=self.position(tok))
         return self._postfix(self._primary())
 
     def _postfix(self, base: ex.Expression) -> ex.Expression:

@@ -58,6 +58,17 @@ def _nodes_in(value: object) -> Iterator[Node]:
             yield from _nodes_in(item)
 
 
+def deepest(node: Node, limit: int) -> Node | None:
+    """The first node found more than ``limit`` levels below ``node`` (None if there is none); no recursion."""
+    stack = [(node, 0)]
+    while stack:
+        current, level = stack.pop()
+        if level > limit:
+            return current
+        stack.extend((child, level + 1) for child in children(current))
+    return None
+
+
 def walk(node: Node) -> Iterator[Node]:
     """``node`` and all nodes below it, depth first, parents before children."""
     stack = [node]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
+from headwater.errors import SqlSyntaxError
 from headwater.sql import expressions as ex
 from headwater.sql import types as ty
 from headwater.sql.lexer import Token, TokenKind
@@ -11,9 +14,31 @@ from headwater.sql.token_stream import TokenStream
 
 _MAX_BIGINT = 2**63 - 1
 
+#: The deepest an expression or a type may nest (parentheses, calls, NOT, signs, operator chains,
+#: ARRAY<ARRAY<...>>). Parsing, planning and formatting recurse once or more per level; past this
+#: they would exhaust Python's stack, and no real statement comes near it.
+MAX_NESTING = 50
+
+_T = TypeVar("_T")
+
 
 class TypeParser(TokenStream):
     """Types (``STRUCT<a INT>``), literals (``-1.5``, ``'x'``) and durations (``60 SECONDS``)."""
+
+    _depth = 0
+
+    def nested(self, token: Token, parse: Callable[[], _T]) -> _T:
+        """``parse()`` one level deeper; a syntax error at ``token`` past :data:`MAX_NESTING` levels."""
+        if self._depth >= MAX_NESTING:
+            raise self.too_deep(token.line, token.column)
+        self._depth += 1
+        try:
+            return parse()
+        finally:
+            self._depth -= 1
+
+    def too_deep(self, line: int, column: int) -> SqlSyntaxError:
+        return SqlSyntaxError(f"Expression is too deeply nested: more than {MAX_NESTING} levels", line, column)
 
     def parse_literal(self) -> ex.Literal:
         """A literal as in WITH properties: string, number (optionally negative), boolean or NULL."""
@@ -50,7 +75,7 @@ class TypeParser(TokenStream):
         raise self.error()
 
     def parse_type(self) -> ty.SqlType:
-        result = self._base_type()
+        result = self.nested(self.token, self._base_type)
         while self.is_keyword("ARRAY"):
             self.advance()
             result = ty.ArrayType(result)

@@ -66,8 +66,6 @@ def _extract(call: Call) -> str:
     _checked_pattern(call, 0)
     pattern, s = call.sql[:2]
     group = _group(call, 2) if len(call.args) == 3 else 0
-    if group and call.is_literal(0) and isinstance(regex := call.literal(0), str):
-        _probe(call, 2, f"SELECT regexp_extract('', ?, {group})", [regex], f"group {group} of {quote_literal(regex)}")
     return f"CASE WHEN regexp_matches({s}, {pattern}) THEN regexp_extract({s}, {pattern}, {group}) END"
 
 

@@ -294,3 +294,16 @@ def test_crafted_names_in_pull_queries(session: Session, target: Target, quote: 
         ])
         assert_harmless(target, session, outcome)
         assert outcome.errors == [] and outcome.rows == [[1, "abc"], ["abc", 1]]
+
+
+def test_json_paths_with_quotes_and_backslashes_read_their_key(session: Session, target: Target) -> None:
+    crafted = f"'); {target.copy}; --"
+    document = json.dumps({'a"b': 1, "a\\b": 2, "x'y": 3, crafted: 4})
+    paths = ["$['a\"b']", '$["a\\b"]', "$[\"x'y\"]", '$["' + crafted + '"]']
+    calls = ", ".join(f"EXTRACTJSONFIELD(j, {ksql_string(p)}) AS p{i}" for i, p in enumerate(paths))
+    outcome = attack(session, [
+        f"INSERT INTO src (id, j) VALUES (5, {ksql_string(document)});",
+        f"SELECT {calls} FROM src WHERE id = 5 EMIT CHANGES LIMIT 1;",
+    ])
+    assert_harmless(target, session, outcome)
+    assert outcome.errors == [] and outcome.rows == [["1", "2", "3", "4"]]

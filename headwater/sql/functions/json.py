@@ -32,7 +32,12 @@ def json_path(path: str) -> str:
         if match is None:
             return path
         name = next((g for g in match.groups()[:3] if g is not None), None)
-        parts.append(f'."{name}"' if name is not None else f"[{match.group(4)}]")
+        if name is not None:
+            # Inside DuckDB's quoted key, a quote and a backslash are backslash-escaped.
+            escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'."{escaped}"')
+        else:
+            parts.append(f"[{match.group(4)}]")
         pos = match.end()
     return "".join(parts)
 

@@ -23,7 +23,6 @@ from tests.security.attack import (
     attack,
     backquoted,
     double_quoted,
-    everything_logged,
     ksql_string,
 )
 
@@ -94,7 +93,7 @@ def test_a_column_named_read_text_never_returns_the_file(session: Session, targe
     outcome = attack(session, [
         f"CREATE STREAM r (id INT KEY, {name} VARCHAR) WITH (kafka_topic='r', value_format='json', partitions=1);",
         f"INSERT INTO r (id, {name}) VALUES (1, 'x');",
-        f"INSERT INTO r (id) VALUES (2);",
+        "INSERT INTO r (id) VALUES (2);",
         f"SELECT {name} FROM r EMIT CHANGES LIMIT 2;",
     ])
     assert_harmless(target, session, outcome)
@@ -171,7 +170,7 @@ def test_duckdb_functions_and_statements_are_not_ksql(session: Session, target: 
         f"SELECT read_text('{target.secret}') AS r FROM src EMIT CHANGES LIMIT 1;",
         f"SELECT read_csv('{target.secret}') AS r FROM src EMIT CHANGES LIMIT 1;",
         f"SELECT s FROM read_text('{target.secret}') EMIT CHANGES LIMIT 1;",
-        f"SELECT getenv('HOME') AS h FROM src EMIT CHANGES LIMIT 1;",
+        "SELECT getenv('HOME') AS h FROM src EMIT CHANGES LIMIT 1;",
         f"{target.copy};",
         f"ATTACH '{target.out}' AS a;",
         "INSTALL httpfs;",

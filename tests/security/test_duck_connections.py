@@ -101,3 +101,13 @@ def test_no_module_opens_duckdb_outside_the_factory() -> None:
                     and isinstance(node.value, ast.Name) and node.value.id == "duckdb" and path != factory):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno} duckdb.{node.attr}")
     assert offenders == []
+
+
+def test_installing_the_functions_again_on_a_sealed_connection_is_harmless() -> None:
+    con = new_connection()
+    try:
+        install_functions(con)
+        assert con.execute("SELECT current_setting('TimeZone'), hw_double_to_string(1e10)").fetchall() == [
+            ("UTC", "1.0E10")]
+    finally:
+        con.close()

@@ -6,10 +6,22 @@ beyond the SQL they stand for. All names start with ``hw_``.
 
 from __future__ import annotations
 
+import duckdb
+
 from headwater.sql.functions.registry import FunctionRegistry
 
-#: ksqlDB's TIMESTAMP is UTC; strings with an offset go through TIMESTAMPTZ and back.
-SETTINGS = ("SET TimeZone = 'UTC'",)
+
+def utc(con: duckdb.DuckDBPyConnection) -> None:
+    """ksqlDB's TIMESTAMP is UTC; strings with an offset go through TIMESTAMPTZ and back.
+
+    Set only when not already UTC: engine connections lock their configuration
+    after setup (``formats/duck.py``), and installing again must stay harmless.
+    """
+    if con.execute("SELECT current_setting('TimeZone')").fetchall() != [("UTC",)]:
+        con.execute("SET TimeZone = 'UTC'")
+
+
+SETTINGS = (utc,)
 
 _JAVA_SCIENTIFIC = """
 CREATE OR REPLACE MACRO hw_java_scientific(hw_r) AS

@@ -27,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.log.segment import encode_frame
+from headwater.log.diskio import disk_error, write_all
+from headwater.log.segment import encode_frame, segment_name
 
 if TYPE_CHECKING:
     from headwater.log.embedded import EmbeddedLog, _Topic
@@ -110,7 +111,7 @@ def _apply_retention(log: EmbeddedLog, topic: _Topic, partition: int, now: int) 
 
 
 def _compact(log: EmbeddedLog, topic: _Topic, partition: int, now: int) -> None:
-    from headwater.log.embedded import _BatchRow, segment_name
+    from headwater.log.embedded import _BatchRow
 
     closed = _segments(log, topic, partition)[:-1]
     if not closed:
@@ -175,12 +176,15 @@ def _write_segment(path: str, batches: list[pa.RecordBatch], name: str) -> list[
         position = 0
         for batch in batches:
             header, chunks = encode_frame(batch)
-            os.pwritev(fd, chunks, position)
+            write_all(fd, chunks, position)
             rows.append(
                 (header.base_offset, header.last_offset, header.count, header.max_timestamp, name, position, header.size)
             )
             position += header.size
         os.fdatasync(fd)
+    except OSError as exc:
+        _unlink(path)  # give the space back; the old segment stays in use
+        raise disk_error(exc, f"compacting into {path}") from exc
     finally:
         os.close(fd)
     return rows

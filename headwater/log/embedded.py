@@ -9,10 +9,16 @@ Layout::
 
 An append, holding the partition's flock: writes the frame at the committed
 end of the active segment, fdatasyncs it, then commits the index row and the
-partition's next offset in one SQLite transaction. Only then does it return,
-so an acknowledged append survives ``kill -9``. A writer killed between its
-fsync and its commit leaves an unindexed tail: the next appender (or the next
-open) recovers the complete frames and truncates a torn one.
+partition's next offset in one SQLite transaction (``synchronous=FULL``: the
+commit is fsynced too). Only then does it return, so an acknowledged append
+survives ``kill -9`` and a power cut. A writer killed between its fsync and
+its commit leaves an unindexed tail: the next appender (or the next open)
+recovers the complete frames and truncates a torn one. A write that fails
+(disk full, I/O error) is cut back off before the error is raised
+(:class:`LogFullError`), so nothing unacknowledged is ever indexed.
+
+Damage stays local (see damage.py); a missing or damaged meta.db is rebuilt
+from the segment files on open (see rebuild.py).
 
 Readers never lock: they look up the index and read frames through memory maps,
 checking both CRCs of every frame. Retention deletes and compaction rewrites
@@ -22,6 +28,7 @@ they never stop readers or writers.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -43,6 +50,7 @@ import pyarrow.compute as pc
 from headwater.errors import (
     CorruptLogError,
     InvalidRecordError,
+    InvalidTopicConfigError,
     LogClosedError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
@@ -64,7 +72,10 @@ from headwater.log.base import (
     validate_topic_config,
     validate_topic_name,
 )
-from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, scan_tail
+from headwater.log.damage import Damage, DamageRegistry
+from headwater.log.diskio import OpenFiles, cut_back, disk_error, sqlite_error, write_all
+from headwater.log.rebuild import rebuild_index, salvage_group_offsets, write_topic_file
+from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, scan_tail, segment_name
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +119,11 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 """
 
 _MAX_OPEN_SEGMENTS = 256
+#: Partitions whose append lock and segment stay open; past it the least recently written are closed.
+_MAX_OPEN_APPENDERS = 128
+#: Default bound on a topic's partition count (``max_partitions``, HEADWATER_LOG_MAX_PARTITIONS).
+DEFAULT_MAX_PARTITIONS = 1024
+_SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,21 @@ class _Appender:
             os.close(self.segment_fd)
         self.segment, self.segment_fd = None, -1
 
+    def cut_back(self, position: int) -> None:
+        """Remove what a failed append wrote to the open segment from ``position`` on."""
+        if self.segment is None:
+            return
+        path = os.path.join(self.directory, self.segment)
+        cut_back(self.segment_fd, position, path)
+        if position == 0:
+            # A segment created by the failed append: remove it, so the next roll creates it
+            # again (and fsyncs the directory entry then).
+            self.close_segment()
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                logger.warning("log: could not remove the empty segment %s: %s", path, exc)
+
     def close(self) -> None:
         self.close_segment()
         os.close(self.lock_fd)
@@ -171,38 +202,30 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def segment_name(base_offset: int, generation: int = 0) -> str:
-    return f"{base_offset:020d}.log" if generation == 0 else f"{base_offset:020d}.{generation}.log"
-
-
 class EmbeddedLog(Log):
     """The log in one directory on local disk. See the module docstring for the layout."""
 
-    def __init__(self, path: str, *, cleaner_interval_s: float | None = None) -> None:
+    def __init__(
+        self, path: str, *, cleaner_interval_s: float | None = None, max_partitions: int | None = None
+    ) -> None:
         super().__init__()
         self.url = path
         self.root = os.path.abspath(path)
-        os.makedirs(os.path.join(self.root, "topics"), exist_ok=True)
-        self._db = sqlite3.connect(
-            os.path.join(self.root, "meta.db"), timeout=30.0, isolation_level=None, check_same_thread=False
+        #: The most partitions a topic may have (fds are bounded by an LRU, but each partition costs work).
+        self.max_partitions = max_partitions or int(
+            os.environ.get("HEADWATER_LOG_MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)
         )
+        os.makedirs(os.path.join(self.root, "topics"), exist_ok=True)
         self._db_lock = threading.RLock()
-        self._appenders: dict[tuple[int, int], _Appender] = {}
-        self._appenders_lock = threading.Lock()
+        self._appenders: OpenFiles[tuple[int, int], _Appender] = OpenFiles(_MAX_OPEN_APPENDERS, _Appender.close)
         self._segments: OrderedDict[str, SegmentReader] = OrderedDict()
         self._segments_lock = threading.Lock()
         self._closed = False
-        #: Partitions found damaged on open: (topic, partition) -> what is wrong. They refuse I/O.
-        self.problems: dict[tuple[str, int], str] = {}
-        with self._db_lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # Durability comes from the fdatasync of the segment plus tail recovery;
-            # the index is re-derivable, so its commits need not be fsynced.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._write_tx() as db:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+        self._damage = DamageRegistry()
+        #: Damage found in stored data: (topic, partition) -> what is wrong. Only the damaged offsets
+        #: refuse reads (CorruptLogError with the range); the rest of the partition stays usable.
+        self.problems: dict[tuple[str, int], str] = self._damage.problems
+        self._db = self._open_index()
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -213,6 +236,66 @@ class EmbeddedLog(Log):
             self._cleaner.start()
 
     # -- SQLite helpers ------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            os.path.join(self.root, "meta.db"), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit fsyncs the WAL, so an acknowledged append, transaction or
+        # offset commit survives a power cut (NORMAL could lose the last commits).
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("COMMIT")
+        # Touch every table, so a damaged file shows itself now rather than mid-append.
+        for table in ("topics", "partitions", "batches", "group_offsets"):
+            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
+        return db
+
+    def _open_index(self) -> sqlite3.Connection:
+        """Open meta.db; rebuild it from the segment files when it is missing or damaged.
+
+        Holds ``meta.lock`` so that processes opening the directory together
+        rebuild it once.
+        """
+        path = os.path.join(self.root, "meta.db")
+        lock_fd = os.open(os.path.join(self.root, "meta.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            missing = not os.path.exists(path)
+            offsets: list[tuple[Any, ...]] = []
+            try:
+                db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _SQLITE_DAMAGED:
+                    raise
+                aside = f"{path}.damaged-{_now_ms()}"
+                logger.error(
+                    "log: the index %s is damaged (%s); moving it to %s and rebuilding it from the segment files",
+                    path, exc, aside,
+                )
+                offsets = salvage_group_offsets(path)
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(path + suffix):
+                        os.replace(path + suffix, aside + suffix)
+                missing = True
+                db = self._connect()
+            if missing and any(os.scandir(os.path.join(self.root, "topics"))):
+                if not offsets:
+                    logger.error("log: %s was missing: rebuilding it from the segment files", path)
+                summary = rebuild_index(self.root, db, offsets)
+                logger.error(
+                    "log: rebuilt %s from the segment files: %d topic(s), %d batch(es), %d record(s); "
+                    "%d committed group offset(s) kept (the others are lost: their consumers restart "
+                    "from auto.offset.reset)",
+                    path, summary.topics, summary.batches, summary.records, summary.group_offsets,
+                )
+            return db
+        finally:
+            os.close(lock_fd)
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._closed:
             raise LogClosedError(f"log: {self.root} is closed")
@@ -220,17 +303,29 @@ class EmbeddedLog(Log):
             return self._db.execute(sql, args).fetchall()
 
     @contextmanager
-    def _write_tx(self) -> Iterator[sqlite3.Connection]:
+    def _write_tx(self, what: str = "updating the index") -> Iterator[sqlite3.Connection]:
+        """One SQLite write transaction; a full or failing disk raises LogFullError / LogUnavailableError."""
         with self._db_lock:
             if self._closed:
                 raise LogClosedError(f"log: {self.root} is closed")
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error as exc:
+                            logger.warning("log: rollback failed after an error while %s: %s", what, exc)
+                    raise
+            except sqlite3.Error as exc:
+                mapped = sqlite_error(exc, what)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
 
     def _topic(self, name: str) -> _Topic:
         rows = self._query("SELECT id, partitions, config FROM topics WHERE name = ?", (name,))
@@ -253,9 +348,6 @@ class EmbeddedLog(Log):
 
     def _check_usable(self, topic: _Topic, partition: int) -> None:
         check_partition(topic.name, partition, topic.partitions)
-        problem = self.problems.get((topic.name, partition))
-        if problem:
-            raise CorruptLogError(problem)
 
     # -- topics ---------------------------------------------------------------
     def create_topic(
@@ -268,23 +360,34 @@ class EmbeddedLog(Log):
     ) -> TopicInfo:
         validate_topic_name(name)
         clean = validate_topic_config(name, partitions, config)
-        with self._write_tx() as db:
+        if partitions > self.max_partitions:
+            raise InvalidTopicConfigError(
+                f"log: topic {name!r}: {partitions} partitions is more than this log allows per topic "
+                f"({self.max_partitions}; set HEADWATER_LOG_MAX_PARTITIONS to change it)"
+            )
+        created_ms = _now_ms()
+        with self._write_tx(f"creating topic {name!r}") as db:
             if db.execute("SELECT 1 FROM topics WHERE name = ?", (name,)).fetchone():
                 if exist_ok:
                     return self.describe_topic(name)
                 raise TopicExistsError(name)
             cursor = db.execute(
                 "INSERT INTO topics (name, partitions, config, created_ms) VALUES (?, ?, ?, ?)",
-                (name, partitions, orjson.dumps(clean).decode(), _now_ms()),
+                (name, partitions, orjson.dumps(clean).decode(), created_ms),
             )
             topic_id = int(cursor.lastrowid or 0)
             db.executemany(
                 "INSERT INTO partitions (topic_id, partition, log_start, next_offset) VALUES (?, ?, 0, 0)",
                 [(topic_id, p) for p in range(partitions)],
             )
-        topic = _Topic(topic_id, name, partitions, clean)
-        for p in range(partitions):
-            os.makedirs(self._partition_dir(topic, p), exist_ok=True)
+            topic = _Topic(topic_id, name, partitions, clean)
+            try:
+                # Inside the transaction: a topic whose definition file cannot be written is not created.
+                write_topic_file(os.path.dirname(self._partition_dir(topic, 0)), name, partitions, clean, created_ms)
+                for p in range(partitions):
+                    os.makedirs(self._partition_dir(topic, p), exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, f"creating topic {name!r}") from exc
         return topic.info()
 
     def delete_topic(self, name: str) -> None:
@@ -294,11 +397,9 @@ class EmbeddedLog(Log):
             db.execute("DELETE FROM partitions WHERE topic_id = ?", (topic.id,))
             db.execute("DELETE FROM batches WHERE topic_id = ?", (topic.id,))
             db.execute("DELETE FROM group_offsets WHERE topic = ?", (name,))
-        with self._appenders_lock:
-            for p in range(topic.partitions):
-                appender = self._appenders.pop((topic.id, p), None)
-                if appender:
-                    appender.close()
+        for p in range(topic.partitions):
+            self._appenders.discard((topic.id, p))
+        self._damage.forget_topic(topic.id, name)
         directory = os.path.join(self.root, "topics", f"{topic.name}-{topic.id}")
         # Wake waiting readers (their notify file goes away) so they see the topic is gone.
         shutil.rmtree(directory, ignore_errors=True)
@@ -310,13 +411,16 @@ class EmbeddedLog(Log):
         return self._topic(name).info()
 
     # -- appending --------------------------------------------------------------
-    def _appender(self, topic: _Topic, partition: int) -> _Appender:
-        key = (topic.id, partition)
-        with self._appenders_lock:
-            appender = self._appenders.get(key)
-            if appender is None:
-                appender = self._appenders[key] = _Appender(self._partition_dir(topic, partition))
-            return appender
+    def _acquire_appender(self, topic: _Topic, partition: int) -> _Appender:
+        """The partition's appender, pinned open until :meth:`_release_appender`."""
+        directory = self._partition_dir(topic, partition)
+        try:
+            return self._appenders.acquire((topic.id, partition), lambda: _Appender(directory))
+        except OSError as exc:
+            raise disk_error(exc, f"opening {topic.name}[{partition}] for appending") from exc
+
+    def _release_appender(self, topic: _Topic, partition: int) -> None:
+        self._appenders.release((topic.id, partition))
 
     def append(
         self,
@@ -361,21 +465,27 @@ class EmbeddedLog(Log):
                 check_partition(tp.topic, tp.partition, self._topic(tp.topic).partitions)
         # Lock in one global order so concurrent transactions cannot deadlock.
         prepared.sort(key=lambda item: (item[0].id, item[1]))
-        appenders = [self._appender(info, partition) for info, partition, _ in prepared]
+        names = ", ".join(f"{info.name}[{partition}]" for info, partition, _ in prepared)
+        appenders: list[_Appender] = []
         results: list[AppendResult] = []
         rows: list[tuple[Any, ...]] = []
         locked: list[_Appender] = []
+        #: (appender, position) of every frame being written: cut back off unless the commit lands.
+        written: list[tuple[_Appender, int]] = []
+        committed = False
         try:
+            for info, partition, _ in prepared:
+                appenders.append(self._acquire_appender(info, partition))
             for appender in appenders:
                 appender.lock.acquire()
                 locked.append(appender)
                 fcntl.flock(appender.lock_fd, fcntl.LOCK_EX)
             for (info, partition, table), appender in zip(prepared, appenders, strict=True):
-                result, row = self._write_frame(info, partition, table, appender, now, flags)
+                result, row = self._write_frame(info, partition, table, appender, now, flags, written)
                 results.append(result)
                 if row is not None:
                     rows.append(row)
-            with self._write_tx() as db:
+            with self._write_tx(f"appending to {names}") as db:
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",
@@ -386,10 +496,18 @@ class EmbeddedLog(Log):
                     db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
                 if commit is not None:
                     self._commit_offsets(db, commit[0], commit[1], now)
+            committed = True
+        except OSError as exc:
+            raise disk_error(exc, f"appending to {names}") from exc
         finally:
+            if not committed:
+                for appender, position in written:
+                    appender.cut_back(position)
             for appender in reversed(locked):
                 fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
                 appender.lock.release()
+            for info, partition, _ in prepared[: len(appenders)]:
+                self._release_appender(info, partition)
         for appender, result in zip(appenders, results, strict=True):
             if result.count:
                 notify.touch(os.path.join(appender.directory, "notify"))
@@ -397,9 +515,20 @@ class EmbeddedLog(Log):
         return [order[key] for key in parts]
 
     def _write_frame(
-        self, info: _Topic, partition: int, table: pa.Table, appender: _Appender, now: int, flags: int
+        self,
+        info: _Topic,
+        partition: int,
+        table: pa.Table,
+        appender: _Appender,
+        now: int,
+        flags: int,
+        written: list[tuple[_Appender, int]],
     ) -> tuple[AppendResult, tuple[Any, ...] | None]:
-        """Write one frame at the end of the partition (flock held) and fsync it; return its index row."""
+        """Write one frame at the end of the partition (flock held) and fsync it; return its index row.
+
+        Notes the frame's position in ``written`` before writing, so a failure
+        at any byte lets the caller cut the frame back off.
+        """
         self._recover_tail(info, partition, appender)
         base = self._bounds(info, partition)[1]
         n = table.num_rows
@@ -422,7 +551,8 @@ class EmbeddedLog(Log):
         header, chunks = encode_frame(batch, flags)
         segment, position = self._segment_for_append(info, partition, header.size, now)
         fd, created = appender.open_segment(segment)
-        os.pwritev(fd, chunks, position)
+        written.append((appender, position))
+        write_all(fd, chunks, position)
         os.fdatasync(fd)
         if created:
             _fsync_dir(appender.directory)
@@ -454,6 +584,8 @@ class EmbeddedLog(Log):
         if not rows:
             return segment_name(next_offset), 0
         segment, end, _ = rows[0]
+        if self._damage.segment_damaged(topic.id, partition, segment):
+            return segment_name(next_offset), 0  # never write after damaged bytes: start afresh
         first = self._query(
             "SELECT MIN(appended_ms) FROM batches WHERE topic_id = ? AND partition = ? AND segment = ?",
             (topic.id, partition, segment),
@@ -475,15 +607,21 @@ class EmbeddedLog(Log):
                 "ORDER BY base_offset DESC LIMIT 1",
                 (topic.id, partition),
             )
-            candidates = [(rows[0][0], rows[0][1])] if rows else []
-            candidates.append((segment_name(next_offset), 0))
+            candidates = [(rows[0][0], rows[0][1], True)] if rows else []
+            if rows and self._damage.segment_damaged(topic.id, partition, rows[0][0]):
+                candidates = []
+            candidates.append((segment_name(next_offset), 0, False))
             recovered = False
-            for segment, end in candidates:
+            for segment, end, indexed in candidates:
                 path = os.path.join(appender.directory, segment)
                 try:
                     size = os.path.getsize(path)
                 except FileNotFoundError:
+                    if indexed:
+                        self._mark_damaged(topic, partition, segment, None)
                     continue
+                if size < end and indexed:
+                    self._mark_damaged(topic, partition, segment, size)
                 if size <= end:
                     continue
                 fd, _ = appender.open_segment(segment)
@@ -545,9 +683,38 @@ class EmbeddedLog(Log):
         return [_BatchRow(*row) for row in rows]
 
     def _load(self, topic: _Topic, partition: int, row: _BatchRow) -> pa.RecordBatch:
+        """The stored batch of ``row``; CorruptLogError naming the damaged offsets if it cannot be read.
+
+        FileNotFoundError means the segment was replaced (compaction, retention)
+        after the index lookup: the caller looks again.
+        """
+        damage = self._damage.find(topic.id, partition, row.base_offset)
+        if damage is not None:
+            raise damage.error()
         where = f"{topic.name}[{partition}] batch at offset {row.base_offset}"
         directory = self._partition_dir(topic, partition)
-        return self._segment_reader(directory, row.segment).frame(row.position, row.size, where)
+        try:
+            return self._segment_reader(directory, row.segment).frame(row.position, row.size, where)
+        except CorruptLogError as exc:
+            try:
+                size: int | None = os.path.getsize(os.path.join(directory, row.segment))
+            except FileNotFoundError:
+                size = None
+            if size is not None and size >= row.position + row.size:
+                raise self._mark_batch(topic, partition, row, "its stored bytes fail their checksum").error() from exc
+            self._mark_damaged(topic, partition, row.segment, size)
+        except FileNotFoundError:
+            still = self._query(
+                "SELECT 1 FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ? AND segment = ?",
+                (topic.id, partition, row.base_offset, row.segment),
+            )
+            if not still:
+                raise
+            self._mark_damaged(topic, partition, row.segment, None)
+        damage = self._damage.find(topic.id, partition, row.base_offset)
+        if damage is None:  # the index changed under us: the caller looks again
+            raise FileNotFoundError(row.segment)
+        raise damage.error()
 
     def read(
         self,
@@ -598,18 +765,23 @@ class EmbeddedLog(Log):
         parts: list[pa.RecordBatch] = []
         records = size = 0
         next_offset = offset
-        for row, batch in self._batches_from(topic, partition, offset):
-            take = min(batch.num_rows, max_records - records)
-            cost = row.size * take // row.count
-            if parts and size + cost > max_bytes:
-                break  # the first batch is returned whole even past max_bytes, as Kafka does
-            batch = batch.slice(0, take)
-            parts.append(batch)
-            records += take
-            size += cost
-            next_offset = batch.column(0)[-1].as_py() + 1
-            if records >= max_records or size >= max_bytes:
-                break
+        try:
+            for row, batch in self._batches_from(topic, partition, offset):
+                take = min(batch.num_rows, max_records - records)
+                cost = row.size * take // row.count
+                if parts and size + cost > max_bytes:
+                    break  # the first batch is returned whole even past max_bytes, as Kafka does
+                batch = batch.slice(0, take)
+                parts.append(batch)
+                records += take
+                size += cost
+                next_offset = batch.column(0)[-1].as_py() + 1
+                if records >= max_records or size >= max_bytes:
+                    break
+        except CorruptLogError:
+            if not parts:
+                raise
+            # Hand out the intact records before the damage; the next read reports it.
         if not parts:
             combined = _empty_batch()
         else:
@@ -684,30 +856,30 @@ class EmbeddedLog(Log):
     def _open_check(self) -> None:
         """Check every partition's files against the index; recover unindexed tails.
 
-        A segment shorter than the index says, or whose last indexed frame fails
-        its checksums, puts the partition in ``problems``: it then refuses reads
-        and appends instead of serving damaged data.
+        A missing segment, one shorter than the index says, or one whose last
+        indexed frame fails its checksums is noted in ``problems``, with the
+        offsets it makes unreadable; the rest of the partition stays usable.
         """
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                problem = self._verify_partition(topic, p)
-                if problem:
-                    self.problems[(name, p)] = problem
-                    logger.error("%s", problem)
-                    continue
-                appender = self._appender(topic, p)
-                with appender.lock:
-                    try:
-                        fcntl.flock(appender.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # a live writer holds it and recovers the tail itself
-                    try:
-                        self._recover_tail(topic, p, appender)
-                    finally:
-                        fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+                self._verify_partition(topic, p)
+                appender = self._acquire_appender(topic, p)
+                try:
+                    with appender.lock:
+                        try:
+                            fcntl.flock(appender.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        except BlockingIOError:
+                            continue  # a live writer holds it and recovers the tail itself
+                        try:
+                            self._recover_tail(topic, p, appender)
+                        finally:
+                            fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+                finally:
+                    self._release_appender(topic, p)
 
-    def _verify_partition(self, topic: _Topic, partition: int) -> str | None:
+    def _verify_partition(self, topic: _Topic, partition: int) -> None:
+        """Check the partition's segments against the index; note what is damaged."""
         directory = self._partition_dir(topic, partition)
         rows = self._query(
             "SELECT segment, MAX(base_offset), MAX(position + size) FROM batches "
@@ -716,25 +888,44 @@ class EmbeddedLog(Log):
         )
         for segment, last_base, end in rows:
             path = os.path.join(directory, segment)
-            where = f"{topic.name}[{partition}]"
-            if not os.path.exists(path):
-                return f"log: {where}: segment file {path} is missing (it holds offsets up to {last_base}+)"
-            size = os.path.getsize(path)
+            try:
+                size = os.path.getsize(path)
+            except FileNotFoundError:
+                self._mark_damaged(topic, partition, segment, None)
+                continue
             if size < end:
-                return (
-                    f"log: {where}: segment file {path} is truncated: {size} bytes, "
-                    f"the index expects at least {end} (batches from offset {last_base} are lost)"
-                )
-            row = self._query(
+                self._mark_damaged(topic, partition, segment, size)
+                continue
+            row = _BatchRow(*self._query(
                 "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
                 "WHERE topic_id = ? AND partition = ? AND base_offset = ?",
                 (topic.id, partition, last_base),
-            )[0]
+            )[0])
             try:
-                SegmentReader(path).frame(row[5], row[6], f"{where} batch at offset {last_base}")
-            except CorruptLogError as exc:
-                return str(exc)
-        return None
+                SegmentReader(path).frame(row.position, row.size, f"{topic.name}[{partition}] batch at {last_base}")
+            except CorruptLogError:
+                self._mark_batch(topic, partition, row, "its stored bytes fail their checksum")
+
+    def _mark_damaged(self, topic: _Topic, partition: int, segment: str, size: int | None) -> None:
+        """Note the batches of ``segment`` lost because the file is missing (``size`` None) or cut short."""
+        first, last = self._query(
+            "SELECT MIN(base_offset), MAX(last_offset) FROM batches "
+            "WHERE topic_id = ? AND partition = ? AND segment = ? AND position + size > ?",
+            (topic.id, partition, segment, -1 if size is None else size),
+        )[0]
+        if first is None:
+            return
+        path = os.path.join(self._partition_dir(topic, partition), segment)
+        reason = f"segment file {path} is missing" if size is None else (
+            f"segment file {path} is truncated to {size} bytes")
+        self._damage.add(topic.id, Damage(topic.name, partition, first, last, segment, reason))
+
+    def _mark_batch(self, topic: _Topic, partition: int, row: _BatchRow, reason: str) -> Damage:
+        damage = Damage(topic.name, partition, row.base_offset, row.last_offset, row.segment,
+                        f"{reason}: {os.path.join(self._partition_dir(topic, partition), row.segment)} "
+                        f"bytes {row.position}..{row.position + row.size}")
+        self._damage.add(topic.id, damage)
+        return damage
 
     def run_cleaner(self) -> None:
         from headwater.log.cleaner import clean_partition
@@ -742,7 +933,7 @@ class EmbeddedLog(Log):
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                if (name, p) not in self.problems:
+                if not self._damage.partition_damaged(topic_id, p):  # leave damaged files as they are
                     clean_partition(self, topic, p)
 
     def _clean_loop(self, interval_s: float) -> None:
@@ -760,10 +951,7 @@ class EmbeddedLog(Log):
         self._cleaner_stop.set()
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
-        with self._appenders_lock:
-            for appender in self._appenders.values():
-                appender.close()
-            self._appenders.clear()
+        self._appenders.clear()
         with self._db_lock:
             self._closed = True
             self._db.close()

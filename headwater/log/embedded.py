@@ -226,6 +226,7 @@ class EmbeddedLog(Log):
         #: refuse reads (CorruptLogError with the range); the rest of the partition stays usable.
         self.problems: dict[tuple[str, int], str] = self._damage.problems
         self._db = self._open_index()
+        self._sync_mode = "FULL"
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -241,8 +242,8 @@ class EmbeddedLog(Log):
             os.path.join(self.root, "meta.db"), timeout=30.0, isolation_level=None, check_same_thread=False
         )
         db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit fsyncs the WAL, so an acknowledged append, transaction or
-        # offset commit survives a power cut (NORMAL could lose the last commits).
+        # FULL: a commit fsyncs the WAL, so an acknowledged transaction, offset commit
+        # or topic survives a power cut. Plain appends relax it (see _write_tx).
         db.execute("PRAGMA synchronous=FULL")
         db.execute("BEGIN IMMEDIATE")
         for statement in _SCHEMA.split(";"):
@@ -303,13 +304,26 @@ class EmbeddedLog(Log):
             return self._db.execute(sql, args).fetchall()
 
     @contextmanager
-    def _write_tx(self, what: str = "updating the index") -> Iterator[sqlite3.Connection]:
-        """One SQLite write transaction; a full or failing disk raises LogFullError / LogUnavailableError."""
+    def _write_tx(
+        self, what: str = "updating the index", *, from_frames: bool = False
+    ) -> Iterator[sqlite3.Connection]:
+        """One SQLite write transaction; a full or failing disk raises LogFullError / LogUnavailableError.
+
+        Commits are fsynced (``synchronous=FULL``), except with ``from_frames``:
+        the index rows of plain appends, which tail recovery derives again from
+        their fsynced, self-describing frames if a power cut takes the commit.
+        (The WAL is one sequential file: the next fsynced commit of any process
+        makes every earlier one durable too.)
+        """
         with self._db_lock:
             if self._closed:
                 raise LogClosedError(f"log: {self.root} is closed")
             db = self._db
             try:
+                mode = "NORMAL" if from_frames else "FULL"
+                if mode != self._sync_mode:
+                    db.execute(f"PRAGMA synchronous={mode}")  # noqa: S608 - one of two fixed words
+                    self._sync_mode = mode
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
@@ -485,7 +499,9 @@ class EmbeddedLog(Log):
                 results.append(result)
                 if row is not None:
                     rows.append(row)
-            with self._write_tx(f"appending to {names}") as db:
+            # A plain append's index rows are re-derivable from its frames (recovery);
+            # a transaction's and an offset commit's are not.
+            with self._write_tx(f"appending to {names}", from_frames=commit is None and not flags) as db:
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",

@@ -36,6 +36,10 @@ class SmallDisk:
         if leave:
             os.truncate(self.filler, max(0, self.filler.stat().st_size - leave))
 
+    def free_some(self, size: int) -> None:
+        """Give ``size`` bytes of the filler back."""
+        os.truncate(self.filler, max(0, self.filler.stat().st_size - size))
+
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
 

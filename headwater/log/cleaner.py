@@ -28,10 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.log.diskio import disk_error, write_all
+from headwater.log.metadb import BatchRow, TopicRow
 from headwater.log.segment import encode_frame, segment_name
 
 if TYPE_CHECKING:
-    from headwater.log.embedded import EmbeddedLog, _Topic
+    from headwater.log.embedded import EmbeddedLog
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class _Segment(NamedTuple):
     size: int
 
 
-def clean_partition(log: EmbeddedLog, topic: _Topic, partition: int) -> None:
+def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int) -> None:
     """One cleaner pass over one partition; skipped if another process is cleaning it."""
     directory = log._partition_dir(topic, partition)
     if not os.path.isdir(directory):
@@ -65,7 +66,7 @@ def clean_partition(log: EmbeddedLog, topic: _Topic, partition: int) -> None:
         os.close(fd)
 
 
-def _segments(log: EmbeddedLog, topic: _Topic, partition: int) -> list[_Segment]:
+def _segments(log: EmbeddedLog, topic: TopicRow, partition: int) -> list[_Segment]:
     rows = log._query(
         "SELECT segment, MIN(base_offset), MAX(last_offset), MAX(max_ts), SUM(size) FROM batches "
         "WHERE topic_id = ? AND partition = ? GROUP BY segment ORDER BY MIN(base_offset)",
@@ -74,7 +75,7 @@ def _segments(log: EmbeddedLog, topic: _Topic, partition: int) -> list[_Segment]
     return [_Segment(*row) for row in rows]
 
 
-def _apply_retention(log: EmbeddedLog, topic: _Topic, partition: int, now: int) -> None:
+def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
     segments = _segments(log, topic, partition)
     closed = segments[:-1]
     retention_ms = int(topic.setting("retention.ms"))
@@ -110,15 +111,14 @@ def _apply_retention(log: EmbeddedLog, topic: _Topic, partition: int, now: int) 
     )
 
 
-def _compact(log: EmbeddedLog, topic: _Topic, partition: int, now: int) -> None:
-    from headwater.log.embedded import _BatchRow
+def _compact(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
 
     closed = _segments(log, topic, partition)[:-1]
     if not closed:
         return
     names = [s.name for s in closed]
     rows = [
-        _BatchRow(*row)
+        BatchRow(*row)
         for row in log._query(
             "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
             f"WHERE topic_id = ? AND partition = ? AND segment IN ({','.join('?' * len(names))}) "

@@ -152,3 +152,50 @@ class OpenFiles(Generic[K, V]):
             if key not in self._pins:
                 self._close(self._items.pop(key))
                 excess -= 1
+
+
+class Appender:
+    """Per-partition writer state of this process: a thread lock, the flock fd, the open segment."""
+
+    def __init__(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.lock_fd = os.open(os.path.join(directory, "append.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self.segment: str | None = None
+        self.segment_fd = -1
+
+    def open_segment(self, name: str) -> tuple[int, bool]:
+        """The fd of segment ``name``, and whether the file was just created."""
+        if self.segment != name:
+            self.close_segment()
+            path = os.path.join(self.directory, name)
+            created = not os.path.exists(path)
+            self.segment_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.segment = name
+            return self.segment_fd, created
+        return self.segment_fd, False
+
+    def close_segment(self) -> None:
+        if self.segment_fd >= 0:
+            os.close(self.segment_fd)
+        self.segment, self.segment_fd = None, -1
+
+    def cut_back(self, position: int) -> None:
+        """Remove what a failed append wrote to the open segment from ``position`` on."""
+        if self.segment is None:
+            return
+        path = os.path.join(self.directory, self.segment)
+        cut_back(self.segment_fd, position, path)
+        if position == 0:
+            # A segment created by the failed append: remove it, so the next roll creates it
+            # again (and fsyncs the directory entry then).
+            self.close_segment()
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                logger.warning("log: could not remove the empty segment %s: %s", path, exc)
+
+    def close(self) -> None:
+        self.close_segment()
+        os.close(self.lock_fd)

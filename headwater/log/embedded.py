@@ -28,18 +28,15 @@ they never stop readers or writers.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
 import shutil
 import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -58,6 +55,7 @@ from headwater.errors import (
     UnknownTopicError,
 )
 from headwater.log import notify
+from headwater.log.cleaner import clean_partition
 from headwater.log.base import (
     RECORD_SCHEMA,
     AppendResult,
@@ -72,10 +70,12 @@ from headwater.log.base import (
     validate_topic_config,
     validate_topic_name,
 )
-from headwater.log.damage import Damage, DamageRegistry
-from headwater.log.diskio import OpenFiles, cut_back, disk_error, sqlite_error, write_all
-from headwater.log.rebuild import rebuild_index, salvage_group_offsets, write_topic_file
-from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, scan_tail, segment_name
+from headwater.log.damage import DamageRegistry
+from headwater.log.diskio import Appender, OpenFiles, disk_error, write_all
+from headwater.log.metadb import BatchRow, MetaDb, TopicRow, now_ms
+from headwater.log.rebuild import write_topic_file
+from headwater.log.recovery import Recovery
+from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, segment_name
 
 logger = logging.getLogger(__name__)
 
@@ -123,83 +123,12 @@ _MAX_OPEN_SEGMENTS = 256
 _MAX_OPEN_APPENDERS = 128
 #: Default bound on a topic's partition count (``max_partitions``, HEADWATER_LOG_MAX_PARTITIONS).
 DEFAULT_MAX_PARTITIONS = 1024
-_SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
-@dataclass(frozen=True)
-class _Topic:
-    id: int
-    name: str
-    partitions: int
-    config: dict[str, str]
-
-    def info(self) -> TopicInfo:
-        return TopicInfo(self.name, self.partitions, dict(self.config))
-
-    def setting(self, key: str) -> str:
-        return self.info().setting(key)
-
-
-@dataclass(frozen=True)
-class _BatchRow:
-    base_offset: int
-    last_offset: int
-    count: int
-    max_ts: int
-    segment: str
-    position: int
-    size: int
-
-
-class _Appender:
-    """Per-partition writer state of this process: a thread lock, the flock fd, the open segment."""
-
-    def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self.directory = directory
-        self.lock = threading.Lock()
-        self.lock_fd = os.open(os.path.join(directory, "append.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        self.segment: str | None = None
-        self.segment_fd = -1
-
-    def open_segment(self, name: str) -> tuple[int, bool]:
-        """The fd of segment ``name``, and whether the file was just created."""
-        if self.segment != name:
-            self.close_segment()
-            path = os.path.join(self.directory, name)
-            created = not os.path.exists(path)
-            self.segment_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            self.segment = name
-            return self.segment_fd, created
-        return self.segment_fd, False
-
-    def close_segment(self) -> None:
-        if self.segment_fd >= 0:
-            os.close(self.segment_fd)
-        self.segment, self.segment_fd = None, -1
-
-    def cut_back(self, position: int) -> None:
-        """Remove what a failed append wrote to the open segment from ``position`` on."""
-        if self.segment is None:
-            return
-        path = os.path.join(self.directory, self.segment)
-        cut_back(self.segment_fd, position, path)
-        if position == 0:
-            # A segment created by the failed append: remove it, so the next roll creates it
-            # again (and fsyncs the directory entry then).
-            self.close_segment()
-            try:
-                os.unlink(path)
-            except OSError as exc:
-                logger.warning("log: could not remove the empty segment %s: %s", path, exc)
-
-    def close(self) -> None:
-        self.close_segment()
-        os.close(self.lock_fd)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+# The index's row types, under the names this module has always used.
+_Topic = TopicRow
+_BatchRow = BatchRow
+_now_ms = now_ms
 
 
 class EmbeddedLog(Log):
@@ -216,17 +145,15 @@ class EmbeddedLog(Log):
             os.environ.get("HEADWATER_LOG_MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)
         )
         os.makedirs(os.path.join(self.root, "topics"), exist_ok=True)
-        self._db_lock = threading.RLock()
-        self._appenders: OpenFiles[tuple[int, int], _Appender] = OpenFiles(_MAX_OPEN_APPENDERS, _Appender.close)
+        self._appenders: OpenFiles[tuple[int, int], Appender] = OpenFiles(_MAX_OPEN_APPENDERS, Appender.close)
         self._segments: OrderedDict[str, SegmentReader] = OrderedDict()
         self._segments_lock = threading.Lock()
-        self._closed = False
         self._damage = DamageRegistry()
         #: Damage found in stored data: (topic, partition) -> what is wrong. Only the damaged offsets
         #: refuse reads (CorruptLogError with the range); the rest of the partition stays usable.
         self.problems: dict[tuple[str, int], str] = self._damage.problems
-        self._db = self._open_index()
-        self._sync_mode = "FULL"
+        self._meta = MetaDb(self.root, _SCHEMA)
+        self._recovery = Recovery(self._meta, self._damage, self._partition_dir)
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -237,109 +164,13 @@ class EmbeddedLog(Log):
             self._cleaner.start()
 
     # -- SQLite helpers ------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            os.path.join(self.root, "meta.db"), timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit fsyncs the WAL, so an acknowledged transaction, offset commit
-        # or topic survives a power cut. Plain appends relax it (see _write_tx).
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("BEGIN IMMEDIATE")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute("COMMIT")
-        # Touch every table, so a damaged file shows itself now rather than mid-append.
-        for table in ("topics", "partitions", "batches", "group_offsets"):
-            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
-        return db
-
-    def _open_index(self) -> sqlite3.Connection:
-        """Open meta.db; rebuild it from the segment files when it is missing or damaged.
-
-        Holds ``meta.lock`` so that processes opening the directory together
-        rebuild it once.
-        """
-        path = os.path.join(self.root, "meta.db")
-        lock_fd = os.open(os.path.join(self.root, "meta.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            missing = not os.path.exists(path)
-            offsets: list[tuple[Any, ...]] = []
-            try:
-                db = self._connect()
-            except sqlite3.DatabaseError as exc:
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _SQLITE_DAMAGED:
-                    raise
-                aside = f"{path}.damaged-{_now_ms()}"
-                logger.error(
-                    "log: the index %s is damaged (%s); moving it to %s and rebuilding it from the segment files",
-                    path, exc, aside,
-                )
-                offsets = salvage_group_offsets(path)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(path + suffix):
-                        os.replace(path + suffix, aside + suffix)
-                missing = True
-                db = self._connect()
-            if missing and any(os.scandir(os.path.join(self.root, "topics"))):
-                if not offsets:
-                    logger.error("log: %s was missing: rebuilding it from the segment files", path)
-                summary = rebuild_index(self.root, db, offsets)
-                logger.error(
-                    "log: rebuilt %s from the segment files: %d topic(s), %d batch(es), %d record(s); "
-                    "%d committed group offset(s) kept (the others are lost: their consumers restart "
-                    "from auto.offset.reset)",
-                    path, summary.topics, summary.batches, summary.records, summary.group_offsets,
-                )
-            return db
-        finally:
-            os.close(lock_fd)
-
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        if self._closed:
-            raise LogClosedError(f"log: {self.root} is closed")
-        with self._db_lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._meta.query(sql, args)
 
-    @contextmanager
     def _write_tx(
         self, what: str = "updating the index", *, from_frames: bool = False
-    ) -> Iterator[sqlite3.Connection]:
-        """One SQLite write transaction; a full or failing disk raises LogFullError / LogUnavailableError.
-
-        Commits are fsynced (``synchronous=FULL``), except with ``from_frames``:
-        the index rows of plain appends, which tail recovery derives again from
-        their fsynced, self-describing frames if a power cut takes the commit.
-        (The WAL is one sequential file: the next fsynced commit of any process
-        makes every earlier one durable too.)
-        """
-        with self._db_lock:
-            if self._closed:
-                raise LogClosedError(f"log: {self.root} is closed")
-            db = self._db
-            try:
-                mode = "NORMAL" if from_frames else "FULL"
-                if mode != self._sync_mode:
-                    db.execute(f"PRAGMA synchronous={mode}")  # noqa: S608 - one of two fixed words
-                    self._sync_mode = mode
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        try:
-                            db.execute("ROLLBACK")
-                        except sqlite3.Error as exc:
-                            logger.warning("log: rollback failed after an error while %s: %s", what, exc)
-                    raise
-            except sqlite3.Error as exc:
-                mapped = sqlite_error(exc, what)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+    ) -> AbstractContextManager[sqlite3.Connection]:
+        return self._meta.write_tx(what, from_frames=from_frames)
 
     def _topic(self, name: str) -> _Topic:
         rows = self._query("SELECT id, partitions, config FROM topics WHERE name = ?", (name,))
@@ -425,11 +256,11 @@ class EmbeddedLog(Log):
         return self._topic(name).info()
 
     # -- appending --------------------------------------------------------------
-    def _acquire_appender(self, topic: _Topic, partition: int) -> _Appender:
+    def _acquire_appender(self, topic: _Topic, partition: int) -> Appender:
         """The partition's appender, pinned open until :meth:`_release_appender`."""
         directory = self._partition_dir(topic, partition)
         try:
-            return self._appenders.acquire((topic.id, partition), lambda: _Appender(directory))
+            return self._appenders.acquire((topic.id, partition), lambda: Appender(directory))
         except OSError as exc:
             raise disk_error(exc, f"opening {topic.name}[{partition}] for appending") from exc
 
@@ -480,12 +311,12 @@ class EmbeddedLog(Log):
         # Lock in one global order so concurrent transactions cannot deadlock.
         prepared.sort(key=lambda item: (item[0].id, item[1]))
         names = ", ".join(f"{info.name}[{partition}]" for info, partition, _ in prepared)
-        appenders: list[_Appender] = []
+        appenders: list[Appender] = []
         results: list[AppendResult] = []
         rows: list[tuple[Any, ...]] = []
-        locked: list[_Appender] = []
+        locked: list[Appender] = []
         #: (appender, position) of every frame being written: cut back off unless the commit lands.
-        written: list[tuple[_Appender, int]] = []
+        written: list[tuple[Appender, int]] = []
         committed = False
         try:
             for info, partition, _ in prepared:
@@ -535,17 +366,17 @@ class EmbeddedLog(Log):
         info: _Topic,
         partition: int,
         table: pa.Table,
-        appender: _Appender,
+        appender: Appender,
         now: int,
         flags: int,
-        written: list[tuple[_Appender, int]],
+        written: list[tuple[Appender, int]],
     ) -> tuple[AppendResult, tuple[Any, ...] | None]:
         """Write one frame at the end of the partition (flock held) and fsync it; return its index row.
 
         Notes the frame's position in ``written`` before writing, so a failure
         at any byte lets the caller cut the frame back off.
         """
-        self._recover_tail(info, partition, appender)
+        self._recovery.recover_tail(info, partition, appender)
         base = self._bounds(info, partition)[1]
         n = table.num_rows
         if n == 0:
@@ -610,66 +441,6 @@ class EmbeddedLog(Log):
             return segment_name(next_offset), 0
         return segment, end
 
-    def _recover_tail(self, topic: _Topic, partition: int, appender: _Appender) -> None:
-        """Index complete frames a killed writer left unindexed; cut off a torn frame.
-
-        Called with the partition's flock held. Looks at the active segment past
-        its committed end, and at the segment a roll would create next.
-        """
-        while True:
-            start, next_offset = self._bounds(topic, partition)
-            rows = self._query(
-                "SELECT segment, position + size FROM batches WHERE topic_id = ? AND partition = ? "
-                "ORDER BY base_offset DESC LIMIT 1",
-                (topic.id, partition),
-            )
-            candidates = [(rows[0][0], rows[0][1], True)] if rows else []
-            if rows and self._damage.segment_damaged(topic.id, partition, rows[0][0]):
-                candidates = []
-            candidates.append((segment_name(next_offset), 0, False))
-            recovered = False
-            for segment, end, indexed in candidates:
-                path = os.path.join(appender.directory, segment)
-                try:
-                    size = os.path.getsize(path)
-                except FileNotFoundError:
-                    if indexed:
-                        self._mark_damaged(topic, partition, segment, None)
-                    continue
-                if size < end and indexed:
-                    self._mark_damaged(topic, partition, segment, size)
-                if size <= end:
-                    continue
-                fd, _ = appender.open_segment(segment)
-                frames = scan_tail(fd, end, next_offset)
-                if frames:
-                    os.fdatasync(fd)
-                    with self._write_tx() as db:
-                        for position, header in frames:
-                            db.execute(
-                                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                (topic.id, partition, header.base_offset, header.last_offset, header.count,
-                                 header.max_timestamp, segment, position, header.size, _now_ms()),
-                            )
-                        db.execute(
-                            "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ?",
-                            (frames[-1][1].last_offset + 1, topic.id, partition),
-                        )
-                    logger.warning(
-                        "log: recovered %d unindexed batch(es) of %s[%d] (offsets %d..%d) left by a killed writer",
-                        len(frames), topic.name, partition, frames[0][1].base_offset, frames[-1][1].last_offset,
-                    )
-                    recovered = True
-                    break
-                logger.warning(
-                    "log: cutting a torn write off %s[%d]: %s past byte %d (%d bytes)",
-                    topic.name, partition, segment, end, size - end,
-                )
-                os.ftruncate(fd, end)
-                os.fdatasync(fd)
-            if not recovered:
-                return
-
     # -- reading ----------------------------------------------------------------
     def _segment_reader(self, directory: str, segment: str) -> SegmentReader:
         path = os.path.join(directory, segment)
@@ -717,8 +488,8 @@ class EmbeddedLog(Log):
             except FileNotFoundError:
                 size = None
             if size is not None and size >= row.position + row.size:
-                raise self._mark_batch(topic, partition, row, "its stored bytes fail their checksum").error() from exc
-            self._mark_damaged(topic, partition, row.segment, size)
+                raise self._recovery.mark_batch(topic, partition, row, "its stored bytes fail their checksum").error() from exc
+            self._recovery.mark_damaged(topic, partition, row.segment, size)
         except FileNotFoundError:
             still = self._query(
                 "SELECT 1 FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ? AND segment = ?",
@@ -726,7 +497,7 @@ class EmbeddedLog(Log):
             )
             if not still:
                 raise
-            self._mark_damaged(topic, partition, row.segment, None)
+            self._recovery.mark_damaged(topic, partition, row.segment, None)
         damage = self._damage.find(topic.id, partition, row.base_offset)
         if damage is None:  # the index changed under us: the caller looks again
             raise FileNotFoundError(row.segment)
@@ -879,7 +650,7 @@ class EmbeddedLog(Log):
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                self._verify_partition(topic, p)
+                self._recovery.verify_partition(topic, p)
                 appender = self._acquire_appender(topic, p)
                 try:
                     with appender.lock:
@@ -888,64 +659,13 @@ class EmbeddedLog(Log):
                         except BlockingIOError:
                             continue  # a live writer holds it and recovers the tail itself
                         try:
-                            self._recover_tail(topic, p, appender)
+                            self._recovery.recover_tail(topic, p, appender)
                         finally:
                             fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
                 finally:
                     self._release_appender(topic, p)
 
-    def _verify_partition(self, topic: _Topic, partition: int) -> None:
-        """Check the partition's segments against the index; note what is damaged."""
-        directory = self._partition_dir(topic, partition)
-        rows = self._query(
-            "SELECT segment, MAX(base_offset), MAX(position + size) FROM batches "
-            "WHERE topic_id = ? AND partition = ? GROUP BY segment",
-            (topic.id, partition),
-        )
-        for segment, last_base, end in rows:
-            path = os.path.join(directory, segment)
-            try:
-                size = os.path.getsize(path)
-            except FileNotFoundError:
-                self._mark_damaged(topic, partition, segment, None)
-                continue
-            if size < end:
-                self._mark_damaged(topic, partition, segment, size)
-                continue
-            row = _BatchRow(*self._query(
-                "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
-                "WHERE topic_id = ? AND partition = ? AND base_offset = ?",
-                (topic.id, partition, last_base),
-            )[0])
-            try:
-                SegmentReader(path).frame(row.position, row.size, f"{topic.name}[{partition}] batch at {last_base}")
-            except CorruptLogError:
-                self._mark_batch(topic, partition, row, "its stored bytes fail their checksum")
-
-    def _mark_damaged(self, topic: _Topic, partition: int, segment: str, size: int | None) -> None:
-        """Note the batches of ``segment`` lost because the file is missing (``size`` None) or cut short."""
-        first, last = self._query(
-            "SELECT MIN(base_offset), MAX(last_offset) FROM batches "
-            "WHERE topic_id = ? AND partition = ? AND segment = ? AND position + size > ?",
-            (topic.id, partition, segment, -1 if size is None else size),
-        )[0]
-        if first is None:
-            return
-        path = os.path.join(self._partition_dir(topic, partition), segment)
-        reason = f"segment file {path} is missing" if size is None else (
-            f"segment file {path} is truncated to {size} bytes")
-        self._damage.add(topic.id, Damage(topic.name, partition, first, last, segment, reason))
-
-    def _mark_batch(self, topic: _Topic, partition: int, row: _BatchRow, reason: str) -> Damage:
-        damage = Damage(topic.name, partition, row.base_offset, row.last_offset, row.segment,
-                        f"{reason}: {os.path.join(self._partition_dir(topic, partition), row.segment)} "
-                        f"bytes {row.position}..{row.position + row.size}")
-        self._damage.add(topic.id, damage)
-        return damage
-
     def run_cleaner(self) -> None:
-        from headwater.log.cleaner import clean_partition
-
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
@@ -962,15 +682,13 @@ class EmbeddedLog(Log):
                 logger.exception("log: cleaner pass failed")
 
     def close(self) -> None:
-        if self._closed:
+        if self._meta.closed:
             return
         self._cleaner_stop.set()
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
         self._appenders.clear()
-        with self._db_lock:
-            self._closed = True
-            self._db.close()
+        self._meta.close()
 
 
 def _empty_batch() -> pa.RecordBatch:

@@ -93,8 +93,9 @@ def rebuild_index(root: str, db: sqlite3.Connection, offsets: list[tuple[Any, ..
                 (topic_id, name, partitions, orjson.dumps(definition["config"]).decode(), definition["created_ms"]),
             )
             for partition in range(partitions):
+                compacted = "compact" in str(definition["config"].get("cleanup.policy", ""))
                 start, end, batches, records = _rebuild_partition(
-                    db, topic_id, partition, os.path.join(directory, str(partition)), now
+                    db, topic_id, partition, os.path.join(directory, str(partition)), now, compacted
                 )
                 db.execute(
                     "INSERT INTO partitions (topic_id, partition, log_start, next_offset) VALUES (?, ?, ?, ?)",
@@ -128,7 +129,7 @@ def _topic_definition(directory: str) -> dict[str, Any] | None:
 
 
 def _rebuild_partition(
-    db: sqlite3.Connection, topic_id: int, partition: int, directory: str, now: int
+    db: sqlite3.Connection, topic_id: int, partition: int, directory: str, now: int, compacted: bool
 ) -> tuple[int, int, int, int]:
     """Index every valid frame of a partition's segments; (log start, next offset, batches, records)."""
     newest: dict[int, tuple[int, str]] = {}
@@ -159,6 +160,11 @@ def _rebuild_partition(
             logger.error(
                 "log: rebuilding the index: %s has %d unreadable byte(s) past byte %d; they are left out",
                 path, size - stored, stored,
+            )
+        if frames and start >= 0 and frames[0][1].base_offset > expected and not compacted:
+            logger.error(
+                "log: rebuilding the index: offsets %d..%d of %s are in no segment file (a segment is missing); "
+                "readers see a gap there", expected, frames[0][1].base_offset - 1, directory,
             )
         for position, header in frames:
             db.execute(

@@ -169,3 +169,19 @@ def test_damaged_index_is_set_aside_and_rebuilt(
         assert _read_all(log, 0) == (_expected(0, range(6)), [])
         assert _read_all(log, 1) == (_expected(1, range(6)), [])
         assert log.append("t", 1, [Record(b"more")]).base_offset == 60
+
+
+def test_rebuild_reports_a_missing_segment_as_a_gap(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _fill(tmp_path)
+    segments = _segments(tmp_path)
+    segments[1].unlink()
+    for name in ("meta.db", "meta.db-wal", "meta.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with caplog.at_level(logging.ERROR), EmbeddedLog(str(tmp_path)) as log:
+        first_of_second = int(segments[1].name.split(".")[0])
+        first_of_third = int(segments[2].name.split(".")[0])
+        assert f"offsets {first_of_second}..{first_of_third - 1} of" in caplog.text
+        values, _ = _read_all(log)
+        lost = range(first_of_second // 10, first_of_third // 10)
+        assert values == _expected(0, range(0, lost.start)) + _expected(0, range(lost.stop, 6))
+        assert log.end_offset("t", 0) == 60

@@ -58,7 +58,7 @@ def write_all(fd: int, chunks: Sequence[bytes | pa.Buffer], position: int) -> in
     rest is written again from where it stopped. A write that makes no
     progress raises ENOSPC, as the kernel would on the next try.
     """
-    views = [memoryview(chunk).cast("B") for chunk in chunks]
+    views = [view for view in (memoryview(chunk).cast("B") for chunk in chunks) if len(view)]
     total = sum(len(v) for v in views)
     done = 0
     while views:

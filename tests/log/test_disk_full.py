@@ -55,8 +55,11 @@ def test_append_on_a_full_disk_fails_clearly_and_keeps_nothing(small_disk: Small
             log.append("t", 0, _batch("full", 100))
         assert log.end_offset("t", 0) == end
         assert _segment_bytes(root) == stored
-        # Reads go on while the disk is full.
+        # Reads go on while the disk is full, and the log opens (a restart while the disk is full).
         assert _values(log, "t") == acked
+        with EmbeddedLog(str(root)) as again:
+            assert _values(again, "t") == acked
+            assert again.problems == {}
         with pytest.raises(LogFullError):
             log.transact([("t", 0, _batch("tx", 100))], group="g", offsets={TopicPartition("t", 0): 3})
         assert log.committed("g", [TopicPartition("t", 0)]) == {TopicPartition("t", 0): None}

@@ -74,6 +74,12 @@ class DamageRegistry:
         with self._lock:
             return bool(self._ranges.get((topic_id, partition)))
 
+    def take(self, topic_id: int, topic: str, partition: int) -> list[Damage]:
+        """Forget (and return) the damage of one partition."""
+        with self._lock:
+            self.problems.pop((topic, partition), None)
+            return self._ranges.pop((topic_id, partition), [])
+
     def forget_topic(self, topic_id: int, name: str) -> None:
         with self._lock:
             for key in [k for k in self._ranges if k[0] == topic_id]:

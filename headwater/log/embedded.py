@@ -570,7 +570,8 @@ class EmbeddedLog(Log):
                 raise
             # Hand out the intact records before the damage; the next read reports it.
         if not parts:
-            combined = _empty_batch()
+            # No batch holds an offset in [offset, end): deleted (damage accepted) offsets; step over them.
+            combined, next_offset = _empty_batch(), end
         else:
             combined = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
         return Fetched(topic.name, partition, combined, next_offset, end)
@@ -593,6 +594,26 @@ class EmbeddedLog(Log):
         info = self._topic(topic)
         check_partition(topic, partition, info.partitions)
         return self._bounds(info, partition)[1]
+
+    def delete_damaged(self, topic: str, partition: int) -> list[tuple[int, int]]:
+        """Accept the loss of a partition's damaged offsets: drop them from the index; returns the ranges.
+
+        Readers then see a gap there (as after Kafka's delete-records), the
+        partition leaves ``problems`` and the cleaner works on it again.
+        """
+        info = self._topic(topic)
+        check_partition(topic, partition, info.partitions)
+        damaged = self._damage.take(info.id, topic, partition)
+        with self._write_tx(f"deleting damaged offsets of {topic}[{partition}]") as db:
+            for damage in damaged:
+                db.execute(
+                    "DELETE FROM batches WHERE topic_id = ? AND partition = ? AND base_offset BETWEEN ? AND ?",
+                    (info.id, partition, damage.first, damage.last),
+                )
+        for damage in damaged:
+            logger.warning("log: deleted the damaged offsets %d..%d of %s[%d] (%s)",
+                           damage.first, damage.last, topic, partition, damage.reason)
+        return [(damage.first, damage.last) for damage in damaged]
 
     def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
         info = self._topic(topic)

@@ -185,3 +185,22 @@ def test_rebuild_reports_a_missing_segment_as_a_gap(tmp_path: Path, caplog: pyte
         lost = range(first_of_second // 10, first_of_third // 10)
         assert values == _expected(0, range(0, lost.start)) + _expected(0, range(lost.stop, 6))
         assert log.end_offset("t", 0) == 60
+
+
+def test_accepting_the_loss_leaves_a_gap_and_a_healthy_partition(tmp_path: Path) -> None:
+    _fill(tmp_path, segment_bytes=1_000_000)
+    (segment,) = _segments(tmp_path)
+    os.truncate(segment, segment.stat().st_size - 50)  # offsets 50..59 are cut
+    with EmbeddedLog(str(tmp_path)) as log:
+        with EmbeddedLog(str(tmp_path)) as other:  # damage is found per process; deleting it is for all
+            assert ("t", 0) in other.problems
+        assert log.delete_damaged("t", 0) == [(50, 59)]
+        assert log.problems == {}
+        assert log.read("t", 0, 40).records.num_rows == 10
+        gap = log.read("t", 0, 50)  # the gap: nothing to read there, and the position moves past it
+        assert (gap.records.num_rows, gap.next_offset) == (0, 60)
+        assert log.append("t", 0, [Record(b"after")]).base_offset == 60
+        assert log.read("t", 0, 50).records.column("value").to_pylist() == [b"after"]
+    with EmbeddedLog(str(tmp_path)) as log:
+        assert log.problems == {}
+        assert _read_all(log) == (_expected(0, range(5)) + [b"after"], [])

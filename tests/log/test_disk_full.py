@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -129,3 +130,29 @@ def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         monkeypatch.undo()
         os.close(fd)
     assert path.read_bytes() == b"\0\0\0header-bytes" + b"payload" * 5 + b"end"
+
+
+def test_an_io_error_at_fsync_keeps_nothing_and_the_log_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsync failing (EIO) leaves the frame's fate unknown: it is cut off and the append refused."""
+    with EmbeddedLog(str(tmp_path)) as log:
+        log.create_topic("t", 1)
+        log.append("t", 0, [Record(b"a")])
+        size = sum(p.stat().st_size for p in tmp_path.glob("topics/*/*/*.log"))
+        real = os.fdatasync
+        calls = {"n": 0}
+
+        def failing(fd: int) -> None:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            real(fd)
+
+        monkeypatch.setattr(os, "fdatasync", failing)
+        with pytest.raises(LogUnavailableError, match="Input/output error") as caught:
+            log.append("t", 0, [Record(b"b")])
+        assert not isinstance(caught.value, LogFullError)
+        monkeypatch.undo()
+        assert log.end_offset("t", 0) == 1
+        assert sum(p.stat().st_size for p in tmp_path.glob("topics/*/*/*.log")) == size
+        log.append("t", 0, [Record(b"c")])
+        assert _values(log, "t") == [b"a", b"c"]

@@ -145,6 +145,9 @@ def test_corrupt_payload_is_reported_on_open_and_never_read(tmp_path: Path) -> N
         with pytest.raises(CorruptLogError, match=r"t\[0\] offsets 0\.\.9 are damaged") as caught:
             log.read("t", 0, 0)
         assert caught.value.next_offset == 10
+        assert log.append("t", 0, [Record(b"y")]).base_offset == 10  # in a fresh segment
+        assert log.read("t", 0, 10).records.column("value").to_pylist() == [b"y"]
+        assert len(_segment_files(tmp_path)) == 2
 
 
 def test_corruption_in_an_older_batch_is_caught_at_read(tmp_path: Path) -> None:

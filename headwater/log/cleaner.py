@@ -45,8 +45,12 @@ class _Segment(NamedTuple):
     size: int
 
 
-def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int) -> None:
-    """One cleaner pass over one partition; skipped if another process is cleaning it."""
+def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int, *, compact: bool = True) -> None:
+    """One cleaner pass over one partition; skipped if another process is cleaning it.
+
+    ``compact`` False: retention only (a damaged partition is not rewritten,
+    but its old segments still go, damaged ones included, so it never fills the disk).
+    """
     directory = log._partition_dir(topic, partition)
     if not os.path.isdir(directory):
         return
@@ -60,7 +64,7 @@ def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int) -> None:
         now = time.time_ns() // 1_000_000
         if "delete" in policy:
             _apply_retention(log, topic, partition, now)
-        if "compact" in policy:
+        if "compact" in policy and compact:
             _compact(log, topic, partition, now)
     finally:
         os.close(fd)

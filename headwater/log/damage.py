@@ -74,6 +74,20 @@ class DamageRegistry:
         with self._lock:
             return bool(self._ranges.get((topic_id, partition)))
 
+    def trim(self, topic_id: int, topic: str, partition: int, log_start: int) -> None:
+        """Forget damage that retention removed (wholly below the log start offset)."""
+        with self._lock:
+            ranges = self._ranges.get((topic_id, partition), [])
+            kept = [d for d in ranges if d.last >= log_start]
+            if len(kept) == len(ranges):
+                return
+            self._ranges[(topic_id, partition)] = kept
+            if kept:
+                self.problems[(topic, partition)] = "; ".join(str(d.error()) for d in kept)
+            else:
+                self.problems.pop((topic, partition), None)
+        logger.info("log: damaged offsets of %s[%d] below %d were removed by retention", topic, partition, log_start)
+
     def take(self, topic_id: int, topic: str, partition: int) -> list[Damage]:
         """Forget (and return) the damage of one partition."""
         with self._lock:

@@ -690,8 +690,10 @@ class EmbeddedLog(Log):
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                if not self._damage.partition_damaged(topic_id, p):  # leave damaged files as they are
-                    clean_partition(self, topic, p)
+                damaged = self._damage.partition_damaged(topic_id, p)
+                clean_partition(self, topic, p, compact=not damaged)  # never rewrite damaged files
+                if damaged:
+                    self._damage.trim(topic_id, name, p, self._bounds(topic, p)[0])
 
     def _clean_loop(self, interval_s: float) -> None:
         while not self._cleaner_stop.wait(interval_s):

@@ -204,3 +204,20 @@ def test_accepting_the_loss_leaves_a_gap_and_a_healthy_partition(tmp_path: Path)
     with EmbeddedLog(str(tmp_path)) as log:
         assert log.problems == {}
         assert _read_all(log) == (_expected(0, range(5)) + [b"after"], [])
+
+
+def test_retention_removes_damaged_segments_and_the_damage_with_them(tmp_path: Path) -> None:
+    _fill(tmp_path)
+    segments = _segments(tmp_path)
+    segments[0].unlink()
+    with EmbeddedLog(str(tmp_path)) as log:
+        assert ("t", 0) in log.problems
+        first_of_second = int(segments[1].name.split(".")[0])
+        with log._write_tx() as db:  # retention.bytes small enough to drop the first segment only
+            db.execute("UPDATE topics SET config = ? WHERE name = 't'",
+                       ('{"segment.bytes": "3000", "retention.bytes": "%d"}' % (
+                           sum(p.stat().st_size for p in segments[1:])),))
+        log.run_cleaner()
+        assert log.beginning_offset("t", 0) == first_of_second
+        assert log.problems == {}
+        assert _read_all(log)[1] == []

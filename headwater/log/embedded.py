@@ -3,22 +3,27 @@
 Layout::
 
     <root>/meta.db                          SQLite (WAL): topics, partitions, batch index, group offsets
+    <root>/meta.lock                        flock held while opening (and, if need be, rebuilding) meta.db
+    <root>/topics/<name>-<id>/topic.json    the topic's partitions and config (to rebuild meta.db)
     <root>/topics/<name>-<id>/<p>/*.log     segment files of framed Arrow batches (see segment.py)
     <root>/topics/<name>-<id>/<p>/append.lock   flock held by the one appender of the partition
     <root>/topics/<name>-<id>/<p>/notify        touched after each append; readers wait on it
 
 An append, holding the partition's flock: writes the frame at the committed
 end of the active segment, fdatasyncs it, then commits the index row and the
-partition's next offset in one SQLite transaction (``synchronous=FULL``: the
-commit is fsynced too). Only then does it return, so an acknowledged append
-survives ``kill -9`` and a power cut. A writer killed between its fsync and
-its commit leaves an unindexed tail: the next appender (or the next open)
-recovers the complete frames and truncates a torn one. A write that fails
-(disk full, I/O error) is cut back off before the error is raised
-(:class:`LogFullError`), so nothing unacknowledged is ever indexed.
+partition's next offset in one SQLite transaction. Only then does it return,
+so an acknowledged append survives ``kill -9`` and a power cut (metadb.py
+says which commits are fsynced and why the others need not be). A writer
+killed between its fsync and its commit leaves an unindexed tail: the next
+appender (or the next open) recovers the complete frames and truncates a torn
+one (recovery.py). A write that fails (disk full, I/O error) is cut back off
+before the error is raised (LogFullError, LogUnavailableError: diskio.py), so
+nothing unacknowledged is ever indexed.
 
-Damage stays local (see damage.py); a missing or damaged meta.db is rebuilt
-from the segment files on open (see rebuild.py).
+Damage stays local (damage.py); a missing or damaged meta.db is rebuilt from
+the segment files on open (rebuild.py). Partitions not being written hold no
+file descriptor (an LRU of appenders), and a topic has at most
+``max_partitions`` partitions.
 
 Readers never lock: they look up the index and read frames through memory maps,
 checking both CRCs of every frame. Retention deletes and compaction rewrites

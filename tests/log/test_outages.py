@@ -64,6 +64,8 @@ def test_collector_answers_503_on_a_full_disk_and_loses_nothing(small_disk: Smal
         assert len(refused) >= 3, "the disk never filled"
         health = client.get("/healthcheck")
         assert health.status_code == 200  # the process is alive; only writes wait for space
+        produced = client.post("/topics/events/messages", json={"records": [{"value": "x" * 200_000}]})
+        assert produced.status_code == 503 and "disk is full" in produced.json()["message"]
         small_disk.free()
         for ids, body in refused:  # a client retries what was refused
             assert client.post("/v1/batch", json=body).status_code == 200

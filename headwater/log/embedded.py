@@ -493,7 +493,8 @@ class EmbeddedLog(Log):
             except FileNotFoundError:
                 size = None
             if size is not None and size >= row.position + row.size:
-                raise self._recovery.mark_batch(topic, partition, row, "its stored bytes fail their checksum").error() from exc
+                damage = self._recovery.mark_batch(topic, partition, row, "its stored bytes fail their checksum")
+                raise damage.error() from exc
             self._recovery.mark_damaged(topic, partition, row.segment, size)
         except FileNotFoundError:
             still = self._query(

@@ -132,7 +132,9 @@ def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert path.read_bytes() == b"\0\0\0header-bytes" + b"payload" * 5 + b"end"
 
 
-def test_an_io_error_at_fsync_keeps_nothing_and_the_log_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_io_error_at_fsync_keeps_nothing_and_the_log_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """fsync failing (EIO) leaves the frame's fate unknown: it is cut off and the append refused."""
     with EmbeddedLog(str(tmp_path)) as log:
         log.create_topic("t", 1)

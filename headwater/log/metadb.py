@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.errors import LogClosedError
+from headwater.errors import CorruptLogError, LogClosedError
 from headwater.log.base import TopicInfo
 from headwater.log.diskio import sqlite_error
 from headwater.log.rebuild import rebuild_index, salvage_group_offsets
@@ -138,7 +138,10 @@ class MetaDb:
         if self.closed:
             raise LogClosedError(f"log: {self.root} is closed")
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from exc
 
     @contextmanager
     def write_tx(self, what: str = "updating the index", *, from_frames: bool = False) -> Iterator[sqlite3.Connection]:
@@ -170,8 +173,17 @@ class MetaDb:
             except sqlite3.Error as exc:
                 mapped = sqlite_error(exc, what)
                 if mapped is exc:
-                    raise
+                    raise self._damaged(exc) from exc
                 raise mapped from exc
+
+    def _damaged(self, exc: sqlite3.Error) -> sqlite3.Error | CorruptLogError:
+        """CorruptLogError for a damaged meta.db found while running (the error itself otherwise)."""
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _SQLITE_DAMAGED:
+            return exc
+        logger.error("log: the index %s/meta.db is damaged: %s", self.root, exc)
+        return CorruptLogError(
+            f"log: the index {self.root}/meta.db is damaged ({exc}); restart to rebuild it from the segment files"
+        )
 
     def close(self) -> None:
         with self._lock:

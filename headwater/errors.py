@@ -84,7 +84,43 @@ class InvalidTopicConfigError(LogError, ConfigError):
 
 
 class CorruptLogError(LogError):
-    """Stored data failed a check (size, checksum, framing). It is never read as data."""
+    """Stored data failed a check (size, checksum, framing). It is never read as data.
+
+    When the damage is located, ``topic``, ``partition`` and the damaged offsets
+    ``first_offset..last_offset`` are set: a reader that accepts the loss continues
+    from ``next_offset`` (as a Kafka consumer sees a gap after deleted records).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        first_offset: int | None = None,
+        last_offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.first_offset = first_offset
+        self.last_offset = last_offset
+
+    @property
+    def next_offset(self) -> int | None:
+        """The first offset past the damaged range (None when the range is not known)."""
+        return None if self.last_offset is None else self.last_offset + 1
+
+
+class LogUnavailableError(LogError):
+    """The log cannot store data right now (a full disk, an I/O error); retrying later can succeed.
+
+    Nothing of the failed write was acknowledged or indexed.
+    """
+
+
+class LogFullError(LogUnavailableError):
+    """The disk (or quota) holding the log is full: nothing was stored; free space and retry."""
 
 
 class LogClosedError(LogError):

@@ -281,6 +281,9 @@ class Log(ABC):
     def __init__(self) -> None:
         self._sticky_lock = threading.Lock()
         self._sticky: dict[str, int] = {}
+        #: Damage found in stored data, (topic, partition) -> what is wrong; empty when all is well.
+        #: Reads of the damaged offsets raise CorruptLogError; the rest stays usable. Health checks report it.
+        self.problems: dict[tuple[str, int], str] = {}
 
     # -- topics ---------------------------------------------------------------
     @abstractmethod

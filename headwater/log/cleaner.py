@@ -27,10 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.log.segment import encode_frame
+from headwater.log.diskio import disk_error, write_all
+from headwater.log.metadb import BatchRow, TopicRow
+from headwater.log.segment import encode_frame, segment_name
 
 if TYPE_CHECKING:
-    from headwater.log.embedded import EmbeddedLog, _Topic
+    from headwater.log.embedded import EmbeddedLog
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,12 @@ class _Segment(NamedTuple):
     size: int
 
 
-def clean_partition(log: EmbeddedLog, topic: _Topic, partition: int) -> None:
-    """One cleaner pass over one partition; skipped if another process is cleaning it."""
+def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int, *, compact: bool = True) -> None:
+    """One cleaner pass over one partition; skipped if another process is cleaning it.
+
+    ``compact`` False: retention only (a damaged partition is not rewritten,
+    but its old segments still go, damaged ones included, so it never fills the disk).
+    """
     directory = log._partition_dir(topic, partition)
     if not os.path.isdir(directory):
         return
@@ -58,13 +64,13 @@ def clean_partition(log: EmbeddedLog, topic: _Topic, partition: int) -> None:
         now = time.time_ns() // 1_000_000
         if "delete" in policy:
             _apply_retention(log, topic, partition, now)
-        if "compact" in policy:
+        if "compact" in policy and compact:
             _compact(log, topic, partition, now)
     finally:
         os.close(fd)
 
 
-def _segments(log: EmbeddedLog, topic: _Topic, partition: int) -> list[_Segment]:
+def _segments(log: EmbeddedLog, topic: TopicRow, partition: int) -> list[_Segment]:
     rows = log._query(
         "SELECT segment, MIN(base_offset), MAX(last_offset), MAX(max_ts), SUM(size) FROM batches "
         "WHERE topic_id = ? AND partition = ? GROUP BY segment ORDER BY MIN(base_offset)",
@@ -73,7 +79,7 @@ def _segments(log: EmbeddedLog, topic: _Topic, partition: int) -> list[_Segment]
     return [_Segment(*row) for row in rows]
 
 
-def _apply_retention(log: EmbeddedLog, topic: _Topic, partition: int, now: int) -> None:
+def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
     segments = _segments(log, topic, partition)
     closed = segments[:-1]
     retention_ms = int(topic.setting("retention.ms"))
@@ -109,15 +115,14 @@ def _apply_retention(log: EmbeddedLog, topic: _Topic, partition: int, now: int) 
     )
 
 
-def _compact(log: EmbeddedLog, topic: _Topic, partition: int, now: int) -> None:
-    from headwater.log.embedded import _BatchRow, segment_name
+def _compact(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
 
     closed = _segments(log, topic, partition)[:-1]
     if not closed:
         return
     names = [s.name for s in closed]
     rows = [
-        _BatchRow(*row)
+        BatchRow(*row)
         for row in log._query(
             "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
             f"WHERE topic_id = ? AND partition = ? AND segment IN ({','.join('?' * len(names))}) "
@@ -175,12 +180,15 @@ def _write_segment(path: str, batches: list[pa.RecordBatch], name: str) -> list[
         position = 0
         for batch in batches:
             header, chunks = encode_frame(batch)
-            os.pwritev(fd, chunks, position)
+            write_all(fd, chunks, position)
             rows.append(
                 (header.base_offset, header.last_offset, header.count, header.max_timestamp, name, position, header.size)
             )
             position += header.size
         os.fdatasync(fd)
+    except OSError as exc:
+        _unlink(path)  # give the space back; the old segment stays in use
+        raise disk_error(exc, f"compacting into {path}") from exc
     finally:
         os.close(fd)
     return rows

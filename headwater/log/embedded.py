@@ -3,6 +3,8 @@
 Layout::
 
     <root>/meta.db                          SQLite (WAL): topics, partitions, batch index, group offsets
+    <root>/meta.lock                        flock held while opening (and, if need be, rebuilding) meta.db
+    <root>/topics/<name>-<id>/topic.json    the topic's partitions and config (to rebuild meta.db)
     <root>/topics/<name>-<id>/<p>/*.log     segment files of framed Arrow batches (see segment.py)
     <root>/topics/<name>-<id>/<p>/append.lock   flock held by the one appender of the partition
     <root>/topics/<name>-<id>/<p>/notify        touched after each append; readers wait on it
@@ -10,9 +12,18 @@ Layout::
 An append, holding the partition's flock: writes the frame at the committed
 end of the active segment, fdatasyncs it, then commits the index row and the
 partition's next offset in one SQLite transaction. Only then does it return,
-so an acknowledged append survives ``kill -9``. A writer killed between its
-fsync and its commit leaves an unindexed tail: the next appender (or the next
-open) recovers the complete frames and truncates a torn one.
+so an acknowledged append survives ``kill -9`` and a power cut (metadb.py
+says which commits are fsynced and why the others need not be). A writer
+killed between its fsync and its commit leaves an unindexed tail: the next
+appender (or the next open) recovers the complete frames and truncates a torn
+one (recovery.py). A write that fails (disk full, I/O error) is cut back off
+before the error is raised (LogFullError, LogUnavailableError: diskio.py), so
+nothing unacknowledged is ever indexed.
+
+Damage stays local (damage.py); a missing or damaged meta.db is rebuilt from
+the segment files on open (rebuild.py). Partitions not being written hold no
+file descriptor (an LRU of appenders), and a topic has at most
+``max_partitions`` partitions.
 
 Readers never lock: they look up the index and read frames through memory maps,
 checking both CRCs of every frame. Retention deletes and compaction rewrites
@@ -28,11 +39,9 @@ import os
 import shutil
 import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -43,6 +52,7 @@ import pyarrow.compute as pc
 from headwater.errors import (
     CorruptLogError,
     InvalidRecordError,
+    InvalidTopicConfigError,
     LogClosedError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
@@ -50,6 +60,7 @@ from headwater.errors import (
     UnknownTopicError,
 )
 from headwater.log import notify
+from headwater.log.cleaner import clean_partition
 from headwater.log.base import (
     RECORD_SCHEMA,
     AppendResult,
@@ -64,7 +75,12 @@ from headwater.log.base import (
     validate_topic_config,
     validate_topic_name,
 )
-from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, scan_tail
+from headwater.log.damage import DamageRegistry
+from headwater.log.diskio import Appender, OpenFiles, disk_error, write_all
+from headwater.log.metadb import BatchRow, MetaDb, TopicRow, now_ms
+from headwater.log.rebuild import write_topic_file
+from headwater.log.recovery import Recovery
+from headwater.log.segment import TRANSACTIONAL, SegmentReader, encode_frame, segment_name
 
 logger = logging.getLogger(__name__)
 
@@ -108,101 +124,41 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 """
 
 _MAX_OPEN_SEGMENTS = 256
+#: Partitions whose append lock and segment stay open; past it the least recently written are closed.
+_MAX_OPEN_APPENDERS = 128
+#: Default bound on a topic's partition count (``max_partitions``, HEADWATER_LOG_MAX_PARTITIONS).
+DEFAULT_MAX_PARTITIONS = 1024
 
 
-@dataclass(frozen=True)
-class _Topic:
-    id: int
-    name: str
-    partitions: int
-    config: dict[str, str]
-
-    def info(self) -> TopicInfo:
-        return TopicInfo(self.name, self.partitions, dict(self.config))
-
-    def setting(self, key: str) -> str:
-        return self.info().setting(key)
-
-
-@dataclass(frozen=True)
-class _BatchRow:
-    base_offset: int
-    last_offset: int
-    count: int
-    max_ts: int
-    segment: str
-    position: int
-    size: int
-
-
-class _Appender:
-    """Per-partition writer state of this process: a thread lock, the flock fd, the open segment."""
-
-    def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self.directory = directory
-        self.lock = threading.Lock()
-        self.lock_fd = os.open(os.path.join(directory, "append.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        self.segment: str | None = None
-        self.segment_fd = -1
-
-    def open_segment(self, name: str) -> tuple[int, bool]:
-        """The fd of segment ``name``, and whether the file was just created."""
-        if self.segment != name:
-            self.close_segment()
-            path = os.path.join(self.directory, name)
-            created = not os.path.exists(path)
-            self.segment_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            self.segment = name
-            return self.segment_fd, created
-        return self.segment_fd, False
-
-    def close_segment(self) -> None:
-        if self.segment_fd >= 0:
-            os.close(self.segment_fd)
-        self.segment, self.segment_fd = None, -1
-
-    def close(self) -> None:
-        self.close_segment()
-        os.close(self.lock_fd)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def segment_name(base_offset: int, generation: int = 0) -> str:
-    return f"{base_offset:020d}.log" if generation == 0 else f"{base_offset:020d}.{generation}.log"
+# The index's row types, under the names this module has always used.
+_Topic = TopicRow
+_BatchRow = BatchRow
+_now_ms = now_ms
 
 
 class EmbeddedLog(Log):
     """The log in one directory on local disk. See the module docstring for the layout."""
 
-    def __init__(self, path: str, *, cleaner_interval_s: float | None = None) -> None:
+    def __init__(
+        self, path: str, *, cleaner_interval_s: float | None = None, max_partitions: int | None = None
+    ) -> None:
         super().__init__()
         self.url = path
         self.root = os.path.abspath(path)
-        os.makedirs(os.path.join(self.root, "topics"), exist_ok=True)
-        self._db = sqlite3.connect(
-            os.path.join(self.root, "meta.db"), timeout=30.0, isolation_level=None, check_same_thread=False
+        #: The most partitions a topic may have (fds are bounded by an LRU, but each partition costs work).
+        self.max_partitions = max_partitions or int(
+            os.environ.get("HEADWATER_LOG_MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)
         )
-        self._db_lock = threading.RLock()
-        self._appenders: dict[tuple[int, int], _Appender] = {}
-        self._appenders_lock = threading.Lock()
+        os.makedirs(os.path.join(self.root, "topics"), exist_ok=True)
+        self._appenders: OpenFiles[tuple[int, int], Appender] = OpenFiles(_MAX_OPEN_APPENDERS, Appender.close)
         self._segments: OrderedDict[str, SegmentReader] = OrderedDict()
         self._segments_lock = threading.Lock()
-        self._closed = False
-        #: Partitions found damaged on open: (topic, partition) -> what is wrong. They refuse I/O.
-        self.problems: dict[tuple[str, int], str] = {}
-        with self._db_lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # Durability comes from the fdatasync of the segment plus tail recovery;
-            # the index is re-derivable, so its commits need not be fsynced.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._write_tx() as db:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+        self._damage = DamageRegistry()
+        #: Damage found in stored data: (topic, partition) -> what is wrong. Only the damaged offsets
+        #: refuse reads (CorruptLogError with the range); the rest of the partition stays usable.
+        self.problems: dict[tuple[str, int], str] = self._damage.problems
+        self._meta = MetaDb(self.root, _SCHEMA)
+        self._recovery = Recovery(self._meta, self._damage, self._partition_dir)
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -214,23 +170,12 @@ class EmbeddedLog(Log):
 
     # -- SQLite helpers ------------------------------------------------------
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        if self._closed:
-            raise LogClosedError(f"log: {self.root} is closed")
-        with self._db_lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._meta.query(sql, args)
 
-    @contextmanager
-    def _write_tx(self) -> Iterator[sqlite3.Connection]:
-        with self._db_lock:
-            if self._closed:
-                raise LogClosedError(f"log: {self.root} is closed")
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _write_tx(
+        self, what: str = "updating the index", *, from_frames: bool = False
+    ) -> AbstractContextManager[sqlite3.Connection]:
+        return self._meta.write_tx(what, from_frames=from_frames)
 
     def _topic(self, name: str) -> _Topic:
         rows = self._query("SELECT id, partitions, config FROM topics WHERE name = ?", (name,))
@@ -253,9 +198,6 @@ class EmbeddedLog(Log):
 
     def _check_usable(self, topic: _Topic, partition: int) -> None:
         check_partition(topic.name, partition, topic.partitions)
-        problem = self.problems.get((topic.name, partition))
-        if problem:
-            raise CorruptLogError(problem)
 
     # -- topics ---------------------------------------------------------------
     def create_topic(
@@ -268,23 +210,34 @@ class EmbeddedLog(Log):
     ) -> TopicInfo:
         validate_topic_name(name)
         clean = validate_topic_config(name, partitions, config)
-        with self._write_tx() as db:
+        if partitions > self.max_partitions:
+            raise InvalidTopicConfigError(
+                f"log: topic {name!r}: {partitions} partitions is more than this log allows per topic "
+                f"({self.max_partitions}; set HEADWATER_LOG_MAX_PARTITIONS to change it)"
+            )
+        created_ms = _now_ms()
+        with self._write_tx(f"creating topic {name!r}") as db:
             if db.execute("SELECT 1 FROM topics WHERE name = ?", (name,)).fetchone():
                 if exist_ok:
                     return self.describe_topic(name)
                 raise TopicExistsError(name)
             cursor = db.execute(
                 "INSERT INTO topics (name, partitions, config, created_ms) VALUES (?, ?, ?, ?)",
-                (name, partitions, orjson.dumps(clean).decode(), _now_ms()),
+                (name, partitions, orjson.dumps(clean).decode(), created_ms),
             )
             topic_id = int(cursor.lastrowid or 0)
             db.executemany(
                 "INSERT INTO partitions (topic_id, partition, log_start, next_offset) VALUES (?, ?, 0, 0)",
                 [(topic_id, p) for p in range(partitions)],
             )
-        topic = _Topic(topic_id, name, partitions, clean)
-        for p in range(partitions):
-            os.makedirs(self._partition_dir(topic, p), exist_ok=True)
+            topic = _Topic(topic_id, name, partitions, clean)
+            try:
+                # Inside the transaction: a topic whose definition file cannot be written is not created.
+                write_topic_file(os.path.dirname(self._partition_dir(topic, 0)), name, partitions, clean, created_ms)
+                for p in range(partitions):
+                    os.makedirs(self._partition_dir(topic, p), exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, f"creating topic {name!r}") from exc
         return topic.info()
 
     def delete_topic(self, name: str) -> None:
@@ -294,11 +247,9 @@ class EmbeddedLog(Log):
             db.execute("DELETE FROM partitions WHERE topic_id = ?", (topic.id,))
             db.execute("DELETE FROM batches WHERE topic_id = ?", (topic.id,))
             db.execute("DELETE FROM group_offsets WHERE topic = ?", (name,))
-        with self._appenders_lock:
-            for p in range(topic.partitions):
-                appender = self._appenders.pop((topic.id, p), None)
-                if appender:
-                    appender.close()
+        for p in range(topic.partitions):
+            self._appenders.discard((topic.id, p))
+        self._damage.forget_topic(topic.id, name)
         directory = os.path.join(self.root, "topics", f"{topic.name}-{topic.id}")
         # Wake waiting readers (their notify file goes away) so they see the topic is gone.
         shutil.rmtree(directory, ignore_errors=True)
@@ -310,13 +261,16 @@ class EmbeddedLog(Log):
         return self._topic(name).info()
 
     # -- appending --------------------------------------------------------------
-    def _appender(self, topic: _Topic, partition: int) -> _Appender:
-        key = (topic.id, partition)
-        with self._appenders_lock:
-            appender = self._appenders.get(key)
-            if appender is None:
-                appender = self._appenders[key] = _Appender(self._partition_dir(topic, partition))
-            return appender
+    def _acquire_appender(self, topic: _Topic, partition: int) -> Appender:
+        """The partition's appender, pinned open until :meth:`_release_appender`."""
+        directory = self._partition_dir(topic, partition)
+        try:
+            return self._appenders.acquire((topic.id, partition), lambda: Appender(directory))
+        except OSError as exc:
+            raise disk_error(exc, f"opening {topic.name}[{partition}] for appending") from exc
+
+    def _release_appender(self, topic: _Topic, partition: int) -> None:
+        self._appenders.release((topic.id, partition))
 
     def append(
         self,
@@ -361,21 +315,29 @@ class EmbeddedLog(Log):
                 check_partition(tp.topic, tp.partition, self._topic(tp.topic).partitions)
         # Lock in one global order so concurrent transactions cannot deadlock.
         prepared.sort(key=lambda item: (item[0].id, item[1]))
-        appenders = [self._appender(info, partition) for info, partition, _ in prepared]
+        names = ", ".join(f"{info.name}[{partition}]" for info, partition, _ in prepared)
+        appenders: list[Appender] = []
         results: list[AppendResult] = []
         rows: list[tuple[Any, ...]] = []
-        locked: list[_Appender] = []
+        locked: list[Appender] = []
+        #: (appender, position) of every frame being written: cut back off unless the commit lands.
+        written: list[tuple[Appender, int]] = []
+        committed = False
         try:
+            for info, partition, _ in prepared:
+                appenders.append(self._acquire_appender(info, partition))
             for appender in appenders:
                 appender.lock.acquire()
                 locked.append(appender)
                 fcntl.flock(appender.lock_fd, fcntl.LOCK_EX)
             for (info, partition, table), appender in zip(prepared, appenders, strict=True):
-                result, row = self._write_frame(info, partition, table, appender, now, flags)
+                result, row = self._write_frame(info, partition, table, appender, now, flags, written)
                 results.append(result)
                 if row is not None:
                     rows.append(row)
-            with self._write_tx() as db:
+            # A plain append's index rows are re-derivable from its frames (recovery);
+            # a transaction's and an offset commit's are not.
+            with self._write_tx(f"appending to {names}", from_frames=commit is None and not flags) as db:
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",
@@ -386,10 +348,18 @@ class EmbeddedLog(Log):
                     db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
                 if commit is not None:
                     self._commit_offsets(db, commit[0], commit[1], now)
+            committed = True
+        except OSError as exc:
+            raise disk_error(exc, f"appending to {names}") from exc
         finally:
+            if not committed:
+                for appender, position in written:
+                    appender.cut_back(position)
             for appender in reversed(locked):
                 fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
                 appender.lock.release()
+            for info, partition, _ in prepared[: len(appenders)]:
+                self._release_appender(info, partition)
         for appender, result in zip(appenders, results, strict=True):
             if result.count:
                 notify.touch(os.path.join(appender.directory, "notify"))
@@ -397,10 +367,21 @@ class EmbeddedLog(Log):
         return [order[key] for key in parts]
 
     def _write_frame(
-        self, info: _Topic, partition: int, table: pa.Table, appender: _Appender, now: int, flags: int
+        self,
+        info: _Topic,
+        partition: int,
+        table: pa.Table,
+        appender: Appender,
+        now: int,
+        flags: int,
+        written: list[tuple[Appender, int]],
     ) -> tuple[AppendResult, tuple[Any, ...] | None]:
-        """Write one frame at the end of the partition (flock held) and fsync it; return its index row."""
-        self._recover_tail(info, partition, appender)
+        """Write one frame at the end of the partition (flock held) and fsync it; return its index row.
+
+        Notes the frame's position in ``written`` before writing, so a failure
+        at any byte lets the caller cut the frame back off.
+        """
+        self._recovery.recover_tail(info, partition, appender)
         base = self._bounds(info, partition)[1]
         n = table.num_rows
         if n == 0:
@@ -422,7 +403,8 @@ class EmbeddedLog(Log):
         header, chunks = encode_frame(batch, flags)
         segment, position = self._segment_for_append(info, partition, header.size, now)
         fd, created = appender.open_segment(segment)
-        os.pwritev(fd, chunks, position)
+        written.append((appender, position))
+        write_all(fd, chunks, position)
         os.fdatasync(fd)
         if created:
             _fsync_dir(appender.directory)
@@ -454,6 +436,8 @@ class EmbeddedLog(Log):
         if not rows:
             return segment_name(next_offset), 0
         segment, end, _ = rows[0]
+        if self._damage.segment_damaged(topic.id, partition, segment):
+            return segment_name(next_offset), 0  # never write after damaged bytes: start afresh
         first = self._query(
             "SELECT MIN(appended_ms) FROM batches WHERE topic_id = ? AND partition = ? AND segment = ?",
             (topic.id, partition, segment),
@@ -461,60 +445,6 @@ class EmbeddedLog(Log):
         if end + frame_size > int(topic.setting("segment.bytes")) or now - first >= int(topic.setting("segment.ms")):
             return segment_name(next_offset), 0
         return segment, end
-
-    def _recover_tail(self, topic: _Topic, partition: int, appender: _Appender) -> None:
-        """Index complete frames a killed writer left unindexed; cut off a torn frame.
-
-        Called with the partition's flock held. Looks at the active segment past
-        its committed end, and at the segment a roll would create next.
-        """
-        while True:
-            start, next_offset = self._bounds(topic, partition)
-            rows = self._query(
-                "SELECT segment, position + size FROM batches WHERE topic_id = ? AND partition = ? "
-                "ORDER BY base_offset DESC LIMIT 1",
-                (topic.id, partition),
-            )
-            candidates = [(rows[0][0], rows[0][1])] if rows else []
-            candidates.append((segment_name(next_offset), 0))
-            recovered = False
-            for segment, end in candidates:
-                path = os.path.join(appender.directory, segment)
-                try:
-                    size = os.path.getsize(path)
-                except FileNotFoundError:
-                    continue
-                if size <= end:
-                    continue
-                fd, _ = appender.open_segment(segment)
-                frames = scan_tail(fd, end, next_offset)
-                if frames:
-                    os.fdatasync(fd)
-                    with self._write_tx() as db:
-                        for position, header in frames:
-                            db.execute(
-                                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                (topic.id, partition, header.base_offset, header.last_offset, header.count,
-                                 header.max_timestamp, segment, position, header.size, _now_ms()),
-                            )
-                        db.execute(
-                            "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ?",
-                            (frames[-1][1].last_offset + 1, topic.id, partition),
-                        )
-                    logger.warning(
-                        "log: recovered %d unindexed batch(es) of %s[%d] (offsets %d..%d) left by a killed writer",
-                        len(frames), topic.name, partition, frames[0][1].base_offset, frames[-1][1].last_offset,
-                    )
-                    recovered = True
-                    break
-                logger.warning(
-                    "log: cutting a torn write off %s[%d]: %s past byte %d (%d bytes)",
-                    topic.name, partition, segment, end, size - end,
-                )
-                os.ftruncate(fd, end)
-                os.fdatasync(fd)
-            if not recovered:
-                return
 
     # -- reading ----------------------------------------------------------------
     def _segment_reader(self, directory: str, segment: str) -> SegmentReader:
@@ -545,9 +475,39 @@ class EmbeddedLog(Log):
         return [_BatchRow(*row) for row in rows]
 
     def _load(self, topic: _Topic, partition: int, row: _BatchRow) -> pa.RecordBatch:
+        """The stored batch of ``row``; CorruptLogError naming the damaged offsets if it cannot be read.
+
+        FileNotFoundError means the segment was replaced (compaction, retention)
+        after the index lookup: the caller looks again.
+        """
+        damage = self._damage.find(topic.id, partition, row.base_offset)
+        if damage is not None:
+            raise damage.error()
         where = f"{topic.name}[{partition}] batch at offset {row.base_offset}"
         directory = self._partition_dir(topic, partition)
-        return self._segment_reader(directory, row.segment).frame(row.position, row.size, where)
+        try:
+            return self._segment_reader(directory, row.segment).frame(row.position, row.size, where)
+        except CorruptLogError as exc:
+            try:
+                size: int | None = os.path.getsize(os.path.join(directory, row.segment))
+            except FileNotFoundError:
+                size = None
+            if size is not None and size >= row.position + row.size:
+                damage = self._recovery.mark_batch(topic, partition, row, "its stored bytes fail their checksum")
+                raise damage.error() from exc
+            self._recovery.mark_damaged(topic, partition, row.segment, size)
+        except FileNotFoundError:
+            still = self._query(
+                "SELECT 1 FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ? AND segment = ?",
+                (topic.id, partition, row.base_offset, row.segment),
+            )
+            if not still:
+                raise
+            self._recovery.mark_damaged(topic, partition, row.segment, None)
+        damage = self._damage.find(topic.id, partition, row.base_offset)
+        if damage is None:  # the index changed under us: the caller looks again
+            raise FileNotFoundError(row.segment)
+        raise damage.error()
 
     def read(
         self,
@@ -598,20 +558,26 @@ class EmbeddedLog(Log):
         parts: list[pa.RecordBatch] = []
         records = size = 0
         next_offset = offset
-        for row, batch in self._batches_from(topic, partition, offset):
-            take = min(batch.num_rows, max_records - records)
-            cost = row.size * take // row.count
-            if parts and size + cost > max_bytes:
-                break  # the first batch is returned whole even past max_bytes, as Kafka does
-            batch = batch.slice(0, take)
-            parts.append(batch)
-            records += take
-            size += cost
-            next_offset = batch.column(0)[-1].as_py() + 1
-            if records >= max_records or size >= max_bytes:
-                break
+        try:
+            for row, batch in self._batches_from(topic, partition, offset):
+                take = min(batch.num_rows, max_records - records)
+                cost = row.size * take // row.count
+                if parts and size + cost > max_bytes:
+                    break  # the first batch is returned whole even past max_bytes, as Kafka does
+                batch = batch.slice(0, take)
+                parts.append(batch)
+                records += take
+                size += cost
+                next_offset = batch.column(0)[-1].as_py() + 1
+                if records >= max_records or size >= max_bytes:
+                    break
+        except CorruptLogError:
+            if not parts:
+                raise
+            # Hand out the intact records before the damage; the next read reports it.
         if not parts:
-            combined = _empty_batch()
+            # No batch holds an offset in [offset, end): deleted (damage accepted) offsets; step over them.
+            combined, next_offset = _empty_batch(), end
         else:
             combined = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
         return Fetched(topic.name, partition, combined, next_offset, end)
@@ -634,6 +600,26 @@ class EmbeddedLog(Log):
         info = self._topic(topic)
         check_partition(topic, partition, info.partitions)
         return self._bounds(info, partition)[1]
+
+    def delete_damaged(self, topic: str, partition: int) -> list[tuple[int, int]]:
+        """Accept the loss of a partition's damaged offsets: drop them from the index; returns the ranges.
+
+        Readers then see a gap there (as after Kafka's delete-records), the
+        partition leaves ``problems`` and the cleaner works on it again.
+        """
+        info = self._topic(topic)
+        check_partition(topic, partition, info.partitions)
+        damaged = self._damage.take(info.id, topic, partition)
+        with self._write_tx(f"deleting damaged offsets of {topic}[{partition}]") as db:
+            for damage in damaged:
+                db.execute(
+                    "DELETE FROM batches WHERE topic_id = ? AND partition = ? AND base_offset BETWEEN ? AND ?",
+                    (info.id, partition, damage.first, damage.last),
+                )
+        for damage in damaged:
+            logger.warning("log: deleted the damaged offsets %d..%d of %s[%d] (%s)",
+                           damage.first, damage.last, topic, partition, damage.reason)
+        return [(damage.first, damage.last) for damage in damaged]
 
     def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
         info = self._topic(topic)
@@ -684,66 +670,36 @@ class EmbeddedLog(Log):
     def _open_check(self) -> None:
         """Check every partition's files against the index; recover unindexed tails.
 
-        A segment shorter than the index says, or whose last indexed frame fails
-        its checksums, puts the partition in ``problems``: it then refuses reads
-        and appends instead of serving damaged data.
+        A missing segment, one shorter than the index says, or one whose last
+        indexed frame fails its checksums is noted in ``problems``, with the
+        offsets it makes unreadable; the rest of the partition stays usable.
         """
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                problem = self._verify_partition(topic, p)
-                if problem:
-                    self.problems[(name, p)] = problem
-                    logger.error("%s", problem)
-                    continue
-                appender = self._appender(topic, p)
-                with appender.lock:
-                    try:
-                        fcntl.flock(appender.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # a live writer holds it and recovers the tail itself
-                    try:
-                        self._recover_tail(topic, p, appender)
-                    finally:
-                        fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
-
-    def _verify_partition(self, topic: _Topic, partition: int) -> str | None:
-        directory = self._partition_dir(topic, partition)
-        rows = self._query(
-            "SELECT segment, MAX(base_offset), MAX(position + size) FROM batches "
-            "WHERE topic_id = ? AND partition = ? GROUP BY segment",
-            (topic.id, partition),
-        )
-        for segment, last_base, end in rows:
-            path = os.path.join(directory, segment)
-            where = f"{topic.name}[{partition}]"
-            if not os.path.exists(path):
-                return f"log: {where}: segment file {path} is missing (it holds offsets up to {last_base}+)"
-            size = os.path.getsize(path)
-            if size < end:
-                return (
-                    f"log: {where}: segment file {path} is truncated: {size} bytes, "
-                    f"the index expects at least {end} (batches from offset {last_base} are lost)"
-                )
-            row = self._query(
-                "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
-                "WHERE topic_id = ? AND partition = ? AND base_offset = ?",
-                (topic.id, partition, last_base),
-            )[0]
-            try:
-                SegmentReader(path).frame(row[5], row[6], f"{where} batch at offset {last_base}")
-            except CorruptLogError as exc:
-                return str(exc)
-        return None
+                self._recovery.verify_partition(topic, p)
+                appender = self._acquire_appender(topic, p)
+                try:
+                    with appender.lock:
+                        try:
+                            fcntl.flock(appender.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        except BlockingIOError:
+                            continue  # a live writer holds it and recovers the tail itself
+                        try:
+                            self._recovery.recover_tail(topic, p, appender)
+                        finally:
+                            fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+                finally:
+                    self._release_appender(topic, p)
 
     def run_cleaner(self) -> None:
-        from headwater.log.cleaner import clean_partition
-
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
-                if (name, p) not in self.problems:
-                    clean_partition(self, topic, p)
+                damaged = self._damage.partition_damaged(topic_id, p)
+                clean_partition(self, topic, p, compact=not damaged)  # never rewrite damaged files
+                if damaged:
+                    self._damage.trim(topic_id, name, p, self._bounds(topic, p)[0])
 
     def _clean_loop(self, interval_s: float) -> None:
         while not self._cleaner_stop.wait(interval_s):
@@ -755,18 +711,13 @@ class EmbeddedLog(Log):
                 logger.exception("log: cleaner pass failed")
 
     def close(self) -> None:
-        if self._closed:
+        if self._meta.closed:
             return
         self._cleaner_stop.set()
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
-        with self._appenders_lock:
-            for appender in self._appenders.values():
-                appender.close()
-            self._appenders.clear()
-        with self._db_lock:
-            self._closed = True
-            self._db.close()
+        self._appenders.clear()
+        self._meta.close()
 
 
 def _empty_batch() -> pa.RecordBatch:

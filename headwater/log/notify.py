@@ -34,12 +34,20 @@ except (OSError, AttributeError):  # pragma: no cover - non-Linux
 
 
 def touch(path: str) -> None:
-    """Signal a change of ``path`` to its watchers."""
+    """Signal a change of ``path`` to its watchers.
+
+    Never raises: it runs after the data is committed, and a watcher that
+    misses a touch (a full disk cannot create the file) still finds the
+    data on its next poll.
+    """
     try:
-        os.utime(path)
-    except FileNotFoundError:
-        with open(path, "ab"):
-            pass
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            with open(path, "ab"):
+                pass
+    except OSError as exc:
+        logger.warning("log: could not signal readers through %s: %s", path, exc)
 
 
 def wait_for_change(paths: Sequence[str], ready: Callable[[], bool], timeout_s: float) -> bool:

@@ -119,6 +119,15 @@ class SegmentReader:
         self._lock = threading.Lock()
 
     def read(self, position: int, size: int) -> pa.Buffer:
+        """The bytes at ``position``; FileNotFoundError if the file is gone, CorruptLogError if too short."""
+        # Touching a mapped page past the end of a file cut short kills the process (SIGBUS):
+        # check the file's length first.
+        length = os.stat(self.path).st_size
+        if position + size > length:
+            raise CorruptLogError(
+                f"log: segment {self.path} is truncated: it has {length} bytes, "
+                f"the index expects a batch at {position}..{position + size}"
+            )
         whole = self._whole
         if whole is None or position + size > whole.size:
             with self._lock:
@@ -139,11 +148,28 @@ class SegmentReader:
         return decode_payload(buf.slice(HEADER_SIZE), header, where)
 
 
-def scan_tail(fd: int, start: int, expected_offset: int) -> list[tuple[int, FrameHeader]]:
+def segment_name(base_offset: int, generation: int = 0) -> str:
+    """The file name of a segment starting at ``base_offset`` (compaction rewrites it as a new generation)."""
+    return f"{base_offset:020d}.log" if generation == 0 else f"{base_offset:020d}.{generation}.log"
+
+
+def parse_segment_name(name: str) -> tuple[int, int] | None:
+    """(base offset, generation) of a segment file name; None if it is not one."""
+    parts = name.split(".")
+    if parts[-1] != "log" or len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[:-1]):
+        return None
+    return int(parts[0]), int(parts[1]) if len(parts) == 3 else 0
+
+
+def scan_tail(
+    fd: int, start: int, expected_offset: int, *, rebuilding: bool = False
+) -> list[tuple[int, FrameHeader]]:
     """Find complete, valid frames from ``start`` on, with offsets continuing from ``expected_offset``.
 
     Stops at the first byte that is not such a frame (a torn write, or the
     frame of a transaction that never committed): the caller truncates there.
+    ``rebuilding`` (the index is lost and rebuilt from the files) accepts
+    transactional frames and gaps in offsets (compacted segments have them).
     """
     found: list[tuple[int, FrameHeader]] = []
     end = os.fstat(fd).st_size
@@ -152,8 +178,8 @@ def scan_tail(fd: int, start: int, expected_offset: int) -> list[tuple[int, Fram
         header = decode_header(os.pread(fd, HEADER_SIZE, position))
         if (
             header is None
-            or header.flags & TRANSACTIONAL
-            or header.base_offset != expected_offset
+            or (header.flags & TRANSACTIONAL and not rebuilding)
+            or (header.base_offset < expected_offset if rebuilding else header.base_offset != expected_offset)
             or position + header.size > end
         ):
             break

@@ -140,9 +140,15 @@ def routes(state: ServerState) -> list[BaseRoute]:
             log_ok = True
         except Exception:  # any failure to reach the log is what this check reports
             log_ok = False
-        body = {"isHealthy": log_ok, "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": log_ok}},
+        # Damaged stored data (missing, truncated or corrupt segments) makes the server unhealthy until repaired.
+        damaged = [{"topic": topic, "partition": partition, "problem": problem}
+                   for (topic, partition), problem in sorted(state.log.problems.items())]
+        healthy = log_ok and not damaged
+        body = {"isHealthy": healthy,
+                "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": log_ok},
+                            "log": {"isHealthy": not damaged, "problems": damaged}},
                 "serverState": "READY"}
-        return Response(dumps(body), status_code=200 if log_ok else 503, media_type=response_media_type(request))
+        return Response(dumps(body), status_code=200 if healthy else 503, media_type=response_media_type(request))
 
     async def status_all(request: Request) -> Response:
         return Response(dumps({"commandStatuses": statuses.all()}), media_type=response_media_type(request))

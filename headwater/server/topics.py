@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from headwater.errors import (
     HeadwaterError,
     InvalidTopicConfigError,
+    LogUnavailableError,
     OffsetOutOfRangeError,
     TopicExistsError,
     UnknownPartitionError,
@@ -122,6 +123,8 @@ class TopicApi:
             return _error(409, str(exc))
         except (InvalidTopicConfigError, OffsetOutOfRangeError) as exc:
             return _error(400, str(exc))
+        except LogUnavailableError as exc:  # a full disk: nothing stored, retry later
+            return _error(503, str(exc))
         except HeadwaterError as exc:
             return _error(422, str(exc))
 

@@ -299,7 +299,8 @@ def test_info_health_and_status(server: LiveServer) -> None:
     assert info["version"] == "0.29.0" and info["ksqlServiceId"] == "default_" and info["serverStatus"] == "RUNNING"
     assert httpx.get(f"{server.url}/", follow_redirects=True).json() == {"KsqlServerInfo": info}
     health = httpx.get(f"{server.url}/ksql/healthcheck").json()
-    assert health == {"isHealthy": True, "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": True}},
+    assert health == {"isHealthy": True, "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": True},
+                                                     "log": {"isHealthy": True, "problems": []}},
                       "serverState": "READY"}
     statuses = httpx.get(f"{server.url}/status").json()["commandStatuses"]
     assert statuses == {"stream/`CLICKSTREAM`/create": "SUCCESS", "stream/`ERRORS`/create": "SUCCESS"}

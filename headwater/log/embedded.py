@@ -44,12 +44,14 @@ from headwater.errors import (
     CorruptLogError,
     InvalidRecordError,
     LogClosedError,
+    LogError,
     OffsetOutOfRangeError,
+    ProducerFencedError,
     RecordTooLargeError,
     TopicExistsError,
     UnknownTopicError,
 )
-from headwater.log import notify
+from headwater.log import epochs, notify
 from headwater.log.base import (
     RECORD_SCHEMA,
     AppendResult,
@@ -192,6 +194,7 @@ class EmbeddedLog(Log):
         self._segments: OrderedDict[str, SegmentReader] = OrderedDict()
         self._segments_lock = threading.Lock()
         self._closed = False
+        self._writers = epochs.Writers()
         #: Partitions found damaged on open: (topic, partition) -> what is wrong. They refuse I/O.
         self.problems: dict[tuple[str, int], str] = {}
         with self._db_lock:
@@ -203,6 +206,7 @@ class EmbeddedLog(Log):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                db.execute(epochs.SCHEMA)
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -335,7 +339,33 @@ class EmbeddedLog(Log):
         transactional_id: str = "",
     ) -> list[AppendResult]:
         commit = (group, offsets) if group is not None and offsets else None
-        return self._append_many(appends, commit, flags=TRANSACTIONAL)
+        writer = None
+        if transactional_id:  # an anonymous transaction (no id) is atomic but fences nothing
+            epoch = self._writers.epoch(transactional_id)
+            if epoch is None:
+                epoch = self._start_writer(transactional_id)
+            writer = (transactional_id, epoch)
+        try:
+            if writer is not None:  # a known zombie writes no frame; the check that counts is in the commit
+                with self._db_lock:
+                    if self._closed:
+                        raise LogClosedError(f"log: {self.root} is closed")
+                    epochs.check(self._db, *writer)
+            return self._append_many(appends, commit, flags=TRANSACTIONAL, writer=writer)
+        except ProducerFencedError as exc:
+            self._writers.fence(exc)
+            raise
+
+    def init_transactions(self, transactional_id: str) -> None:
+        if not transactional_id:
+            raise LogError("log: init_transactions needs a transactional_id (the name of its writer)")
+        self._start_writer(transactional_id)
+
+    def _start_writer(self, transactional_id: str) -> int:
+        with self._write_tx() as db:
+            epoch = epochs.bump(db, transactional_id)
+        self._writers.started(transactional_id, epoch)
+        return epoch
 
     def _append_many(
         self,
@@ -343,8 +373,12 @@ class EmbeddedLog(Log):
         commit: tuple[str, Mapping[TopicPartition, int]] | None,
         *,
         flags: int,
+        writer: tuple[str, int] | None = None,
     ) -> list[AppendResult]:
-        """Write every part's frame (fsynced), then index all of them, and the offsets, in one commit."""
+        """Write every part's frame (fsynced), then index all of them, and the offsets, in one commit.
+
+        ``writer`` (transactional id, epoch) is checked in that commit: a fenced writer commits nothing.
+        """
         now = _now_ms()
         parts: dict[tuple[str, int], tuple[_Topic, list[pa.Table]]] = {}
         for topic, partition, records in appends:
@@ -376,6 +410,8 @@ class EmbeddedLog(Log):
                 if row is not None:
                     rows.append(row)
             with self._write_tx() as db:
+                if writer is not None:
+                    epochs.check(db, writer[0], writer[1])
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",

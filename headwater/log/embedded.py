@@ -6,6 +6,7 @@ Layout::
     <root>/topics/<name>-<id>/<p>/*.log     segment files of framed Arrow batches (see segment.py)
     <root>/topics/<name>-<id>/<p>/append.lock   flock held by the one appender of the partition
     <root>/topics/<name>-<id>/<p>/notify        touched after each append; readers wait on it
+    <root>/services/<hash>.lock             flock of the process running a service's queries (ownership.py)
 
 An append, holding the partition's flock: writes the frame at the committed
 end of the active segment, fdatasyncs it, then commits the index row and the
@@ -44,7 +45,6 @@ from headwater.errors import (
     CorruptLogError,
     InvalidRecordError,
     LogClosedError,
-    LogError,
     OffsetOutOfRangeError,
     ProducerFencedError,
     RecordTooLargeError,
@@ -52,12 +52,14 @@ from headwater.errors import (
     UnknownTopicError,
 )
 from headwater.log import epochs, notify
+from headwater.log.ownership import ServiceLock
 from headwater.log.base import (
     RECORD_SCHEMA,
     AppendResult,
     Fetched,
     Log,
     Record,
+    ServiceClaim,
     TopicInfo,
     TopicPartition,
     check_partition,
@@ -194,7 +196,7 @@ class EmbeddedLog(Log):
         self._segments: OrderedDict[str, SegmentReader] = OrderedDict()
         self._segments_lock = threading.Lock()
         self._closed = False
-        self._writers = epochs.Writers()
+        self._writers = epochs.Writers(self.init_transactions)
         #: Partitions found damaged on open: (topic, partition) -> what is wrong. They refuse I/O.
         self.problems: dict[tuple[str, int], str] = {}
         with self._db_lock:
@@ -339,33 +341,22 @@ class EmbeddedLog(Log):
         transactional_id: str = "",
     ) -> list[AppendResult]:
         commit = (group, offsets) if group is not None and offsets else None
-        writer = None
-        if transactional_id:  # an anonymous transaction (no id) is atomic but fences nothing
-            epoch = self._writers.epoch(transactional_id)
-            if epoch is None:
-                epoch = self._start_writer(transactional_id)
-            writer = (transactional_id, epoch)
+        # An anonymous transaction (no id) is atomic but fences nothing; see epochs.py for the others.
+        writer = (transactional_id, self._writers.epoch(transactional_id)) if transactional_id else None
         try:
             if writer is not None:  # a known zombie writes no frame; the check that counts is in the commit
-                with self._db_lock:
-                    if self._closed:
-                        raise LogClosedError(f"log: {self.root} is closed")
-                    epochs.check(self._db, *writer)
+                epochs.check(self._query, *writer)
             return self._append_many(appends, commit, flags=TRANSACTIONAL, writer=writer)
         except ProducerFencedError as exc:
             self._writers.fence(exc)
             raise
 
     def init_transactions(self, transactional_id: str) -> None:
-        if not transactional_id:
-            raise LogError("log: init_transactions needs a transactional_id (the name of its writer)")
-        self._start_writer(transactional_id)
-
-    def _start_writer(self, transactional_id: str) -> int:
         with self._write_tx() as db:
-            epoch = epochs.bump(db, transactional_id)
-        self._writers.started(transactional_id, epoch)
-        return epoch
+            self._writers.started(transactional_id, epochs.bump(db, transactional_id))
+
+    def claim_service(self, service_id: str, *, take_over: bool = False) -> ServiceClaim | None:
+        return ServiceLock(self.root, service_id, take_over=take_over)
 
     def _append_many(
         self,
@@ -375,10 +366,7 @@ class EmbeddedLog(Log):
         flags: int,
         writer: tuple[str, int] | None = None,
     ) -> list[AppendResult]:
-        """Write every part's frame (fsynced), then index all of them, and the offsets, in one commit.
-
-        ``writer`` (transactional id, epoch) is checked in that commit: a fenced writer commits nothing.
-        """
+        """Write every part's frame (fsynced), then index them and the offsets in one commit (checking ``writer``)."""
         now = _now_ms()
         parts: dict[tuple[str, int], tuple[_Topic, list[pa.Table]]] = {}
         for topic, partition, records in appends:
@@ -411,7 +399,7 @@ class EmbeddedLog(Log):
                     rows.append(row)
             with self._write_tx() as db:
                 if writer is not None:
-                    epochs.check(db, writer[0], writer[1])
+                    epochs.check(lambda sql, args: db.execute(sql, args).fetchall(), *writer)
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",

@@ -15,6 +15,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from headwater.errors import ProducerFencedError
 
@@ -38,13 +40,14 @@ def bump(db: sqlite3.Connection, transactional_id: str) -> int:
     return int(row[0])
 
 
-def check(db: sqlite3.Connection, transactional_id: str, epoch: int) -> None:
-    """Raise ProducerFencedError unless ``epoch`` is the id's newest (inside the committing transaction)."""
-    row = db.execute(
-        "SELECT epoch, pid FROM producer_epochs WHERE transactional_id = ?", (transactional_id,)
-    ).fetchone()
-    if row is None or int(row[0]) != epoch:
-        newest, pid = (int(row[0]), int(row[1])) if row else (None, 0)
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+def check(query: Query, transactional_id: str, epoch: int) -> None:
+    """Raise ProducerFencedError unless ``epoch`` is the id's newest; in the committing transaction to count."""
+    rows = query("SELECT epoch, pid FROM producer_epochs WHERE transactional_id = ?", (transactional_id,))
+    if not rows or int(rows[0][0]) != epoch:
+        newest, pid = (int(rows[0][0]), int(rows[0][1])) if rows else (None, 0)
         raise ProducerFencedError(
             transactional_id,
             f"its epoch is {epoch}, a newer writer initialised epoch {newest} (process {pid}); "
@@ -53,9 +56,10 @@ def check(db: sqlite3.Connection, transactional_id: str, epoch: int) -> None:
 
 
 class Writers:
-    """The epochs of this log instance's writers, and which of them were fenced."""
+    """The epochs of one log instance's writers, and which of them were fenced."""
 
-    def __init__(self) -> None:
+    def __init__(self, init: Callable[[str], None]) -> None:
+        self._init = init
         self._lock = threading.Lock()
         self._epochs: dict[str, int] = {}
         self._fenced: dict[str, ProducerFencedError] = {}
@@ -65,14 +69,17 @@ class Writers:
             self._epochs[transactional_id] = epoch
             self._fenced.pop(transactional_id, None)
 
-    def epoch(self, transactional_id: str) -> int | None:
-        """The writer's epoch; None if it was never initialised. Raises if it was fenced."""
-        with self._lock:
-            fenced = self._fenced.get(transactional_id)
-            if fenced is not None:
-                raise ProducerFencedError(transactional_id, "an earlier transaction found a newer writer; "
-                                          "call init_transactions to take the id back")
-            return self._epochs.get(transactional_id)
+    def epoch(self, transactional_id: str) -> int:
+        """The writer's epoch, initialised on first use (as Kafka's first transaction does). Raises if fenced."""
+        while True:
+            with self._lock:
+                if transactional_id in self._fenced:
+                    raise ProducerFencedError(transactional_id, "an earlier transaction found a newer writer; "
+                                              "call init_transactions to take the id back")
+                epoch = self._epochs.get(transactional_id)
+            if epoch is not None:
+                return epoch
+            self._init(transactional_id)
 
     def fence(self, error: ProducerFencedError) -> None:
         with self._lock:

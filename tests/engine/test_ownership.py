@@ -1,0 +1,95 @@
+"""One process runs a service's persistent queries: a second session is refused, or takes over and fences."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from headwater.errors import ServiceOwnedError, SqlSemanticError
+from headwater.engine.query import QueryState
+from headwater.log import Record
+from headwater.log.embedded import EmbeddedLog
+from headwater.session import Session
+
+STATEMENTS = (
+    "CREATE STREAM clicks (seq INT, userid INT) WITH (KAFKA_TOPIC='clicks', PARTITIONS=1, VALUE_FORMAT='JSON');"
+    "CREATE STREAM copied AS SELECT seq, userid FROM clicks EMIT CHANGES;"
+)
+EARLIEST = {"auto.offset.reset": "earliest"}
+
+
+def send(log: EmbeddedLog, start: int, n: int) -> None:
+    log.append("clicks", 0, [Record(orjson.dumps({"seq": i, "userid": i % 7})) for i in range(start, start + n)])
+
+
+def sequence_numbers(log: EmbeddedLog) -> list[int]:
+    out: list[int] = []
+    offset = 0
+    while True:
+        fetched = log.read("COPIED", 0, offset)
+        if not len(fetched):
+            return out
+        out += [orjson.loads(v)["SEQ"] for v in fetched.records.column("value").to_pylist()]
+        offset = fetched.next_offset
+
+
+def wait_for(condition: object, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_second_session_is_refused_and_names_the_owner(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    with Session(root, properties=EARLIEST) as first:
+        first.execute(STATEMENTS)
+        with pytest.raises(ServiceOwnedError, match=rf"owned by process {os.getpid()}") as refused:
+            Session(root, properties=EARLIEST)
+        assert "take over" in str(refused.value)
+        # Another service on the same directory is another owner's business.
+        with Session(root, properties={**EARLIEST, "ksql.service.id": "other_"}) as other:
+            assert other.queries == {}
+        send(first.log, 0, 100)
+        first.wait_until_processed()
+    with Session(root, properties=EARLIEST) as again:  # the claim went with the first session
+        assert list(again.queries) == list(first.queries)
+        again.wait_until_processed()
+        assert sorted(sequence_numbers(again.log)) == list(range(100))  # type: ignore[arg-type]
+
+
+def test_taking_over_fences_the_first_owner(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    log = EmbeddedLog(root)
+    first = Session(root, properties=EARLIEST)
+    try:
+        first.execute(STATEMENTS)
+        (query_id,) = first.queries
+        send(log, 0, 500)
+        first.wait_until_processed()
+        with Session(root, properties=EARLIEST, take_over=True) as second:
+            send(log, 500, 500)
+            second.wait_until_processed()
+            # The first session's next commit is refused: its query stops, for good, and says why.
+            zombie = first.queries[query_id]
+            wait_for(lambda: zombie.state is QueryState.ERROR)
+            assert zombie.stats.last_error is not None and zombie.stats.last_error.startswith("fenced")
+            wait_for(lambda: zombie._thread is not None and not zombie._thread.is_alive())
+            with pytest.raises(SqlSemanticError, match="no longer runs the persistent queries"):
+                first.execute("CREATE STREAM more AS SELECT * FROM clicks EMIT CHANGES;")
+            send(log, 1000, 500)
+            second.wait_until_processed()
+            assert second.queries[query_id].state is QueryState.RUNNING
+            # The fenced session let its claim go: the new owner holds it alone, a third is refused.
+            wait_for(lambda: second.claim is not None and second.claim.exclusive)
+            with pytest.raises(ServiceOwnedError):
+                Session(root, properties=EARLIEST)
+        numbers = sequence_numbers(log)
+        assert len(numbers) == len(set(numbers)) == 1500  # nothing doubled, nothing lost
+    finally:
+        first.close()
+        log.close()

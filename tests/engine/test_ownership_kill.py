@@ -13,65 +13,23 @@ from __future__ import annotations
 import os
 import random
 import signal
-import struct
 import subprocess
 import time
 from pathlib import Path
 
-import duckdb
-import orjson
-import pyarrow as pa
-
-from headwater.log import Record
 from headwater.log.embedded import EmbeddedLog
-from tests.engine.owner_process import read_status, start_engine, start_feeder
-
-T0 = 1_700_000_000_000
-N = 20_000
-TAIL = 1_000  # appended by the test itself, after the last engine came or went
-STATEMENTS = (
-    "CREATE STREAM clicks (seq INT, userid INT, bytes INT) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON');"
-    "CREATE STREAM copied AS SELECT seq, userid, bytes FROM clicks EMIT CHANGES;"
-    "CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n, SUM(bytes) AS b FROM clicks "
-    "WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY userid EMIT CHANGES;"
+from tests.engine.owner_process import (
+    STATEMENTS,
+    check_sinks,
+    click,
+    read_status,
+    reference,
+    start_engine,
+    start_feeder,
 )
 
-
-def records(log: EmbeddedLog, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    out: list[tuple[bytes | None, bytes | None]] = []
-    offset = 0
-    while True:
-        fetched = log.read(topic, 0, offset)
-        if not len(fetched):
-            return out
-        out += zip(fetched.records.column("key").to_pylist(), fetched.records.column("value").to_pylist(),
-                   strict=True)
-        offset = fetched.next_offset
-
-
-def reference() -> dict[tuple[int, int], tuple[int, int]]:
-    """Per (userid, window start): COUNT and SUM, computed by DuckDB from the records the feeder writes."""
-    seq = pa.array(range(N), pa.int64())
-    inputs = pa.table({"seq": seq})
-    rows = duckdb.sql(
-        f"SELECT seq % 40 AS userid, ({T0} + seq * 50) // 60000 * 60000 AS ws, COUNT(*), SUM((seq * 7919) % 1000) "
-        "FROM inputs GROUP BY ALL"
-    ).fetchall()
-    return {(int(u), int(w)): (int(n), int(b)) for u, w, n, b in rows}
-
-
-def check_sinks(log: EmbeddedLog) -> tuple[list[int], dict[tuple[int, int], list[tuple[int, int]]]]:
-    copied = [orjson.loads(v)["SEQ"] for _, v in records(log, "COPIED") if v is not None]
-    changes: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for key, value in records(log, "PER_MIN"):
-        if key is None or value is None:
-            continue
-        userid, window = struct.unpack(">iq", key)
-        decoded = orjson.loads(value)
-        changes.setdefault((userid, window), []).append((decoded["N"], decoded["B"]))
-    return copied, changes
-
-
+N = 20_000
+TAIL = 1_000  # appended by the test itself, after the last engine came or went
 def test_second_engines_refused_or_taking_over_with_kill_9s_never_double(tmp_path: Path) -> None:
     root = str(tmp_path / "data")
     log = EmbeddedLog(root)
@@ -91,7 +49,7 @@ def test_second_engines_refused_or_taking_over_with_kill_9s_never_double(tmp_pat
     assert first == "ready"
     zombies: list[subprocess.Popen[str]] = []
     refused = taken_over = killed = 0
-    feeder = start_feeder(root, N - TAIL, 200, T0)
+    feeder = start_feeder(root, N - TAIL, 200)
     schedule = ["refuse", "take-over", "kill-owner", "take-over", "kill-zombie", "refuse", "take-over",
                 "kill-owner", "take-over", "kill-zombie", "refuse"]
     rng.shuffle(schedule)
@@ -125,10 +83,9 @@ def test_second_engines_refused_or_taking_over_with_kill_9s_never_double(tmp_pat
                 killed += 1
         assert feeder.wait(120) == 0
         # The last records arrive once every zombie exists: each of them sees input, so each tries to commit.
-        log.append("clicks", 0, [Record(orjson.dumps({"seq": i, "userid": i % 40, "bytes": (i * 7919) % 1000}),
-                                        timestamp=T0 + i * 50) for i in range(N - TAIL, N)])
+        log.append("clicks", 0, [click(i) for i in range(N - TAIL, N)])
         deadline = time.monotonic() + 120
-        expected = reference()
+        expected = reference(N)
         while time.monotonic() < deadline:
             copied, changes = check_sinks(log)
             if len(copied) >= N and {k: v[-1] for k, v in changes.items()} == expected:

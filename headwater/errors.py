@@ -108,13 +108,14 @@ class ServiceOwnedError(LogError):
     """Another live process runs this service's persistent queries on the data directory."""
 
     def __init__(self, service_id: str, root: str, pid: int | None) -> None:
-        owner = f"process {pid}" if pid else "another process"
+        self.owner = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"log: service {service_id!r} on {root} is owned by {owner}, which runs its persistent queries; "
-            "a second owner would run every query twice. Send statements to that process instead, "
-            "or take over (its queries are fenced and stop)"
+            f"log: service {service_id!r} on {root} is owned by {self.owner}, which runs its persistent queries "
+            "(a second owner would run each of them twice); send statements to that process, or take the "
+            "service over (its queries are then fenced and stop)"
         )
         self.service_id = service_id
+        self.root = root
         self.pid = pid
 
 

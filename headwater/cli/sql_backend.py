@@ -205,9 +205,12 @@ class EmbeddedBackend:
         try:
             self.session = Session(log_url, properties=properties, take_over=take_over)
         except ServiceOwnedError as exc:
-            raise ShellError(f"{exc}.\nIf that process is `headwater up`, send your statements to it: "
-                             "`headwater sql [SERVER]` (its ksqlDB API, http://127.0.0.1:8088 by default). "
-                             "To run the queries here instead, add --take-over.") from None
+            raise ShellError(
+                f"{exc.root} is in use: {exc.owner} runs the persistent queries of service {exc.service_id!r} "
+                "(a second process would run each of them twice).\nIf that process is `headwater up`, send "
+                "your statements to it: `headwater sql [SERVER]` (its ksqlDB API, http://127.0.0.1:8088 by "
+                "default). To run the queries here instead, add --take-over: that process's queries are then "
+                "fenced and stop.") from None
         except HeadwaterError as exc:
             raise ShellError(str(exc)) from None
 

@@ -50,7 +50,7 @@ def test_a_second_session_is_refused_and_names_the_owner(tmp_path: Path) -> None
         first.execute(STATEMENTS)
         with pytest.raises(ServiceOwnedError, match=rf"owned by process {os.getpid()}") as refused:
             Session(root, properties=EARLIEST)
-        assert "take over" in str(refused.value)
+        assert "take the service over" in str(refused.value)
         # Another service on the same directory is another owner's business.
         with Session(root, properties={**EARLIEST, "ksql.service.id": "other_"}) as other:
             assert other.queries == {}

@@ -1,4 +1,7 @@
-"""`headwater up` and `headwater sql --embedded` on one data directory: refused, or taking over; never doubled."""
+"""`headwater up` and `headwater sql --embedded` on one data directory: refused, or taking over; never doubled.
+
+A second `headwater up` on the directory is refused too.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from headwater.log.embedded import EmbeddedLog
 from tests.engine.owner_process import STATEMENTS, check_sinks, click, reference
@@ -66,8 +70,11 @@ def test_sql_embedded_next_to_up_is_refused_or_takes_over_and_never_doubles(tmp_
                                  capture_output=True, text=True, timeout=60)
         assert refused.returncode == 1, refused.stderr
         message = " ".join(refused.stderr.split())
-        assert f"owned by process {server.proc.pid}" in message, message
+        assert f"process {server.proc.pid} runs the persistent queries" in message, message
         assert "headwater sql [SERVER]" in message and "--take-over" in message, message
+        # So is a second server on the directory.
+        with pytest.raises(RuntimeError, match=rf"exited with 1: .*owned by process {server.proc.pid}"):
+            ServerProcess(data).start()
         send(1000)
         until(lambda: copied() >= 3000, "the server, still the owner")
         assert query_states(server) == ["RUNNING", "RUNNING"]

@@ -92,6 +92,8 @@ class Session:
             raise
         #: Why this session no longer runs persistent queries (another process took the service over).
         self.fenced: str | None = None
+        if self.claim is not None:
+            self.claim.on_taken_over = self._on_taken_over
         self.variables: dict[str, str] = {}
         self.catalog = Catalog()
         self.queries: dict[str, PersistentQuery] = {}
@@ -538,6 +540,13 @@ class Session:
                          self.service_id)
         if self.claim is not None:
             self.claim.release()
+
+    def _on_taken_over(self, pid: int | None) -> None:
+        """Stop the queries now that another process took the service over; their next commit would be refused."""
+        owner = f"process {pid}" if pid else "another process"
+        for query in list(self.queries.values()):
+            query.stop()
+            query.fenced(ProducerFencedError(query.group, f"{owner} took service '{self.service_id}' over"))
 
     def _topic_partitions(self, topic: str) -> int | None:
         if topic not in self.log.list_topics():

@@ -34,7 +34,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -273,6 +273,10 @@ class ServiceClaim(ABC):
 
     #: True once this process holds the claim alone; False while a taken-over owner still lives.
     exclusive: bool
+    #: Called, from a thread of the claim, with the new owner's pid (None if unknown) when another
+    #: process takes the service over: the owner stops its queries then, not at their next
+    #: (refused) commit. Fencing does not depend on it.
+    on_taken_over: Callable[[int | None], None] | None = None
 
     @abstractmethod
     def release(self) -> None:

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import threading
+import uuid
 
 import orjson
 
@@ -43,31 +44,26 @@ class ServiceLock(ServiceClaim):
         name = hashlib.sha256(service_id.encode()).hexdigest()[:32]
         self.path = os.path.join(directory, f"{name}.lock")
         self.service_id = service_id
+        self._token = uuid.uuid4().hex  # this claim, as written in the file (two may share a pid)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self._stop = threading.Event()
         self._release_lock = threading.Lock()
-        self._waiter: threading.Thread | None = None
         self.exclusive = self._try_lock()
-        if self.exclusive:
-            return
-        owner = self.owner_pid()
-        if not take_over:
-            os.close(self._fd)
-            raise ServiceOwnedError(service_id, root, owner)
-        logger.warning("log: taking service %r on %s over from process %s: its persistent queries are fenced "
-                       "and stop at their next commit", service_id, root, owner or "(unknown)")
-        self._write_owner()  # so a third process is told who owns the service now
-        self._waiter = threading.Thread(target=self._wait, name="headwater-service-lock", daemon=True)
-        self._waiter.start()
+        if not self.exclusive:
+            owner = self.owner_pid()
+            if not take_over:
+                os.close(self._fd)
+                raise ServiceOwnedError(service_id, root, owner)
+            logger.warning("log: taking service %r on %s over from process %s: its persistent queries are fenced "
+                           "and stop", service_id, root, owner or "(unknown)")
+            self._write_owner()  # tells the owner it was taken over, and a third process who owns the service now
+        self._watcher = threading.Thread(target=self._watch, name="headwater-service-lock", daemon=True)
+        self._watcher.start()
 
     def owner_pid(self) -> int | None:
         """The pid the lock file names, if that process still runs."""
-        try:
-            with open(self.path, "rb") as handle:
-                pid = int(orjson.loads(handle.read() or b"{}").get("pid", 0))
-        except (OSError, ValueError, orjson.JSONDecodeError):
-            return None
-        if pid <= 0:
+        pid = self._named()[0]
+        if pid is None:
             return None
         try:
             os.kill(pid, 0)
@@ -76,6 +72,16 @@ class ServiceLock(ServiceClaim):
         except PermissionError:  # alive, under another user
             pass
         return pid
+
+    def _named(self) -> tuple[int | None, str | None]:
+        """The pid and claim token the lock file names."""
+        try:
+            with open(self.path, "rb") as handle:
+                named = orjson.loads(handle.read() or b"{}")
+            pid = int(named.get("pid", 0))
+        except (OSError, ValueError, AttributeError, orjson.JSONDecodeError):
+            return None, None
+        return (pid if pid > 0 else None), named.get("token")
 
     def _try_lock(self) -> bool:
         try:
@@ -86,24 +92,32 @@ class ServiceLock(ServiceClaim):
         return True
 
     def _write_owner(self) -> None:
-        payload = orjson.dumps({"pid": os.getpid(), "service": self.service_id})
+        payload = orjson.dumps({"pid": os.getpid(), "token": self._token, "service": self.service_id})
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, payload, 0)
 
-    def _wait(self) -> None:
-        """After a take-over: hold the lock once the old owner exits or lets it go."""
+    def _watch(self) -> None:
+        """Get the lock once a taken-over owner lets it go; then watch for a take-over of our own."""
         while not self._stop.wait(RETRY_S):
-            if self._try_lock():
+            if not self.exclusive:
+                with self._release_lock:  # never flock a descriptor release() closed
+                    if self._fd < 0 or not self._try_lock():
+                        continue
                 self.exclusive = True
                 logger.info("log: service %r: the previous owner let go; this process holds its lock",
                             self.service_id)
+                continue
+            pid, token = self._named()
+            if token is not None and token != self._token:
+                logger.warning("log: process %s took service %r over", pid, self.service_id)
+                if self.on_taken_over is not None:
+                    self.on_taken_over(pid)
                 return
 
     def release(self) -> None:
-        self._stop.set()
-        if self._waiter is not None and self._waiter is not threading.current_thread():
-            self._waiter.join()
+        # No join: release() may run on the watcher's own callback, or on a query thread it waits for.
         with self._release_lock:
+            self._stop.set()
             fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)  # closing the last descriptor drops the flock

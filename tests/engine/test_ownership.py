@@ -11,7 +11,7 @@ import pytest
 
 from headwater.errors import ServiceOwnedError, SqlSemanticError
 from headwater.engine.query import QueryState
-from headwater.log import Record
+from headwater.log import Record, ServiceClaim
 from headwater.log.embedded import EmbeddedLog
 from headwater.session import Session
 
@@ -93,3 +93,48 @@ def test_taking_over_fences_the_first_owner(tmp_path: Path) -> None:
     finally:
         first.close()
         log.close()
+
+
+def test_an_idle_owner_stops_its_queries_as_soon_as_it_is_taken_over(tmp_path: Path) -> None:
+    """No commit needed: the owner sees the take-over, stops its queries (SHOW QUERIES says ERROR) and lets go."""
+    root = str(tmp_path)
+    with Session(root, properties=EARLIEST) as first:
+        first.execute(STATEMENTS)
+        (query_id,) = first.queries
+        with Session(root, properties=EARLIEST, take_over=True) as second:
+            zombie = first.queries[query_id]
+            wait_for(lambda: zombie.state is QueryState.ERROR, timeout_s=10)
+            assert zombie.stats.last_error is not None and "took service 'default_' over" in zombie.stats.last_error
+            (shown,) = first.execute("SHOW QUERIES;")[0]["queries"]  # type: ignore[index]
+            assert shown["state"] == "ERROR"
+            wait_for(lambda: second.claim is not None and second.claim.exclusive, timeout_s=10)
+            send(second.log, 0, 50)  # type: ignore[arg-type]
+            second.wait_until_processed()
+            assert sorted(sequence_numbers(second.log)) == list(range(50))  # type: ignore[arg-type]
+
+
+class UnlockedLog(EmbeddedLog):
+    """The embedded log with its service lock bypassed: only the log's fencing stands between two owners."""
+
+    def claim_service(self, service_id: str, *, take_over: bool = False) -> ServiceClaim | None:
+        return None
+
+
+def test_with_the_lock_bypassed_the_log_still_fences_the_older_session(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    with UnlockedLog(root) as first_log, UnlockedLog(root) as second_log:
+        first = Session(first_log, properties=EARLIEST)
+        first.execute(STATEMENTS)
+        send(first_log, 0, 300)
+        first.wait_until_processed()
+        with Session(second_log, properties=EARLIEST) as second:  # not refused: nothing is locked
+            send(first_log, 300, 300)
+            second.wait_until_processed()
+            zombie = next(iter(first.queries.values()))
+            wait_for(lambda: zombie.state is QueryState.ERROR)
+            assert zombie.stats.last_error is not None and "was fenced" in zombie.stats.last_error
+            send(first_log, 600, 300)
+            second.wait_until_processed()
+        first.close()
+        numbers = sequence_numbers(first_log)
+        assert len(numbers) == len(set(numbers)) == 900

@@ -108,7 +108,9 @@ def test_sql_embedded_next_to_up_is_refused_or_takes_over_and_never_doubles(tmp_
         send(700)
         server.kill()
         send(700)
-        until(lambda: copied() >= sent, "the shell after the server's kill -9")
+        expected = reference(sent)
+        until(lambda: copied() >= sent and {k: v[-1] for k, v in check_sinks(log)[1].items()} == expected,
+              "the shell after the server's kill -9", timeout_s=120)
     finally:
         if shell is not None and shell.poll() is None:
             os.kill(shell.pid, signal.SIGKILL)

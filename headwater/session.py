@@ -92,22 +92,26 @@ class Session:
             raise
         #: Why this session no longer runs persistent queries (another process took the service over).
         self.fenced: str | None = None
-        if self.claim is not None:
-            self.claim.on_taken_over = self._on_taken_over
         self.variables: dict[str, str] = {}
         self.catalog = Catalog()
         self.queries: dict[str, PersistentQuery] = {}
+        if self.claim is not None:
+            self.claim.on_taken_over = self._on_taken_over
         self.push_queries: dict[str, PushQuery] = {}
         self._push_counter = 0
         self._lock = threading.RLock()
-        self.commands = CommandLog(self.log, self.service_id)
-        self.processing_log_topic = processing_log.topic_name(self.service_id)
-        self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
-        self.inspector = Inspector(self)
         self._connect: Any = None
-        self._replay()
-        if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
-            _ = self.connect
+        self.processing_log_topic = processing_log.topic_name(self.service_id)
+        try:
+            self.commands = CommandLog(self.log, self.service_id)
+            self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
+            self.inspector = Inspector(self)
+            self._replay()
+            if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
+                _ = self.connect
+        except BaseException:
+            self.close()  # a session that failed to start keeps no claim
+            raise
 
     # -- public API -------------------------------------------------------------
     def execute(self, text: str, properties: Mapping[str, str] | None = None) -> list[Entity]:

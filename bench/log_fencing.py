@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import tempfile
 import time
 
@@ -42,8 +43,13 @@ def main() -> None:
                 log.create_topic(name)
             batch = [Record(b'{"userid": %d, "bytes": 1234}' % i, b"k%d" % i) for i in range(args.records)]
             run(log, "anonymous", 50, batch, "")  # warm-up: segment files, SQLite pages
-            fenced = run(log, "fenced", args.transactions, batch, "query-1")
-            anonymous = run(log, "anonymous", args.transactions, batch, "")
+            # Interleaved rounds, median of each: the machine's load drifts during a run.
+            rounds = 10
+            fenced_rates, anonymous_rates = [], []
+            for _ in range(rounds):
+                fenced_rates.append(run(log, "fenced", args.transactions // rounds, batch, "query-1"))
+                anonymous_rates.append(run(log, "anonymous", args.transactions // rounds, batch, ""))
+            fenced, anonymous = statistics.median(fenced_rates), statistics.median(anonymous_rates)
         print(f"fenced: {fenced:,.0f} tx/s, anonymous: {anonymous:,.0f} tx/s")
         print(json.dumps({"transactions": args.transactions, "records_per_tx": args.records,
                           "fenced_tx_per_s": round(fenced), "anonymous_tx_per_s": round(anonymous),

@@ -16,8 +16,9 @@ replays anything: a second session is refused (ServiceOwnedError names the
 owner), unless it is made with ``take_over=True``. Every query is a
 transactional writer whose id is its consumer group (service id + query id),
 initialised before the query reads its committed offsets, so a take-over
-fences the old owner's queries: their next commit is refused, and they stop
-in ERROR ("fenced"), having committed nothing twice. This holds on Kafka too,
+fences the old owner's queries: no commit of theirs can succeed any more, and
+they stop in ERROR ("fenced"), at once when the old owner sees the take-over
+in the claim, or at their next (refused) commit. Fencing holds on Kafka too,
 where nothing local is locked and a second session takes over.
 """
 
@@ -537,13 +538,8 @@ class Session:
         query.start()
 
     def _on_fenced(self, query: PersistentQuery, error: ProducerFencedError) -> None:
-        """A query's commit was refused: another process took the service over. Let it have the claim."""
-        if self.fenced is None:
-            self.fenced = f"query {query.id} was fenced by a newer writer (another process took the service over)"
-            logger.error("session: service %r was taken over by another process; its queries here stop",
-                         self.service_id)
-        if self.claim is not None:
-            self.claim.release()
+        """A query's commit was refused: another process took the service over."""
+        self._lose_ownership(f"query {query.id} was fenced by a newer writer (another process took the service over)")
 
     def _on_taken_over(self, pid: int | None) -> None:
         """Stop the queries now that another process took the service over; their next commit would be refused."""
@@ -551,6 +547,15 @@ class Session:
         for query in list(self.queries.values()):
             query.stop()
             query.fenced(ProducerFencedError(query.group, f"{owner} took service '{self.service_id}' over"))
+        self._lose_ownership(f"{owner} took the service over")
+
+    def _lose_ownership(self, reason: str) -> None:
+        """Refuse statements that would start queries from now on, and let the new owner have the claim."""
+        if self.fenced is None:
+            self.fenced = reason
+            logger.error("session: service %r: %s; its persistent queries here stop", self.service_id, reason)
+        if self.claim is not None:
+            self.claim.release()
 
     def _topic_partitions(self, topic: str) -> int | None:
         if topic not in self.log.list_topics():

@@ -138,3 +138,45 @@ def test_with_the_lock_bypassed_the_log_still_fences_the_older_session(tmp_path:
         first.close()
         numbers = sequence_numbers(first_log)
         assert len(numbers) == len(set(numbers)) == 900
+
+
+def test_a_session_taking_over_fences_the_first_on_each_backend(log_url: str, new_topic) -> None:  # type: ignore[no-untyped-def]
+    """On Kafka nothing is locked: the broker's fencing alone stops the first session's query."""
+    source, out = new_topic("src"), new_topic("out")
+    properties = {**EARLIEST, "ksql.service.id": new_topic("svc").replace("-", "_") + "_"}
+    first = Session(log_url, properties=properties)
+    seen: list[int] = []
+    position = 0
+
+    def output() -> int:
+        nonlocal position
+        while True:
+            fetched = first.log.read(out, 0, position, timeout_s=0.2)
+            if not len(fetched):
+                return len(seen)
+            seen.extend(orjson.loads(v)["SEQ"] for v in fetched.records.column("value").to_pylist())
+            position = fetched.next_offset
+
+    def feed(start: int, n: int) -> None:
+        first.log.append(source, 0, [Record(orjson.dumps({"seq": i})) for i in range(start, start + n)])
+
+    try:
+        first.execute(f"CREATE STREAM s (seq INT) WITH (kafka_topic='{source}', value_format='json', partitions=1);"
+                      f"CREATE STREAM o WITH (kafka_topic='{out}', partitions=1) AS SELECT seq FROM s;")
+        (query_id,) = first.queries
+        feed(0, 100)
+        wait_for(lambda: output() >= 100, timeout_s=60)
+        with Session(log_url, properties=properties, take_over=True) as second:
+            feed(100, 100)
+            wait_for(lambda: output() >= 200, timeout_s=60)
+            zombie = first.queries[query_id]
+            wait_for(lambda: zombie.state is QueryState.ERROR, timeout_s=60)
+            assert zombie.stats.last_error is not None and zombie.stats.last_error.startswith("fenced")
+            assert second.queries[query_id].state is QueryState.RUNNING
+            feed(200, 100)
+            wait_for(lambda: output() >= 300, timeout_s=60)
+        time.sleep(1)  # a doubled record would arrive now
+        output()
+        assert sorted(seen) == list(range(300))
+    finally:
+        first.close()

@@ -127,6 +127,34 @@ class LogClosedError(LogError):
     """The log was closed."""
 
 
+class ProducerFencedError(LogError):
+    """A newer writer with the same transactional id fenced this one (Kafka's ProducerFencedException).
+
+    Nothing of the refused transaction was committed. The writer stays fenced:
+    every later ``transact`` with the id raises this too, until the process
+    calls ``init_transactions`` again, which fences the other writer in turn.
+    """
+
+    def __init__(self, transactional_id: str, detail: str) -> None:
+        super().__init__(f"log: the writer {transactional_id!r} was fenced: {detail}")
+        self.transactional_id = transactional_id
+
+
+class ServiceOwnedError(LogError):
+    """Another live process runs this service's persistent queries on the data directory."""
+
+    def __init__(self, service_id: str, root: str, pid: int | None) -> None:
+        self.owner = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"log: service {service_id!r} on {root} is owned by {self.owner}, which runs its persistent queries "
+            "(a second owner would run each of them twice); send statements to that process, or take the "
+            "service over (its queries are then fenced and stop)"
+        )
+        self.service_id = service_id
+        self.root = root
+        self.pid = pid
+
+
 class FormatError(HeadwaterError):
     """A serialization format that is unknown, or cannot carry the columns or properties it was given."""
 

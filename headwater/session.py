@@ -9,6 +9,17 @@ TERMINATE) are planned first, then recorded in the command log, then applied;
 on start the session replays the command log, so streams, tables and
 persistent queries come back after a restart and resume from their committed
 offsets.
+
+One process runs a service's persistent queries. On the embedded log a
+session claims the data directory's service (``Log.claim_service``) before it
+replays anything: a second session is refused (ServiceOwnedError names the
+owner), unless it is made with ``take_over=True``. Every query is a
+transactional writer whose id is its consumer group (service id + query id),
+initialised before the query reads its committed offsets, so a take-over
+fences the old owner's queries: no commit of theirs can succeed any more, and
+they stop in ERROR ("fenced"), at once when the old owner sees the take-over
+in the claim, or at their next (refused) commit. Fencing holds on Kafka too,
+where nothing local is locked and a second session takes over.
 """
 
 from __future__ import annotations
@@ -32,8 +43,8 @@ from headwater.engine.join_push import JoinPushQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.table_aggregate import TableAggregateQuery
 from headwater.engine.query import PersistentQuery, PushQuery, QueryState
-from headwater.errors import SqlError, SqlSemanticError
-from headwater.log import DEFAULT_LOG_URL, Log, open_log
+from headwater.errors import ProducerFencedError, SqlError, SqlSemanticError
+from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.printing import print_lines
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
@@ -68,25 +79,40 @@ class Session:
         log: Log | str = DEFAULT_LOG_URL,
         *,
         properties: Mapping[str, str] | None = None,
+        take_over: bool = False,
     ) -> None:
         self._owns_log = isinstance(log, str)
         self.log: Log = open_log(log) if isinstance(log, str) else log
         self.properties: dict[str, str] = {**DEFAULT_PROPERTIES, **(properties or {})}
         self.service_id = self.properties["ksql.service.id"]
+        try:  # before anything runs: a second owner would run every persistent query twice
+            self.claim: ServiceClaim | None = self.log.claim_service(self.service_id, take_over=take_over)
+        except BaseException:
+            if self._owns_log:
+                self.log.close()
+            raise
+        #: Why this session no longer runs persistent queries (another process took the service over).
+        self.fenced: str | None = None
         self.variables: dict[str, str] = {}
         self.catalog = Catalog()
         self.queries: dict[str, PersistentQuery] = {}
+        if self.claim is not None:
+            self.claim.on_taken_over = self._on_taken_over
         self.push_queries: dict[str, PushQuery] = {}
         self._push_counter = 0
         self._lock = threading.RLock()
-        self.commands = CommandLog(self.log, self.service_id)
-        self.processing_log_topic = processing_log.topic_name(self.service_id)
-        self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
-        self.inspector = Inspector(self)
         self._connect: Any = None
-        self._replay()
-        if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
-            _ = self.connect
+        self.processing_log_topic = processing_log.topic_name(self.service_id)
+        try:
+            self.commands = CommandLog(self.log, self.service_id)
+            self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
+            self.inspector = Inspector(self)
+            self._replay()
+            if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
+                _ = self.connect
+        except BaseException:
+            self.close()  # a session that failed to start keeps no claim
+            raise
 
     # -- public API -------------------------------------------------------------
     def execute(self, text: str, properties: Mapping[str, str] | None = None) -> list[Entity]:
@@ -179,6 +205,8 @@ class Session:
                 push.close()
             for query in self.queries.values():
                 query.stop()
+        if self.claim is not None:
+            self.claim.release()
         if self._owns_log:
             self.log.close()
 
@@ -240,6 +268,9 @@ class Session:
 
     # -- commands ----------------------------------------------------------------------
     def _command(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Entity:
+        if self.fenced is not None:
+            raise SqlSemanticError(f"This session no longer runs the persistent queries of service "
+                                   f"'{self.service_id}': {self.fenced}", statement.pos)
         with self._lock:
             apply = self._prepare(statement, text, props)
             recorded = {k: v for k, v in props.items() if k != "ksql.service.id"}
@@ -258,7 +289,7 @@ class Session:
             except SqlError as exc:
                 logger.warning("command %d not replayed (%s): %s", command.offset, exc, command.statement)
         for query in self.queries.values():
-            query.start()
+            self._start(query)
         if replayed:
             logger.info("replayed %d command(s); %d persistent queries running", replayed, len(self.queries))
 
@@ -498,7 +529,33 @@ class Session:
         )
         self.queries[query_id] = query
         if live:
-            query.start()
+            self._start(query)
+
+    def _start(self, query: PersistentQuery) -> None:
+        """Fence any other writer of the query first, so the offsets it then reads are final."""
+        query.on_fenced = self._on_fenced
+        self.log.init_transactions(query.group)
+        query.start()
+
+    def _on_fenced(self, query: PersistentQuery, error: ProducerFencedError) -> None:
+        """A query's commit was refused: another process took the service over."""
+        self._lose_ownership(f"query {query.id} was fenced by a newer writer (another process took the service over)")
+
+    def _on_taken_over(self, pid: int | None) -> None:
+        """Stop the queries now that another process took the service over; their next commit would be refused."""
+        owner = f"process {pid}" if pid else "another process"
+        for query in list(self.queries.values()):
+            query.stop()
+            query.fenced(ProducerFencedError(query.group, f"{owner} took service '{self.service_id}' over"))
+        self._lose_ownership(f"{owner} took the service over")
+
+    def _lose_ownership(self, reason: str) -> None:
+        """Refuse statements that would start queries from now on, and let the new owner have the claim."""
+        if self.fenced is None:
+            self.fenced = reason
+            logger.error("session: service %r: %s; its persistent queries here stop", self.service_id, reason)
+        if self.claim is not None:
+            self.claim.release()
 
     def _topic_partitions(self, topic: str) -> int | None:
         if topic not in self.log.list_topics():

@@ -16,7 +16,8 @@ import typer
 from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from headwater.cli.common import LogUrl, app, console, opened_log
+from headwater.cli.common import LogUrl, app, console, fail, opened_log
+from headwater.errors import ServiceOwnedError
 from headwater.log.printing import format_records
 from headwater.cli.topics import topics_describe
 from headwater.datagen.clickstream import generate
@@ -59,7 +60,11 @@ def demo(
         topics_describe(DEMO_TOPIC, log_url)
         console.print("The first records of partition 0, as PRINT shows them:")
         typer.echo(format_records(first))
-        _streaming_sql(log)
+        try:
+            _streaming_sql(log)
+        except ServiceOwnedError as exc:  # a running `headwater up` on the directory runs the queries
+            raise fail(f"{exc.root} is in use: {exc.owner} runs its persistent queries. The click events were "
+                       "appended; see the queries there (`headwater sql`), or give the demo another --log.") from None
     console.print(
         f"\nData is in {log_url}. Next: [bold]headwater print ERRORS --from-beginning --limit 10[/bold], "
         f"[bold]headwater topics describe {DEMO_TOPIC}[/bold], [bold]headwater topics list[/bold]."

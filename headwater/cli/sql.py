@@ -199,6 +199,9 @@ def sql(
         metavar="[SERVER]", help=f"URL of a running server's ksqlDB REST API (default {DEFAULT_SERVER}).",
         show_default=False)] = None,
     embedded: Annotated[bool, typer.Option("--embedded", help="Run a session in this process instead.")] = False,
+    take_over: Annotated[bool, typer.Option(
+        "--take-over", help="With --embedded: run the persistent queries here even though another process (a "
+        "running `headwater up`) runs them; its queries are fenced and stop.")] = False,
     log_url: LogUrl = DEFAULT_LOG_URL,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Run this script, then exit.",
                                               show_default=False)] = None,
@@ -211,7 +214,8 @@ def sql(
         raise typer.Exit(2)
     out = console
     try:
-        backend: Backend = EmbeddedBackend(log_url) if embedded else HttpBackend(server or DEFAULT_SERVER, api_key)
+        backend: Backend = (EmbeddedBackend(log_url, take_over=take_over) if embedded
+                            else HttpBackend(server or DEFAULT_SERVER, api_key))
         where = backend.describe()
     except ShellError as exc:
         err_console.print(Text(f"Error: {exc}", style="red"), soft_wrap=True)

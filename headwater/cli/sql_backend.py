@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from headwater.engine.pull import PullResult
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, ServiceOwnedError
 from headwater.session import Session
 
 Entity = dict[str, Any]
@@ -200,10 +200,17 @@ class EmbeddedResultStream:
 class EmbeddedBackend:
     """A Session in this process, on an embedded log directory or a Kafka cluster."""
 
-    def __init__(self, log_url: str, properties: dict[str, str] | None = None) -> None:
+    def __init__(self, log_url: str, properties: dict[str, str] | None = None, *, take_over: bool = False) -> None:
         self.log_url = log_url
         try:
-            self.session = Session(log_url, properties=properties)
+            self.session = Session(log_url, properties=properties, take_over=take_over)
+        except ServiceOwnedError as exc:
+            raise ShellError(
+                f"{exc.root} is in use: {exc.owner} runs the persistent queries of service {exc.service_id!r} "
+                "(a second process would run each of them twice).\nIf that process is `headwater up`, send "
+                "your statements to it: `headwater sql [SERVER]` (its ksqlDB API, http://127.0.0.1:8088 by "
+                "default). To run the queries here instead, add --take-over: that process's queries are then "
+                "fenced and stop.") from None
         except HeadwaterError as exc:
             raise ShellError(str(exc)) from None
 

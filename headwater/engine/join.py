@@ -46,6 +46,7 @@ from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingE
 from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
 from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.stream_join import StreamStreamSteps
+from headwater.errors import ProducerFencedError
 from headwater.log import Fetched, TopicPartition
 from headwater.sql.catalog import Namespace
 from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
@@ -243,6 +244,9 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                 if self.state is QueryState.ERROR:
                     self.state = QueryState.RUNNING
                 backoff = 0.5
+            except ProducerFencedError as exc:
+                self.fenced(exc)
+                break
             except Exception as exc:
                 logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
                 prefetch.close()
@@ -264,7 +268,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         con.close()
 
     def _commit_work(self, work: _JoinWork) -> None:
-        self.log.transact(work.appends, group=self.group, offsets=work.offsets, transactional_id=self.id)
+        self.log.transact(work.appends, group=self.group, offsets=work.offsets, transactional_id=self.group)
         self.committed_positions.update(work.offsets)
         self.stats.records_in += work.records_in
         self.stats.records_out += work.records_out

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from headwater.engine import processing_log
 from headwater.engine.codec import SinkEncoder, SourceDecoder
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.errors import ProducerFencedError
 from headwater.formats import duck
 from headwater.log import Fetched, Log, TopicPartition
 from headwater.log.partitioner import partition_for_keys
@@ -170,6 +171,8 @@ class PersistentQuery:
         self._thread: threading.Thread | None = None
         self.positions: dict[TopicPartition, int] = {}
         self.committed_positions: dict[TopicPartition, int] = {}
+        #: Called from the query's thread when it was fenced (see ``fenced``); set by the session.
+        self.on_fenced: Callable[[PersistentQuery, ProducerFencedError], None] | None = None
 
     def start(self) -> None:
         self.positions = start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
@@ -221,6 +224,9 @@ class PersistentQuery:
                 if self.state is QueryState.ERROR:
                     self.state = QueryState.RUNNING
                 backoff = 0.5
+            except ProducerFencedError as exc:  # another process took this query over: never retry
+                self.fenced(exc)
+                break
             except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
                 logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
                 prefetch.close()
@@ -240,6 +246,14 @@ class PersistentQuery:
             pending.exception()
         committer.shutdown()
         con.close()
+
+    def fenced(self, error: ProducerFencedError) -> None:
+        """Stop for good: a newer writer (a process that took the service over) owns this query's output."""
+        logger.error("query %s stopped: %s", self.id, error)
+        self.state = QueryState.ERROR
+        self.stats.last_error = f"fenced: {error}"
+        if self.on_fenced is not None:
+            self.on_fenced(self, error)
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
@@ -265,7 +279,7 @@ class PersistentQuery:
 
     def _commit(self, work: _Work) -> None:
         self.log.transact(work.appends, group=self.group, offsets={work.partition: work.next_offset},
-                          transactional_id=self.id)
+                          transactional_id=self.group)
         self.committed_positions[work.partition] = work.next_offset
         self.stats.records_in += work.records_in
         self.stats.records_out += work.records_out

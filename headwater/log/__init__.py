@@ -14,6 +14,7 @@ from headwater.log.base import (
     Fetched,
     Log,
     Record,
+    ServiceClaim,
     TopicInfo,
     TopicPartition,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Fetched",
     "Log",
     "Record",
+    "ServiceClaim",
     "TopicInfo",
     "TopicPartition",
     "open_log",

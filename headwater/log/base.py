@@ -34,7 +34,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -268,6 +268,21 @@ def to_append_table(records: pa.RecordBatch | pa.Table | Sequence[Record]) -> pa
     )
 
 
+class ServiceClaim(ABC):
+    """A process's claim on a service (see :meth:`Log.claim_service`); released on close or exit."""
+
+    #: True once this process holds the claim alone; False while a taken-over owner still lives.
+    exclusive: bool
+    #: Called, from a thread of the claim, with the new owner's pid (None if unknown) when another
+    #: process takes the service over: the owner stops its queries then, not at their next
+    #: (refused) commit. Fencing does not depend on it.
+    on_taken_over: Callable[[int | None], None] | None = None
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give the claim up (idempotent)."""
+
+
 class Log(ABC):
     """A partitioned, durable log with Kafka semantics.
 
@@ -353,7 +368,36 @@ class Log(ABC):
         committed only when ``group`` is given. On Kafka, transaction markers
         take offsets: the next append to a partition does not continue at the
         last offset + 1.
+
+        Fencing, as Kafka's producer epochs: the first ``transact`` of an id
+        in this log instance calls :meth:`init_transactions` for it. Once a
+        newer writer has initialised the id, this one's transactions raise
+        ProducerFencedError and commit nothing (neither records nor offsets),
+        and keep raising it until :meth:`init_transactions` is called again.
         """
+
+    @abstractmethod
+    def init_transactions(self, transactional_id: str) -> None:
+        """Become the one writer of ``transactional_id``, fencing every other (Kafka's initTransactions).
+
+        Bumps the id's epoch: from the moment this returns, no transaction of
+        an older writer of the id (in any process) can commit, and what one
+        left open is aborted. A task calls it before it reads the committed
+        offsets it continues from, so nothing a zombie commits afterwards can
+        be missed by it or redone.
+        """
+
+    def claim_service(self, service_id: str, *, take_over: bool = False) -> ServiceClaim | None:
+        """Claim, for this process, the running of ``service_id``'s persistent queries.
+
+        The embedded log answers one claim per data directory and service
+        (an OS file lock, so a killed owner releases it): a second claim
+        raises ServiceOwnedError naming the owner, unless ``take_over``, when
+        the claim goes on and the caller fences the owner's writers with
+        :meth:`init_transactions`. Kafka returns None: there, writers are
+        fenced by the broker and nothing local is locked. Reading needs no claim.
+        """
+        return None
 
     def produce(
         self, topic: str, records: pa.RecordBatch | pa.Table | Sequence[Record]

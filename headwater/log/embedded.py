@@ -8,6 +8,7 @@ Layout::
     <root>/topics/<name>-<id>/<p>/*.log     segment files of framed Arrow batches (see segment.py)
     <root>/topics/<name>-<id>/<p>/append.lock   flock held by the one appender of the partition
     <root>/topics/<name>-<id>/<p>/notify        touched after each append; readers wait on it
+    <root>/services/<hash>.lock             flock of the process running a service's queries (ownership.py)
 
 An append, holding the partition's flock: writes the frame at the committed
 end of the active segment, fdatasyncs it, then commits the index row and the
@@ -55,18 +56,21 @@ from headwater.errors import (
     InvalidTopicConfigError,
     LogClosedError,
     OffsetOutOfRangeError,
+    ProducerFencedError,
     RecordTooLargeError,
     TopicExistsError,
     UnknownTopicError,
 )
-from headwater.log import notify
+from headwater.log import epochs, notify
 from headwater.log.cleaner import clean_partition
+from headwater.log.ownership import ServiceLock
 from headwater.log.base import (
     RECORD_SCHEMA,
     AppendResult,
     Fetched,
     Log,
     Record,
+    ServiceClaim,
     TopicInfo,
     TopicPartition,
     check_partition,
@@ -157,8 +161,9 @@ class EmbeddedLog(Log):
         #: Damage found in stored data: (topic, partition) -> what is wrong. Only the damaged offsets
         #: refuse reads (CorruptLogError with the range); the rest of the partition stays usable.
         self.problems: dict[tuple[str, int], str] = self._damage.problems
-        self._meta = MetaDb(self.root, _SCHEMA)
+        self._meta = MetaDb(self.root, _SCHEMA + ";" + epochs.SCHEMA)
         self._recovery = Recovery(self._meta, self._damage, self._partition_dir)
+        self._writers = epochs.Writers(self.init_transactions)
         self._open_check()
         self._cleaner_stop = threading.Event()
         self._cleaner: threading.Thread | None = None
@@ -289,7 +294,22 @@ class EmbeddedLog(Log):
         transactional_id: str = "",
     ) -> list[AppendResult]:
         commit = (group, offsets) if group is not None and offsets else None
-        return self._append_many(appends, commit, flags=TRANSACTIONAL)
+        # An anonymous transaction (no id) is atomic but fences nothing; see epochs.py for the others.
+        writer = (transactional_id, self._writers.epoch(transactional_id)) if transactional_id else None
+        try:
+            if writer is not None:  # a known zombie writes no frame; the check that counts is in the commit
+                epochs.check(self._query, *writer)
+            return self._append_many(appends, commit, flags=TRANSACTIONAL, writer=writer)
+        except ProducerFencedError as exc:
+            self._writers.fence(exc)
+            raise
+
+    def init_transactions(self, transactional_id: str) -> None:
+        with self._write_tx() as db:
+            self._writers.started(transactional_id, epochs.bump(db, transactional_id))
+
+    def claim_service(self, service_id: str, *, take_over: bool = False) -> ServiceClaim | None:
+        return ServiceLock(self.root, service_id, take_over=take_over)
 
     def _append_many(
         self,
@@ -297,8 +317,9 @@ class EmbeddedLog(Log):
         commit: tuple[str, Mapping[TopicPartition, int]] | None,
         *,
         flags: int,
+        writer: tuple[str, int] | None = None,
     ) -> list[AppendResult]:
-        """Write every part's frame (fsynced), then index all of them, and the offsets, in one commit."""
+        """Write every part's frame (fsynced), then index them and the offsets in one commit (checking ``writer``)."""
         now = _now_ms()
         parts: dict[tuple[str, int], tuple[_Topic, list[pa.Table]]] = {}
         for topic, partition, records in appends:
@@ -338,6 +359,8 @@ class EmbeddedLog(Log):
             # A plain append's index rows are re-derivable from its frames (recovery);
             # a transaction's and an offset commit's are not.
             with self._write_tx(f"appending to {names}", from_frames=commit is None and not flags) as db:
+                if writer is not None:
+                    epochs.check(lambda sql, args: db.execute(sql, args).fetchall(), *writer)
                 for row in rows:
                     moved = db.execute(
                         "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ? AND next_offset = ?",

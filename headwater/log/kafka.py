@@ -211,9 +211,10 @@ class KafkaLog(Log):
         """See :meth:`Log.transact`; one transactional producer per ``transactional_id``.
 
         A failed transaction is aborted and raises LogError. After this writer
-        was fenced (another process took the id), calling ``transact`` with the
-        id again starts a new producer, which fences that other process in
-        turn: do so only once this process owns the id's work again.
+        was fenced (another process took the id), ``transact`` with the id
+        raises ProducerFencedError until ``init_transactions`` starts a new
+        producer, which fences that other process in turn: call it only once
+        this process owns the id's work again.
         """
         if not transactional_id:
             raise LogError("log: a Kafka transaction needs a transactional_id (the name of its writer)")
@@ -234,6 +235,13 @@ class KafkaLog(Log):
         written = self._transactions.run(transactional_id, rows, locks, commit, metadata)
         return [result(tp, written[tp]) if written.get(tp) else AppendResult(*tp, self.end_offset(*tp), 0)
                 for tp in rows]
+
+    def init_transactions(self, transactional_id: str) -> None:
+        """See :meth:`Log.init_transactions`: a new transactional producer for the id (Kafka bumps its epoch)."""
+        if not transactional_id:
+            raise LogError("log: init_transactions needs a transactional_id (the name of its writer)")
+        self._check_open()
+        self._transactions.init(transactional_id)
 
     def _append_lock(self, tp: TopicPartition) -> threading.Lock:
         with self._lock:

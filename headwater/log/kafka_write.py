@@ -28,6 +28,7 @@ from headwater.errors import (
     InvalidRecordError,
     LogClosedError,
     LogError,
+    ProducerFencedError,
     RecordTooLargeError,
 )
 from headwater.log.base import AppendResult, TopicPartition, record_sizes
@@ -107,6 +108,7 @@ class _Transactor:
 
     transactional_id: str
     producer: ck.Producer | None = None  # None: start one (fencing older ones) before the next transaction
+    fenced: ProducerFencedError | None = None  # set: refuse transactions until init_transactions
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -128,11 +130,11 @@ class Transactions:
         ended. On failure the transaction is aborted and LogError says at which
         step it failed and what became of it.
         """
-        with self._lock:
-            if self._closed:
-                raise LogClosedError(f"log: {self._url} is closed")
-            transactor = self._transactors.setdefault(transactional_id, _Transactor(transactional_id))
+        transactor = self._transactor(transactional_id)
         with transactor.lock, ExitStack() as held:
+            if transactor.fenced is not None:
+                raise ProducerFencedError(transactional_id, "an earlier transaction found a newer writer; "
+                                          "call init_transactions to take the id back")
             for lock in locks:
                 held.enter_context(lock)
             with self._failing(transactor) as step:
@@ -160,6 +162,24 @@ class Transactions:
                            transactional_id, deliveries.expected - sum(map(len, deliveries.offsets.values())))
         return deliveries.offsets
 
+    def init(self, transactional_id: str) -> None:
+        """A new producer for the id: it fences every other one, in any process."""
+        transactor = self._transactor(transactional_id)
+        with transactor.lock:
+            transactor.producer = None
+            try:
+                self._start(transactor)
+            except ck.KafkaException as exc:
+                raise LogError(f"log: {self._url}: init_transactions of {transactional_id!r} failed: "
+                               f"{exc.args[0].str()}") from exc
+            transactor.fenced = None
+
+    def _transactor(self, transactional_id: str) -> _Transactor:
+        with self._lock:
+            if self._closed:
+                raise LogClosedError(f"log: {self._url} is closed")
+            return self._transactors.setdefault(transactional_id, _Transactor(transactional_id))
+
     def _start(self, transactor: _Transactor) -> ck.Producer:
         conf = {**PRODUCER_CONF, **self._settings, "transactional.id": transactor.transactional_id}
         producer = ck.Producer(conf)
@@ -176,6 +196,8 @@ class Transactions:
         except ck.KafkaException as exc:
             error: ck.KafkaError = exc.args[0]
             outcome = self._end_failed(transactor, error, unknown=step[-1] == "commit" and error.retriable())
+            if transactor.fenced is not None:
+                raise transactor.fenced from exc
             raise LogError(f"log: {self._url}: transaction of {transactor.transactional_id!r} failed at "
                            f"{step[-1]}: {error.str()}; {outcome}") from exc
         except (SystemError, RuntimeError) as exc:  # confluent-kafka's delivery path after a fatal error
@@ -187,7 +209,10 @@ class Transactions:
         """Abort a failed transaction; say what became of it."""
         if error.code() in _FENCED:
             transactor.producer = None
-            return "a newer writer with the same transactional id fenced this one: nothing of it was committed"
+            transactor.fenced = ProducerFencedError(
+                transactor.transactional_id, f"a newer writer with the same transactional id fenced this one "
+                f"({error.str()}): nothing of the transaction was committed")
+            return "fenced"
         if not error.fatal() and transactor.producer is not None:
             try:
                 transactor.producer.abort_transaction(TIMEOUT_S)

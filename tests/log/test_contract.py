@@ -22,6 +22,7 @@ from headwater.errors import (
     LogClosedError,
     LogError,
     OffsetOutOfRangeError,
+    ProducerFencedError,
     RecordTooLargeError,
     TopicExistsError,
     UnknownPartitionError,
@@ -575,9 +576,7 @@ def test_reads_continue_past_transaction_markers(log: Log, new_topic: NewTopic) 
     assert time.monotonic() - started < 3.0
 
 
-def test_a_newer_writer_fences_an_older_one(log: Log, backend: str, log_url: str, new_topic: NewTopic) -> None:
-    if backend != "kafka":
-        pytest.skip("the embedded log has one writer per transactional id by construction")
+def test_a_newer_writer_fences_an_older_one(log: Log, log_url: str, new_topic: NewTopic) -> None:
     from headwater.log import open_log
 
     name, source, group, writer = new_topic(), new_topic(), new_topic("g"), new_topic("tx")
@@ -587,10 +586,53 @@ def test_a_newer_writer_fences_an_older_one(log: Log, backend: str, log_url: str
     log.transact([(name, 0, values(1))], group=group, offsets={consumed: 1}, transactional_id=writer)
     with open_log(log_url) as newer:
         newer.transact([(name, 0, values(1, start=1))], group=group, offsets={consumed: 2}, transactional_id=writer)
-        with pytest.raises(LogError, match=rf"{writer}.*fenced"):
+        with pytest.raises(ProducerFencedError, match=rf"{writer}.*fenced"):
             log.transact([(name, 0, [Record(b"zombie")])], group=group, offsets={consumed: 9}, transactional_id=writer)
+        # Fenced stays fenced: a zombie that retries never commits, not even offsets alone.
+        with pytest.raises(ProducerFencedError):
+            log.transact([(name, 0, [Record(b"again")])], group=group, offsets={consumed: 9}, transactional_id=writer)
+        newer.transact([(name, 0, values(1, start=2))], group=group, offsets={consumed: 3}, transactional_id=writer)
+        log.append(name, 0, [Record(b"plain")])  # appends without a transactional id are never fenced
+    assert column(read_all(log, name), "value") == [b"v0", b"v1", b"v2", b"plain"]
+    assert log.committed(group, [consumed]) == {consumed: 3}
+
+
+def test_init_transactions_fences_before_the_first_transaction(log: Log, log_url: str, new_topic: NewTopic) -> None:
+    """A task fences the old writer first, then reads the offsets: nothing the old one does after is kept."""
+    from headwater.log import open_log
+
+    name, source, group, writer = new_topic(), new_topic(), new_topic("g"), new_topic("tx")
+    log.create_topic(name)
+    log.create_topic(source)
+    consumed = TopicPartition(source, 0)
+    log.transact([(name, 0, values(1))], group=group, offsets={consumed: 1}, transactional_id=writer)
+    with open_log(log_url) as newer:
+        newer.init_transactions(writer)
+        assert newer.committed(group, [consumed]) == {consumed: 1}
+        with pytest.raises(ProducerFencedError):
+            log.transact([(name, 0, [Record(b"zombie")])], group=group, offsets={consumed: 2}, transactional_id=writer)
+        assert newer.committed(group, [consumed]) == {consumed: 1}
+        # The old writer takes the id back explicitly: now the newer one is the zombie.
+        log.init_transactions(writer)
+        with pytest.raises(ProducerFencedError):
+            newer.transact([(name, 0, [Record(b"zombie2")])], group=group, offsets={consumed: 7},
+                           transactional_id=writer)
+        log.transact([(name, 0, values(1, start=1))], group=group, offsets={consumed: 2}, transactional_id=writer)
     assert column(read_all(log, name), "value") == [b"v0", b"v1"]
     assert log.committed(group, [consumed]) == {consumed: 2}
+
+
+def test_writers_of_other_ids_are_not_fenced(log: Log, log_url: str, new_topic: NewTopic) -> None:
+    from headwater.log import open_log
+
+    name, first, second = new_topic(), new_topic("tx"), new_topic("tx")
+    log.create_topic(name)
+    log.transact([(name, 0, values(1))], transactional_id=first)
+    with open_log(log_url) as other:
+        other.init_transactions(second)
+        other.transact([(name, 0, values(1, start=1))], transactional_id=second)
+    log.transact([(name, 0, values(1, start=2))], transactional_id=first)
+    assert column(read_all(log, name), "value") == [b"v0", b"v1", b"v2"]
 
 
 @pytest.fixture

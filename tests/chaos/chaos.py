@@ -202,7 +202,7 @@ def run(work: Path, db_url: str, cycles: int, seed: int, workers: int = 2) -> Fi
     try:
         for _ in range(cycles):
             # Some kills land while the queries replay after a start, most under steady load.
-            pause = rng.uniform(0.05, 0.6) if rng.random() < 0.3 else rng.uniform(0.5, 2.5)
+            pause = rng.uniform(0.05, 0.6) if rng.random() < 0.3 else rng.uniform(0.5, 2.0)
             deadline = time.monotonic() + pause
             while time.monotonic() < deadline and server.alive():
                 time.sleep(0.05)

@@ -21,6 +21,13 @@ def profile_int(name: str, short: int) -> int:
     return int(os.environ.get(name, short))
 
 
+TOTALS = ("cycles", "inputs", "acknowledged", "lost", "doubled", "5xx", "crashes", "hangs")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per run, then the sums over every run as the last line."""
     for line in FIGURES:
         terminalreporter.write_line(json.dumps(line))
+    if FIGURES:
+        totals = {key: sum(int(line.get(key, 0)) for line in FIGURES) for key in TOTALS}
+        terminalreporter.write_line(json.dumps({"suite": "chaos+outage", **totals}))

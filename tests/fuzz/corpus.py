@@ -65,7 +65,8 @@ def mutated(draw: st.DrawFn) -> str:
     return text
 
 
-deeply_nested = st.tuples(st.integers(1, 6000), st.sampled_from(["(", "ABS(", "ARRAY[", "NOT ", "-", "CASE WHEN TRUE THEN "]),
+deeply_nested = st.tuples(st.integers(1, 6000),
+                          st.sampled_from(["(", "ABS(", "ARRAY[", "NOT ", "-", "CASE WHEN TRUE THEN "]),
                           st.sampled_from(["SELECT {} FROM s EMIT CHANGES;", "SELECT * FROM s WHERE {} EMIT CHANGES;"])
                           ).map(lambda t: t[2].format(t[1] * t[0] + "1" + {"(": ")", "ABS(": ")", "ARRAY[": "]"}.get(
                               t[1], "" if t[1] != "CASE WHEN TRUE THEN " else " END") * t[0]))

@@ -28,7 +28,8 @@ TYPES = ["BOOLEAN", "INT", "BIGINT", "DOUBLE", "DECIMAL(10,2)", "STRING", "BYTES
          "ARRAY<INT>", "MAP<STRING, DOUBLE>", "STRUCT<A INT, B ARRAY<STRING>>"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**80, 2**80) | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["A", "B", "a", "C", "x"]) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["A", "B", "a", "C", "x"])
+                                                                 | st.text(max_size=4),
                                                                  inner, max_size=5),
     max_leaves=20)
 

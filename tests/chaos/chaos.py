@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import logging
 import random
 import threading
 import time
@@ -33,7 +32,6 @@ from headwater.log import open_log
 from tests.chaos.pipeline import (WINDOW_MS, WRITE_KEY, Server, ServerCrashed, ServerHung, database_state, statements,
                                   table_state)
 
-logger = logging.getLogger(__name__)
 T0 = 1_700_000_000_000
 USERS = [f"user{i}" for i in range(7)]
 REQUEST_TIMEOUT_S = 30.0

@@ -154,6 +154,7 @@ def test_backlog_drains_with_nothing_lost_or_doubled(outage: Outage, sink: str,
     lost = sum(1 for i in outage.produced if i not in rows)
     doubled = sum(1 for n in rows.values() if n > 1)
     figures.append({"suite": "jdbc_outage", "sink": sink, "outage_s": outage.outage_s, "inputs": len(outage.produced),
+                    "acknowledged": len(outage.produced),
                     "lost": lost, "doubled": doubled, "drain_s": outage.drain_s,
                     "operator_restarts": outage.restarted if sink == FAILING else 0})
     assert len(outage.produced) > 100

@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -203,6 +204,8 @@ def main() -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
     after_warmup = [(t, m) for t, m in samples if t >= warmup * 60]
     all_latencies = [v for values in probe.latencies.values() for v in values]
     print(json.dumps({

@@ -16,5 +16,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for failure in TALLY.first_failures:
+        terminalreporter.write_line(f"first failures: {failure}")
     if TALLY.inputs:
         terminalreporter.write_line(json.dumps({"suite": "fuzz", **TALLY.line()}))

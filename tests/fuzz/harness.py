@@ -12,7 +12,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psutil
@@ -34,6 +34,12 @@ class Tally:
     #: 5xx answers to requests of a kind the issue already lists (see tests/fuzz/test_http.py KNOWN).
     known: int = 0
     rss_before_mb: float = 0.0
+    #: The first failing inputs in the order met (shrinking replays later ones, which may depend on state).
+    first_failures: list[str] = field(default_factory=list)
+
+    def failed(self, what: str) -> None:
+        if len(self.first_failures) < 5:
+            self.first_failures.append(what[:1500])
 
     def line(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "crashes": self.crashes, "hangs": self.hangs, "5xx": self.server_errors,
@@ -72,9 +78,11 @@ def watchdog(what: object) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def attempt(call: Callable[[], T], what: object, documented: tuple[type[BaseException], ...] = ()) -> T | None:
-    """Run one generated input: count it; a documented error is a rejection (None), anything else is counted and
-    raised (a crash or a hang)."""
+def attempt(call: Callable[[], T], what: object, documented: tuple[type[BaseException], ...] = (),
+            known: Callable[[Exception], bool] | None = None) -> T | None:
+    """Run one generated input: count it; a documented error is a rejection (None), an error ``known`` recognises
+    (a finding with its own regression test) is counted apart (None), anything else is counted and raised (a
+    crash or a hang)."""
     TALLY.inputs += 1
     try:
         with watchdog(what):
@@ -83,7 +91,12 @@ def attempt(call: Callable[[], T], what: object, documented: tuple[type[BaseExce
         return None
     except Hang:
         TALLY.hangs += 1
+        TALLY.failed(f"hang: {what!r}")
         raise
-    except Exception:
+    except Exception as exc:
+        if known is not None and known(exc):
+            TALLY.known += 1
+            return None
         TALLY.crashes += 1
+        TALLY.failed(f"crash {type(exc).__name__}: {exc} for {what!r}")
         raise

@@ -22,7 +22,7 @@ from headwater.sql.parser import parse, parse_type
 from headwater.sql.types import SqlType
 
 from tests.fuzz.corpus import nesting, sql_inputs
-from tests.fuzz.harness import TALLY, attempt, examples
+from tests.fuzz.harness import attempt, examples
 
 TYPES = ["BOOLEAN", "INT", "BIGINT", "DOUBLE", "DECIMAL(10,2)", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP",
          "ARRAY<INT>", "MAP<STRING, DOUBLE>", "STRUCT<A INT, B ARRAY<STRING>>"]
@@ -42,16 +42,12 @@ def dumps(value: object) -> bytes:
 @examples("sql")
 @given(text=sql_inputs)
 def test_parser_answers_statements_or_a_sql_error(text: str) -> None:
-    try:
-        result = attempt(lambda: parse(text), text, documented=(SqlError,))
-    except RecursionError:
-        if nesting(text) < 100:
-            raise
-        # Known (issue 12, "Fuzzing"): an expression nested thousands of levels deep; being fixed elsewhere.
-        TALLY.crashes -= 1
-        TALLY.known += 1
-        return
-    if result is None:
+    def too_deep(exc: Exception) -> bool:
+        """Known (issue 12, "Fuzzing"): an expression nested thousands of levels deep; being fixed elsewhere."""
+        return isinstance(exc, RecursionError) and nesting(text) >= 100
+
+    result = attempt(lambda: parse(text), text, documented=(SqlError,), known=too_deep)
+    if result is None and nesting(text) < 100:
         try:
             parse(text)
         except SqlError as exc:
@@ -89,7 +85,15 @@ def test_decoders_answer_a_row_or_a_reason_for_every_record(case: tuple[str, str
                                                                      list[bytes | None]]) -> None:
     fmt_name, role, columns, values = case
     fmt = create_format(fmt_name, [(n, sql_type(t)) for n, t in columns], role=role)  # type: ignore[arg-type]
-    decoded: Any = attempt(lambda: fmt.decode(pa.array(values, pa.binary()), topic="fuzz"), case)
+    def unclosed_quote(exc: Exception) -> bool:
+        """Known: tests/fuzz/test_regressions.py::test_an_unclosed_quote_fails_only_its_own_record."""
+        return (isinstance(exc, (IndexError, pa.ArrowIndexError)) and fmt_name == "DELIMITED"
+                and any(v is not None and b'"' in v for v in values[:-1]))
+
+    decoded: Any = attempt(lambda: fmt.decode(pa.array(values, pa.binary()), topic="fuzz"), case,
+                           known=unclosed_quote)
+    if decoded is None:
+        return
     assert decoded is not None and decoded.table.num_rows == len(values)
     assert len(decoded.error_reasons) == len(decoded.error_rows)
     assert all(reason.strip() for reason in decoded.error_reasons)

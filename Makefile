@@ -7,7 +7,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench chaos fuzz soak clean
+
+# The long profiles of issue 12's reliability suites (short ones run inside `make test`).
+CHAOS_CYCLES ?= 100
+OUTAGE_S ?= 60
+FUZZ_INPUTS ?= 1000000
+MINUTES ?= 60
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +37,19 @@ bench: $(STAMP)
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file
 	$(PY) -m bench.collector_load
+
+# kill -9 cycles under Segment load (SQLite, MariaDB and PostgreSQL sinks) and a JDBC sink's database outage.
+chaos: $(STAMP)
+	@bash scripts/services.sh || echo "make chaos: the MariaDB/PostgreSQL variants will be skipped"
+	CHAOS_CYCLES=$(CHAOS_CYCLES) OUTAGE_S=$(OUTAGE_S) $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/chaos
+
+# hypothesis: parser, decoders, collector, ksqlDB REST, Connect and topic APIs.
+fuzz: $(STAMP)
+	FUZZ_INPUTS=$(FUZZ_INPUTS) $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+
+# The clickstream statements at a steady rate; memory and latency each minute.
+soak: $(STAMP)
+	$(PY) -m bench.soak --minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) headwater-data build *.egg-info

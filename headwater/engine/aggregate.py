@@ -178,6 +178,8 @@ class AggregateQuery(PersistentQuery):
         deleted: pa.Table | None = None
         pre, null_errors = self._drop_null_groups(pre, fetched)
         errors.extend(null_errors)
+        if not pre.num_rows:  # every record had a null group key: logged, nothing to aggregate
+            return outputs, changed, deleted
         batch, late = self._windowed(con, pre, fetched.partition)
         errors.extend(late)
         if batch.num_rows:

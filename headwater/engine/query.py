@@ -240,10 +240,14 @@ class PersistentQuery:
         if pending is not None:
             pending.exception()
         committer.shutdown()
+        self._finish(con)
         con.close()
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
+
+    def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """On stop, after the last commit landed and before ``con`` closes (stateless: nothing to do)."""
 
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]

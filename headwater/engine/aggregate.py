@@ -92,6 +92,9 @@ class AggregateQuery(PersistentQuery):
         #: scanning the state for windows to close or expire when none can be due.
         self._earliest_end: dict[str, int | None] = {"open": None, "all": None}
         self._last_changed: pa.Table | None = None
+        #: The batch's changed rows when they are exactly the stored rows of the keys it touched
+        #: (one per key, none deleted after): its changelog records are then encoded from them.
+        self._state_rows: pa.Table | None = None
 
     # -- state ---------------------------------------------------------------------
     def _changelog_of(self) -> StoreChangelog:
@@ -166,7 +169,9 @@ class AggregateQuery(PersistentQuery):
                 records, _ = self._encoder.encode(out)
                 appends.extend(self._partitioned(records, fetched.partition))
                 produced += records.num_rows
-        appends.append((self.changelog, 0, changelog.records(con, self._touched(changed, deleted), self.stream_time)))
+        touched = self._touched(changed, deleted)
+        rows = [self._state_rows] + [None] * (len(touched) - 1)
+        appends.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
         if errors:
             appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
         tp = TopicPartition(fetched.topic, fetched.partition)
@@ -211,6 +216,7 @@ class AggregateQuery(PersistentQuery):
         changed: pa.Table | None = None
         deleted: pa.Table | None = None
         pre = None
+        self._state_rows = None
         if src.num_rows:
             pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
             errors.extend(run_errors)
@@ -233,6 +239,8 @@ class AggregateQuery(PersistentQuery):
             run(con, "ROLLBACK")
             raise
         run(con, "COMMIT")
+        if changed is not self._state_rows or deleted is not None:
+            self._state_rows = None
         return outputs, changed, deleted
 
     def _aggregate(
@@ -263,6 +271,7 @@ class AggregateQuery(PersistentQuery):
                     if not plan.emit_final:
                         outputs.append(self._running(con))
                     changed = self._merge(con)
+                    self._state_rows = changed
                     run(con, "DROP TABLE __cur")
             finally:
                 con.unregister("b")

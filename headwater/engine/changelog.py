@@ -172,10 +172,13 @@ class StoreChangelog:
 
     # -- per batch ------------------------------------------------------------------------------
     def records(self, con: duckdb.DuckDBPyConnection, touched: Sequence[pa.Table | None],
-                stream_time: dict[int, int]) -> pa.Table:
-        """A batch's changelog records: one per touched key of each store, then the stream times."""
-        parts = [found for store, keys in zip(self.stores, touched, strict=True)
-                 if (found := store.changes(con, keys)) is not None]
+                rows: Sequence[pa.Table | None], stream_time: dict[int, int]) -> pa.Table:
+        """A batch's changelog records: one per touched key of each store, then the stream times.
+
+        ``rows[i]``, when not None, are store i's rows of its touched keys (see ``KeyedStore.changes``).
+        """
+        parts = [found for store, keys, held in zip(self.stores, touched, rows, strict=True)
+                 if (found := store.changes(con, keys, held)) is not None]
         parts.append(self.stream_time_record(stream_time))
         table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         self._since_snapshot += table.num_rows

@@ -65,6 +65,7 @@ class KeyedStore:
         self.keys = list(keys)
         self.columns = list(columns) if columns is not None else None
         self._pending = f"{name}__pending"
+        self._values: list[str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -118,22 +119,47 @@ class KeyedStore:
         finally:
             con.unregister("__del")
 
-    def changes(self, con: duckdb.DuckDBPyConnection, touched: pa.Table | None) -> pa.Table | None:
-        """One changelog record (key, value) per distinct key of ``touched``: its row now, or a tombstone."""
+    def changes(self, con: duckdb.DuckDBPyConnection, touched: pa.Table | None,
+                rows: pa.Table | None = None) -> pa.Table | None:
+        """One changelog record (key, value) per distinct key of ``touched``: its row now, or a tombstone.
+
+        ``rows``, when the caller has them, ARE the rows the store now holds for ``touched``'s keys,
+        one per key (no lookup then). A value holds the row's columns other than the key's.
+        """
         if touched is None or not touched.num_rows:
             return None
+        values = self._value_columns(con)
+        key_json = ", ".join(f"'{k}': t.{k}" for k in self.keys)
+        if rows is not None:
+            value_json = ", ".join(f"'{c}': t.{c}" for c in values)
+            con.register("__rows", rows)
+            try:
+                return con.sql(f"SELECT encode('{self.tag}|' || to_json({{{key_json}}})::VARCHAR) AS key, "
+                               f"encode(to_json({{{value_json}}})::VARCHAR) AS value FROM __rows t").to_arrow_table()
+            finally:
+                con.unregister("__rows")
         keys = ", ".join(self.keys)
         on = " AND ".join(f"s.{k} = t.{k}" for k in self.keys)
-        key_json = ", ".join(f"'{k}': t.{k}" for k in self.keys)
+        value_json = ", ".join(f"'{c}': s.{c}" for c in values)
         con.register("__touched", touched.select(self.keys))
         try:
             return con.sql(
                 f"SELECT encode('{self.tag}|' || to_json({{{key_json}}})::VARCHAR) AS key, "
-                f"CASE WHEN s.{self.keys[0]} IS NULL THEN NULL ELSE encode(to_json(s)::VARCHAR) END AS value "
-                f"FROM (SELECT DISTINCT {keys} FROM __touched) t LEFT JOIN {self.name} s ON {on}"
+                f"CASE WHEN s.{self.keys[0]} IS NULL THEN NULL ELSE encode(to_json({{{value_json}}})::VARCHAR) END "
+                f"AS value FROM (SELECT DISTINCT {keys} FROM __touched) t LEFT JOIN {self.name} s ON {on}"
             ).to_arrow_table()
         finally:
             con.unregister("__touched")
+
+    def _types(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+        found = run(con, f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{self.name}' "
+                         "AND database_name = current_database() ORDER BY column_index")
+        return [(str(n), str(t)) for n, t in found]
+
+    def _value_columns(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        if self._values is None:  # fixed once the table exists
+            self._values = [n for n, _ in (self.columns or self._types(con)) if n not in self.keys]
+        return self._values
 
     # -- restore --------------------------------------------------------------------------------
     def restore(self, con: duckdb.DuckDBPyConnection, records: pa.Table) -> None:
@@ -154,18 +180,17 @@ class KeyedStore:
             con.unregister("__records")
 
     def _apply(self, con: duckdb.DuckDBPyConnection, latest_sql: str) -> None:
-        types = run(con, f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{self.name}' "
-                         "AND database_name = current_database() ORDER BY column_index")
-        struct = ", ".join(f'"{n}" {t}' for n, t in types)
+        types = self._types(con)
         key_struct = ", ".join(f'"{n}" {t}' for n, t in types if n in self.keys)
+        value_struct = ", ".join(f'"{n}" {t}' for n, t in types if n not in self.keys)
         skip = len(self.tag) + 2  # 1-based, after "<tag>|"
         on = " AND ".join(f"{self.name}.{k} IS NOT DISTINCT FROM __k.{k}" for k in self.keys)
-        run(con, f"CREATE OR REPLACE TEMP TABLE __latest AS {latest_sql}")
+        run(con, f"CREATE OR REPLACE TEMP TABLE __latest AS SELECT substr(decode(key), {skip})::JSON::STRUCT("
+                 f"{key_struct}) AS k, value FROM ({latest_sql})")
         try:
-            run(con, f"DELETE FROM {self.name} USING (SELECT unnest(substr(decode(key), {skip})::JSON::STRUCT("
-                     f"{key_struct})) FROM __latest) __k WHERE {on}")
-            run(con, f"INSERT INTO {self.name} SELECT unnest(decode(value)::JSON::STRUCT({struct})) "
-                     "FROM __latest WHERE value IS NOT NULL")
+            run(con, f"DELETE FROM {self.name} USING (SELECT unnest(k) FROM __latest) __k WHERE {on}")
+            run(con, f"INSERT INTO {self.name} BY NAME SELECT unnest(k), unnest(decode(value)::JSON::STRUCT("
+                     f"{value_struct})) FROM __latest WHERE value IS NOT NULL")
         finally:
             run(con, "DROP TABLE IF EXISTS __latest")
 

@@ -126,6 +126,7 @@ class AggregateQuery(PersistentQuery):
         self._gate.close()
         try:
             self._con = con
+            self._changelog_of().settle()  # a snapshot being written still reads the tables
             self._create_state(con)
             started = time.perf_counter()
             self.stream_time = self._changelog_of().restore(con, self._apply_legacy)

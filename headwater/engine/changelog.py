@@ -67,11 +67,15 @@ class StoreChangelog:
     def create_topic(self) -> None:
         self.log.create_topic(self.topic, 1, {"cleanup.policy": "compact"}, exist_ok=True)
 
+    def settle(self) -> None:
+        """Wait for a snapshot being written (it reads the stores: they must not be dropped under it)."""
+        if self.snapshots is not None:
+            self.snapshots.wait()
+
     # -- restore --------------------------------------------------------------------------------
     def restore(self, con: duckdb.DuckDBPyConnection, legacy: LegacyApply) -> dict[int, int]:
         """Rebuild the (empty) stores; returns the stream times. Matches the committed input offsets."""
-        if self.snapshots is not None:
-            self.snapshots.wait()
+        self.settle()
         begin = self.log.beginning_offset(self.topic, 0)
         end = self.log.end_offset(self.topic, 0)
         self.identity = self._identity(begin, end)

@@ -6,8 +6,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import random
 import shutil
+import signal
+import struct
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -19,7 +23,8 @@ from headwater.engine.state import StoreNotReadyError
 from headwater.log import Record, TopicPartition
 from headwater.log.embedded import EmbeddedLog
 from headwater.session import Session
-from tests.engine.test_aggregate import CLICKS, T0, send
+from tests.engine.engine_process import start_engine
+from tests.engine.test_aggregate import CLICKS, T0, send, table
 from tests.engine.test_aggregate import session as session  # noqa: F401  (the fixture)
 
 PER_MIN = ("CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n FROM clickstream "
@@ -213,3 +218,46 @@ def test_pull_queries_during_a_restore_wait_or_say_not_ready(tmp_path: Path) -> 
             thread.join()
     assert answers
     assert all(a == users or (isinstance(a, str) and "not RUNNING" in a) for a in answers), set(map(str, answers))
+
+
+def test_kill_9_with_a_snapshot_before_every_batch_leaves_the_table_exact(tmp_path: Path) -> None:
+    """Restores from snapshot + tail at random points, with windows expiring (tombstones) meanwhile."""
+    root = str(tmp_path)
+    log = EmbeddedLog(root)
+    log.create_topic("clickstream", 1)
+    statements = CLICKS + (
+        "CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n, SUM(bytes) AS b FROM clickstream "
+        "WINDOW TUMBLING (SIZE 60 SECONDS, RETENTION 3 MINUTES) GROUP BY userid EMIT CHANGES;"
+    )
+    rng = random.Random(20261206)
+    events = [(i * 0.05, {"userid": rng.randrange(50), "bytes": rng.randrange(1000)}) for i in range(20_000)]
+    reference: dict[tuple[int, int], tuple[int, int]] = {}
+    for seconds, value in events:
+        window = T0 + int(seconds * 1000) // 60_000 * 60_000
+        n, b = reference.get((value["userid"], window), (0, 0))  # type: ignore[arg-type]
+        reference[(value["userid"], window)] = (n + 1, b + value["bytes"])  # type: ignore[index, operator]
+    env = {"HEADWATER_TEST_SNAPSHOT_EVERY_BATCH": "1"}
+    proc = start_engine(root, statements, create=True, env=env)
+    try:
+        for i in range(0, len(events), 2000):
+            records = [Record(orjson.dumps(v), timestamp=T0 + int(s * 1000)) for s, v in events[i:i + 2000]]
+            for j in range(0, len(records), 250):  # batches arriving apart: several per run, many snapshots
+                log.append("clickstream", 0, records[j:j + 250])
+                time.sleep(0.03)
+            time.sleep(rng.random() * 0.3)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc = start_engine(root, statements, create=False, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if sum(v["N"] for v in table(log, "PER_MIN").values()) == len(events):  # type: ignore[index]
+                break
+            time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    final = table(log, "PER_MIN")
+    got = {struct.unpack(">iq", k): (v["N"], v["B"]) for k, v in final.items()}  # type: ignore[index]
+    assert got == reference
+    assert os.listdir(tmp_path / "state" / "CTAS_PER_MIN_1")  # snapshots were taken
+    log.close()

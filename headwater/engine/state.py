@@ -9,8 +9,9 @@ The contract of a :class:`KeyedStore` (one per kind of state row of an operator)
   batch's DuckDB transaction (the operator's ``process``), so a reader on another cursor (a pull
   query) sees the state before or after a batch, never half of it.
 - ``changes(con, touched)``: the changelog records of a batch, one per touched key: the row the
-  store holds now (JSON, exact for every DuckDB type the aggregates use) or a tombstone. Keys are
-  ``<tag>|<JSON of the key columns>``, so the changelog topic compacts to the state's size.
+  store holds now or a tombstone. Keys are ``<tag>|<key columns>``, so the changelog topic
+  compacts to the state's size. Columns are packed by numpy when all are fixed width
+  (``engine/row_codec.py``), else JSON (exact for every DuckDB type the aggregates use).
 - ``restore(con, records)``: apply changelog records (the newest per key wins).
 - ``dump(cursor, path)`` / ``load(con, path)``: a local Parquet snapshot of the table.
 
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from headwater.engine.row_codec import FixedRowCodec
 from headwater.errors import SqlError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,16 @@ class KeyedStore:
         self.columns = list(columns) if columns is not None else None
         self._pending = f"{name}__pending"
         self._values: list[str] | None = None
+        self._prefix = f"{tag}|".encode()
+        #: All columns fixed width: keys and values packed by numpy (engine/row_codec.py), else JSON.
+        self._key_codec = self._value_codec = None
+        if self.columns is not None:
+            types = dict(self.columns)
+            values = [n for n, _ in self.columns if n not in self.keys]
+            key_codec = FixedRowCodec.for_types(self.keys, [types[k] for k in self.keys])
+            value_codec = FixedRowCodec.for_types(values, [types[v] for v in values])
+            if key_codec is not None and value_codec is not None:
+                self._key_codec, self._value_codec = key_codec, value_codec
 
     # -- lifecycle ------------------------------------------------------------------------------
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -128,6 +141,8 @@ class KeyedStore:
         """
         if touched is None or not touched.num_rows:
             return None
+        if self._key_codec is not None and self._value_codec is not None:
+            return self._packed_changes(con, touched, rows)
         values = self._value_columns(con)
         key_json = ", ".join(f"'{k}': t.{k}" for k in self.keys)
         if rows is not None:
@@ -151,6 +166,26 @@ class KeyedStore:
         finally:
             con.unregister("__touched")
 
+    def _packed_changes(self, con: duckdb.DuckDBPyConnection, touched: pa.Table, rows: pa.Table | None) -> pa.Table:
+        assert self._key_codec is not None and self._value_codec is not None  # the caller checked
+        gone = None
+        if rows is None:
+            keys = ", ".join(self.keys)
+            on = " AND ".join(f"s.{k} = t.{k}" for k in self.keys)
+            values = ", ".join(f"s.{c}" for c in self._value_codec.names)
+            con.register("__touched", touched.select(self.keys))
+            try:
+                rows = con.sql(f"SELECT t.*, {values}, s.{self.keys[0]} IS NULL AS __gone FROM "
+                               f"(SELECT DISTINCT {keys} FROM __touched) t LEFT JOIN {self.name} s ON {on}"
+                               ).to_arrow_table()
+            finally:
+                con.unregister("__touched")
+            gone = rows.column("__gone")
+        packed = self._value_codec.encode(rows)
+        if gone is not None:
+            packed = pc.if_else(gone, pa.scalar(None, pa.binary()), packed)
+        return pa.table({"key": self._key_codec.encode(rows, self._prefix), "value": packed})
+
     def _types(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         found = run(con, f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{self.name}' "
                          "AND database_name = current_database() ORDER BY column_index")
@@ -164,12 +199,18 @@ class KeyedStore:
     # -- restore --------------------------------------------------------------------------------
     def restore(self, con: duckdb.DuckDBPyConnection, records: pa.Table) -> None:
         """Apply changelog records (``key``, ``value``, ``offset``) of this store, newest per key winning."""
-        prefix = f"{self.tag}|"
+        keys = records.column("key")
+        mine = pc.equal(pc.binary_slice(keys, 0, len(self._prefix)), pa.scalar(self._prefix, pa.binary()))
+        records = records.filter(pc.fill_null(mine, False)).select(["key", "value", "offset"])
+        if not records.num_rows:
+            return
         con.register("__records", records)
         try:
-            latest = (f"SELECT key, value FROM __records WHERE starts_with(decode(key), '{prefix}') "
+            latest = ("SELECT key, value FROM __records "
                       "QUALIFY row_number() OVER (PARTITION BY key ORDER BY \"offset\" DESC) = 1")
-            if self.defined(con):
+            if self._key_codec is not None and self._value_codec is not None:
+                self._apply_packed(con, con.sql(latest).to_arrow_table())
+            elif self.defined(con):
                 self._apply(con, latest)
             else:  # no types yet: keep the newest records until ``define``
                 if not self._has_pending(con):
@@ -178,6 +219,20 @@ class KeyedStore:
                 run(con, f"INSERT INTO {self._pending} {latest}")
         finally:
             con.unregister("__records")
+
+    def _apply_packed(self, con: duckdb.DuckDBPyConnection, latest: pa.Table) -> None:
+        assert self._key_codec is not None and self._value_codec is not None  # the caller checked
+        keys = self._key_codec.decode(latest.column("key"), skip=len(self._prefix))
+        live = pc.is_valid(latest.column("value"))
+        rows = self._value_codec.decode(latest.column("value").filter(live))
+        for name in self.keys:
+            rows = rows.append_column(name, keys.column(name).filter(live))
+        self.delete(con, keys)
+        con.register("__rows", rows)
+        try:
+            run(con, f"INSERT INTO {self.name} BY NAME SELECT * FROM __rows")
+        finally:
+            con.unregister("__rows")
 
     def _apply(self, con: duckdb.DuckDBPyConnection, latest_sql: str) -> None:
         types = self._types(con)

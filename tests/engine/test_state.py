@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 from headwater.engine.aggregate import AggregateQuery
+from headwater.engine.row_codec import FixedRowCodec
 from headwater.engine.state import StoreNotReadyError
 from headwater.log import Record, TopicPartition
 from headwater.log.embedded import EmbeddedLog
@@ -61,16 +62,23 @@ def test_the_changelog_is_compacted_and_keyed_by_state_row(session: Session) -> 
     session.wait_until_processed()
     query = aggregate(session)
     assert session.log.describe_topic(query.changelog).setting("cleanup.policy") == "compact"
-    records = changelog_records(session.log, query.changelog)
-    rows = {k: v for k, v in records if k.startswith(b"s|")}
-    # One key per (user, window): the newest record of user 1's first window holds its count.
-    assert set(rows) == {b's|{"g0":1,"ws":%d}' % T0, b's|{"g0":2,"ws":%d}' % T0, b's|{"g0":1,"ws":%d}' % (T0 + 60_000)}
-    assert orjson.loads(rows[b's|{"g0":1,"ws":%d}' % T0])["s0_0"] == 2  # type: ignore[arg-type]
+    keys = FixedRowCodec(["g0", "ws"], ["INTEGER", "BIGINT"])  # both fixed width: packed, not JSON
+
+    def latest() -> dict[tuple[int, int], bytes | None]:
+        records = [(k, v) for k, v in changelog_records(session.log, query.changelog) if k.startswith(b"s|")]
+        decoded = keys.decode(pa.array([k for k, _ in records], pa.binary()), skip=2).to_pylist()
+        return {(d["g0"], d["ws"]): v for d, (_, v) in zip(decoded, records)}
+
+    # One key per (user, window), whose newest record holds the row.
+    assert set(latest()) == {(1, T0), (2, T0), (1, T0 + 60_000)}
+    assert all(v is not None for v in latest().values())
     # A window past retention leaves the state with a tombstone.
     send(session.log, "clickstream", [(240, {"userid": 3})])
     session.wait_until_processed()
-    latest = dict(changelog_records(session.log, query.changelog))
-    assert latest[b's|{"g0":1,"ws":%d}' % T0] is None and latest[b's|{"g0":2,"ws":%d}' % T0] is None
+    # (stream time 240 s: every window ending at or before 120 s is past its 2 minutes of retention)
+    assert latest() == {**{k: None for k in [(1, T0), (2, T0), (1, T0 + 60_000)]},
+                        (3, T0 + 240_000): latest()[(3, T0 + 240_000)]}
+    assert latest()[(3, T0 + 240_000)] is not None
 
 
 def test_a_restart_loads_the_snapshot_and_replays_only_the_tail(tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ class StoreChangelog:
             offset = fetched.next_offset
         if self.identity is None or migrated:
             self._rewrite(con, stream_time, migrated)
-        self._since_snapshot = 0
+        # A replayed tail is not in the snapshot yet: the next one (periodic or on stop) takes it.
+        self._since_snapshot = self.restored_records
         self._last_snapshot = time.monotonic()
         return stream_time
 

@@ -25,17 +25,17 @@ if __name__ == "__main__":
         print(row["value"].decode())
 
 
-def _fill(root: str, topic: str, n: int, chunk: int) -> None:
+def _fill(root: str, topic: str, n: int, chunk: int, rate_per_s: int) -> None:
     from headwater.log.embedded import EmbeddedLog
 
     with EmbeddedLog(root) as log:
         log.create_topic(topic, 1, exist_ok=True)
-        table = generate(n)
+        table = generate(n, rate_per_s=rate_per_s)
         for start in range(0, n, chunk):
             log.append(topic, 0, table.slice(start, chunk))
 
 
-def fill_log(root: str, topic: str, n: int, chunk: int = 50_000) -> None:
+def fill_log(root: str, topic: str, n: int, chunk: int = 50_000, rate_per_s: int = 2000) -> None:
     """Append ``n`` records to ``topic`` of the embedded log at ``root``, in a separate process.
 
     Generating 2,000,000 records takes about 600 MB; doing it in a child keeps
@@ -43,7 +43,7 @@ def fill_log(root: str, topic: str, n: int, chunk: int = 50_000) -> None:
     """
     import multiprocessing
 
-    child = multiprocessing.get_context("spawn").Process(target=_fill, args=(root, topic, n, chunk))
+    child = multiprocessing.get_context("spawn").Process(target=_fill, args=(root, topic, n, chunk, rate_per_s))
     child.start()
     child.join()
     if child.exitcode != 0:

@@ -24,8 +24,10 @@ query resumes with no lost and no doubled update.
 
 from __future__ import annotations
 
-import io
+import hashlib
 import logging
+import threading
+import time
 from typing import Any
 
 import duckdb
@@ -38,13 +40,15 @@ from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.query import PersistentQuery, _Work, run_plan
 from headwater.engine.session_runs import session_runs
+from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
+from headwater.engine.state import KeyedStore, StoreNotReadyError, run
 from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
 logger = logging.getLogger(__name__)
 
-#: A changelog record: key (what it restores), value, headers.
-_Change = tuple[bytes, bytes | None, list[dict[str, bytes]]]
+#: A pull query waits this long for a restoring store before answering "not ready".
+PULL_WAIT_S = 10.0
 
 _W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
@@ -60,7 +64,6 @@ class AggregateQuery(PersistentQuery):
 
     def __init__(self, *args: Any, service_id: str, **kwargs: Any) -> None:
         super().__init__(*args, service_id=service_id, **kwargs)
-        self.changelog = changelog_topic(service_id, self.id)
         self.late_records = 0
         self.stream_time: dict[int, int] = {}
         plan = self.plan
@@ -69,15 +72,40 @@ class AggregateQuery(PersistentQuery):
             [f"s{j}_{m}" for m in range(len(agg.state_types))] for j, agg in enumerate(plan.aggregates)
         ]
         self._key = ", ".join(self._groups + ["ws"])
+        columns = [(g, t.to_duckdb()) for g, t in zip(self._groups, plan.group_types, strict=True)]
+        columns += [("ws", "BIGINT"), ("we", "BIGINT")]
+        for agg, names in zip(plan.aggregates, self._state_cols, strict=True):
+            columns += list(zip(names, agg.state_types, strict=True))
+        columns += [("__ts", "BIGINT"), ("__emitted", "BOOLEAN")]
+        #: One row per (group, window): the aggregates' states, the newest timestamp, emitted or not.
+        self.store = KeyedStore("state", "s", self._groups + ["ws"], columns)
+        self.stores = [self.store]
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._gate = ReadGate()
+        self._changelog: StoreChangelog | None = None
+        self.changelog = changelog_topic(service_id, self.id)
+        #: Batches computed and committed since the last restore: a snapshot waits until they match.
+        self._computed = 0
+        self._committed = 0
+        self._commits = threading.Condition()
         #: Smallest window end among open (not emitted) and all state rows: lets a batch skip
         #: scanning the state for windows to close or expire when none can be due.
         self._earliest_end: dict[str, int | None] = {"open": None, "all": None}
         self._last_changed: pa.Table | None = None
+        #: The batch's changed rows when they are exactly the stored rows of the keys it touched
+        #: (one per key, none deleted after): its changelog records are then encoded from them.
+        self._state_rows: pa.Table | None = None
 
     # -- state ---------------------------------------------------------------------
+    def _changelog_of(self) -> StoreChangelog:
+        if self._changelog is None:
+            fingerprint = hashlib.sha256(repr((self.statement, [(s.name, s.columns) for s in self.stores])).encode())
+            self._changelog = StoreChangelog(self.log, self.changelog, self.stores,
+                                             snapshot_directory(self.log, self.id), fingerprint.hexdigest())
+        return self._changelog
+
     def start(self) -> None:
-        self.log.create_topic(self.changelog, 1, {"retention.ms": "-1"}, exist_ok=True)
+        self._changelog_of().create_topic()
         super().start()
 
     def prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -85,47 +113,55 @@ class AggregateQuery(PersistentQuery):
         self._con = con
         self._create_state(con)
         self._earliest_end = {"open": None, "all": None}
+        self._gate.open()
 
     def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        columns = [f'{g} {t.to_duckdb()}' for g, t in zip(self._groups, self.plan.group_types, strict=True)]
-        columns += ["ws BIGINT", "we BIGINT"]
-        for agg, names in zip(self.plan.aggregates, self._state_cols, strict=True):
-            columns += [f"{n} {t}" for n, t in zip(names, agg.state_types, strict=True)]
-        columns += ["__ts BIGINT", "__emitted BOOLEAN"]
-        _exec(con, "DROP TABLE IF EXISTS state")
-        _exec(con, f"CREATE TABLE state ({', '.join(columns)})")
+        for store in self.stores:
+            store.create(con)
         self.stream_time = {}
         self._last_changed = None
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        """(Re)build the state table from the changelog."""
-        self._con = con
-        self._create_state(con)
-        offset = self.log.beginning_offset(self.changelog, 0)
-        end = self.log.end_offset(self.changelog, 0)
-        while offset < end:
-            fetched = self.log.read(self.changelog, 0, offset, max_records=10_000)
-            for row in fetched.records.select(["key", "value", "headers"]).to_pylist():
-                self._apply_change(con, row["key"], row["value"], {h["key"]: h["value"] for h in row["headers"] or []})
-            offset = fetched.next_offset
-        self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
+        """(Re)build the stores from the snapshot and the changelog; pull queries wait meanwhile."""
+        self._gate.close()
+        try:
+            self._con = con
+            self._changelog_of().settle()  # a snapshot being written still reads the tables
+            self._create_state(con)
+            started = time.perf_counter()
+            self.stream_time = self._changelog_of().restore(con, self._apply_legacy)
+            self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
+            with self._commits:
+                self._computed = self._committed = 0
+            logger.info("query %s restored its state from %d changelog record(s) in %.2f s", self.id,
+                        self._changelog_of().restored_records, time.perf_counter() - started)
+        except BaseException:
+            self._gate.close()
+            raise
+        self._gate.open()
 
-    def _apply_change(self, con: duckdb.DuckDBPyConnection, key: bytes | None, value: bytes | None,
-                      headers: dict[str, Any]) -> None:
+    def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
+                      headers: dict[str, bytes]) -> dict[int, int] | None:
+        """One record of the changelog format before keyed stores (Arrow IPC chunks)."""
         if value:
-            self._upsert(con, pa.ipc.open_stream(value).read_all())
+            self.store.put(con, pa.ipc.open_stream(value).read_all())
         if headers.get("deleted"):
-            deleted = pa.ipc.open_stream(headers["deleted"]).read_all()
-            con.register("__deleted", deleted)
-            _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __deleted)")
-            con.unregister("__deleted")
+            self.store.delete(con, pa.ipc.open_stream(headers["deleted"]).read_all())
         if headers.get("stream_time"):
-            self.stream_time = {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
+            return {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
+        return None
+
+    def caught_up(self) -> bool:
+        """Restored, and every input partition processed and committed up to its current end."""
+        return self._gate.ready and super().caught_up()
 
     # -- per batch -------------------------------------------------------------------
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
     ) -> _Work:
+        changelog = self._changelog_of()
+        if changelog.snapshot_due():
+            self._snapshot(con)
         outputs, changed, deleted = self.process(con, fetched, src, errors)
         appends: list[tuple[str, int, pa.Table]] = []
         produced = 0
@@ -134,11 +170,39 @@ class AggregateQuery(PersistentQuery):
                 records, _ = self._encoder.encode(out)
                 appends.extend(self._partitioned(records, fetched.partition))
                 produced += records.num_rows
-        appends.append((self.changelog, 0, self._change_record(changed, deleted)))
+        touched = self._touched(changed, deleted)
+        rows = [self._state_rows] + [None] * (len(touched) - 1)
+        appends.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
         if errors:
             appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
         tp = TopicPartition(fetched.topic, fetched.partition)
+        with self._commits:
+            self._computed += 1
         return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+
+    def _touched(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[pa.Table | None]:
+        """The keys of each store a batch changed or deleted (its changelog has one record per key)."""
+        keys = [t.select(self.store.keys) for t in (changed, deleted) if t is not None and t.num_rows]
+        return [pa.concat_tables(keys) if keys else None]
+
+    def _commit(self, work: _Work) -> None:
+        super()._commit(work)
+        with self._commits:
+            self._committed += 1
+            self._commits.notify_all()
+
+    def _snapshot(self, con: duckdb.DuckDBPyConnection, background: bool = True) -> None:
+        """Snapshot once the changelog holds every computed batch (at most one commit is in flight)."""
+        with self._commits:
+            if not self._commits.wait_for(lambda: self._committed >= self._computed, timeout=30.0):
+                return
+        self._changelog_of().snapshot(con, self.stream_time, background)
+
+    def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """On stop: a last snapshot, so the next start replays (almost) nothing."""
+        changelog = self._changelog_of()
+        if self._gate.ready and changelog.pending_changes() and self._committed >= self._computed:
+            changelog.snapshot(con, self.stream_time, background=False)
 
     def process(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
@@ -152,20 +216,32 @@ class AggregateQuery(PersistentQuery):
         outputs: list[pa.Table] = []
         changed: pa.Table | None = None
         deleted: pa.Table | None = None
+        pre = None
+        self._state_rows = None
         if src.num_rows:
             pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
             errors.extend(run_errors)
+        # The batch's state changes are one DuckDB transaction: a pull query (another cursor)
+        # sees the state before or after the batch, never half of it.
+        run(con, "BEGIN TRANSACTION")
+        try:
             if pre is not None and pre.num_rows:
                 outputs, changed, deleted = self._aggregate(con, pre, fetched, errors)
-        self._last_changed = changed
-        if self.plan.window is not None:
-            final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
-            if final is not None:
-                outputs.append(final)
-                changed = emitted if changed is None else pa.concat_tables([changed, emitted])
-            expired = self._expire(con)
-            if expired is not None:
-                deleted = expired if deleted is None else pa.concat_tables([deleted, expired])
+            self._last_changed = changed
+            if self.plan.window is not None:
+                final, emitted = self._close_windows(con) if plan.emit_final else (None, None)
+                if final is not None:
+                    outputs.append(final)
+                    changed = emitted if changed is None else pa.concat_tables([changed, emitted])
+                expired = self._expire(con)
+                if expired is not None:
+                    deleted = expired if deleted is None else pa.concat_tables([deleted, expired])
+        except BaseException:
+            run(con, "ROLLBACK")
+            raise
+        run(con, "COMMIT")
+        if changed is not self._state_rows or deleted is not None:
+            self._state_rows = None
         return outputs, changed, deleted
 
     def _aggregate(
@@ -178,6 +254,8 @@ class AggregateQuery(PersistentQuery):
         deleted: pa.Table | None = None
         pre, null_errors = self._drop_null_groups(pre, fetched)
         errors.extend(null_errors)
+        if not pre.num_rows:  # every record had a null group key: logged, nothing to aggregate
+            return outputs, changed, deleted
         batch, late = self._windowed(con, pre, fetched.partition)
         errors.extend(late)
         if batch.num_rows:
@@ -189,9 +267,13 @@ class AggregateQuery(PersistentQuery):
                 elif plan.window is not None and plan.window.kind == "SESSION":
                     _, changed, deleted = self._sessions(con)
                 else:
+                    # The stored rows of the batch's (group, window) keys: read once, by key.
+                    self.store.get(con, f"SELECT DISTINCT {self._key} FROM b", "__cur")
                     if not plan.emit_final:
                         outputs.append(self._running(con))
                     changed = self._merge(con)
+                    self._state_rows = changed
+                    run(con, "DROP TABLE __cur")
             finally:
                 con.unregister("b")
         return outputs, changed, deleted
@@ -280,7 +362,7 @@ class AggregateQuery(PersistentQuery):
         merged_sql = (
             f"SELECT {groups}, r.ws, r.we, greatest(r.__ts, s.__ts) AS __ts, r.__offset, {', '.join(merged)} FROM "
             f"(SELECT {self._key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
-            f"LEFT JOIN state s ON {on}"
+            f"LEFT JOIN __cur s ON {on}"
         )
         return self._post(con, merged_sql, order="__offset, ws")
 
@@ -309,18 +391,10 @@ class AggregateQuery(PersistentQuery):
             f"SELECT {groups}, p.ws, p.we, {', '.join(merged)}, greatest(s.__ts, p.__ts) AS __ts, "
             f"coalesce(s.__emitted, false) AS __emitted FROM "
             f"(SELECT {self._key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self._key}) p "
-            f"LEFT JOIN state s ON {on}"
+            f"LEFT JOIN __cur s ON {on}"
         ).to_arrow_table()
-        self._upsert(con, changed)
+        self.store.put(con, changed)
         return changed
-
-    def _upsert(self, con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
-        """Replace the state rows of ``rows``' keys (a hash join: cheaper than an index for batch upserts)."""
-        con.register("__changed", rows)
-        on = " AND ".join(f"state.{c} = __changed.{c}" for c in self._groups + ["ws"])
-        _exec(con, f"DELETE FROM state USING __changed WHERE {on}")
-        _exec(con, "INSERT INTO state SELECT * FROM __changed")
-        con.unregister("__changed")
 
     def _sessions_per_record(
         self, con: duckdb.DuckDBPyConnection, batch: pa.Table
@@ -371,7 +445,7 @@ class AggregateQuery(PersistentQuery):
         con.register("__touched", pa.concat_tables([t.select(self._groups + ["ws"]) for t in changed + replaced]))
         try:
             on = " AND ".join(f"s.{c} = t.{c}" for c in self._groups + ["ws"])
-            _exec(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
+            run(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
             rows = con.sql(f"SELECT s.* FROM state s SEMI JOIN __tk t ON {on}").to_arrow_table()
             gone = con.sql(f"SELECT t.* FROM __tk t ANTI JOIN state s ON {on}").to_arrow_table()
         finally:
@@ -389,13 +463,13 @@ class AggregateQuery(PersistentQuery):
         groups = ", ".join(self._groups)
         on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self._groups)
         # Stored sessions that may merge: same key, within gap of the batch's records of that key.
-        _exec(con, 
+        run(con, 
             f"CREATE OR REPLACE TEMP TABLE __old AS SELECT s.* FROM state s JOIN "
             f"(SELECT {groups}, min(__ts) AS lo, max(__ts) AS hi FROM b GROUP BY {groups}) k ON {on_groups} "
             f"WHERE s.we >= k.lo - {gap} AND s.ws <= k.hi + {gap}"
         )
         # Intervals: stored sessions and records; a new session starts after a gap larger than `gap`.
-        _exec(con, 
+        run(con, 
             f"CREATE OR REPLACE TEMP TABLE __iv AS SELECT *, sum(CASE WHEN prev_end IS NULL OR ws > prev_end + {gap} "
             f"THEN 1 ELSE 0 END) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS UNBOUNDED PRECEDING) "
             f"AS sid FROM (SELECT *, max(we) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS BETWEEN "
@@ -403,8 +477,8 @@ class AggregateQuery(PersistentQuery):
             f"SELECT {groups}, ws, we, 0 AS src, -1 AS __offset FROM __old UNION ALL "
             f"SELECT {groups}, __ts AS ws, __ts AS we, 1 AS src, __offset FROM b))"
         )
-        _exec(con, f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
-        _exec(con, f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
+        run(con, f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
+        run(con, f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
                     f"{', '.join('o.' + g for g in self._groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
                     f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self._groups)} AND o.ws = iv.ws AND o.we = iv.we "
                     f"AND iv.src = 0")
@@ -417,7 +491,7 @@ class AggregateQuery(PersistentQuery):
             f"SELECT {groups}, sid, min(__ts) AS ws, max(__ts) AS we, {', '.join(partial)}, max(__ts) AS __ts "
             f"FROM __bs GROUP BY {groups}, sid"
         ).to_arrow_table()
-        rounds = _exec(con, "SELECT coalesce(max(k), 0) FROM __os")[0][0]
+        rounds = run(con, "SELECT coalesce(max(k), 0) FROM __os")[0][0]
         for k in range(1, int(rounds) + 1):
             con.register("__m", merged)
             merges = []
@@ -447,21 +521,21 @@ class AggregateQuery(PersistentQuery):
             both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
                     f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
             order = "__seq, __kind, ws"
-            _exec(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
+            run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
             ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
             seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
             out = self._post(con, "SELECT * FROM __both", order=order)
             out = out.set_column(out.column_names.index("__having"), "__having",
                                  pc.and_(out.column("__having"), pa.array(kinds == 1)))
             con.unregister("__m")
-            _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
-            self._upsert(con, changed)
+            run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+            self.store.put(con, changed)
             return out, changed, replaced if replaced.num_rows else None, seq
         tombstones = self._post(con, "SELECT * FROM __os", order="ws")
         updates = self._post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")
-        _exec(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
-        self._upsert(con, changed)
+        run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
+        self.store.put(con, changed)
         if tombstones.num_rows:
             tombstones = tombstones.set_column(tombstones.column_names.index("__having"), "__having",
                                                pa.array([False] * tombstones.num_rows))
@@ -474,7 +548,7 @@ class AggregateQuery(PersistentQuery):
     def _earliest(self, con: duckdb.DuckDBPyConnection, which: str) -> int | None:
         """The smallest window end of the state rows (``which`` = 'open' for not yet emitted, or 'all')."""
         where = "WHERE NOT __emitted" if which == "open" else ""
-        found = _exec(con, f"SELECT min(we) FROM state {where}")[0][0]
+        found = run(con, f"SELECT min(we) FROM state {where}")[0][0]
         return None if found is None else int(found)
 
     def _may_reach(self, which: str, changed: pa.Table | None, horizon_ms: int) -> bool:
@@ -494,12 +568,12 @@ class AggregateQuery(PersistentQuery):
         if not self._may_reach("open", self._last_changed, self.plan.window.grace_ms):
             return None, None
         self._earliest_end["open"] = None  # recomputed below, after this round of closing
-        if not _exec(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
+        if not run(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
             self._earliest_end["open"] = self._earliest(con, "open")
             return None, None
         final = self._post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
         emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
-        _exec(con, f"UPDATE state SET __emitted = true WHERE {closed}")
+        run(con, f"UPDATE state SET __emitted = true WHERE {closed}")
         self._earliest_end["open"] = self._earliest(con, "open")
         return final, emitted
 
@@ -510,33 +584,35 @@ class AggregateQuery(PersistentQuery):
             return None
         deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
         if deleted.num_rows:
-            _exec(con, f"DELETE FROM state WHERE {gone}")
+            run(con, f"DELETE FROM state WHERE {gone}")
         self._earliest_end["all"] = self._earliest(con, "all")
         return deleted if deleted.num_rows else None
 
-    def _change_entries(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[_Change]:
-        """The changelog records of one batch: changed rows, then deleted keys, in chunks under the record limit."""
-        entries: list[_Change] = [(b"state", _ipc(part), []) for part in _chunks(changed)]
-        entries += [(b"state", None, [{"key": "deleted", "value": _ipc(part)}]) for part in _chunks(deleted)]
-        return entries
-
-    def _change_record(self, changed: pa.Table | None, deleted: pa.Table | None) -> pa.Table:
-        """The batch's changelog entries as records; the last one carries the stream times, so a
-        restore that applied it has the whole batch."""
-        entries = self._change_entries(changed, deleted) or [(b"state", None, [])]
-        entries[-1] = (entries[-1][0], entries[-1][1], [*entries[-1][2], {
-            "key": "stream_time", "value": orjson.dumps({str(k): v for k, v in self.stream_time.items()})}])
-        return pa.table({"key": pa.array([e[0] for e in entries], pa.binary()),
-                         "value": pa.array([e[1] for e in entries], pa.binary()), "headers": [e[2] for e in entries]})
-
     # -- pull queries -------------------------------------------------------------------
-    def snapshot(self) -> pa.Table:
-        """The materialized table: every current (group, window) row, through the projection."""
-        con = new_reader(self)
+    def snapshot(self, timeout_s: float = PULL_WAIT_S) -> pa.Table:
+        """The materialized table: every current (group, window) row, through the projection.
+
+        Reads the last committed batch (a cursor sees no uncommitted transaction); while the
+        state restores, waits up to ``timeout_s``, then raises StoreNotReadyError.
+        """
+        if not self._gate.enter(timeout_s):
+            raise StoreNotReadyError(
+                f"Failed to scan materialized table: Cannot get state store {self.changelog.removesuffix('-changelog')}"
+                f" because the stream thread is REBALANCING, not RUNNING (query {self.id} is restoring its state; "
+                "retry shortly).")
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table()
+            if self._con is None:  # entered only after a restore, which set it
+                raise StoreNotReadyError(f"Query {self.id} has no state yet.")
+            con = self._con.cursor()
+            try:
+                results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
+                run(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(self._groups)}, ws, we, __ts, "
+                         f"{', '.join(results)} FROM {self.store.name}")
+                return con.sql(self.plan.post_sql).to_arrow_table()
+            finally:
+                con.close()
         finally:
-            con.close()
+            self._gate.leave()
 
 
 def push_steps(query_id: str, plan: AggregatePlan, log: Log) -> tuple[Any, Any]:
@@ -555,16 +631,6 @@ def push_steps(query_id: str, plan: AggregatePlan, log: Log) -> tuple[Any, Any]:
     return operator.prepare_transient, step
 
 
-def new_reader(query: AggregateQuery) -> duckdb.DuckDBPyConnection:
-    """A cursor on the query's DuckDB with ``agg`` = the results of every state row."""
-    assert query._con is not None
-    con = query._con.cursor()
-    results = [f"{query._render(agg.result, j)} AS r{j}" for j, agg in enumerate(query.plan.aggregates)]
-    _exec(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(query._groups)}, ws, we, __ts, "
-                f"{', '.join(results)} FROM state")
-    return con
-
-
 def pc_min(changed: pa.Table, which: str) -> int | None:
     """The smallest ``we`` of changed rows (only not-emitted ones for 'open')."""
     ends = changed.column("we")
@@ -572,30 +638,6 @@ def pc_min(changed: pa.Table, which: str) -> int | None:
         ends = ends.filter(pc.invert(changed.column("__emitted")))
     low = pc.min(ends).as_py()
     return None if low is None else int(low)
-
-
-def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
-    """Run a statement to completion (DuckDB 2.0 keeps an unfetched result open otherwise)."""
-    return con.execute(sql).fetchall()
-
-
-#: Changelog records stay well under Kafka's default max.message.bytes (1 MiB).
-CHANGELOG_RECORD_BYTES = 512 * 1024
-
-
-def _chunks(table: pa.Table | None) -> list[pa.Table]:
-    if table is None or not table.num_rows:
-        return []
-    per_row = max(1, table.nbytes // table.num_rows)
-    rows = max(1, CHANGELOG_RECORD_BYTES // per_row)
-    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
-
-
-def _ipc(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
 
 
 __all__ = ["AggregateQuery", "Record", "changelog_topic"]

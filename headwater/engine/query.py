@@ -245,6 +245,7 @@ class PersistentQuery:
         if pending is not None:
             pending.exception()
         committer.shutdown()
+        self._finish(con)
         con.close()
 
     def fenced(self, error: ProducerFencedError) -> None:
@@ -257,6 +258,9 @@ class PersistentQuery:
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
+
+    def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """On stop, after the last commit landed and before ``con`` closes (stateless: nothing to do)."""
 
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]

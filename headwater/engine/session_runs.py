@@ -26,6 +26,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from headwater.engine.state import run
+
 if TYPE_CHECKING:
     from headwater.engine.aggregate import AggregateQuery
 
@@ -38,22 +40,20 @@ def session_runs(
     Returns (output rows in order, each row's record offset, the state keys
     touched, the records of ``b`` left for the rounds).
     """
-    from headwater.engine.aggregate import _exec
-
     gap = query.plan.window.gap_ms  # type: ignore[union-attr]
     groups = query._groups
     g = ", ".join(groups)
     eq = " AND ".join(f"b.{c} = l.{c}" for c in groups)
     seg_w = f"(PARTITION BY {g}, __seg ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     # The newest stored session of each key of the batch, and the end of the one before it.
-    _exec(con,
+    run(con,
           f"CREATE OR REPLACE TEMP TABLE __last AS SELECT * FROM (SELECT s.*, lag(s.we) OVER (PARTITION BY "
           f"{', '.join('s.' + c for c in groups)} ORDER BY s.ws) AS __p_end FROM state s SEMI JOIN "
           f"(SELECT DISTINCT {g} FROM b) k ON {' AND '.join(f's.{c} = k.{c}' for c in groups)}) "
           f"QUALIFY row_number() OVER (PARTITION BY {g} ORDER BY ws DESC) = 1")
     # Segments: a record more than the gap after everything before it (the stored session included) starts one;
     # segment 0 extends the stored session.
-    _exec(con,
+    run(con,
           f"CREATE OR REPLACE TEMP TABLE __fr AS SELECT *, sum(CASE WHEN __new THEN 1 ELSE 0 END) OVER (PARTITION BY "
           f"{g} ORDER BY __offset ROWS UNBOUNDED PRECEDING) AS __seg FROM (SELECT b.*, l.ws AS __l_ws, "
           f"l.we AS __l_we, l.__p_end, CASE WHEN __pmax IS NULL THEN l.we IS NULL OR b.__ts > l.we + {gap} ELSE "
@@ -61,14 +61,14 @@ def session_runs(
           f"ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS __pmax FROM b) b "
           f"LEFT JOIN __last l ON {eq})")
     # Per record: the segment's window before and after it (segment 0 starts as the stored session).
-    _exec(con,
+    run(con,
           f"CREATE OR REPLACE TEMP TABLE __fw AS SELECT *, lag(__cur_ws) OVER k AS __lag_ws, lag(__cur_we) OVER k "
           f"AS __lag_we FROM (SELECT *, least(min(__ts) OVER {seg_w}, CASE WHEN __seg = 0 THEN __l_ws END) AS "
           f"__cur_ws, greatest(max(__ts) OVER {seg_w}, CASE WHEN __seg = 0 THEN __l_we END) AS __cur_we "
           f"FROM __fr) WINDOW k AS (PARTITION BY {g}, __seg ORDER BY __offset)")
     # A key qualifies when no record fell more than the gap before its segment's window, and the
     # segments' final windows stay more than the gap apart (the first one from the older sessions).
-    _exec(con,
+    run(con,
           f"CREATE OR REPLACE TEMP TABLE __bad AS SELECT DISTINCT {g} FROM (SELECT {g}, __seg, lo, hi, "
           f"lag(hi) OVER (PARTITION BY {g} ORDER BY __seg) AS prev_hi, first_low, __p_end, __l_we FROM ("
           f"SELECT {g}, __seg, min(__cur_ws) AS lo, max(__cur_we) AS hi, bool_or(NOT __new AND __ts < "
@@ -77,8 +77,8 @@ def session_runs(
           f"OR lo <= coalesce(prev_hi, CASE WHEN __seg = 0 THEN __p_end ELSE __l_we END) + {gap}")
     eq_bad = " AND ".join(f"x.{c} = y.{c}" for c in groups)
     rest = con.sql(f"SELECT * FROM b x SEMI JOIN __bad y ON {eq_bad}").to_arrow_table()
-    _exec(con, f"DELETE FROM __fw x WHERE EXISTS (SELECT 1 FROM __bad y WHERE {eq_bad})")
-    if not _exec(con, "SELECT count(*) FROM __fw")[0][0]:
+    run(con, f"DELETE FROM __fw x WHERE EXISTS (SELECT 1 FROM __bad y WHERE {eq_bad})")
+    if not run(con, "SELECT count(*) FROM __fw")[0][0]:
         return None, None, None, rest
 
     running, merged_running, partials, merged_partials = [], [], [], []
@@ -96,7 +96,7 @@ def session_runs(
     rg = ", ".join(f"r.{c}" for c in groups)
     # The stored session (alias s) merges into segment 0 only.
     stored = f"LEFT JOIN (SELECT * FROM __last) s ON {on_l} AND r.__seg = 0"
-    _exec(con,
+    run(con,
           f"CREATE OR REPLACE TEMP TABLE __upd AS SELECT {rg}, r.__cur_ws AS ws, r.__cur_we AS we, "
           f"{', '.join(merged_running)}, r.__cur_we AS __ts, r.__offset AS __seq, r.__lag_ws, r.__lag_we, r.__seg, "
           f"r.__l_ws, r.__l_we FROM (SELECT *, {', '.join(running)} FROM __fw) r {stored}")
@@ -105,7 +105,7 @@ def session_runs(
             f"AS we, 0 AS __kind FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME "
             f"SELECT *, 1 AS __kind FROM __upd)")
     order = "__seq, __kind"
-    _exec(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
+    run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
     ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
     seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
     out = query._post(con, "SELECT * FROM __both", order=order)
@@ -120,10 +120,10 @@ def session_runs(
     ).to_arrow_table()
     moved = con.sql(f"SELECT DISTINCT {g}, __l_ws AS ws FROM __upd WHERE __seg = 0").to_arrow_table()
     con.register("__moved", moved)
-    _exec(con, f"DELETE FROM state WHERE ({g}, ws) IN (SELECT ({g}, ws) FROM __moved)")
+    run(con, f"DELETE FROM state WHERE ({g}, ws) IN (SELECT ({g}, ws) FROM __moved)")
     con.unregister("__moved")
-    query._upsert(con, changed.select([*groups, "ws", "we", *state_names, "__ts", "__emitted"]))
+    query.store.put(con, changed.select([*groups, "ws", "we", *state_names, "__ts", "__emitted"]))
     touched = pa.concat_tables([changed.select([*groups, "ws"]), moved.select([*groups, "ws"])])
     for name in ("__last", "__fr", "__fw", "__bad", "__upd", "__both"):
-        _exec(con, f"DROP TABLE IF EXISTS {name}")
+        run(con, f"DROP TABLE IF EXISTS {name}")
     return out, seq, touched, rest

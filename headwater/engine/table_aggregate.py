@@ -37,8 +37,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.aggregate import AggregateQuery, _Change, _chunks, _exec, _ipc
+from headwater.engine.aggregate import AggregateQuery
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.state import KeyedStore, run
 from headwater.log import Fetched
 
 _PRIOR = b"prior"
@@ -51,54 +52,32 @@ class TableAggregateQuery(AggregateQuery):
         super().__init__(*args, **kwargs)
         self._keys = [f"k{i}" for i in range(len(self.plan.table_key_types))]
         self._args = [a for names in self.plan.agg_args for a in names]
-        self._prior_changed: pa.Table | None = None
-        self._prior_deleted: pa.Table | None = None
+        #: Each live row's contribution (table key -> group values and aggregate arguments); typed
+        #: by the first batch's pre relation.
+        self.prior = KeyedStore("prior", "p", self._keys, None)
+        self.stores = [self.store, self.prior]
+        self._prior_touched: pa.Table | None = None
 
     # -- state ------------------------------------------------------------------------------
-    def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        super()._create_state(con)
-        _exec(con, "DROP TABLE IF EXISTS prior")
-        self._has_prior = False
-
     def _ensure_prior(self, con: duckdb.DuckDBPyConnection, like: pa.Table) -> None:
         """``prior`` takes the column types of the first rows it sees (the pre relation's, or a restored chunk's)."""
-        if not self._has_prior:
-            con.register("__like", like)
-            _exec(con, f"CREATE TABLE prior AS SELECT {', '.join(self._keys + self._groups + self._args)} "
-                       "FROM __like LIMIT 0")
-            con.unregister("__like")
-            self._has_prior = True
+        self.prior.define(con, like.select(self._keys + self._groups + self._args))
 
-    def _apply_change(self, con: duckdb.DuckDBPyConnection, key: bytes | None, value: bytes | None,
-                      headers: dict[str, Any]) -> None:
+    def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
+                      headers: dict[str, bytes]) -> dict[int, int] | None:
         if key != _PRIOR:
-            super()._apply_change(con, key, value, headers)
-            return
+            return super()._apply_legacy(con, key, value, headers)
         if value:
             rows = pa.ipc.open_stream(value).read_all()
             self._ensure_prior(con, rows)
-            self._replace_prior(con, rows, None)
-        if headers.get("deleted") and self._has_prior:
-            self._replace_prior(con, None, pa.ipc.open_stream(headers["deleted"]).read_all())
+            self.prior.put(con, rows)
+        if headers.get("deleted") and self.prior.defined(con):
+            self.prior.delete(con, pa.ipc.open_stream(headers["deleted"]).read_all())
+        return None
 
-    def _replace_prior(self, con: duckdb.DuckDBPyConnection, rows: pa.Table | None, gone: pa.Table | None) -> None:
-        keys = ", ".join(self._keys)
-        for table in (rows, gone):
-            if table is not None and table.num_rows:
-                con.register("__pk", table)
-                _exec(con, f"DELETE FROM prior WHERE ({keys}) IN (SELECT ({keys}) FROM __pk)")
-                con.unregister("__pk")
-        if rows is not None and rows.num_rows:
-            con.register("__pk", rows)
-            _exec(con, "INSERT INTO prior SELECT * FROM __pk")
-            con.unregister("__pk")
-
-    def _change_entries(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[_Change]:
-        entries = super()._change_entries(changed, deleted)
-        entries += [(_PRIOR, _ipc(part), []) for part in _chunks(self._prior_changed)]
-        entries += [(_PRIOR, None, [{"key": "deleted", "value": _ipc(part)}]) for part in _chunks(self._prior_deleted)]
-        self._prior_changed = self._prior_deleted = None
-        return entries
+    def _touched(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[pa.Table | None]:
+        touched, self._prior_touched = self._prior_touched, None
+        return [*super()._touched(changed, deleted), touched]
 
     # -- per batch --------------------------------------------------------------------------
     def _aggregate(
@@ -113,7 +92,7 @@ class TableAggregateQuery(AggregateQuery):
             seqs: list[pa.Array] = []
             changed: list[pa.Table] = []
             for k in range(rounds):
-                _exec(con, f"CREATE OR REPLACE TEMP TABLE __evk AS SELECT * FROM __ev WHERE __round = {k}")
+                run(con, f"CREATE OR REPLACE TEMP TABLE __evk AS SELECT * FROM __ev WHERE __round = {k}")
                 if not self.plan.emit_final:
                     out, seq = self._running_changes(con)
                     shown.append(out)
@@ -125,7 +104,7 @@ class TableAggregateQuery(AggregateQuery):
         finally:
             con.unregister("pre")
         for name in ("__chg", "__ev", "__evk"):
-            _exec(con, f"DROP TABLE IF EXISTS {name}")
+            run(con, f"DROP TABLE IF EXISTS {name}")
         outputs = []
         if shown:
             out = pa.concat_tables(shown)
@@ -163,7 +142,7 @@ class TableAggregateQuery(AggregateQuery):
         prior = ", ".join(
             f"CASE WHEN c.__n = 1 THEN p.{c} ELSE c.__p_{c} END AS __o_{c}" for c in cols
         )
-        _exec(con,
+        run(con,
               f"CREATE OR REPLACE TEMP TABLE __chg AS SELECT c.*, CASE WHEN c.__n = 1 THEN p.{self._keys[0]} IS NOT "
               f"NULL ELSE coalesce(c.__p___contrib, false) END AS __had, {prior} FROM (SELECT *, row_number() OVER "
               f"kw AS __n, {lags} FROM pre WINDOW kw AS (PARTITION BY {keys} ORDER BY __offset)) c "
@@ -174,7 +153,7 @@ class TableAggregateQuery(AggregateQuery):
         eq = " AND ".join(f"e.{g} = s.{g}" for g in self._groups)
         # A new round starts at a retraction that follows an addition of the same group. The output
         # timestamp is the newest so far of the group (Kafka Streams: max(record, aggregate)).
-        _exec(con,
+        run(con,
               f"CREATE OR REPLACE TEMP TABLE __ev AS SELECT e.* EXCLUDE (__start), "
               f"sum(__start) OVER (PARTITION BY {', '.join('e.' + g for g in self._groups)} ORDER BY e.__offset "
               f"ROWS UNBOUNDED PRECEDING) AS __round, greatest(s.__ts, max(e.__ts) OVER (PARTITION BY "
@@ -184,7 +163,7 @@ class TableAggregateQuery(AggregateQuery):
               f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add FROM __chg WHERE __had UNION ALL "
               f"SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add FROM __chg WHERE __contrib)) e "
               f"LEFT JOIN state s ON {eq}")
-        rounds = _exec(con, "SELECT max(__round) FROM __ev")[0][0]
+        rounds = run(con, "SELECT max(__round) FROM __ev")[0][0]
         return 0 if rounds is None else int(rounds) + 1
 
     def _states(self, kind: str, prefix: str) -> list[str]:
@@ -259,7 +238,7 @@ class TableAggregateQuery(AggregateQuery):
         ).to_arrow_table()
         if not changed.num_rows:
             return None
-        self._upsert(con, changed)
+        self.store.put(con, changed)
         return changed
 
     def _update_prior(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -269,9 +248,9 @@ class TableAggregateQuery(AggregateQuery):
         last = f"(SELECT * FROM __chg QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __offset DESC) = 1)"
         live = con.sql(f"SELECT {cols} FROM {last} WHERE __contrib").to_arrow_table()
         gone = con.sql(f"SELECT {keys} FROM {last} WHERE NOT __contrib").to_arrow_table()
-        self._replace_prior(con, live, gone)
-        self._prior_changed = live if live.num_rows else None
-        self._prior_deleted = gone if gone.num_rows else None
+        self.prior.put(con, live)
+        self.prior.delete(con, gone)
+        self._prior_touched = pa.concat_tables([live.select(self._keys), gone])
 
 
 def _latest_per_group(changed: list[pa.Table], groups: list[str]) -> pa.Table | None:

@@ -5,22 +5,36 @@ Each module (collector, ksql, topics, connect, metrics) exposes
 parts: the configuration, the log, the SQL session, the connector runtime and
 the Prometheus registry (one per app, so several apps can live in one test
 process). Modules define their own metrics on ``state.registry``.
+
+Every request but the collector's and the health checks passes the guard
+(``guard.py``: Host, Origin, Content-Type, API keys). A defect that escapes a
+handler is answered as JSON 500 with an error id that is also in the log
+next to the trace, never as plain text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from headwater.log import Log, open_log
 from headwater.server.config import ServerConfig
+from headwater.server.guard import Guard, error_body
 from headwater.session import Session
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +101,15 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
             if owns_log:
                 opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Guard, config=config)],
+                    exception_handlers={Exception: internal_error})
     app.state.headwater = state
     return app
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a JSON 500 whose error id points to the trace in the server log."""
+    error_id = uuid.uuid4().hex[:12]
+    logger.error("server: unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+    message = f"Internal server error (error id {error_id}; the trace is in the server log)."
+    return Response(error_body(request.url.path, 500, message), status_code=500, media_type="application/json")

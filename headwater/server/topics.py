@@ -39,7 +39,7 @@ from headwater.errors import (
 from headwater.log import Log, Record
 from headwater.log.partitioner import partition_for_keys
 from headwater.server.app import ServerState
-from headwater.server.http import BodyTooLarge, admin_denied, read_body
+from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.tracking import EventRejected, parse_time_ms
 
 MAX_READ_LIMIT = 10_000
@@ -102,16 +102,12 @@ class TopicApi:
         self.requests = Counter("headwater_topic_api_requests", "Topic API requests by operation and HTTP status.",
                                 ["operation", "status"], registry=state.registry)
 
-    async def dispatch(self, request: Request, work: Any, *, admin: bool = False) -> Response:
-        response = await self._dispatch(request, work, admin)
+    async def dispatch(self, request: Request, work: Any) -> Response:
+        response = await self._dispatch(request, work)
         self.requests.labels(work_name(request), str(response.status_code)).inc()
         return response
 
-    async def _dispatch(self, request: Request, work: Any, admin: bool) -> Response:
-        if admin:
-            denied = admin_denied(self.state.config, request)
-            if denied:
-                return _error(401, denied)
+    async def _dispatch(self, request: Request, work: Any) -> Response:
         try:
             return _json(await work())
         except TopicApiError as exc:
@@ -166,7 +162,7 @@ class TopicApi:
             info = await run_in_threadpool(self.log.create_topic, body["name"], partitions, config)
             return {"name": info.name, "partitions": info.partitions, "config": dict(info.config)}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     async def delete(self, request: Request) -> Response:
         name = request.path_params["topic"]
@@ -175,7 +171,7 @@ class TopicApi:
             await run_in_threadpool(self.log.delete_topic, name)
             return {"deleted": name}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     async def read(self, request: Request) -> Response:
         name = request.path_params["topic"]
@@ -224,7 +220,7 @@ class TopicApi:
             parsed = [_record(i, r) for i, r in enumerate(records)]
             return {"offsets": await run_in_threadpool(self._append, name, parsed)}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     def _append(self, name: str, parsed: list[tuple[int | None, Record]]) -> list[dict[str, int]]:
         """Append each record to its partition (given, else Kafka's: murmur2 of the key, or one

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from headwater.connect.policy import ConnectPolicy
 from headwater.log import Log, open_log
 from headwater.server.config import ServerConfig
 from headwater.server.guard import Guard, error_body
@@ -85,7 +87,7 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
         routes.extend(collector.routes(state))
         routes.extend(proxy.routes(state, config.primary_url))
     else:
-        session = Session(opened, properties=config.ksql_properties)
+        session = Session(opened, properties=config.ksql_properties, connect_policy=connect_policy(config))
         state = ServerState(config=config, log=opened, session=session)
         for module in _route_modules():
             routes.extend(module.routes(state))
@@ -105,6 +107,17 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
                     exception_handlers={Exception: internal_error})
     app.state.headwater = state
     return app
+
+
+def connect_policy(config: ServerConfig) -> ConnectPolicy:
+    """Connectors of a server may use files in one directory (made if missing) and the listed databases."""
+    files_dir = config.connect_files_dir
+    if files_dir is None:
+        url = config.log_url
+        base = url.removeprefix("file://") if "://" not in url.removeprefix("file://") else "."
+        files_dir = os.path.join(base, "connect-files")
+    os.makedirs(files_dir, exist_ok=True)
+    return ConnectPolicy.confined(files_dir, config.connect_allowed_hosts)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -38,12 +38,16 @@ from headwater.errors import (
 )
 from headwater.log import Log, Record
 from headwater.log.partitioner import partition_for_keys
+from headwater.connect.store import CONFIG_TOPIC
 from headwater.server.app import ServerState
+from headwater.server.guard import READ, request_role
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.tracking import EventRejected, parse_time_ms
 
 MAX_READ_LIMIT = 10_000
 MAX_WAIT_MS = 30_000
+#: Timestamps are 64-bit milliseconds in the log's index; this is year 292,278,994.
+MAX_TIMESTAMP_MS = 2**63 - 1
 
 
 class TopicApiError(Exception):
@@ -179,6 +183,8 @@ class TopicApi:
             partition = int(request.path_params["partition"])
         except ValueError:
             return _error(400, f"Partition must be an integer, got {request.path_params['partition']!r}.")
+        if name == CONFIG_TOPIC and request_role(request) == READ:
+            return _error(403, f"Topic {CONFIG_TOPIC} holds connector secrets: reading it needs an admin key.")
 
         def work() -> Any:
             limit = _int_param(request, "limit", 100, 1, MAX_READ_LIMIT)
@@ -193,6 +199,9 @@ class TopicApi:
                     at = int(stamp) if stamp.lstrip("-").isdigit() else parse_time_ms(stamp, "timestamp")
                 except EventRejected as exc:
                     raise TopicApiError(400, exc.message) from None
+                if not -MAX_TIMESTAMP_MS <= at <= MAX_TIMESTAMP_MS:
+                    raise TopicApiError(400, f"Query parameter timestamp must be between -{MAX_TIMESTAMP_MS} and "
+                                             f"{MAX_TIMESTAMP_MS} ms since the epoch, got {stamp!r}.")
                 found = self.log.offset_for_time(name, partition, at)
                 offset = self.log.end_offset(name, partition) if found is None else found
             elif offset is None:

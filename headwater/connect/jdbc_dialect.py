@@ -63,7 +63,8 @@ def sqlalchemy_url(url: str, user: str | None = None, password: str | None = Non
         rest = url.removeprefix("jdbc:")
         scheme, _, _ = rest.partition(":")
         if scheme not in _JDBC_DRIVERS:
-            raise ConfigError(f"jdbc sink: unsupported JDBC URL {mask_url(url)!r}; expected jdbc:mysql://, jdbc:mariadb://, "
+            raise ConfigError(f"jdbc sink: unsupported JDBC URL {mask_url(url)!r}; expected jdbc:mysql://, "
+                              "jdbc:mariadb://, "
                               "jdbc:postgresql:// or jdbc:sqlite:")
         try:
             parts = urlsplit(rest)

@@ -458,7 +458,7 @@ class ConnectRuntime:
             max_tasks = int(instance.config.get("tasks.max", "1"))
             instance.task_configs = [dict(c) for c in instance.connector.task_configs(max_tasks)][:max_tasks]
         except Exception as exc:
-            logger.warning("connector %s failed to start: %s", instance.name, exc)
+            logger.warning("connector %s failed to start: %s", instance.name, exc, extra={"connector": instance.name})
             self._set(instance, FAILED, _trace(exc))
             return
         instance.tasks = [self._worker(instance, i, c, paused=target == PAUSED)

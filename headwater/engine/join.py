@@ -244,7 +244,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                     self.state = QueryState.RUNNING
                 backoff = 0.5
             except Exception as exc:
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
                 prefetch.close()
                 if pending is not None:
                     pending.exception()

@@ -223,7 +223,7 @@ class PersistentQuery:
                     self.state = QueryState.RUNNING
                 backoff = 0.5
             except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
                 prefetch.close()
                 if pending is not None:
                     pending.exception()  # let the in-flight commit finish (or fail) before rewinding

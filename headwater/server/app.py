@@ -113,10 +113,12 @@ def connect_policy(config: ServerConfig) -> ConnectPolicy:
     """Connectors of a server may use files in one directory (made if missing) and the listed databases."""
     files_dir = config.connect_files_dir
     if files_dir is None:
-        url = config.log_url
-        base = url.removeprefix("file://") if "://" not in url.removeprefix("file://") else "."
-        files_dir = os.path.join(base, "connect-files")
-    os.makedirs(files_dir, exist_ok=True)
+        url = config.log_url.removeprefix("file://")
+        if "://" in url:  # a Kafka log: nothing of ours on disk to put it beside
+            files_dir = os.path.abspath("connect-files")
+        else:
+            files_dir = os.path.join(url, "connect-files")
+            os.makedirs(files_dir, exist_ok=True)
     return ConnectPolicy.confined(files_dir, config.connect_allowed_hosts)
 
 

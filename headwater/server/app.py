@@ -33,6 +33,7 @@ from headwater.connect.policy import ConnectPolicy
 from headwater.log import Log, open_log
 from headwater.server.config import ServerConfig
 from headwater.server.guard import Guard, error_body
+from headwater.server.memory import MemoryTrimmer, NoteActivity
 from headwater.session import Session
 
 
@@ -92,18 +93,22 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
         for module in _route_modules():
             routes.extend(module.routes(state))
 
+    trimmer = MemoryTrimmer()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            trimmer.close()
             state.close()
             if session is not None:
                 session.close()
             if owns_log:
                 opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Guard, config=config)],
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoteActivity, trimmer=trimmer),
+                                                            Middleware(Guard, config=config)],
                     exception_handlers={Exception: internal_error})
     app.state.headwater = state
     return app

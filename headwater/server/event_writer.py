@@ -109,7 +109,13 @@ class EventWriter:
         submission.future = loop.create_future()
         submission.size = len(submission.values) + len(submission.dead_letters)
         self._queue.put(submission)
-        return await submission.future
+        try:
+            return await submission.future
+        finally:
+            # The future's result is the submission itself: a reference cycle that would keep every
+            # event of the request alive until a full GC pass, which `headwater up` makes rare.
+            submission.future = None
+            submission.loop = None
 
     def close(self) -> None:
         with self._lock:

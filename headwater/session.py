@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.connect import statements as connector_statements
+from headwater.connect.policy import ConnectPolicy
 from headwater.connect.runtime import ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
@@ -80,8 +81,10 @@ class Session:
         *,
         properties: Mapping[str, str] | None = None,
         take_over: bool = False,
+        connect_policy: ConnectPolicy | None = None,
     ) -> None:
         self._owns_log = isinstance(log, str)
+        self._connect_policy = connect_policy
         self.log: Log = open_log(log) if isinstance(log, str) else log
         self.properties: dict[str, str] = {**DEFAULT_PROPERTIES, **(properties or {})}
         self.service_id = self.properties["ksql.service.id"]
@@ -194,7 +197,7 @@ class Session:
         """The connector runtime on this session's log (made on first use; SQL and REST share it)."""
         with self._lock:
             if self._connect is None:
-                self._connect = ConnectRuntime(self.log)
+                self._connect = ConnectRuntime(self.log, policy=self._connect_policy)
             return self._connect  # type: ignore[no-any-return]
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Every option has an environment variable (``HEADWATER_...``), so a service
 manager can configure it without flags. It binds 127.0.0.1:8088 unless told
-otherwise. SIGTERM and SIGINT stop it gracefully: uvicorn stops accepting,
+otherwise, and refuses another address without an admin key (``--insecure``
+overrides, with a warning): the admin APIs run SQL and connectors that read
+and write files. SIGTERM and SIGINT stop it gracefully: uvicorn stops accepting,
 finishes the requests in flight (their events are appended and answered),
 then the app's shutdown stops the collector's writer, the persistent queries
 and the log.
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import logging
+import importlib.util
+import ipaddress
 import os
 import shutil
 import signal
@@ -28,6 +31,7 @@ import typer
 from headwater.cli.common import LogUrl, app, fail
 from headwater.errors import HeadwaterError
 from headwater.server.config import ServerConfig
+from headwater.server.log_format import FORMATS, configure_logging
 
 _DEFAULTS = ServerConfig()
 
@@ -50,10 +54,52 @@ def up(
                      help="Collector write key (repeat for several; env: comma-separated). None: open."),
     ] = None,
     admin_key: Annotated[
-        str | None,
-        typer.Option(envvar="HEADWATER_ADMIN_KEY", help="Key (X-API-Key header) for /ksql, /query*, topic "
-                     "writes and connectors."),
+        list[str] | None,
+        typer.Option("--admin-key", envvar="HEADWATER_ADMIN_KEY",
+                     help="API key that may read and change everything (X-API-Key, Bearer or HTTP Basic "
+                     "password; repeat for several; env: comma-separated). With keys set, every API but the "
+                     "collector and health checks needs one."),
     ] = None,
+    read_key: Annotated[
+        list[str] | None,
+        typer.Option("--read-key", envvar="HEADWATER_READ_KEYS",
+                     help="API key that may read (topics, queries, SHOW/DESCRIBE, /metrics) but change nothing."),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", envvar="HEADWATER_ALLOWED_HOSTS",
+                     help="Host header name accepted besides 127.0.0.1, localhost, [::1] and the bound address "
+                     "(against DNS rebinding); '*' accepts any."),
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-origin", envvar="HEADWATER_ALLOWED_ORIGINS",
+                     help="Web origin (https://host[:port]) whose pages may call the admin APIs (CORS)."),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", envvar="HEADWATER_INSECURE",
+                           help="Allow binding a non-loopback address without an admin key.")
+    ] = False,
+    connect_files_dir: Annotated[
+        str | None,
+        typer.Option(envvar="HEADWATER_CONNECT_FILES_DIR",
+                     help="The only directory file connectors and jdbc:sqlite: may use (default: "
+                     "<data dir>/connect-files; '/' opens all)."),
+    ] = None,
+    connect_allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--connect-allow-host", envvar="HEADWATER_CONNECT_ALLOW_HOSTS",
+                     help="Database host or host:port JDBC connectors may reach (repeat; '*' allows any)."),
+    ] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option(envvar="HEADWATER_TLS_CERT", help="PEM certificate (chain): serve HTTPS.")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option(envvar="HEADWATER_TLS_KEY", help="PEM private key of --tls-cert.")
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option(envvar="HEADWATER_LOG_FORMAT", help="text (readable) or json (one object per line).")
+    ] = "text",
     events_topic: Annotated[str, typer.Option(envvar="HEADWATER_EVENTS_TOPIC")] = _DEFAULTS.events_topic,
     events_partitions: Annotated[
         int, typer.Option(envvar="HEADWATER_EVENTS_PARTITIONS", min=1, help="Partitions of a new events topic.")
@@ -94,22 +140,37 @@ def up(
     primary_url: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the server: collector (/v1/...), ksqlDB REST API, topic API, Connect API, /metrics."""
+    admin_keys, read_keys = _listed(admin_key), _listed(read_key)
+    if not _is_loopback(host) and not admin_keys:
+        if not insecure:
+            raise fail(f"refusing to bind {host}: anyone who reaches it could run SQL and connectors. Set "
+                       "--admin-key (HEADWATER_ADMIN_KEY), or pass --insecure to serve without one.")
+        if role == "all":  # once, not again from each worker process
+            typer.echo(f"WARNING: serving {host}:{port} without an admin key (--insecure): anyone who reaches it "
+                       "can run SQL, read topics and start connectors.", err=True)
+    if bool(tls_cert) != bool(tls_key):
+        raise fail("--tls-cert and --tls-key go together.")
+    if log_format not in FORMATS:
+        raise fail(f"--log-format must be text or json, got {log_format!r}")
     if workers > 1 and role == "all":
         raise typer.Exit(supervise(workers, host, port))
     import uvicorn
 
     from headwater.server.app import create_app
 
-    keys = tuple(k.strip() for item in (write_key or []) for k in item.split(",") if k.strip())
+    keys = _listed(write_key)
     properties = dict(_property(p) for item in (ksql_property or []) for p in item.split(",") if p.strip())
     config = ServerConfig(
         host=host, port=port, log_url=log, write_keys=keys, events_topic=events_topic,
         events_partitions=events_partitions, dead_letter_topic=dead_letter_topic, dedupe_window_s=dedupe_window_s,
-        dedupe_max_ids=dedupe_max_ids, admin_key=admin_key or None, max_body_bytes=max_body_bytes,
+        dedupe_max_ids=dedupe_max_ids, admin_keys=admin_keys, read_keys=read_keys,
+        allowed_hosts=_listed(allowed_host), allowed_origins=_listed(allowed_origin),
+        connect_files_dir=connect_files_dir, connect_allowed_hosts=_listed(connect_allow_host),
+        max_body_bytes=max_body_bytes,
         max_event_bytes=max_event_bytes, raw_batch=raw_batch, ksql_properties=properties,
         workers=workers, role=role, primary_url=primary_url,
     )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     try:
         application = create_app(config)
     except HeadwaterError as exc:
@@ -117,21 +178,42 @@ def up(
     tune_gc()
     protocol: dict[str, object] = {}
     if http2:  # uvicorn's zttp protocol answers HTTP/1.1 and prior-knowledge HTTP/2 on one port
-        try:
-            import zttp  # noqa: F401
-        except ImportError:
-            raise fail("--http2 needs the zttp package: pip install 'headwater[http2]'") from None
+        if not _has_zttp():
+            raise fail("--http2 needs the zttp package: pip install 'headwater[http2]'")
         protocol = {"http": "zttp", "http2": True}
+    if tls_cert:
+        protocol.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
+        if _has_zttp():  # h2 by ALPN beside HTTP/1.1
+            protocol.update(http="zttp", http2=True)
+    options = {"log_level": log_level.lower(), "access_log": False, "timeout_graceful_shutdown": 10,
+               "log_config": None, **protocol}
     if role == "all":
-        uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                    timeout_graceful_shutdown=10, **protocol)  # type: ignore[arg-type]
+        uvicorn.run(application, host=host, port=port, **options)  # type: ignore[arg-type]
         return
     sockets = [shared_socket(host, port)]
     if role == "primary":
         sockets.append(shared_socket("127.0.0.1", private_port))
-    server = uvicorn.Server(uvicorn.Config(application, log_level=log_level.lower(), access_log=False,
-                                           timeout_graceful_shutdown=10))
+    server = uvicorn.Server(uvicorn.Config(application, **options))  # type: ignore[arg-type]
     server.run(sockets=sockets)
+
+
+def _listed(values: list[str] | None) -> tuple[str, ...]:
+    """Repeated options and comma-separated environment values, as one tuple."""
+    return tuple(v.strip() for item in (values or []) for v in item.split(",") if v.strip())
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _has_zttp() -> bool:
+    return importlib.util.find_spec("zttp") is not None
 
 
 def tune_gc() -> None:

@@ -206,7 +206,8 @@ def sql(
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Run this script, then exit.",
                                               show_default=False)] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="HEADWATER_API_KEY",
-                                                help="The server's admin API key, if it has one.")] = None,
+                                                help="The server's API key (admin, or read for queries and "
+                                                     "SHOW), if it has any.")] = None,
 ) -> None:
     """Streaming SQL shell (ksqlDB's dialect): a server over REST, or an embedded session."""
     if embedded and server is not None:

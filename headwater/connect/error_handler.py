@@ -87,7 +87,8 @@ class ErrorHandler:
                                        f"{stage} after {attempt} attempt(s): {exc}") from exc
                 wait = min(delay, self.retry_delay_max_s, left if left is not None else delay)
                 logger.info("connector %s task %d: %s failed (%s), retrying in %.2f s",
-                            self.connector, self.task_id, stage, exc, wait)
+                            self.connector, self.task_id, stage, exc, wait,
+                            extra={"connector": self.connector, "task": self.task_id})
                 stopping.wait(wait)
                 delay *= 2
 
@@ -98,7 +99,9 @@ class ErrorHandler:
         self.skipped += 1
         if self.log_errors:
             logger.error("connector %s task %d: error in stage %s for %s: %s", self.connector, self.task_id,
-                         stage, raw and f"{raw.topic}[{raw.partition}]@{raw.offset}", error)
+                         stage, raw and f"{raw.topic}[{raw.partition}]@{raw.offset}", error,
+                         extra={"connector": self.connector, "task": self.task_id, **({
+                             "topic": raw.topic, "partition": raw.partition, "offset": raw.offset} if raw else {})})
         if raw is None or not self.dlq_topic:
             return
         headers = list(raw.headers)

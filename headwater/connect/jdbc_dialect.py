@@ -37,6 +37,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from headwater.connect.data import ConnectSchema
+from headwater.connect.secrets import mask_url
 from headwater.errors import ConfigError
 
 MYSQL = ("mysql", "mariadb")
@@ -62,12 +63,16 @@ def sqlalchemy_url(url: str, user: str | None = None, password: str | None = Non
         rest = url.removeprefix("jdbc:")
         scheme, _, _ = rest.partition(":")
         if scheme not in _JDBC_DRIVERS:
-            raise ConfigError(f"jdbc sink: unsupported JDBC URL {url!r}; expected jdbc:mysql://, jdbc:mariadb://, "
+            raise ConfigError(f"jdbc sink: unsupported JDBC URL {mask_url(url)!r}; expected jdbc:mysql://, "
+                              "jdbc:mariadb://, "
                               "jdbc:postgresql:// or jdbc:sqlite:")
-        parts = urlsplit(rest)
+        try:
+            parts = urlsplit(rest)
+            host: str | None = parts.hostname
+            port: int | None = parts.port
+        except ValueError as exc:  # mysql://[::1 (unclosed bracket), a port that is not a number ...
+            raise ConfigError(f"jdbc sink: connection.url {mask_url(url)!r} is not a valid URL: {exc}") from None
         params = dict(parse_qsl(parts.query))
-        host: str | None = parts.hostname
-        port: int | None = parts.port
         database = parts.path.lstrip("/")
         if not parts.netloc:  # jdbc:postgresql:dbname
             host, port, database = "localhost", None, parts.path
@@ -77,8 +82,9 @@ def sqlalchemy_url(url: str, user: str | None = None, password: str | None = Non
     else:
         try:
             result = make_url(url)
-        except sa.exc.ArgumentError:
-            raise ConfigError(f"jdbc sink: connection.url {url!r} is neither a JDBC nor a SQLAlchemy URL") from None
+        except (sa.exc.ArgumentError, ValueError):
+            raise ConfigError(f"jdbc sink: connection.url {mask_url(url)!r} is neither a JDBC nor a SQLAlchemy "
+                              "URL") from None
     if user:
         result = result.set(username=user)
     if password:

@@ -6,6 +6,12 @@ so they come back when the process restarts; and their tasks, each on a
 thread (:mod:`headwater.connect.worker`). The REST API and the SQL statements
 call the same methods, so they see the same connectors. Methods raise
 :class:`ConnectRequestError` with the HTTP status and message Connect answers.
+
+Its :class:`~headwater.connect.policy.ConnectPolicy` says which files and
+databases configs may name (checked on validate and on every start, so a
+stored config the admin no longer allows fails instead of running). What it
+answers shows secrets as ``[hidden]`` (:mod:`headwater.connect.secrets`);
+the connectors get the real values.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any
 from headwater.connect import plugins
 from headwater.connect.api import ConnectError, Connector
 from headwater.connect.converters import converter_from_config
+from headwater.connect.policy import ConnectPolicy
+from headwater.connect.secrets import REDACTOR, config_secrets, masked_config, unmasked
 from headwater.connect.store import ConnectStore, StorageTopics, offset_key
 from headwater.connect.transforms import TransformChain
 from headwater.connect.worker import (
@@ -76,8 +84,10 @@ class ConnectorInstance:
 
 
 class ConnectRuntime:
-    def __init__(self, log: Log, *, worker_id: str | None = None, topics: StorageTopics | None = None) -> None:
+    def __init__(self, log: Log, *, worker_id: str | None = None, topics: StorageTopics | None = None,
+                 policy: ConnectPolicy | None = None) -> None:
         self.log = log
+        self.policy = policy or ConnectPolicy.unconfined()
         self.worker_id = worker_id or f"{socket.gethostname()}:8083"
         self.store = ConnectStore(log, topics)
         self._lock = threading.RLock()
@@ -88,6 +98,7 @@ class ConnectRuntime:
                 self.store.targets.get(name, "STARTED"), RUNNING)
             instance = ConnectorInstance(name, config)
             self.connectors[name] = instance
+            REDACTOR.remember(config_secrets(config, password_keys(config)))
             self._start(instance, target)
         if self.connectors:
             logger.info("connect: restored %d connector(s)", len(self.connectors))
@@ -123,6 +134,8 @@ class ConnectRuntime:
                 errors.setdefault(key, []).append(str(exc))
         for key, messages in cls.validate(config).items():
             errors.setdefault(key, []).extend(messages)
+        for key, messages in self.policy.check(config).items():
+            errors.setdefault(key, []).extend(messages)
         return cls, errors
 
     def _checked(self, name: str, config: Mapping[str, Any]) -> dict[str, str]:
@@ -130,6 +143,9 @@ class ConnectRuntime:
         config["name"] = name
         if not name or not name.strip():
             raise ConnectRequestError(400, "Connector name is null or empty.")
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+            raise ConnectRequestError(400, f"Connector name {name!r} must not contain ISO control characters.")
+        REDACTOR.remember(config_secrets(config, password_keys(config)))
         cls, errors = self.validate(config)
         if errors:
             messages = [m for ms in errors.values() for m in ms]
@@ -163,8 +179,9 @@ class ConnectRuntime:
         with self._lock:
             if name not in self.connectors:
                 return True, self.create(name, config)
-            checked = self._checked(name, config)
             instance = self.connectors[name]
+            texts = {str(k): _config_text(v) for k, v in config.items() if v is not None}
+            checked = self._checked(name, unmasked(texts, instance.config, password_keys(instance.config)))
             self.store.put_config(name, checked)
             target = self._target(name)
             self._stop(instance)
@@ -268,6 +285,13 @@ class ConnectRuntime:
         if target == STOPPED:
             self._set(instance, STOPPED)
             return
+        refused = self.policy.check(instance.config)
+        if refused:
+            message = "; ".join(m for ms in refused.values() for m in ms)
+            logger.warning("connector %s is not allowed to run: %s", instance.name, message,
+                           extra={"connector": instance.name})
+            self._set(instance, FAILED, f"The server's connector policy refuses this config: {message}")
+            return
         try:
             instance.connector = self._new_connector(instance)
             self._set(instance, target)
@@ -292,7 +316,7 @@ class ConnectRuntime:
             instance = self._get(name)
             return {
                 "name": name,
-                "config": dict(instance.config),
+                "config": masked_config(instance.config, password_keys(instance.config)),
                 "tasks": [{"connector": name, "task": i} for i in range(len(instance.task_configs))],
                 "type": instance.type,
             }
@@ -302,7 +326,7 @@ class ConnectRuntime:
             instance = self._get(name)
             connector: dict[str, Any] = {"state": instance.state, "worker_id": self.worker_id}
             if instance.trace:
-                connector["trace"] = instance.trace
+                connector["trace"] = REDACTOR.redact(instance.trace)
             return {"name": name, "connector": connector, "tasks": [self._task_status(t) for t in instance.tasks],
                     "type": instance.type}
 
@@ -316,7 +340,7 @@ class ConnectRuntime:
     def tasks(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
             instance = self._get(name)
-            return [{"id": {"connector": name, "task": i}, "config": dict(c)}
+            return [{"id": {"connector": name, "task": i}, "config": masked_config(c, password_keys(instance.config))}
                     for i, c in enumerate(instance.task_configs)]
 
     def connector_class(self, name: str) -> str:
@@ -434,7 +458,7 @@ class ConnectRuntime:
             max_tasks = int(instance.config.get("tasks.max", "1"))
             instance.task_configs = [dict(c) for c in instance.connector.task_configs(max_tasks)][:max_tasks]
         except Exception as exc:
-            logger.warning("connector %s failed to start: %s", instance.name, exc)
+            logger.warning("connector %s failed to start: %s", instance.name, exc, extra={"connector": instance.name})
             self._set(instance, FAILED, _trace(exc))
             return
         instance.tasks = [self._worker(instance, i, c, paused=target == PAUSED)
@@ -476,7 +500,7 @@ class ConnectRuntime:
     def _task_status(self, task: WorkerTask) -> dict[str, Any]:
         out: dict[str, Any] = {"id": task.id, "state": task.state, "worker_id": self.worker_id}
         if task.trace:
-            out["trace"] = task.trace
+            out["trace"] = REDACTOR.redact(task.trace)
         return out
 
     def wait_for(self, name: str, state: str = RUNNING, timeout_s: float = 10.0) -> dict[str, Any]:
@@ -526,3 +550,12 @@ def _config_text(value: Any) -> str:
 
 
 __all__ = ["ConnectRequestError", "ConnectRuntime", "STOPPED"]
+
+
+def password_keys(config: Mapping[str, str]) -> list[str]:
+    """The keys the config's connector declares as PASSWORD (masked as Connect masks them)."""
+    try:
+        cls = plugins.find(config.get("connector.class", "")).load()
+    except ConnectError:
+        return []
+    return [k.name for k in cls.config_def() if k.type == "PASSWORD"]

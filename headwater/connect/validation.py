@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from headwater.connect.api import ConfigKey, Connector
+from headwater.connect.secrets import masked_config
 
 COMMON: tuple[ConfigKey, ...] = (
     ConfigKey("name", required=True, importance="HIGH", group="Common",
@@ -73,6 +74,8 @@ def _definition(key: ConfigKey, order: int) -> dict[str, Any]:
 def config_infos(class_name: str, cls: type[Connector], config: Mapping[str, str],
                  errors: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     keys = definitions(cls)
+    # Connect answers PASSWORD values as "[hidden]"; URLs lose their password part too.
+    config = masked_config(config, [k.name for k in keys if k.type == "PASSWORD"])
     configs = [
         {"definition": _definition(k, i),
          "value": {"name": k.name, "value": config.get(k.name, None if k.default is None else str(k.default)),

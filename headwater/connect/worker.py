@@ -120,7 +120,8 @@ class WorkerTask:
                     continue
                 self._iterate()
         except Exception as exc:  # a failed task keeps its trace in its status
-            logger.warning("connector %s task %d failed: %s", self.connector, self.id, exc)
+            logger.warning("connector %s task %d failed: %s", self.connector, self.id, exc,
+                           extra={"connector": self.connector, "task": self.id})
             self._set(FAILED, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         finally:
             try:

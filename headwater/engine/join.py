@@ -248,7 +248,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                 self.fenced(exc)
                 break
             except Exception as exc:
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
                 prefetch.close()
                 if pending is not None:
                     pending.exception()

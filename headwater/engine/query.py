@@ -228,7 +228,7 @@ class PersistentQuery:
                 self.fenced(exc)
                 break
             except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff)
+                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
                 prefetch.close()
                 if pending is not None:
                     pending.exception()  # let the in-flight commit finish (or fail) before rewinding

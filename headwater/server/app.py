@@ -5,22 +5,39 @@ Each module (collector, ksql, topics, connect, metrics) exposes
 parts: the configuration, the log, the SQL session, the connector runtime and
 the Prometheus registry (one per app, so several apps can live in one test
 process). Modules define their own metrics on ``state.registry``.
+
+Every request but the collector's and the health checks passes the guard
+(``guard.py``: Host, Origin, Content-Type, API keys). A defect that escapes a
+handler is answered as JSON 500 with an error id that is also in the log
+next to the trace, never as plain text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from headwater.connect.policy import ConnectPolicy
 from headwater.log import Log, open_log
 from headwater.server.config import ServerConfig
+from headwater.server.guard import Guard, error_body
+from headwater.server.memory import MemoryTrimmer, NoteActivity
 from headwater.session import Session
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,22 +88,48 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
         routes.extend(collector.routes(state))
         routes.extend(proxy.routes(state, config.primary_url))
     else:
-        session = Session(opened, properties=config.ksql_properties)
+        session = Session(opened, properties=config.ksql_properties, connect_policy=connect_policy(config))
         state = ServerState(config=config, log=opened, session=session)
         for module in _route_modules():
             routes.extend(module.routes(state))
+
+    trimmer = MemoryTrimmer()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            trimmer.close()
             state.close()
             if session is not None:
                 session.close()
             if owns_log:
                 opened.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoteActivity, trimmer=trimmer),
+                                                            Middleware(Guard, config=config)],
+                    exception_handlers={Exception: internal_error})
     app.state.headwater = state
     return app
+
+
+def connect_policy(config: ServerConfig) -> ConnectPolicy:
+    """Connectors of a server may use files in one directory (made if missing) and the listed databases."""
+    files_dir = config.connect_files_dir
+    if files_dir is None:
+        url = config.log_url.removeprefix("file://")
+        if "://" in url:  # a Kafka log: nothing of ours on disk to put it beside
+            files_dir = os.path.abspath("connect-files")
+        else:
+            files_dir = os.path.join(url, "connect-files")
+            os.makedirs(files_dir, exist_ok=True)
+    return ConnectPolicy.confined(files_dir, config.connect_allowed_hosts)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a JSON 500 whose error id points to the trace in the server log."""
+    error_id = uuid.uuid4().hex[:12]
+    logger.error("server: unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+    message = f"Internal server error (error id {error_id}; the trace is in the server log)."
+    return Response(error_body(request.url.path, 500, message), status_code=500, media_type="application/json")

@@ -208,7 +208,7 @@ class Collector:
             except EventRejected as exc:
                 problems.append({"index": index, "code": exc.outcome, "message": exc.message})
                 self.metrics.child(self.metrics.events, exc.outcome).inc()
-                dead.append(self._dead(exc.outcome, f"event {index}: {exc.message}", orjson.dumps(event)))
+                dead.append(self._dead(exc.outcome, f"event {index}: {exc.message}", _json_or_repr(event)))
         prepared.dead_letters = dead
         status, _, outcome = await self._submit(prepared)
         if not problems:
@@ -270,6 +270,18 @@ class Collector:
     def _check_write_key(self, key: bytes) -> None:
         if not any(hmac.compare_digest(key, known) for known in self.write_keys):
             raise ClientError(401, "bad_write_key", "The write key is not valid.")
+
+
+def _json_or_repr(event: Any) -> bytes:
+    """The refused event for the dead-letter topic; too deeply nested for JSON (orjson stops at 255
+    levels), its Python text, which the reason header explains."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:
+        try:
+            return repr(event).encode()
+        except RecursionError:
+            return b"(an event nested too deeply to be shown)"
 
 
 def routes(state: ServerState) -> list[BaseRoute]:

@@ -31,8 +31,22 @@ class ServerConfig:
     max_event_bytes: int = 32 * 1024
     #: Most events one group commit appends at once.
     max_group_events: int = 50_000
-    #: When set, /ksql, /query*, topic writes and the connector API need header X-API-Key (or Bearer).
+    #: An admin key (kept for the single-key setups); it joins ``admin_keys``.
     admin_key: str | None = None
+    #: Keys that may read and change everything (X-API-Key, Bearer, or the HTTP Basic password).
+    admin_keys: tuple[str, ...] = ()
+    #: Keys that may read (topics, queries, SHOW/DESCRIBE, connector configs with secrets masked) but not change.
+    read_keys: tuple[str, ...] = ()
+    #: Host header names accepted besides 127.0.0.1, localhost, [::1] and the bound address (DNS rebinding);
+    #: "*" accepts any. With a wildcard bind (0.0.0.0, ::) and none given, any Host is accepted.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Origins (scheme://host[:port]) whose pages may call the admin APIs; same-origin pages always may.
+    allowed_origins: tuple[str, ...] = ()
+    #: The one directory file connectors and jdbc:sqlite: URLs may use; None: <embedded log>/connect-files
+    #: (./connect-files with a Kafka log). "/" opens the whole file system.
+    connect_files_dir: str | None = None
+    #: Database hosts (host or host:port) JDBC connectors may reach; "*" allows any. Empty: none.
+    connect_allowed_hosts: tuple[str, ...] = ()
     #: Largest request body accepted, in bytes (after gzip decompression for the collector).
     max_body_bytes: int = 4 * 1024 * 1024
     #: Session properties for the SQL engine (ksqlDB names).
@@ -43,3 +57,9 @@ class ServerConfig:
     #: a private port) or "collector" (collector only; forwards the rest to ``primary_url``).
     role: str = "all"
     primary_url: str | None = None
+
+    def key_roles(self) -> dict[str, str]:
+        """Every configured API key and its role ("admin" or "read"); empty: the APIs are open."""
+        roles = {key: "read" for key in self.read_keys if key}
+        roles.update({key: "admin" for key in (*self.admin_keys, self.admin_key or "") if key})
+        return roles

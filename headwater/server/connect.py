@@ -26,7 +26,7 @@ from headwater.connect.store import CONFIG_TOPIC
 from headwater.connect.transforms import PREDICATES, TRANSFORMS
 from headwater.connect.validation import config_infos, config_keys
 from headwater.server.app import ServerState
-from headwater.server.http import BodyTooLarge, admin_denied, read_body
+from headwater.server.http import BodyTooLarge, read_body
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VERSION = "3.9.0-headwater"
@@ -93,13 +93,10 @@ class ConnectApi:
         return self._runtime
 
     def guard(self, handler: Handler) -> Handler:
-        """Admin key, then Connect's error bodies for whatever the handler raises."""
+        """Connect's error bodies for whatever the handler raises (keys and origins: ``guard.py``)."""
 
         @functools.wraps(handler)
         async def guarded(request: Request) -> Response:
-            denied = admin_denied(self.state.config, request)
-            if denied is not None:
-                return error(401, denied)
             try:
                 return await handler(request)
             except ConnectRequestError as exc:

@@ -109,7 +109,13 @@ class EventWriter:
         submission.future = loop.create_future()
         submission.size = len(submission.values) + len(submission.dead_letters)
         self._queue.put(submission)
-        return await submission.future
+        try:
+            return await submission.future
+        finally:
+            # The future's result is the submission itself: a reference cycle that would keep every
+            # event of the request alive until a full GC pass, which `headwater up` makes rare.
+            submission.future = None
+            submission.loop = None
 
     def close(self) -> None:
         with self._lock:
@@ -125,31 +131,39 @@ class EventWriter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            size = first.size
-            while size < self.max_group_events:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
-                size += nxt.size
+            stop = self._serve(first)
+            # Wait for the next request holding nothing of this one (a batch can be hundreds of MB).
+            del first
+
+    def _serve(self, first: Submission) -> bool:
+        """Append ``first`` and what queued behind it; True when the writer was told to stop."""
+        stop = False
+        group = [first]
+        size = first.size
+        while size < self.max_group_events:
             try:
-                self._write(group)
-            except BaseException as exc:  # every waiting request learns why
-                logger.exception("collector: append to %s failed", self.topic)
-                for sub in group:
-                    sub.error = exc
-            by_loop: dict[int, list[Submission]] = {}
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                stop = True
+                break
+            group.append(nxt)
+            size += nxt.size
+        try:
+            self._write(group)
+        except BaseException as exc:  # every waiting request learns why
+            logger.exception("collector: append to %s failed", self.topic)
             for sub in group:
-                by_loop.setdefault(id(sub.loop), []).append(sub)
-            for subs in by_loop.values():
-                loop = subs[0].loop
-                if loop is not None and not loop.is_closed():
-                    loop.call_soon_threadsafe(_resolve, subs)
+                sub.error = exc
+        by_loop: dict[int, list[Submission]] = {}
+        for sub in group:
+            by_loop.setdefault(id(sub.loop), []).append(sub)
+        for subs in by_loop.values():
+            loop = subs[0].loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, subs)
+        return stop
 
     def _write(self, group: list[Submission]) -> None:
         self.dedupe.catch_up()

@@ -1,4 +1,4 @@
-"""What every route module of the server shares: body limits and the admin key check.
+"""What every route module of the server shares: body limits (keys and origins: ``guard.py``).
 
 Each API answers errors in its own shape (ksqlDB, Connect, collector), so
 these helpers return or raise plain facts and the modules render them.
@@ -6,11 +6,7 @@ these helpers return or raise plain facts and the modules render them.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
-
-from headwater.server.config import ServerConfig
 
 
 class BodyTooLarge(Exception):
@@ -33,22 +29,3 @@ async def read_body(request: Request, limit: int) -> bytes:
         chunks.append(chunk)
     return b"".join(chunks)
 
-
-def admin_denied(config: ServerConfig, request: Request) -> str | None:
-    """Why this request may not use an admin API, or None when it may.
-
-    With an admin key configured, the request must carry it as ``X-API-Key``
-    or ``Authorization: Bearer <key>``.
-    """
-    if not config.admin_key:
-        return None
-    given = request.headers.get("x-api-key")
-    if given is None:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-    if given is None:
-        return "This endpoint needs the admin API key (header X-API-Key or Authorization: Bearer)."
-    if not hmac.compare_digest(given.encode(), config.admin_key.encode()):
-        return "The admin API key is not valid."
-    return None

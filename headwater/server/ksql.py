@@ -11,8 +11,9 @@
   collector, which answers ``Alive``).
 
 Statements run on the shared :class:`~headwater.session.Session` in a worker
-thread, never on the event loop. With an admin key configured, /ksql, /query,
-/query-stream and /close-query need it.
+thread, never on the event loop. Keys, origins and roles are checked by
+``guard.py``; a read-only key may run only the statements that change nothing
+(:data:`READ_ONLY_STATEMENTS`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from headwater import __version__ as headwater_version
 from headwater.errors import HeadwaterError
 from headwater.server import ksql_query
 from headwater.server.app import ServerState
+from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
-    NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, check_admin, dumps, read_request,
+    FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, read_request,
     response_media_type, statement_error,
 )
 from headwater.session import Session
@@ -41,6 +43,10 @@ from headwater.sql.script import split_statements, substitute_variables
 
 #: The ksqlDB version whose REST API this one follows (clients check it).
 KSQL_COMPAT_VERSION = "0.29.0"
+#: What a read-only API key may run on /ksql: statements that change nothing on the server.
+READ_ONLY_STATEMENTS = (ast.Show, ast.DescribeSource, ast.DescribeSources, ast.DescribeFunction, ast.Explain,
+                        ast.DescribeConnector, ast.SetProperty, ast.UnsetProperty, ast.DefineVariable,
+                        ast.UndefineVariable, ast.AssertTopic, ast.AssertSchema)
 
 
 class CommandStatuses:
@@ -69,9 +75,11 @@ class CommandStatuses:
             return dict(found) if found else None
 
 
-def run_statements(session: Session, request: KsqlRequest, statuses: CommandStatuses) -> list[Entity]:
+def run_statements(session: Session, request: KsqlRequest, statuses: CommandStatuses,
+                   read_only: bool = False) -> list[Entity]:
     """Run a /ksql request's statements in order; on the first failure, a statement_error
-    carrying the entities of the statements that ran before it."""
+    carrying the entities of the statements that ran before it. ``read_only`` (a read key)
+    refuses, with 403, the statements that would change something."""
     variables = dict(request.variables)
     properties = dict(request.properties)
     done: list[Entity] = []
@@ -87,6 +95,10 @@ def run_statements(session: Session, request: KsqlRequest, statuses: CommandStat
                 raise statement_error(
                     "The following statement types should be issued to the websocket endpoint '/query':\n"
                     "\t* PRINT\n\t* SELECT", piece.text.strip(), done, QUERY_ENDPOINT)
+            if read_only and not isinstance(statement, READ_ONLY_STATEMENTS):
+                raise KsqlHttpError(403, FORBIDDEN, "This API key is read-only: it may run SHOW, LIST, DESCRIBE "
+                                    "and EXPLAIN, and queries on /query, but not this statement.",
+                                    statement_text=piece.text.strip(), entities=done)
             if isinstance(statement, ast.SetProperty):
                 properties[statement.name] = statement.value
             elif isinstance(statement, ast.UnsetProperty):
@@ -119,9 +131,9 @@ def routes(state: ServerState) -> list[BaseRoute]:
     session = state.session
 
     async def ksql(request: Request) -> Response:
-        check_admin(state.config, request)
         body = await read_request(request, state.config, "ksql", "streamsProperties")
-        entities = await to_thread.run_sync(run_statements, session, body, statuses)
+        read_only = request_role(request) == READ
+        entities = await to_thread.run_sync(run_statements, session, body, statuses, read_only)
         return Response(dumps(entities), media_type=response_media_type(request))
 
     async def info(request: Request) -> Response:

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from headwater.server.config import ServerConfig
-from headwater.server.http import BodyTooLarge, admin_denied, read_body
+from headwater.server.http import BodyTooLarge, read_body
 from headwater.sql.types import ArrayType, MapType, SqlType, StructType
 
 logger = logging.getLogger(__name__)
@@ -163,17 +163,6 @@ def _string_map(body: dict[str, Any], name: str) -> dict[str, str]:
             raise KsqlHttpError(400, BAD_REQUEST, f"\"{name}\".{key} must be a string, number or boolean.")
         out[key] = "" if item is None else (str(item).lower() if isinstance(item, bool) else str(item))
     return out
-
-
-def check_admin(config: ServerConfig, request: Request) -> None:
-    """401 without the admin key, 403 with a wrong one (when a key is configured)."""
-    denied = admin_denied(config, request)
-    if denied is None:
-        return
-    presented = "x-api-key" in request.headers or request.headers.get("authorization", "").lower().startswith("bearer ")
-    if presented:
-        raise KsqlHttpError(403, FORBIDDEN, denied)
-    raise KsqlHttpError(401, UNAUTHORIZED, denied)
 
 
 def response_media_type(request: Request) -> str:

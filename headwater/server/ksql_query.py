@@ -43,7 +43,7 @@ from headwater.server.app import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.ksql_common import (
     BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, MAX_PUSH, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,
-    RequestCounter, check_admin, dumps, json_row, read_request, schema_text, statement_error,
+    RequestCounter, dumps, json_row, read_request, schema_text, statement_error,
 )
 from headwater.session import Session
 from headwater.sql import ast
@@ -254,7 +254,6 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
     session = state.session
 
     async def begin(request: Request, text_field: str, properties_field: str) -> tuple[str, ast.Statement, QueryStart | None]:
-        check_admin(state.config, request)
         body = await read_request(request, state.config, text_field, properties_field)
         text, statement = parse_query(body)
         if isinstance(statement, ast.Print):
@@ -290,7 +289,6 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
         return StreamingResponse(query_stream_body(session, start, as_json), media_type=media_type)
 
     async def close_query(request: Request) -> Response:
-        check_admin(state.config, request)
         try:
             raw = await read_body(request, state.config.max_body_bytes)
         except BodyTooLarge as exc:

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from headwater.server.app import ServerState
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                         "transfer-encoding", "upgrade", "host", "content-length"})
+                         "transfer-encoding", "upgrade", "content-length"})
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 

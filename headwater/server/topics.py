@@ -39,12 +39,16 @@ from headwater.errors import (
 )
 from headwater.log import Log, Record
 from headwater.log.partitioner import partition_for_keys
+from headwater.connect.store import CONFIG_TOPIC
 from headwater.server.app import ServerState
-from headwater.server.http import BodyTooLarge, admin_denied, read_body
+from headwater.server.guard import READ, request_role
+from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.tracking import EventRejected, parse_time_ms
 
 MAX_READ_LIMIT = 10_000
 MAX_WAIT_MS = 30_000
+#: Timestamps are 64-bit milliseconds in the log's index; this is year 292,278,994.
+MAX_TIMESTAMP_MS = 2**63 - 1
 
 
 class TopicApiError(Exception):
@@ -103,16 +107,12 @@ class TopicApi:
         self.requests = Counter("headwater_topic_api_requests", "Topic API requests by operation and HTTP status.",
                                 ["operation", "status"], registry=state.registry)
 
-    async def dispatch(self, request: Request, work: Any, *, admin: bool = False) -> Response:
-        response = await self._dispatch(request, work, admin)
+    async def dispatch(self, request: Request, work: Any) -> Response:
+        response = await self._dispatch(request, work)
         self.requests.labels(work_name(request), str(response.status_code)).inc()
         return response
 
-    async def _dispatch(self, request: Request, work: Any, admin: bool) -> Response:
-        if admin:
-            denied = admin_denied(self.state.config, request)
-            if denied:
-                return _error(401, denied)
+    async def _dispatch(self, request: Request, work: Any) -> Response:
         try:
             return _json(await work())
         except TopicApiError as exc:
@@ -169,7 +169,7 @@ class TopicApi:
             info = await run_in_threadpool(self.log.create_topic, body["name"], partitions, config)
             return {"name": info.name, "partitions": info.partitions, "config": dict(info.config)}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     async def delete(self, request: Request) -> Response:
         name = request.path_params["topic"]
@@ -178,7 +178,7 @@ class TopicApi:
             await run_in_threadpool(self.log.delete_topic, name)
             return {"deleted": name}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     async def read(self, request: Request) -> Response:
         name = request.path_params["topic"]
@@ -186,6 +186,8 @@ class TopicApi:
             partition = int(request.path_params["partition"])
         except ValueError:
             return _error(400, f"Partition must be an integer, got {request.path_params['partition']!r}.")
+        if name == CONFIG_TOPIC and request_role(request) == READ:
+            return _error(403, f"Topic {CONFIG_TOPIC} holds connector secrets: reading it needs an admin key.")
 
         def work() -> Any:
             limit = _int_param(request, "limit", 100, 1, MAX_READ_LIMIT)
@@ -200,6 +202,9 @@ class TopicApi:
                     at = int(stamp) if stamp.lstrip("-").isdigit() else parse_time_ms(stamp, "timestamp")
                 except EventRejected as exc:
                     raise TopicApiError(400, exc.message) from None
+                if not -MAX_TIMESTAMP_MS <= at <= MAX_TIMESTAMP_MS:
+                    raise TopicApiError(400, f"Query parameter timestamp must be between -{MAX_TIMESTAMP_MS} and "
+                                             f"{MAX_TIMESTAMP_MS} ms since the epoch, got {stamp!r}.")
                 found = self.log.offset_for_time(name, partition, at)
                 offset = self.log.end_offset(name, partition) if found is None else found
             elif offset is None:
@@ -227,7 +232,7 @@ class TopicApi:
             parsed = [_record(i, r) for i, r in enumerate(records)]
             return {"offsets": await run_in_threadpool(self._append, name, parsed)}
 
-        return await self.dispatch(request, work, admin=True)
+        return await self.dispatch(request, work)
 
     def _append(self, name: str, parsed: list[tuple[int | None, Record]]) -> list[dict[str, int]]:
         """Append each record to its partition (given, else Kafka's: murmur2 of the key, or one

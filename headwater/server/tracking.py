@@ -28,6 +28,8 @@ EVENT_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"
 
 #: Fields an event of a type must carry, besides userId or anonymousId.
 _REQUIRED: dict[str, tuple[str, ...]] = {"track": ("event",), "group": ("groupId",), "alias": ("previousId",)}
+#: Numeric timestamps beyond year 9999 cannot be written as ISO-8601 (and overflow 64-bit indexes).
+MAX_TIME_MS = 253_402_300_799_999
 
 
 class EventRejected(Exception):
@@ -59,6 +61,9 @@ def parse_time_ms(value: Any, field: str) -> int:
         if parsed is not None:
             return parsed
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not -MAX_TIME_MS <= value <= MAX_TIME_MS:  # also NaN, which no comparison holds for
+            raise EventRejected("invalid_field", f"{field} must be milliseconds between -{MAX_TIME_MS} and "
+                                                 f"{MAX_TIME_MS} (years 1 to 9999), got {value!r}")
         return int(value)
     raise EventRejected("invalid_field", f"{field} must be an ISO-8601 date, got {value!r}")
 
@@ -107,7 +112,7 @@ def prepare_event(
     if not isinstance(event, dict):
         raise EventRejected("invalid_event", f"an event must be a JSON object, got {type(event).__name__}")
     kind = forced_type or event.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise EventRejected("unknown_type", f"unknown event type {kind!r}; expected one of "
                                             f"{', '.join(sorted(EVENT_TYPES))}")
     user_id = _identity(event, "userId")
@@ -145,7 +150,11 @@ def prepare_event(
             out["timestamp"] = iso_ms(received_ms - skew)
     if sent_at is not None:
         out["sentAt"] = sent_at
-    value = orjson.dumps(out)
+    try:
+        value = orjson.dumps(out)
+    except TypeError as exc:  # orjson writes at most 255 levels of nesting
+        raise EventRejected("invalid_event", f"the event cannot be stored as JSON: {exc} (at most 255 levels "
+                                             "of nested objects and arrays)") from None
     if len(value) > max_event_bytes:
         raise EventRejected("too_large", f"event is {len(value)} bytes, over the limit of {max_event_bytes}")
     key = (user_id if user_id is not None else anonymous_id or "").encode()

@@ -178,7 +178,7 @@ def test_admin_key(live_server: Callable[..., LiveServer], tmp_path: Path) -> No
     script = tmp_path / "show.sql"
     script.write_text("SHOW STREAMS;\n")
     denied = run_sql([server.url, "-f", str(script)], tmp_path)
-    assert denied.returncode == 1 and "needs the admin API key" in denied.stderr
+    assert denied.returncode == 1 and "needs an API key" in denied.stderr
     allowed = run_sql([server.url, "--api-key", "k3y", "-f", str(script)], tmp_path)
     assert allowed.returncode == 0 and "Stream Name" in allowed.stdout
 

@@ -21,9 +21,12 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    def __init__(self, log: Log, data_dir: Path, admin_key: str | None = None) -> None:
+    def __init__(self, log: Log, data_dir: Path, admin_key: str | None = None, **config: object) -> None:
+        """Connectors may use the files beside ``data_dir`` (the test's tmp_path) unless ``config`` says otherwise."""
         self.port = free_port()
-        self.config = ServerConfig(host="127.0.0.1", port=self.port, log_url=str(data_dir), admin_key=admin_key)
+        config.setdefault("connect_files_dir", str(data_dir.parent))
+        self.config = ServerConfig(host="127.0.0.1", port=self.port, log_url=str(data_dir), admin_key=admin_key,
+                                   **config)  # type: ignore[arg-type]
         self.app = create_app(self.config, log=log)
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                                      lifespan="on"))

@@ -26,7 +26,7 @@ def make_client(tmp_path: Path) -> Iterator[AppFactory]:
     with ExitStack() as stack:
         def make(**config: Any) -> TestClient:
             config.setdefault("log_url", str(tmp_path / "log"))
-            client = TestClient(create_app(ServerConfig(**config)))
+            client = TestClient(create_app(ServerConfig(**config)), base_url="http://127.0.0.1:8088")
             stack.enter_context(client)
             return client
 

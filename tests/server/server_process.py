@@ -25,12 +25,14 @@ class ServerProcess:
     """``headwater up`` with the given arguments; ``start``/``kill``/``stop`` by its own pid."""
 
     def __init__(self, log_dir: Path, *args: str, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, ca_file: str | None = None) -> None:
+        """``ca_file``: the server serves HTTPS (``--tls-cert``) with a certificate this file verifies."""
         self.log_dir = log_dir
         self.extra_env = env or {}
         self.args = args
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: str | bool = ca_file or True
+        self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         #: What the process printed, once it has stopped.
         self.output: str | None = None
@@ -46,7 +48,7 @@ class ServerProcess:
                 out = self.proc.stdout.read().decode() if self.proc.stdout else ""
                 raise RuntimeError(f"headwater up exited with {self.proc.returncode}: {out}")
             try:
-                if httpx.get(self.url + "/healthcheck", timeout=1.0).text == "Alive":
+                if httpx.get(self.url + "/healthcheck", timeout=1.0, verify=self.verify).text == "Alive":
                     return self
             except httpx.HTTPError:
                 pass

@@ -215,7 +215,7 @@ def test_collector_on_each_log_backend(log_url: str, new_topic: Any, tmp_path: A
     batch = {"batch": [{"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"{topic}-{i}"}
                        for i in range(3)]}
     for _ in range(2):  # the second app reads the ids back from the topic and stores nothing new
-        with TestClient(create_app(config)) as client:
+        with TestClient(create_app(config), base_url="http://127.0.0.1:8088") as client:
             assert client.post("/v1/batch", json=batch).status_code == 200
             log = log_of(client)
             fetched = log.read(topic, 0, log.beginning_offset(topic, 0), max_records=100, timeout_s=5)

@@ -324,7 +324,9 @@ def test_admin_key_protects_statements_and_queries(live_server: Callable[..., Li
         assert wrong.status_code == 403 and wrong.json()["error_code"] == 40300
     assert httpx.post(f"{server.url}/ksql", json={"ksql": "SHOW STREAMS;"},
                       headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    assert httpx.get(f"{server.url}/info").status_code == 200
+    assert httpx.get(f"{server.url}/info").status_code == 200  # a version probe, as clients do before auth
+    assert httpx.get(f"{server.url}/status").status_code == 401
+    assert httpx.get(f"{server.url}/status", headers={"X-API-Key": "s3cret"}).status_code == 200
 
 
 def test_requests_are_counted_by_endpoint_and_outcome(server: LiveServer) -> None:

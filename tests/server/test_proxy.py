@@ -54,7 +54,7 @@ def primary() -> Iterator[str]:
 
 def test_collector_worker_forwards_to_the_primary(primary: str, tmp_path: Path) -> None:
     config = ServerConfig(log_url=str(tmp_path / "log"), role="collector", primary_url=primary)
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url="http://127.0.0.1:8088") as client:
         assert client.post("/v1/track", json={"userId": "u", "event": "E"}).status_code == 200  # served here
         assert client.get("/healthcheck").text == "Alive"
         answer = client.post("/echo?x=1", content=b"hello", headers={"X-API-Key": "k"})
@@ -67,6 +67,6 @@ def test_collector_worker_forwards_to_the_primary(primary: str, tmp_path: Path) 
 
 def test_unreachable_primary_is_a_502(tmp_path: Path) -> None:
     config = ServerConfig(log_url=str(tmp_path / "log"), role="collector", primary_url=f"http://127.0.0.1:{free_port()}")
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url="http://127.0.0.1:8088") as client:
         answer = client.get("/topics")
         assert answer.status_code == 502 and "primary server process is not reachable" in answer.text

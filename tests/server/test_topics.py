@@ -13,9 +13,9 @@ ADMIN = {"X-API-Key": "secret"}
 def test_create_list_describe_delete_behind_the_admin_key(make_client: AppFactory) -> None:
     client = make_client(admin_key="secret")
     refused = client.post("/topics", json={"name": "clicks", "partitions": 3})
-    assert refused.status_code == 401 and "admin API key" in refused.json()["message"]
+    assert refused.status_code == 401 and "needs an API key" in refused.json()["message"]
     wrong = client.post("/topics", json={"name": "clicks"}, headers={"X-API-Key": "guess"})
-    assert wrong.status_code == 401 and wrong.json()["message"] == "The admin API key is not valid."
+    assert wrong.status_code == 401 and wrong.json()["message"] == "The API key is not valid."
     created = client.post("/topics", json={"name": "clicks", "partitions": 3, "config": {"retention.ms": "1000"}},
                           headers=ADMIN)
     assert created.status_code == 200
@@ -23,14 +23,15 @@ def test_create_list_describe_delete_behind_the_admin_key(make_client: AppFactor
     assert client.post("/topics", json={"name": "clicks"}, headers=ADMIN).status_code == 409
     bad = client.post("/topics", json={"name": "bad name!"}, headers=ADMIN)
     assert bad.status_code == 400 and "invalid topic name" in bad.json()["message"]
-    listed = client.get("/topics").json()["topics"]  # reading needs no key
+    assert client.get("/topics").status_code == 401  # with keys configured, reading needs one too
+    listed = client.get("/topics", headers=ADMIN).json()["topics"]
     assert {"name": "clicks", "partitions": 3} in listed
-    described = client.get("/topics/clicks").json()
+    described = client.get("/topics/clicks", headers=ADMIN).json()
     assert described["partitions"] == [{"partition": p, "beginning_offset": 0, "end_offset": 0} for p in range(3)]
-    assert client.get("/topics/nope").status_code == 404
+    assert client.get("/topics/nope", headers=ADMIN).status_code == 404
     assert client.delete("/topics/clicks").status_code == 401
     assert client.delete("/topics/clicks", headers=ADMIN).json() == {"deleted": "clicks"}
-    assert client.get("/topics/clicks").status_code == 404
+    assert client.get("/topics/clicks", headers=ADMIN).status_code == 404
 
 
 def test_produce_then_read_by_offset(make_client: AppFactory) -> None:
@@ -47,11 +48,13 @@ def test_produce_then_read_by_offset(make_client: AppFactory) -> None:
     assert offsets[1]["offset"] == offsets[0]["offset"] + 1
     assert offsets[2] == {"partition": 1, "offset": offsets[2]["offset"]}
     p = offsets[0]["partition"]
-    read = client.get(f"/topics/t/partitions/{p}/messages", params={"offset": offsets[0]["offset"]}).json()
+    read = client.get(f"/topics/t/partitions/{p}/messages", params={"offset": offsets[0]["offset"]},
+                      headers=ADMIN).json()
     first, second = read["messages"][:2]
     assert (first["key"], first["value"], first["encoding"]) == ("k1", "hello", "utf-8")
     assert second["value"] == '{"n":1}' and second["headers"] == [{"key": "h", "value": "v"}]
-    binary = client.get("/topics/t/partitions/1/messages", params={"offset": offsets[2]["offset"]}).json()
+    binary = client.get("/topics/t/partitions/1/messages", params={"offset": offsets[2]["offset"]},
+                        headers=ADMIN).json()
     assert binary["messages"][-1]["encoding"] == "base64"
     assert base64.b64decode(binary["messages"][-1]["value"]) == b"\xff\x00"
     assert client.post("/topics/t/messages", json={"records": [{"value": "x"}]}).status_code == 401
@@ -104,10 +107,10 @@ def test_produce_errors(make_client: AppFactory) -> None:
 
 def test_topic_api_requests_are_counted_by_status(make_client: AppFactory) -> None:
     client = make_client(admin_key="secret")
-    client.post("/topics", json={"name": "t"})
     client.post("/topics", json={"name": "t"}, headers=ADMIN)
-    client.get("/topics/missing")
-    text = client.get("/metrics").text
-    assert 'headwater_topic_api_requests_total{operation="create",status="401"} 1.0' in text
+    client.post("/topics", json={"name": "t"}, headers=ADMIN)
+    client.get("/topics/missing", headers=ADMIN)
+    text = client.get("/metrics", headers=ADMIN).text
+    assert 'headwater_topic_api_requests_total{operation="create",status="409"} 1.0' in text
     assert 'headwater_topic_api_requests_total{operation="create",status="200"} 1.0' in text
     assert 'headwater_topic_api_requests_total{operation="describe",status="404"} 1.0' in text

@@ -1,0 +1,106 @@
+"""Where connectors may reach: one directory for files, an allow-list of database hosts.
+
+A connector config is code the server runs with its own rights: a
+FileStreamSink writes wherever ``file`` says, a FileStreamSource reads any
+file into a topic, a JDBC sink opens ``jdbc:sqlite:<any path>`` or connects
+to any host. So a server confines them (``headwater up`` does by default):
+
+- ``files_dir``: the paths of ``file``, ``topics.dir`` and ``jdbc:sqlite:``
+  (or ``sqlite://``) URLs must resolve (symlinks and ``..`` followed) inside
+  it; ``None`` allows any path;
+- ``allowed_hosts``: a JDBC URL's host, or host:port, must be listed;
+  ``None`` (or ``"*"`` in the list) allows any database.
+
+An embedded use of the runtime (a :class:`~headwater.session.Session` in the
+user's own program) is :meth:`ConnectPolicy.unconfined` unless told otherwise:
+it already runs with the user's rights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL
+
+from headwater.connect.jdbc_dialect import sqlalchemy_url
+from headwater.errors import ConfigError
+
+#: Config keys that name a file or directory the connector reads or writes.
+PATH_KEYS = ("file", "topics.dir")
+URL_KEYS = ("connection.url",)
+
+
+@dataclass(frozen=True)
+class ConnectPolicy:
+    files_dir: str | None = None
+    allowed_hosts: frozenset[str] | None = None
+
+    @classmethod
+    def unconfined(cls) -> ConnectPolicy:
+        return cls(None, None)
+
+    @classmethod
+    def confined(cls, files_dir: str, allowed_hosts: Iterable[str] = ()) -> ConnectPolicy:
+        hosts = frozenset(h.strip().lower() for h in allowed_hosts if h.strip())
+        return cls(os.path.realpath(files_dir), None if "*" in hosts else hosts)
+
+    def check(self, config: Mapping[str, str]) -> dict[str, list[str]]:
+        """Errors per config key for what this policy does not allow; empty when all is allowed."""
+        errors: dict[str, list[str]] = {}
+        for key in PATH_KEYS:
+            path = config.get(key, "")
+            if path:
+                problem = self._path_problem(path)
+                if problem:
+                    errors.setdefault(key, []).append(f"{key}: {problem}")
+        for key in URL_KEYS:
+            url = config.get(key, "")
+            if url:
+                problem = self._url_problem(url)
+                if problem:
+                    errors.setdefault(key, []).append(f"{key}: {problem}")
+        return errors
+
+    def _path_problem(self, path: str) -> str | None:
+        if self.files_dir is None:
+            return None
+        if "\x00" in path:
+            return "the path holds a NUL character"
+        resolved = os.path.realpath(path)
+        if resolved != self.files_dir and not resolved.startswith(self.files_dir.rstrip(os.sep) + os.sep):
+            return (f"the path {path!r} is outside the connector files directory {self.files_dir!r} "
+                    "(the server's --connect-files-dir)")
+        return None
+
+    def _url_problem(self, url: str) -> str | None:
+        if self.files_dir is None and self.allowed_hosts is None:
+            return None
+        try:
+            parsed = sqlalchemy_url(url)
+        except ConfigError as exc:
+            return str(exc)
+        if parsed.drivername.startswith("sqlite"):
+            return self._sqlite_problem(parsed)
+        if self.allowed_hosts is None:
+            return None
+        # A database reached through a local socket is still a database the admin must allow.
+        host = (parsed.host or "localhost").lower()
+        query_hosts = [str(v) for k, v in parsed.query.items() if k in ("host", "hostaddr", "unix_socket")]
+        for candidate in (host, *query_hosts):
+            with_port = f"{candidate}:{parsed.port}" if parsed.port else candidate
+            if candidate not in self.allowed_hosts and with_port not in self.allowed_hosts:
+                return (f"the database host {with_port!r} is not allowed (the server's --connect-allow-host; "
+                        f"allowed: {', '.join(sorted(self.allowed_hosts)) or 'none'})")
+        return None
+
+    def _sqlite_problem(self, parsed: URL) -> str | None:
+        database = parsed.database
+        if not database or database == ":memory:":
+            return None
+        if self.files_dir is None:
+            return None
+        if parsed.query or database.startswith("file:"):
+            return "SQLite URI options are not allowed in a confined server"
+        return self._path_problem(database)

@@ -131,9 +131,7 @@ class AggregateQuery(PersistentQuery):
         produced = 0
         for out in outputs:
             if out.num_rows and self._encoder is not None:
-                records, _ = self._encoder.encode(out)
-                appends.extend(self._partitioned(records, fetched.partition))
-                produced += records.num_rows
+                produced += self._emit(out, fetched, appends, errors)
         appends.append((self.changelog, 0, self._change_record(changed, deleted)))
         if errors:
             appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))

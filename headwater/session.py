@@ -135,7 +135,8 @@ class Session:
             query_id = f"transient_{plan.source.name}_{self._push_counter}"
             steps = push_steps(query_id, plan, self.log) if isinstance(plan, AggregatePlan) else None
             push = PushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
-                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps)
+                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps,
+                             processing_log_topic=self.processing_log_topic)
             self.push_queries[query_id] = push
         return push
 

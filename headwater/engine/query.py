@@ -38,7 +38,7 @@ from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql.catalog import DataSource
 from headwater.sql.functions import install_functions
-from headwater.sql.planner import ROWOFFSET, SelectPlan
+from headwater.sql.planner import ROWOFFSET
 
 logger = logging.getLogger(__name__)
 
@@ -479,15 +479,6 @@ def batch_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callab
 PushStep = Callable[[duckdb.DuckDBPyConnection, Fetched, pa.Table], "pa.Table | None"]
 
 
-def select_step(plan: SelectPlan) -> tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep]:
-    """A stateless push query: the plan's SQL over each batch."""
-
-    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
-        return run_plan(con, plan.sql, src, fetched)[0]
-
-    return (lambda con: None), step
-
-
 class RowStream:
     """The reading side of a push query: rows a worker thread puts on ``_rows``, None at the end."""
 
@@ -521,8 +512,12 @@ class PushQuery(RowStream):
 
     def __init__(self, query_id: str, plan: Any, log: Log, *, offset_reset: str,
                  on_close: Callable[[PushQuery], None] | None = None,
-                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None) -> None:
-        self._prepare, self._step = steps if steps is not None else select_step(plan)
+                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None,
+                 processing_log_topic: str | None = None) -> None:
+        self._prepare, self._step = steps if steps is not None else ((lambda con: None), self._select)
+        #: Where records this query could not process are logged (ksqlDB logs transient queries' too).
+        self.processing_log_topic = processing_log_topic
+        self._errors: list[ProcessingError] = []
         self.id = query_id
         self.plan = plan
         self.log = log
@@ -546,10 +541,10 @@ class PushQuery(RowStream):
                 for fetched in self.log.poll(self.positions, max_records=MAX_POLL_RECORDS, max_bytes=MAX_POLL_BYTES,
                                              timeout_s=POLL_TIMEOUT_S):
                     self.positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-                    src, _errors = self._decoder.decode(fetched)
-                    if not src.num_rows:
-                        continue
-                    result = self._step(con, fetched, src)
+                    src, errors = self._decoder.decode(fetched)
+                    self._errors.extend(errors)
+                    result = self._step(con, fetched, src) if src.num_rows else None
+                    self._log_errors()
                     if result is None:
                         continue
                     if "__having" in result.column_names:
@@ -565,6 +560,24 @@ class PushQuery(RowStream):
         finally:
             con.close()
             self._put(None)
+
+    def _select(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
+        """A stateless push query's step: the plan's SQL over the batch (failing records are logged)."""
+        result, errors = run_plan(con, self.plan.sql, src, fetched)
+        self._errors.extend(errors)
+        return result
+
+    def _log_errors(self) -> None:
+        """The records this push query could not process, to the processing log (best effort: no transaction
+        holds a push query's output)."""
+        errors, self._errors = self._errors, []
+        if not errors or self.processing_log_topic is None:
+            return
+        try:
+            self.log.append(self.processing_log_topic, 0, processing_log.entries_table(self.id, errors))
+        except Exception:  # noqa: BLE001 - a push query shows rows even when the log cannot take entries
+            logger.warning("push query %s: %d processing-log entries not written", self.id, len(errors),
+                           exc_info=True)
 
     def _put(self, item: list[object] | BaseException | None) -> None:
         while not self._stop.is_set() or item is None:

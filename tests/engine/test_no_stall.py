@@ -128,3 +128,14 @@ def test_a_query_whose_sink_topic_is_gone_is_in_error_says_why_and_resumes(make_
     metrics = samples(client.get("/metrics").text)
     assert metrics[("headwater_query_state", (("query", query_id), ("state", "RUNNING")))] == 1
     assert not [k for k in metrics if k[0] == "headwater_query_error"]
+
+
+def test_a_push_query_logs_the_records_it_cannot_process_and_shows_the_others(session: Session) -> None:
+    session.execute("CREATE STREAM src (s VARCHAR, x DOUBLE) WITH (kafka_topic='src', value_format='json', "
+                    "partitions=1);")
+    session.log.append("src", 0, [Record(b'{"s": "\\ud800", "x": 1}'), Record(b'{"s": "a", "x": 1e300}'),
+                                  Record(b'{"s": "b", "x": 2}')])
+    push = session.query("SELECT s, CAST(x AS INT) AS i FROM src EMIT CHANGES LIMIT 2;")
+    assert list(push.rows(timeout_s=20)) == [["a", None], ["b", 2]]  # type: ignore[union-attr]
+    [entry] = values(session, PROCESSING_LOG)  # the record it could not decode
+    assert entry["message"]["deserializationError"]["offset"] == 0  # type: ignore[index]

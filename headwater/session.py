@@ -43,9 +43,10 @@ from headwater.engine.join import JoinQuery
 from headwater.engine.join_push import JoinPushQuery
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.table_aggregate import TableAggregateQuery
-from headwater.engine.query import PersistentQuery, PushQuery, QueryState
-from headwater.errors import ProducerFencedError, SqlError, SqlSemanticError
+from headwater.engine.query import PersistentQuery, PushQuery, QueryError, QueryFailedError, QueryState
+from headwater.errors import LogError, ProducerFencedError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
+from headwater.log.base import validate_topic_config, validate_topic_name
 from headwater.log.printing import print_lines
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
@@ -147,7 +148,7 @@ class Session:
             with self._lock:
                 self._push_counter += 1
                 return pull(self, statement, f"query_{self._push_counter}")
-        plan = self._plan(statement, sink_name=None)
+        plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
         if isinstance(plan, JoinPlan):
             with self._lock:
@@ -163,7 +164,8 @@ class Session:
             query_id = f"transient_{plan.source.name}_{self._push_counter}"
             steps = push_steps(query_id, plan, self.log) if isinstance(plan, AggregatePlan) else None
             push = PushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
-                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps)
+                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps,
+                             processing_log_topic=self.processing_log_topic)
             self.push_queries[query_id] = push
         return push
 
@@ -179,18 +181,39 @@ class Session:
                            interval=statement.interval or 1, limit=statement.limit, idle_timeout_s=idle_timeout_s)
 
     def wait_until_processed(self, timeout_s: float = 30.0) -> None:
-        """Block until every persistent query has processed its inputs' current ends (for tests, scripts)."""
+        """Block until every persistent query has processed its inputs' current ends (for tests, scripts).
+
+        Raises :class:`QueryFailedError` with the query's error as soon as a query has failed twice in a
+        row (it is in ERROR and its retry failed too), rather than waiting out the timeout.
+        """
         deadline = time.monotonic() + timeout_s
         quiet_passes = 0
         while time.monotonic() < deadline:
             with self._lock:
                 running = [q for q in self.queries.values() if q.state is not QueryState.TERMINATED]
+            stuck = [q for q in running if q.state is QueryState.ERROR and q.stats.failures >= 2]
+            if stuck:
+                raise QueryFailedError(_failure_text(stuck))
             # Queries may feed each other: wait for two quiet passes in a row.
             quiet_passes = quiet_passes + 1 if all(q.caught_up() for q in running) else 0
             if quiet_passes >= 2:
                 return
             time.sleep(0.02)
+        failing = [q for q in running if q.state is QueryState.ERROR]
+        if failing:
+            raise QueryFailedError(_failure_text(failing))
         raise TimeoutError(f"queries not caught up after {timeout_s} s")
+
+    def failed_queries(self) -> dict[str, QueryError]:
+        """The persistent queries in ERROR now, each with the error that put it there (it retries by itself)."""
+        with self._lock:
+            queries = list(self.queries.values())
+        failed = {}
+        for query in queries:
+            error = query.error()
+            if error is not None:
+                failed[query.id] = error
+        return failed
 
     @property
     def connect(self) -> ConnectRuntime:
@@ -289,8 +312,9 @@ class Session:
                 statement = parse_statement(command.statement)
                 self._prepare(statement, command.statement, props)(command.offset, False)
                 replayed += 1
-            except SqlError as exc:
-                logger.warning("command %d not replayed (%s): %s", command.offset, exc, command.statement)
+            except Exception as exc:  # noqa: BLE001 - one bad command never stops the start of the others
+                logger.warning("command log: command at offset %d skipped, it failed on replay (%s: %s): %s",
+                               command.offset, type(exc).__name__, exc, command.statement)
         for query in self.queries.values():
             self._start(query)
         if replayed:
@@ -355,6 +379,8 @@ class Session:
                 f"and the existing topic has {topic_partitions} partitions (1 replication factor).",
                 statement.pos,
             )
+        if topic_partitions is None:
+            self._check_new_topic(source.topic, source.partitions, source.properties, statement.pos)
         kind_word = statement.kind.value.capitalize()
 
         def apply(sequence: int, live: bool) -> Entity:
@@ -381,7 +407,7 @@ class Session:
                                                          f"{kind_word.capitalize()} already exists.", sequence=sequence)
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
         timestamp = statement.properties.get("TIMESTAMP")
-        plan = self._plan(statement.query, sink_name=statement.name,
+        plan = self.plan(statement.query, sink_name=statement.name,
                           timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
         wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
         sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos,
@@ -391,6 +417,8 @@ class Session:
         elif isinstance(plan, SelectPlan) and plan.source.window is not None:
             sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
         prefix = "CTAS" if produces_table else "CSAS"
+        if self._topic_partitions(sink.topic) is None:
+            self._check_new_topic(sink.topic, sink.partitions, sink.properties, statement.pos)
 
         def apply(sequence: int, live: bool) -> Entity:
             query_id = f"{prefix}_{statement.name}_{sequence}"
@@ -413,7 +441,7 @@ class Session:
         if statement.query.group_by is not None or self._reads_table(statement.query):
             raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
                                    "KSTREAM but select query result is KTABLE.", statement.pos)
-        plan = self._plan(statement.query, sink_name=target.name)
+        plan = self.plan(statement.query, sink_name=target.name)
         produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
         if produced != expected:
@@ -488,9 +516,10 @@ class Session:
         return apply
 
     # -- helpers ------------------------------------------------------------------------
-    def _plan(
+    def plan(
         self, query: ast.Query, *, sink_name: str | None, timestamp_column: str | None = None
     ) -> SelectPlan | AggregatePlan | JoinPlan:
+        """The plan of a SELECT over this session's catalog (for EXPLAIN, push queries and commands)."""
         relation = query.from_
         if isinstance(relation, ast.Join):
             if query.group_by is not None or query.window is not None:
@@ -569,16 +598,34 @@ class Session:
         existing = self._topic_partitions(topic)
         if existing is not None:
             return existing
-        config = {}
-        if properties.get("RETENTION_MS") is not None:
-            config["retention.ms"] = str(properties["RETENTION_MS"])
-        if properties.get("CLEANUP_POLICY") is not None:
-            config["cleanup.policy"] = str(properties["CLEANUP_POLICY"])
-        return self.log.create_topic(topic, partitions, config, exist_ok=True).partitions
+        return self.log.create_topic(topic, partitions, _topic_config(properties), exist_ok=True).partitions
+
+    def _check_new_topic(self, topic: str, partitions: int, properties: Mapping[str, object],
+                         pos: ast.Position) -> None:
+        """The topic a statement would create can be created: checked before the statement is recorded,
+        so a refused statement never reaches the command log (and never stops the next start)."""
+        try:
+            validate_topic_name(topic)
+            validate_topic_config(topic, partitions, _topic_config(properties))
+        except LogError as exc:
+            raise SqlSemanticError(f"Could not create topic '{topic}': {exc}", pos) from None
+
+
+def _topic_config(properties: Mapping[str, object]) -> dict[str, str]:
+    config = {}
+    if properties.get("RETENTION_MS") is not None:
+        config["retention.ms"] = str(properties["RETENTION_MS"])
+    if properties.get("CLEANUP_POLICY") is not None:
+        config["cleanup.policy"] = str(properties["CLEANUP_POLICY"])
+    return config
 
 
 def _with_partitions(source: DataSource, partitions: int) -> DataSource:
     return replace(source, partitions=partitions)
+
+
+def _failure_text(queries: list[PersistentQuery]) -> str:
+    return "; ".join(f"query {q.id} is in ERROR: {q.stats.last_error}" for q in queries)
 
 
 def _schema_text(columns: list[tuple[str, Any, Any]]) -> str:

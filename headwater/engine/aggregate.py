@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine.query import PersistentQuery, _Work, run_plan
+from headwater.engine.query import Checkpoint, PersistentQuery, batch_checkpoint, run_plan
 from headwater.engine.session_runs import session_runs
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
 from headwater.engine.state import KeyedStore, StoreNotReadyError, run
@@ -158,7 +158,7 @@ class AggregateQuery(PersistentQuery):
     # -- per batch -------------------------------------------------------------------
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
-    ) -> _Work:
+    ) -> Checkpoint:
         changelog = self._changelog_of()
         if changelog.snapshot_due():
             self._snapshot(con)
@@ -167,9 +167,7 @@ class AggregateQuery(PersistentQuery):
         produced = 0
         for out in outputs:
             if out.num_rows and self._encoder is not None:
-                records, _ = self._encoder.encode(out)
-                appends.extend(self._partitioned(records, fetched.partition))
-                produced += records.num_rows
+                produced += self._emit(out, fetched, appends, errors)
         touched = self._touched(changed, deleted)
         rows = [self._state_rows] + [None] * (len(touched) - 1)
         appends.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
@@ -178,14 +176,14 @@ class AggregateQuery(PersistentQuery):
         tp = TopicPartition(fetched.topic, fetched.partition)
         with self._commits:
             self._computed += 1
-        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+        return batch_checkpoint(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
 
     def _touched(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[pa.Table | None]:
         """The keys of each store a batch changed or deleted (its changelog has one record per key)."""
         keys = [t.select(self.store.keys) for t in (changed, deleted) if t is not None and t.num_rows]
         return [pa.concat_tables(keys) if keys else None]
 
-    def _commit(self, work: _Work) -> None:
+    def _commit(self, work: Checkpoint) -> None:
         super()._commit(work)
         with self._commits:
             self._committed += 1

@@ -15,10 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.processing_log import DESERIALIZATION_ERROR, ProcessingError
+from headwater.engine.isolation import isolate
+from headwater.engine.processing_log import DESERIALIZATION_ERROR, SERIALIZATION_ERROR, ProcessingError
 from headwater.formats import create_format
-from headwater.formats.base import Format
+from headwater.formats.base import Decoded, Format, deserialize_error
 from headwater.log import Fetched
+from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn
 from headwater.sql.types import BaseType
@@ -97,8 +99,8 @@ class SourceDecoder:
             # A stream ignores records with a null value (tombstones have no meaning there).
             keep &= ~tombstones
         if self._values:
-            decoded = self.value_format.decode(value_data, [(i.column.name, i.column.type) for i in self._values],
-                                               topic=fetched.topic)
+            decoded = decode_isolated(self.value_format, value_data,
+                                      [(i.column.name, i.column.type) for i in self._values], fetched.topic)
             failed(decoded.error_rows, decoded.error_reasons, "value", value_data)
             for i in self._values:
                 columns[i.alias] = decoded.table.column(i.column.name)
@@ -106,8 +108,8 @@ class SourceDecoder:
             key_data = batch.column("key")
             if self.source.window is not None:
                 key_data = pc.binary_slice(key_data, 0, -_window_bytes(self.source))
-            decoded = self.key_format.decode(key_data, [(i.column.name, i.column.type) for i in self._keys],
-                                             topic=fetched.topic)
+            decoded = decode_isolated(self.key_format, key_data,
+                                      [(i.column.name, i.column.type) for i in self._keys], fetched.topic)
             failed(decoded.error_rows, decoded.error_reasons, "key", key_data)
             for i in self._keys:
                 columns[i.alias] = decoded.table.column(i.column.name)
@@ -133,6 +135,40 @@ class SourceDecoder:
         if not keep.all():
             table = table.filter(pa.array(keep))
         return table, errors
+
+
+def decode_isolated(fmt: Format, data: pa.Array | pa.ChunkedArray, columns: Sequence[tuple[str, SqlType]],
+                    topic: str) -> Decoded:
+    """``fmt.decode`` over the batch; where the format raises instead of reporting a record, the records that
+    make it raise are found by bisection and reported as failed rows (null in the table), the rest decoded."""
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+    done = isolate(lambda start, stop: fmt.decode(data.slice(start, stop - start), columns, topic=topic), len(data))
+    if not done.failed:
+        return done.pieces[0][2] if len(done.pieces) == 1 else _joined(done.pieces, [], columns, fmt.role, topic)
+    return _joined(done.pieces, done.failed, columns, fmt.role, topic)
+
+
+def _joined(pieces: list[tuple[int, int, Decoded]], failed: list[tuple[int, str]],
+            columns: Sequence[tuple[str, SqlType]], role: str, topic: str) -> Decoded:
+    schema = pieces[0][2].table.schema if pieces else pa.schema([(n, t.to_arrow()) for n, t in columns])
+    segments: list[tuple[int, Decoded | None, str]] = [(start, d, "") for start, _, d in pieces]
+    segments += [(row, None, why) for row, why in failed]
+    tables, error_rows, reasons, null_rows = [], [], [], []
+    for start, decoded, why in sorted(segments, key=lambda s: s[0]):
+        if decoded is None:
+            tables.append(pa.table({f.name: pa.nulls(1, f.type) for f in schema}, schema=schema))
+            error_rows.append(np.array([start], np.int64))
+            reasons.append(deserialize_error(role, topic, why))  # type: ignore[arg-type]
+            continue
+        tables.append(decoded.table.cast(schema))
+        error_rows.append(decoded.error_rows.astype(np.int64) + start)
+        reasons.extend(decoded.error_reasons)
+        null_rows.append(decoded.null_rows.astype(np.int64) + start)
+    rows = np.concatenate(error_rows) if error_rows else np.empty(0, np.int64)
+    order = np.argsort(rows, kind="stable")
+    return Decoded(pa.concat_tables(tables), rows[order], tuple(reasons[i] for i in order.tolist()),
+                   np.concatenate(null_rows) if null_rows else np.empty(0, np.int64))
 
 
 def _window_bytes(source: DataSource) -> int:
@@ -182,8 +218,6 @@ def _event_time(values: pa.ChunkedArray | pa.Array, source: DataSource) -> tuple
 def _strptime_pattern(java_pattern: str | None) -> str:
     if not java_pattern:
         return "%Y-%m-%dT%H:%M:%S"
-    from headwater.sql.functions.date_patterns import strptime_format
-
     return strptime_format(java_pattern)
 
 
@@ -222,7 +256,30 @@ class SinkEncoder:
         self._keys = [(f"o{i}", o) for i, o in enumerate(outputs) if o.namespace is Namespace.KEY]
         self._values = [(f"o{i}", o) for i, o in enumerate(outputs) if o.namespace is Namespace.VALUE]
 
-    def encode(self, result: pa.Table) -> tuple[pa.Table, list[ProcessingError]]:
+    def encode(self, result: pa.Table, fetched: Fetched | None = None) -> tuple[pa.Table, list[ProcessingError]]:
+        """Log records for the rows of ``result``; a row the sink's formats cannot hold is left out and reported.
+
+        The whole batch is encoded at once; only a batch that fails is cut (see ``isolation``), so the
+        cost of a bad row is paid by its batch alone.
+        """
+        done = isolate(lambda start, stop: self._encode(result.slice(start, stop - start)), result.num_rows)
+        if not done.failed:
+            return done.pieces[0][2] if len(done.pieces) == 1 else pa.concat_tables(p for _, _, p in done.pieces), []
+        offsets = result.column(ROWOFFSET).to_pylist() if ROWOFFSET in result.column_names else None
+        errors = [
+            ProcessingError(SERIALIZATION_ERROR,
+                            f"Error serializing message to topic: {self.sink.topic}. {why}",
+                            fetched.topic if fetched is not None else self.sink.topic,
+                            fetched.partition if fetched is not None else -1,
+                            offsets[row] if offsets is not None else -1)
+            for row, why in done.failed
+        ]
+        records = [p for _, _, p in done.pieces]
+        if not records:
+            return self._encode(result.slice(0, 0)), errors
+        return pa.concat_tables(records), errors
+
+    def _encode(self, result: pa.Table) -> pa.Table:
         n = result.num_rows
         values = self.value_format.encode(
             pa.table({o.name: result.column(alias) for alias, o in self._values}) if self._values else pa.table({})
@@ -236,7 +293,7 @@ class SinkEncoder:
                 keys = _window_key(keys, result, self.window_kind)
         else:
             keys = pa.nulls(n, pa.binary())
-        return pa.table({"timestamp": result.column("__ts"), "key": keys, "value": values}), []
+        return pa.table({"timestamp": result.column("__ts"), "key": keys, "value": values})
 
 
 def _window_key(keys: pa.Array, result: pa.Table, kind: str) -> pa.Array:

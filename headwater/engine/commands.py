@@ -8,12 +8,15 @@ replayed CSAS plans the same query with the same id and start policy.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
 
 from headwater.log import Log, Record
+
+logger = logging.getLogger(__name__)
 
 
 def topic_name(service_id: str) -> str:
@@ -50,6 +53,28 @@ class CommandLog:
         while offset < end:
             fetched = self.log.read(self.topic, 0, offset, max_records=10_000)
             for row in fetched.records.select(["offset", "value"]).to_pylist():
-                body = orjson.loads(row["value"])
-                yield Command(body["statement"], dict(body.get("streamsProperties") or {}), row["offset"])
+                command = parse_command(row["value"], row["offset"])
+                if command is None:
+                    logger.warning("command log %s: record at offset %d skipped: not a command (a JSON object "
+                                   "with a string 'statement' and a 'streamsProperties' object of strings)",
+                                   self.topic, row["offset"])
+                    continue
+                yield command
             offset = fetched.next_offset
+
+
+def parse_command(value: bytes | None, offset: int) -> Command | None:
+    """The command a record of the command topic holds, or None for a record that is not one.
+
+    The topic is writable like any other (topic API, INSERT INTO a stream over it), so anything may be there.
+    """
+    try:
+        body = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("statement"), str):
+        return None
+    properties = body.get("streamsProperties") or {}
+    if not isinstance(properties, dict):
+        return None
+    return Command(body["statement"], {str(k): str(v) for k, v in properties.items()}, offset)

@@ -27,10 +27,7 @@ the query resumes with no lost and no doubled output.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -38,16 +35,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine import processing_log
-from headwater.engine import query as engine_query
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.join_sources import JoinDecoder, Piece, runs
+from headwater.engine.operator import exec_sql
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine.query import PersistentQuery, QueryState, _Prefetcher, new_connection, run_plan, start_positions
+from headwater.engine import query as engine_query
+from headwater.engine.query import (
+    Checkpoint,
+    PersistentQuery,
+    Prefetcher,
+    run_plan,
+    start_positions,
+)
 from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.stream_join import StreamStreamSteps
-from headwater.errors import ProducerFencedError
-from headwater.log import Fetched, TopicPartition
+from headwater.log import Fetched, Log, TopicPartition
 from headwater.sql.catalog import Namespace
 from headwater.sql.join_planner import FOREIGN_KEY, STREAM_STREAM, STREAM_TABLE, TABLE_TABLE, JoinPlan, JoinStep
 from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
@@ -56,20 +58,7 @@ logger = logging.getLogger(__name__)
 
 
 
-@dataclass(frozen=True)
-class _JoinWork:
-    appends: list[tuple[str, int, pa.Table]]
-    offsets: dict[TopicPartition, int]
-    records_in: int
-    records_out: int
-    failed: int
-
-
-def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
-    return con.execute(sql).fetchall()
-
-
-def _upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
+def upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
     """``fetched`` without the records at or past ``ends`` of its partition (None when nothing is left)."""
     end = ends.get(TopicPartition(fetched.topic, fetched.partition))
     if end is None or fetched.next_offset <= end:
@@ -99,49 +88,48 @@ def _merge_held(held: list[Piece], pieces: list[Piece]) -> list[Piece]:
     return out
 
 
-class _PollPrefetcher(_Prefetcher):
-    """Hands over everything one poll returned, decoded, as one item: records of different topics
+def poll_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callable[[Fetched], Any],
+                 max_bytes: int) -> Callable[[], list[Any]]:
+    """Everything one poll returned, decoded, as ONE item ``(items, lagging)``: records of different topics
     fetched together can then be ordered by time before they are joined."""
+    positions = dict(positions)
 
-    def _run(self) -> None:
-        query = self._query
-        try:
-            while not self._stop.is_set():
-                # A consistent cut: records appended after these ends are left for the next poll, so a
-                # record is never processed before one appended earlier to another input partition.
-                ends = {tp: query.log.end_offset(*tp) for tp in self._positions}
-                polled = query.log.poll(self._positions, max_records=engine_query.MAX_POLL_RECORDS,
-                                        max_bytes=query.poll_bytes, timeout_s=engine_query.POLL_TIMEOUT_S)
-                batches = [f for f in (_upto(f, ends) for f in polled) if f is not None]
-                if polled and not batches and ends == {tp: query.log.end_offset(*tp) for tp in self._positions}:
-                    # Records past end offsets that did not move: the broker's end offsets lag (Tansu
-                    # answers the last batch's base offset + 1); take the records as they are.
-                    batches = polled
-                if not batches:
-                    self._put(None)
-                    continue
-                items = []
-                for fetched in batches:
-                    self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-                    items.append((fetched, query._decoder.decode(fetched)))
-                self._put((items, self._lagging(ends)))  # type: ignore[arg-type]
-        except BaseException as exc:  # handed to the query thread, which retries
-            self._put(exc)
+    def fetch() -> list[Any]:
+        # A consistent cut: records appended after these ends are left for the next poll, so a
+        # record is never processed before one appended earlier to another input partition.
+        ends = {tp: log.end_offset(*tp) for tp in positions}
+        polled = log.poll(positions, max_records=engine_query.MAX_POLL_RECORDS, max_bytes=max_bytes,
+                          timeout_s=engine_query.POLL_TIMEOUT_S)  # read late: tests shorten it
+        batches = [f for f in (upto(f, ends) for f in polled) if f is not None]
+        if polled and not batches and ends == {tp: log.end_offset(*tp) for tp in positions}:
+            # Records past end offsets that did not move: the broker's end offsets lag (Tansu
+            # answers the last batch's base offset + 1); take the records as they are.
+            batches = polled
+        if not batches:
+            return []
+        items = []
+        for fetched in batches:
+            positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+            items.append((fetched, decode(fetched)))
+        return [(items, _lagging(log, positions, ends))]
+
+    return fetch
 
 
-    def _lagging(self, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """The timestamp of the next unread record of each partition this poll did not read up to its end.
+def _lagging(log: Log, positions: dict[TopicPartition, int], ends: dict[TopicPartition, int]
+             ) -> dict[TopicPartition, int]:
+    """The timestamp of the next unread record of each partition this poll did not read up to its end.
 
-        Kafka Streams only processes a record once every input partition has a buffered record (or
-        none to read); here the records of other partitions at or after these timestamps wait instead.
-        """
-        bounds = {}
-        for tp, position in self._positions.items():
-            if position < ends.get(tp, position):
-                head = self._query.log.read(tp.topic, tp.partition, position, max_records=1)
-                if len(head):
-                    bounds[tp] = int(head.records.column("timestamp")[0].as_py())
-        return bounds
+    Kafka Streams only processes a record once every input partition has a buffered record (or
+    none to read); here the records of other partitions at or after these timestamps wait instead.
+    """
+    bounds = {}
+    for tp, position in positions.items():
+        if position < ends.get(tp, position):
+            head = log.read(tp.topic, tp.partition, position, max_records=1)
+            if len(head):
+                bounds[tp] = int(head.records.column("timestamp")[0].as_py())
+    return bounds
 
 
 class JoinQuery(StreamStreamSteps, PersistentQuery):
@@ -200,16 +188,10 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         return ", ".join(f'{prefix}"{n}"' for n in cols)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> None:
+    def _begin(self) -> None:
         for r in self._repartitioners.values():
             self.log.create_topic(r.topic, r.partitions, exist_ok=True)
-        positions = self._restart_positions()
-        self.positions = positions
-        self.committed_positions = dict(positions)
-        if not any(self.log.committed(self.group, list(positions)).values()):
-            self.log.commit(self.group, positions)
-        self._thread = threading.Thread(target=self._run, name=f"query-{self.id}", daemon=True)
-        self._thread.start()
+        super()._begin()
 
     def _restart_positions(self) -> dict[TopicPartition, int]:
         positions: dict[TopicPartition, int] = {}
@@ -220,60 +202,8 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             positions.update(start_positions(self.log, topic, self.group, reset))
         return positions
 
-    def _run(self) -> None:
-        """Poll all sources (decoding ahead in a thread), compute runs in order, commit one at a time."""
-        con = new_connection()
-        self._prepare(con)
-        backoff = 0.5
-        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
-        pending: Future[None] | None = None
-        prefetch = _PollPrefetcher(self, self.positions)
-        while not self._stop.is_set():
-            try:
-                item = prefetch.get()
-                if item is None:
-                    if pending is not None:
-                        pending.result()
-                        pending = None
-                    continue
-                work = self._compute_items(con, item)  # type: ignore[arg-type]
-                self.positions.update(work.offsets)
-                if pending is not None:
-                    pending.result()
-                pending = committer.submit(self._commit_work, work)
-                if self.state is QueryState.ERROR:
-                    self.state = QueryState.RUNNING
-                backoff = 0.5
-            except ProducerFencedError as exc:
-                self.fenced(exc)
-                break
-            except Exception as exc:
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
-                prefetch.close()
-                if pending is not None:
-                    pending.exception()
-                    pending = None
-                self.state = QueryState.ERROR
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                self.positions = self._restart_positions()
-                self.committed_positions = dict(self.positions)
-                self._prepare(con)
-                prefetch = _PollPrefetcher(self, self.positions)
-        prefetch.close()
-        if pending is not None:
-            pending.exception()
-        committer.shutdown()
-        con.close()
-
-    def _commit_work(self, work: _JoinWork) -> None:
-        self.log.transact(work.appends, group=self.group, offsets=work.offsets, transactional_id=self.group)
-        self.committed_positions.update(work.offsets)
-        self.stats.records_in += work.records_in
-        self.stats.records_out += work.records_out
-        self.stats.failed += work.failed
-        self.stats.last_commit = time.time()
+    def _prefetcher(self, positions: dict[TopicPartition, int]) -> Prefetcher:
+        return Prefetcher(self.id, poll_fetcher(self.log, positions, self._decoder.decode, self.poll_bytes))
 
     # -- state ---------------------------------------------------------------------------
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -305,8 +235,8 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         if key:
             cols.append(f"__sk {self.plan.sources[first].source.key_columns[0].type.to_duckdb()}")
         cols.extend(extra or [])
-        _exec(con, f"DROP TABLE IF EXISTS {name}")
-        _exec(con, f"CREATE TABLE {name} ({', '.join(cols)})")
+        exec_sql(con, f"DROP TABLE IF EXISTS {name}")
+        exec_sql(con, f"CREATE TABLE {name} ({', '.join(cols)})")
 
     def _restore(self, con: duckdb.DuckDBPyConnection) -> None:
         """Table sources up to their committed offsets; then derived table results; then stream-stream buffers."""
@@ -382,7 +312,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             on = f"r.__sk = ({step.left_key})"
             join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
             key = "l.__sk"
-        _exec(con, f"INSERT INTO r{k} SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'r.', k)}, {key} "
+        exec_sql(con, f"INSERT INTO r{k} SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'r.', k)}, {key} "
                    f"FROM {left} l {join} t{k} r ON {on}")
 
     def _apply_table(self, con: duckdb.DuckDBPyConnection, name: str, changes: pa.Table | None, *,
@@ -396,17 +326,17 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         first = last if name.startswith("t") else 0
         con.register("__chg", changes)
         try:
-            _exec(con, f"DELETE FROM {name} USING (SELECT DISTINCT __key FROM __chg) c WHERE {name}.__sk = c.__key")
+            exec_sql(con, f"DELETE FROM {name} USING (SELECT DISTINCT __key FROM __chg) c WHERE {name}.__sk = c.__key")
             seq = "__seq" if "__seq" in changes.column_names else "__offset"
-            _exec(con, f"INSERT INTO {name} SELECT {self._names(last, '', first)}, __key FROM (SELECT *, row_number() "
+            exec_sql(con, f"INSERT INTO {name} SELECT {self._names(last, '', first)}, __key FROM (SELECT *, row_number() "
                        f"OVER (PARTITION BY __key ORDER BY {seq} DESC) AS __rn FROM __chg WHERE __key IS NOT NULL) "
                        f"WHERE __rn = 1 AND NOT __del")
         finally:
             con.unregister("__chg")
 
     # -- per round ------------------------------------------------------------------------
-    def _compute_items(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]
-                       ) -> _JoinWork:
+    def _compute_item(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]
+                      ) -> Checkpoint:
         """One round: repartition what needs it, then join everything whose turn has come.
 
         Records of a repartitioned stream come back through the repartition
@@ -460,18 +390,8 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             errors.extend(run_errors)
             if projected is not None and projected.num_rows:
                 produced += self._emit(projected, fetched, appends, errors)
-        if errors:
-            appends.append((self.processing_log_topic, 0,
-                            processing_log.entries_table(self.id, errors, self.include_rows)))
-        return _JoinWork(appends, offsets, records_in, produced, len(errors))
-
-    def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
-              errors: list[ProcessingError]) -> int:
-        """Encode result rows into the sink's records (appended to ``appends``); the number of records."""
-        records, encode_errors = self._encoder.encode(projected)
-        errors.extend(encode_errors)
-        appends.extend(self._partitioned(records, fetched.partition))
-        return int(records.num_rows)
+        self._log_errors(appends, errors)
+        return Checkpoint(appends, offsets, records_in, produced, len(errors))
 
     def _repartition(self, con: duckdb.DuckDBPyConnection, index: int, batches: list[Fetched],
                      errors: list[ProcessingError]) -> list[tuple[str, int, pa.Table]]:

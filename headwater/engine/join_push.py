@@ -11,10 +11,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.join import JoinQuery, _JoinWork, _upto
+from headwater.engine.join import JoinQuery, upto
 from headwater.engine.join_sources import JoinDecoder
 from headwater.engine.processing_log import ProcessingError
-from headwater.engine.query import RowStream, start_positions
+from headwater.engine.query import Checkpoint, RowStream, start_positions
 from headwater.engine.repartition import Repartitioner
 from headwater.log import Fetched, TopicPartition
 from headwater.sql.ast import SourceKind
@@ -68,7 +68,7 @@ class JoinPushQuery(JoinQuery, RowStream):
             for tp, end in self.positions.items():
                 offset = self.log.beginning_offset(*tp) if tp.topic == s.source.topic else end
                 while offset < end:
-                    fetched = _upto(self.log.read(tp.topic, tp.partition, offset, max_records=100_000), {tp: end})
+                    fetched = upto(self.log.read(tp.topic, tp.partition, offset, max_records=100_000), {tp: end})
                     if fetched is None or not len(fetched):
                         break
                     self._apply_table(con, f"t{s.index}", decoder.decode_source(s.index, fetched)[0])
@@ -90,8 +90,8 @@ class JoinPushQuery(JoinQuery, RowStream):
             self._put(None)
         return 0
 
-    def _commit_work(self, work: _JoinWork) -> None:
-        self.committed_positions.update(work.offsets)
+    def _commit(self, checkpoint: Checkpoint) -> None:
+        self.committed_positions.update(checkpoint.offsets)
 
     def _put(self, item: list[object] | BaseException | None) -> None:
         while True:

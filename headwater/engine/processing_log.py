@@ -22,6 +22,7 @@ import pyarrow as pa
 DESERIALIZATION_ERROR = 0
 RECORD_PROCESSING_ERROR = 1
 SERIALIZATION_ERROR = 3
+KAFKA_STREAMS_THREAD_ERROR = 4
 
 
 def topic_name(service_id: str) -> str:
@@ -82,3 +83,19 @@ def entries_table(query_id: str, errors: Sequence[ProcessingError], include_rows
             "value": pa.array(values, pa.binary()),
         }
     )
+
+
+def query_error_entry(query_id: str, message: str, thread_name: str, now_ms: int | None = None) -> bytes:
+    """The entry ksqlDB writes when a query's thread fails as a whole (not one record): the query is in ERROR."""
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    body = {
+        "type": KAFKA_STREAMS_THREAD_ERROR,
+        "deserializationError": None,
+        "recordProcessingError": None,
+        "productionError": None,
+        "serializationError": None,
+        "kafkaStreamsThreadError": {"errorMessage": message, "threadName": thread_name, "cause": []},
+    }
+    entry = {"level": "ERROR", "logger": f"processing.{query_id}.ksql.logger.thread.exception.uncaught",
+             "time": now, "message": body}
+    return orjson.dumps(entry)

@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,14 +31,15 @@ import pyarrow.compute as pc
 
 from headwater.engine import processing_log
 from headwater.engine.codec import SinkEncoder, SourceDecoder
+from headwater.engine.isolation import isolate, reason
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.errors import ProducerFencedError
+from headwater.errors import HeadwaterError, LogError, ProducerFencedError
 from headwater.formats import duck
-from headwater.log import Fetched, Log, TopicPartition
+from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql.catalog import DataSource
 from headwater.sql.functions import install_functions
-from headwater.sql.planner import ROWOFFSET, SelectPlan
+from headwater.sql.planner import ROWOFFSET
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +56,45 @@ class QueryState(enum.Enum):
     TERMINATED = "TERMINATED"
 
 
+class QueryFailedError(HeadwaterError, TimeoutError):
+    """A persistent query is in ERROR (its input cannot be processed now); the message says which and why.
+
+    A TimeoutError too, so code that waited with a timeout keeps working.
+    """
+
+
 @dataclass(frozen=True)
-class _Work:
-    """One input batch's output, ready to commit with its input offset."""
+class QueryError:
+    """Why a query is (or was) in ERROR, as ksqlDB's ``queryErrors`` show it.
+
+    ``type`` is ``SYSTEM`` when the log (a topic, the disk, the broker) failed, ``UNKNOWN`` otherwise.
+    Per-record failures never make one: they go to the processing log and the query goes on.
+    """
+
+    timestamp_ms: int
+    message: str
+    type: str
+
+    def entity(self) -> dict[str, object]:
+        return {"timestamp": self.timestamp_ms, "errorMessage": self.message, "type": self.type}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One step of the loop, ready to commit: output, changelog and processing-log records, and the input
+    offsets they cover. The loop commits all of it in ONE log transaction."""
 
     appends: list[tuple[str, int, pa.Table]]
-    partition: TopicPartition
-    next_offset: int
+    offsets: dict[TopicPartition, int]
     records_in: int
     records_out: int
     failed: int
+
+
+def batch_checkpoint(appends: list[tuple[str, int, pa.Table]], partition: TopicPartition, next_offset: int,
+                     records_in: int, records_out: int, failed: int) -> Checkpoint:
+    """The checkpoint of one input batch of one partition."""
+    return Checkpoint(appends, {partition: next_offset}, records_in, records_out, failed)
 
 
 @dataclass
@@ -73,6 +104,10 @@ class QueryStats:
     failed: int = 0
     last_error: str | None = None
     last_commit: float = field(default_factory=time.time)
+    #: The latest errors that put the query in ERROR, oldest first (ksqlDB keeps a queue of them too).
+    errors: deque[QueryError] = field(default_factory=lambda: deque(maxlen=10))
+    #: Failures in a row since the query last made progress (0 when it runs).
+    failures: int = 0
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -88,29 +123,23 @@ def run_plan(
     ``lenient_sql`` (the same query giving NULL where ``sql`` raises) it is
     still evaluated, as ksqlDB yields NULL for a failed expression.
     """
-    try:
-        return _query(con, sql, src), []
-    except duckdb.Error as exc:
-        if src.num_rows <= 1:
-            offsets = src.column(ROWOFFSET).to_pylist()
-            message = str(exc).split("\n")[0]
-            errors = [
-                ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition, o) for o in offsets
-            ]
-            if lenient_sql is not None:
-                try:
-                    return _query(con, lenient_sql, src), errors
-                except duckdb.Error:
-                    pass
-            return None, errors
-        half = src.num_rows // 2
-        parts, errors = [], []
-        for piece in (src.slice(0, half), src.slice(half)):
-            table, errs = run_plan(con, sql, piece, fetched, lenient_sql)
-            errors.extend(errs)
-            if table is not None:
-                parts.append(table)
-        return (pa.concat_tables(parts) if parts else None), errors
+    done = isolate(lambda start, stop: _query(con, sql, src.slice(start, stop - start)), src.num_rows,
+                   (duckdb.Error,))
+    if not done.failed:
+        return done.pieces[0][2], []
+    parts = [(start, table) for start, _, table in done.pieces]
+    errors = []
+    offsets = src.column(ROWOFFSET)
+    for row, message in done.failed:
+        errors.append(ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition,
+                                      offsets[row].as_py()))
+        if lenient_sql is not None:
+            try:
+                parts.append((row, _query(con, lenient_sql, src.slice(row, 1))))
+            except duckdb.Error:
+                pass
+    parts.sort(key=lambda part: part[0])  # lenient rows back in input order
+    return (pa.concat_tables([t for _, t in parts]) if parts else None), errors
 
 
 def _query(con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table) -> pa.Table:
@@ -134,7 +163,12 @@ def start_positions(log: Log, topic: str, group: str | None, reset: str) -> dict
 
 
 class PersistentQuery:
-    """CSAS / INSERT INTO ... SELECT: source -> plan -> sink topic, exactly once."""
+    """CSAS / INSERT INTO ... SELECT: source -> plan -> sink topic, exactly once.
+
+    This class is also THE run loop every persistent query uses (see ``_run``); an operator (a subclass:
+    aggregate, table aggregate, join) changes what a step computes and how its state restores, through
+    the hooks of ``engine/operator.py``, never the loop or the commit.
+    """
 
     #: Bytes read per batch: stateless work is linear, so batches stay small and zero-copy.
     poll_bytes = MAX_POLL_BYTES
@@ -173,16 +207,25 @@ class PersistentQuery:
         self.committed_positions: dict[TopicPartition, int] = {}
         #: Called from the query's thread when it was fenced (see ``fenced``); set by the session.
         self.on_fenced: Callable[[PersistentQuery, ProducerFencedError], None] | None = None
+        self._unlogged_error: bytes | None = None
 
+    # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        self.positions = start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
+        try:
+            self._begin()
+        except Exception as exc:  # noqa: BLE001 - e.g. its source topic is gone: ERROR, and the loop retries
+            self._failed(exc, 0.5)
+        self._thread = threading.Thread(target=self._run, name=f"query-{self.id}", daemon=True)
+        self._thread.start()
+
+    def _begin(self) -> None:
+        """The input positions, read now (so ``latest`` means the ends at the time of the statement)."""
+        self.positions = self._restart_positions()
         self.committed_positions = dict(self.positions)
-        if not any(self.log.committed(self.group, list(self.positions)).values()):
+        if self.group and not any(self.log.committed(self.group, list(self.positions)).values()):
             # Make the starting point durable now, so a restart before the first
             # commit does not move it (auto.offset.reset=latest would).
             self.log.commit(self.group, self.positions)
-        self._thread = threading.Thread(target=self._run, name=f"query-{self.id}", daemon=True)
-        self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
@@ -194,54 +237,68 @@ class PersistentQuery:
         """True when every input partition has been processed and committed up to its current end."""
         return all(self.log.end_offset(*tp) <= offset for tp, offset in self.committed_positions.items())
 
-    def _run(self) -> None:
-        """Three stages on two cores: poll and decode batch N+2, compute N+1, commit N.
+    def error(self) -> QueryError | None:
+        """Why the query is in ERROR (None when it is not)."""
+        if self.state is not QueryState.ERROR or not self.stats.errors:
+            return None
+        return self.stats.errors[-1]
 
-        Decoding needs no state, so it runs ahead in its own thread. Only one
-        commit is ever in flight and commits happen in input order, so the
-        committed offsets always match the output that is in the log.
+    # -- the loop ----------------------------------------------------------------------
+    def _run(self) -> None:
+        """poll -> decode -> operators -> encode -> one commit, on two cores: poll and decode batch N+2
+        (``Prefetcher``), compute N+1, commit N.
+
+        Decoding needs no state, so it runs ahead in its own thread. Only one commit is ever in flight and
+        commits happen in input order, so the committed offsets always match the output in the log. A
+        failure here is never one record's (those are isolated on the way): the query goes to ERROR, says
+        why, and retries from its committed offsets with its state restored, until the cause goes away.
         """
         con = new_connection()
-        self._prepare(con)
         backoff = 0.5
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
         pending: Future[None] | None = None
-        prefetch = _Prefetcher(self, self.positions)
+        prefetch: Prefetcher | None = None
         while not self._stop.is_set():
             try:
+                if prefetch is None:
+                    if not self.positions:
+                        self._begin()
+                    self._prepare(con)
+                    prefetch = self._prefetcher(self.positions)
                 item = prefetch.get()
                 if item is None:  # nothing new: let the last commit land
                     if pending is not None:
                         pending.result()
                         pending = None
+                    if self.state is QueryState.ERROR:
+                        self._recovered()  # the log answers again and nothing was left to redo
                     continue
-                fetched, (src, errors) = item
-                work = self._compute(con, fetched, src, errors)
-                self.positions[work.partition] = work.next_offset
+                checkpoint = self._compute_item(con, item)
+                self.positions.update(checkpoint.offsets)
                 if pending is not None:
                     pending.result()
-                pending = committer.submit(self._commit, work)
-                if self.state is QueryState.ERROR:
-                    self.state = QueryState.RUNNING
+                pending = committer.submit(self._commit, checkpoint)
                 backoff = 0.5
             except ProducerFencedError as exc:  # another process took this query over: never retry
                 self.fenced(exc)
                 break
             except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
-                logger.exception("query %s failed; retrying in %.1f s", self.id, backoff, extra={"query_id": self.id})
-                prefetch.close()
+                if prefetch is not None:
+                    prefetch.close()
+                    prefetch = None
                 if pending is not None:
                     pending.exception()  # let the in-flight commit finish (or fail) before rewinding
                     pending = None
-                self.state = QueryState.ERROR
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self._failed(exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
-                self.positions = start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
-                self.committed_positions = dict(self.positions)
-                self._prepare(con)
-                prefetch = _Prefetcher(self, self.positions)
-        prefetch.close()
+                try:
+                    self.positions = self._restart_positions()
+                    self.committed_positions = dict(self.positions)
+                except Exception as again:  # noqa: BLE001 - still unavailable: the next turn says so
+                    self._failed(again, backoff)
+        if prefetch is not None:
+            prefetch.close()
         if pending is not None:
             pending.exception()
         committer.shutdown()
@@ -250,11 +307,55 @@ class PersistentQuery:
 
     def fenced(self, error: ProducerFencedError) -> None:
         """Stop for good: a newer writer (a process that took the service over) owns this query's output."""
-        logger.error("query %s stopped: %s", self.id, error)
+        logger.error("query %s stopped: %s", self.id, error, extra={"query_id": self.id})
         self.state = QueryState.ERROR
         self.stats.last_error = f"fenced: {error}"
+        self.stats.failures += 1
+        self.stats.errors.append(QueryError(time.time_ns() // 1_000_000, self.stats.last_error, "SYSTEM"))
         if self.on_fenced is not None:
             self.on_fenced(self, error)
+
+    def _failed(self, exc: Exception, retry_in_s: float) -> None:
+        """ERROR, with the reason where users look: SHOW QUERIES / EXPLAIN, /metrics, the processing log."""
+        message = f"{type(exc).__name__}: {reason(exc)}"
+        kind = "SYSTEM" if isinstance(exc, (LogError, OSError)) else "UNKNOWN"
+        first = self.state is not QueryState.ERROR
+        self.state = QueryState.ERROR
+        self.stats.failures += 1
+        self.stats.last_error = message
+        if first or self.stats.errors[-1].message != message:
+            self.stats.errors.append(QueryError(time.time_ns() // 1_000_000, message, kind))
+            self._unlogged_error = processing_log.query_error_entry(self.id, message, f"query-{self.id}")
+            logger.error("query %s is in ERROR (retrying in %.1f s): %s", self.id, retry_in_s, message,
+                         exc_info=exc if kind == "UNKNOWN" else None, extra={"query_id": self.id})
+        else:
+            logger.warning("query %s still in ERROR (retrying in %.1f s): %s", self.id, retry_in_s, message)
+        self._log_error_entry()
+
+    def _log_error_entry(self) -> None:
+        """The processing-log entry of the current ERROR, written once; while the log is down, on a later try."""
+        if self._unlogged_error is None:
+            return
+        try:
+            self.log.append(self.processing_log_topic, 0, [Record(self._unlogged_error)])
+            self._unlogged_error = None
+        except Exception:  # noqa: BLE001 - the log itself may be what failed; the next retry writes it
+            logger.debug("query %s: processing log not writable yet", self.id)
+
+    def _recovered(self) -> None:
+        self._log_error_entry()
+        if self.state is QueryState.ERROR:
+            logger.info("query %s resumed after %d failed attempt(s)", self.id, self.stats.failures)
+            self.state = QueryState.RUNNING
+        self.stats.failures = 0
+
+    # -- hooks of the loop (engine/operator.py says what each one owes) ---------------------
+    def _restart_positions(self) -> dict[TopicPartition, int]:
+        """Where each input partition resumes: the committed offsets (or ``auto.offset.reset``)."""
+        return start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
+
+    def _prefetcher(self, positions: dict[TopicPartition, int]) -> Prefetcher:
+        return Prefetcher(self.id, batch_fetcher(self.log, positions, self._decoder.decode, self.poll_bytes))
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
@@ -262,35 +363,55 @@ class PersistentQuery:
     def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """On stop, after the last commit landed and before ``con`` closes (stateless: nothing to do)."""
 
+    def _compute_item(self, con: duckdb.DuckDBPyConnection, item: Any) -> Checkpoint:
+        fetched, (src, errors) = item
+        return self._compute(con, fetched, src, errors)
+
     def _compute(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
-    ) -> _Work:
-        appends: list[tuple[str, int, pa.Table]] = []
-        produced = 0
+    ) -> Checkpoint:
+        result = None
         if src.num_rows:
             result, run_errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
             errors.extend(run_errors)
-            if result is not None and result.num_rows:
-                assert self._encoder is not None
-                records, encode_errors = self._encoder.encode(result)
-                errors.extend(encode_errors)
-                appends.extend(self._partitioned(records, fetched.partition))
-                produced = records.num_rows
-        if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
+        appends: list[tuple[str, int, pa.Table]] = []
+        produced = self._emit(result, fetched, appends, errors) if result is not None and result.num_rows else 0
+        self._log_errors(appends, errors)
         tp = TopicPartition(fetched.topic, fetched.partition)
-        return _Work(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
+        return Checkpoint(appends, {tp: fetched.next_offset}, len(fetched), produced, len(errors))
 
-    def _commit(self, work: _Work) -> None:
-        self.log.transact(work.appends, group=self.group, offsets={work.partition: work.next_offset},
+    def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
+              errors: list[ProcessingError]) -> int:
+        """Encode result rows into the sink's records (added to ``appends``); the number of records.
+
+        A row the sink's formats cannot hold goes to the processing log, not to the sink.
+        """
+        assert self._encoder is not None  # a query that emits to a topic has an encoder
+        records, encode_errors = self._encoder.encode(projected, fetched)
+        errors.extend(encode_errors)
+        if records.num_rows:
+            appends.extend(self._partitioned(records, fetched.partition))
+        return int(records.num_rows)
+
+    def _log_errors(self, appends: list[tuple[str, int, pa.Table]], errors: list[ProcessingError]) -> None:
+        if errors:
+            appends.append((self.processing_log_topic, 0,
+                            processing_log.entries_table(self.id, errors, self.include_rows)))
+
+    def _commit(self, checkpoint: Checkpoint) -> None:
+        """THE commit: output + changelog + processing log + input offsets, in one log transaction."""
+        self.log.transact(checkpoint.appends, group=self.group, offsets=checkpoint.offsets,
                           transactional_id=self.group)
-        self.committed_positions[work.partition] = work.next_offset
-        self.stats.records_in += work.records_in
-        self.stats.records_out += work.records_out
-        self.stats.failed += work.failed
+        self.committed_positions.update(checkpoint.offsets)
+        self.stats.records_in += checkpoint.records_in
+        self.stats.records_out += checkpoint.records_out
+        self.stats.failed += checkpoint.failed
         self.stats.last_commit = time.time()
+        if self.state is QueryState.ERROR or self.stats.failures:
+            self._recovered()
 
     def _partitioned(self, records: pa.Table, input_partition: int) -> list[tuple[str, int, pa.Table]]:
+        assert self.sink is not None
         partitions = self.sink.partitions
         if partitions == 1:
             return [(self.sink.topic, 0, records)]
@@ -302,38 +423,30 @@ class PersistentQuery:
         ]
 
 
-_Item = tuple[Fetched, tuple[pa.Table, list[ProcessingError]]]
+class Prefetcher:
+    """Polls and decodes ahead of a query's thread (``fetch`` returns the next decoded items, in order);
+    hands them over one by one. An idle fetch (no items) hands over None, so the query can finish its
+    last commit. An exception is handed over too: the query thread raises it and retries."""
 
-
-class _Prefetcher:
-    """Polls and decodes ahead of a query's thread; hands over (fetched, decoded) in order.
-
-    An idle poll hands over None, so the query can finish its last commit.
-    """
-
-    def __init__(self, query: PersistentQuery, positions: dict[TopicPartition, int]) -> None:
-        self._query = query
-        self._positions = dict(positions)
-        self._items: queue.Queue[_Item | BaseException | None] = queue.Queue(maxsize=2)
+    def __init__(self, name: str, fetch: Callable[[], list[Any]]) -> None:
+        self._fetch = fetch
+        self._items: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"decode-{query.id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"decode-{name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        query = self._query
         try:
             while not self._stop.is_set():
-                batches = query.log.poll(self._positions, max_records=MAX_POLL_RECORDS, max_bytes=query.poll_bytes,
-                                         timeout_s=POLL_TIMEOUT_S)
-                if not batches:
+                items = self._fetch()
+                if not items:
                     self._put(None)
-                for fetched in batches:
-                    self._positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-                    self._put((fetched, query._decoder.decode(fetched)))
+                for item in items:
+                    self._put(item)
         except BaseException as exc:  # handed to the query thread, which retries
-            self._put(exc)
+            self._put(_Raised(exc))
 
-    def _put(self, item: _Item | BaseException | None) -> None:
+    def _put(self, item: Any) -> None:
         while not self._stop.is_set():
             try:
                 self._items.put(item, timeout=0.1)
@@ -341,13 +454,13 @@ class _Prefetcher:
             except queue.Full:
                 continue
 
-    def get(self) -> _Item | None:
+    def get(self) -> Any:
         try:
             item = self._items.get(timeout=POLL_TIMEOUT_S)
         except queue.Empty:
             return None
-        if isinstance(item, BaseException):
-            raise item
+        if isinstance(item, _Raised):
+            raise item.exc
         return item
 
     def close(self) -> None:
@@ -355,17 +468,29 @@ class _Prefetcher:
         self._thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
+
+
+def batch_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callable[[Fetched], Any],
+                  max_bytes: int) -> Callable[[], list[Any]]:
+    """One poll of ``positions`` (moved on as batches come), each batch decoded: ``(fetched, decode(fetched))``."""
+    positions = dict(positions)
+
+    def fetch() -> list[Any]:
+        items = []
+        for fetched in log.poll(positions, max_records=MAX_POLL_RECORDS, max_bytes=max_bytes,
+                                timeout_s=POLL_TIMEOUT_S):
+            positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
+            items.append((fetched, decode(fetched)))
+        return items
+
+    return fetch
+
+
 #: A push query's work on one decoded batch: the rows to show (``o0``... and, optionally, ``__having``).
 PushStep = Callable[[duckdb.DuckDBPyConnection, Fetched, pa.Table], "pa.Table | None"]
-
-
-def select_step(plan: SelectPlan) -> tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep]:
-    """A stateless push query: the plan's SQL over each batch."""
-
-    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
-        return run_plan(con, plan.sql, src, fetched)[0]
-
-    return (lambda con: None), step
 
 
 class RowStream:
@@ -401,8 +526,12 @@ class PushQuery(RowStream):
 
     def __init__(self, query_id: str, plan: Any, log: Log, *, offset_reset: str,
                  on_close: Callable[[PushQuery], None] | None = None,
-                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None) -> None:
-        self._prepare, self._step = steps if steps is not None else select_step(plan)
+                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None,
+                 processing_log_topic: str | None = None) -> None:
+        self._prepare, self._step = steps if steps is not None else ((lambda con: None), self._select)
+        #: Where records this query could not process are logged (ksqlDB logs transient queries' too).
+        self.processing_log_topic = processing_log_topic
+        self._errors: list[ProcessingError] = []
         self.id = query_id
         self.plan = plan
         self.log = log
@@ -426,10 +555,10 @@ class PushQuery(RowStream):
                 for fetched in self.log.poll(self.positions, max_records=MAX_POLL_RECORDS, max_bytes=MAX_POLL_BYTES,
                                              timeout_s=POLL_TIMEOUT_S):
                     self.positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-                    src, _errors = self._decoder.decode(fetched)
-                    if not src.num_rows:
-                        continue
-                    result = self._step(con, fetched, src)
+                    src, errors = self._decoder.decode(fetched)
+                    self._errors.extend(errors)
+                    result = self._step(con, fetched, src) if src.num_rows else None
+                    self._log_errors()
                     if result is None:
                         continue
                     if "__having" in result.column_names:
@@ -445,6 +574,24 @@ class PushQuery(RowStream):
         finally:
             con.close()
             self._put(None)
+
+    def _select(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
+        """A stateless push query's step: the plan's SQL over the batch (failing records are logged)."""
+        result, errors = run_plan(con, self.plan.sql, src, fetched)
+        self._errors.extend(errors)
+        return result
+
+    def _log_errors(self) -> None:
+        """The records this push query could not process, to the processing log (best effort: no transaction
+        holds a push query's output)."""
+        errors, self._errors = self._errors, []
+        if not errors or self.processing_log_topic is None:
+            return
+        try:
+            self.log.append(self.processing_log_topic, 0, processing_log.entries_table(self.id, errors))
+        except Exception:  # noqa: BLE001 - a push query shows rows even when the log cannot take entries
+            logger.warning("push query %s: %d processing-log entries not written", self.id, len(errors),
+                           exc_info=True)
 
     def _put(self, item: list[object] | BaseException | None) -> None:
         while not self._stop.is_set() or item is None:

@@ -7,19 +7,15 @@ of each stream-stream step. See :meth:`StreamStreamSteps._stream_stream`.
 
 from __future__ import annotations
 
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from headwater.engine.operator import exec_sql
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.log import Fetched
 from headwater.sql.join_planner import JoinPlan, JoinStep
-
-
-def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
-    return con.execute(sql).fetchall()
 
 
 class StreamStreamSteps:
@@ -153,24 +149,24 @@ class StreamStreamSteps:
                     own_emitted_g.extend(now_at)
                     padded.append(self._padded(con, "nb", left, k, now_at))
             # The batch joins the buffer; flags of both buffers follow what happened.
-            _exec(con, f"INSERT INTO {own} SELECT {own_cols}, __ts, __jk, __g, false, false FROM nb")
+            exec_sql(con, f"INSERT INTO {own} SELECT {own_cols}, __ts, __jk, __g, false, false FROM nb")
             if matched_pos:
                 con.register("__mp", pa.table({"p": pa.array(sorted(matched_pos), pa.int64())}))
-                _exec(con, f"UPDATE {own} SET __matched = true WHERE __g IN (SELECT {self._gseq - n} + p FROM __mp)")
+                exec_sql(con, f"UPDATE {own} SET __matched = true WHERE __g IN (SELECT {self._gseq - n} + p FROM __mp)")
                 con.unregister("__mp")
             if other_first_match:
                 con.register("__om", pa.table({"g": pa.array(list(other_first_match), pa.int64())}))
-                _exec(con, f"UPDATE {other} SET __matched = true WHERE __g IN (SELECT g FROM __om)")
+                exec_sql(con, f"UPDATE {other} SET __matched = true WHERE __g IN (SELECT g FROM __om)")
                 con.unregister("__om")
             for table, emitted in ((other, other_emitted_g), (own, own_emitted_g)):
                 if emitted:
                     con.register("__em", pa.table({"g": pa.array(emitted, pa.int64())}))
-                    _exec(con, f"UPDATE {table} SET __emitted = true WHERE __g IN (SELECT g FROM __em)")
+                    exec_sql(con, f"UPDATE {table} SET __emitted = true WHERE __g IN (SELECT g FROM __em)")
                     con.unregister("__em")
             horizon = self.stream_time[k] - (step.before_ms + step.after_ms + grace)
             for table, outer in (("lb" + str(k), step.left_outer), ("rb" + str(k), step.right_outer)):
                 settled = "" if not outer else " AND (__matched OR __emitted)"
-                _exec(con, f"DELETE FROM {table} WHERE __ts < {horizon}{settled}")
+                exec_sql(con, f"DELETE FROM {table} WHERE __ts < {horizon}{settled}")
             # Joined rows at (pos, 1); null-padded rows at (q, 0) before, or (p, 2) right after, a record.
             parts = []
             all_left, all_right = self._names(k - 1), self._names(k, "", k)

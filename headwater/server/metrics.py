@@ -93,6 +93,8 @@ class LogAndQueryCollector(Collector):
         since = GaugeMetricFamily("headwater_query_seconds_since_checkpoint", "Seconds since the query last "
                                   "committed output and input offsets together.", labels=labels)
         status = GaugeMetricFamily("headwater_query_state", "1 for the state the query is in.", labels=["query", "state"])
+        error = GaugeMetricFamily("headwater_query_error", "1 while a query is in ERROR, labelled with why (it "
+                                  "retries by itself).", labels=["query", "type", "reason"])
         now = time.time()
         session = self.state.session
         for query_id, query in list(session.queries.items() if session is not None else ()):
@@ -106,7 +108,10 @@ class LogAndQueryCollector(Collector):
                 state_rows.add_metric([query_id], rows)
             since.add_metric([query_id], max(0.0, now - stats.last_commit))
             status.add_metric([query_id, query.state.value], 1)
-        yield from (records_in, records_out, failed, late, state_rows, since, status)
+            problem = query.error()
+            if problem is not None:
+                error.add_metric([query_id, problem.type, problem.message[:300]], 1)
+        yield from (records_in, records_out, failed, late, state_rows, since, status, error)
 
 
 def _state_rows(query: Any) -> int | None:

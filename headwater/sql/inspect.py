@@ -76,6 +76,7 @@ class Inspector:
             "statusCount": {query.state.value: 1},
             "queryType": "PERSISTENT",
             "state": query.state.value,
+            "queryErrors": [e.entity() for e in query.stats.errors] if query.error() is not None else [],
         }
 
     def description(self, source: DataSource, extended: bool) -> dict[str, Any]:
@@ -128,12 +129,13 @@ class Inspector:
                                        "use SHOW QUERIES to view the full set of running queries.", statement.pos)
             plan, sink_name, query_text, query_id = query.plan, query.sink.name, query.statement, query.id
         else:
+            query = None
             inner = statement.statement
             query_ast = getattr(inner, "query", inner)
             if not isinstance(query_ast, ast.Query):
                 raise SqlSemanticError("EXPLAIN takes a query id or a query statement.", statement.pos)
             sink_name = getattr(inner, "name", None) or getattr(inner, "target", None)
-            plan = session._plan(query_ast, sink_name=sink_name)
+            plan = session.plan(query_ast, sink_name=sink_name)
             query_text, query_id = text.split(None, 1)[1] if " " in text else text, ""
         fields = [{"name": o.name, "schema": ent.schema_json(o.type), **({"type": "KEY"} if o.namespace.value == "KEY"
                                                                           else {})} for o in plan.outputs]
@@ -173,9 +175,9 @@ class Inspector:
                 "overriddenProperties": {},
                 "ksqlHostQueryStatus": {},
                 "queryType": "PERSISTENT" if query_id else "PUSH",
-                "queryErrors": [],
+                "queryErrors": [e.entity() for e in query.stats.errors] if query is not None else [],
                 "tasksMetadata": [],
-                "state": "RUNNING" if query_id else "",
+                "state": query.state.value if query is not None else "",
             },
             "warnings": [],
         }

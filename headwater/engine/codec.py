@@ -23,7 +23,7 @@ from headwater.log import Fetched
 from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn
-from headwater.sql.types import BaseType
+from headwater.sql.types import BaseType, SqlType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
     props: dict[str, object] = {}

@@ -32,11 +32,15 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from headwater.engine.row_codec import FixedRowCodec
 from headwater.errors import SqlError
 
 logger = logging.getLogger(__name__)
+
+#: Rows per Arrow batch when a snapshot streams a store to Parquet.
+_SNAPSHOT_BATCH_ROWS = 65_536
 
 #: Changelog keys of an operator's metadata (not rows of a store).
 META_STREAM_TIME = b"meta|stream_time"
@@ -254,20 +258,28 @@ class KeyedStore:
 
     # -- snapshots ------------------------------------------------------------------------------
     def dump(self, cursor: duckdb.DuckDBPyConnection, path: str) -> bool:
-        """Write the table to Parquet at ``path``; False when the store has no table yet."""
+        """Write the table to Parquet at ``path``; False when the store has no table yet.
+
+        pyarrow writes the file: the engine's DuckDB connections can touch no file (formats/duck.py).
+        """
         if not self.defined(cursor):
             return False
-        quoted = path.replace("'", "''")
-        run(cursor, f"COPY (SELECT * FROM {self.name}) TO '{quoted}' (FORMAT parquet)")
+        reader = cursor.sql(f"SELECT * FROM {self.name}").fetch_arrow_reader(_SNAPSHOT_BATCH_ROWS)
+        with pq.ParquetWriter(path, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
         return True
 
     def load(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
-        quoted = path.replace("'", "''")
-        if self.columns is None:
-            run(con, f"DROP TABLE IF EXISTS {self.name}")
-            run(con, f"CREATE TABLE {self.name} AS SELECT * FROM read_parquet('{quoted}')")
-        else:
-            run(con, f"INSERT INTO {self.name} SELECT * FROM read_parquet('{quoted}')")
+        con.register("__snapshot", pq.read_table(path))
+        try:
+            if self.columns is None:
+                run(con, f"DROP TABLE IF EXISTS {self.name}")
+                run(con, f"CREATE TABLE {self.name} AS SELECT * FROM __snapshot")
+            else:
+                run(con, f"INSERT INTO {self.name} SELECT * FROM __snapshot")
+        finally:
+            con.unregister("__snapshot")
 
 
 @dataclass(frozen=True)

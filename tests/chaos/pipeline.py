@@ -69,7 +69,9 @@ class Server:
         out = open(self.work / f"server-{self.starts}.out", "wb")  # noqa: SIM115 - the child keeps it
         cmd = [sys.executable, "-m", "headwater.cli", "up", "--log", str(self.log_dir), "--port", str(self.port),
                "--log-level", "warning", "--write-key", WRITE_KEY, "--workers", str(self.workers),
-               "--ksql-property", "auto.offset.reset=earliest"]
+               "--ksql-property", "auto.offset.reset=earliest",
+               # The sinks write under the test's directory and reach the local test databases.
+               "--connect-files-dir", str(self.work), "--connect-allow-host", "127.0.0.1"]
         self.proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
                                      stderr=subprocess.STDOUT)
         out.close()

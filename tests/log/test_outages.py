@@ -41,7 +41,7 @@ def test_collector_answers_503_on_a_full_disk_and_loses_nothing(small_disk: Smal
     data = small_disk.root / "data"
     acked: list[str] = []
     refused: list[tuple[list[str], dict[str, object]]] = []
-    with TestClient(create_app(ServerConfig(log_url=str(data)))) as client:
+    with TestClient(create_app(ServerConfig(log_url=str(data))), base_url="http://127.0.0.1:8088") as client:
         for _ in range(3):
             ids, body = _batch(20)
             assert client.post("/v1/batch", json=body).status_code == 200
@@ -116,11 +116,11 @@ def test_health_check_reports_damage(tmp_path: Path) -> None:
         log.create_topic("t", 2)
         for p in (0, 1):
             log.append("t", p, [Record(b"x" * 100) for _ in range(10)])
-    with TestClient(create_app(ServerConfig(log_url=str(data)))) as client:
+    with TestClient(create_app(ServerConfig(log_url=str(data))), base_url="http://127.0.0.1:8088") as client:
         assert client.get("/ksql/healthcheck").json()["isHealthy"] is True
     (segment,) = data.glob("topics/t-*/1/*.log")
     segment.unlink()
-    with TestClient(create_app(ServerConfig(log_url=str(data)))) as client:
+    with TestClient(create_app(ServerConfig(log_url=str(data))), base_url="http://127.0.0.1:8088") as client:
         response = client.get("/ksql/healthcheck")
         assert response.status_code == 503
         health = response.json()

@@ -15,7 +15,7 @@ from tests.security.attack import SECRET, Target, backquoted, ksql_string
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     config = ServerConfig(log_url=str(tmp_path / "log"), ksql_properties={"auto.offset.reset": "earliest"})
-    with TestClient(create_app(config)) as started:
+    with TestClient(create_app(config), base_url="http://127.0.0.1:8088") as started:
         yield started
 
 

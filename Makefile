@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: demo test bench chaos fuzz soak clean
+.PHONY: demo test test-lowest bench chaos fuzz soak clean
 
 # The long profiles of issue 12's reliability suites (short ones run inside `make test`).
 CHAOS_CYCLES ?= 100
@@ -29,6 +29,12 @@ test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make test: no chromium: the browser attack test will be skipped (failed under CI=true)"
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
+test-lowest:
+	@test -x .venv-lowest/bin/python || $(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[test]'
+	.venv-lowest/bin/python -m pytest -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(PY) -m bench.log_throughput
 	$(PY) -m bench.sql_stateless
@@ -38,6 +44,9 @@ bench: $(STAMP)
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file
 	$(PY) -m bench.collector_load
+	$(PY) -m bench.restore
+	$(PY) -m bench.log_fencing
+	$(PY) -m bench.server_memory
 
 # kill -9 cycles under Segment load (SQLite, MariaDB and PostgreSQL sinks) and a JDBC sink's database outage.
 chaos: $(STAMP)
@@ -53,4 +62,4 @@ soak: $(STAMP)
 	$(PY) -m bench.soak --minutes $(MINUTES)
 
 clean:
-	rm -rf $(VENV) headwater-data build *.egg-info
+	rm -rf $(VENV) .venv-lowest headwater-data build *.egg-info

@@ -30,7 +30,7 @@ from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Comparison, Expression
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, _timestamp_sql, implicit_name, compile_where, with_strict_sql
+from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, timestamp_sql, implicit_name, compile_where, with_strict_sql
 from headwater.sql.types import BIGINT, INTEGER, SqlType
 
 STREAM_TABLE, STREAM_STREAM, TABLE_TABLE, FOREIGN_KEY = "STREAM_TABLE", "STREAM_STREAM", "TABLE_TABLE", "FOREIGN_KEY"
@@ -449,7 +449,7 @@ def _project(
         match = next((o for o in outputs if o.name == timestamp_column), None)
         if match is None:
             raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
-        ts_sql = _timestamp_sql(match.sql, match.type)
+        ts_sql = timestamp_sql(match.sql, match.type)
     columns = [f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts", "__offset"]
     if is_table:
         keep = "NOT __del" + (f" AND coalesce({where}, false)" if where else "")

@@ -225,7 +225,7 @@ def _plan_select(
         match = next((o for o in outputs if o.name == timestamp_column), None)
         if match is None:
             raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
-        ts_sql = _timestamp_sql(match.sql, match.type)
+        ts_sql = timestamp_sql(match.sql, match.type)
     select = ", ".join([f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts"])
     if source.window is not None and sink_name is not None:  # the sink's keys keep the window
         select += f', "{WINDOW_START}" AS ws, "{WINDOW_END}" AS we'
@@ -238,7 +238,8 @@ def _plan_select(
     return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
 
 
-def _timestamp_sql(sql: str, type_: SqlType) -> str:
+def timestamp_sql(sql: str, type_: SqlType) -> str:
+    """Epoch milliseconds of a TIMESTAMP or BIGINT column (the TIMESTAMP property of a sink)."""
     if type_.sql() == "TIMESTAMP":
         return epoch_millis_sql(sql)
     return f"CAST({sql} AS BIGINT)"

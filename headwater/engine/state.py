@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from headwater.engine.row_codec import FixedRowCodec
 from headwater.errors import SqlError
+from headwater.log.diskio import fsync_path
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +341,7 @@ class Snapshots:
                 name = f"{store.name}-{meta['offset']}.parquet"
                 path = os.path.join(self.directory, name)
                 if store.dump(cursor, path + ".tmp"):
-                    _fsync(path + ".tmp")
+                    fsync_path(path + ".tmp")
                     os.replace(path + ".tmp", path)
                     files[store.name] = name
             meta["files"] = files
@@ -350,7 +351,7 @@ class Snapshots:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, os.path.join(self.directory, "meta.json"))
-            _fsync_dir(self.directory)
+            fsync_path(self.directory)
             for old in os.listdir(self.directory):  # files of older snapshots
                 if old.endswith(".parquet") and old not in files.values() or old.endswith(".tmp"):
                     os.remove(os.path.join(self.directory, old))
@@ -396,19 +397,3 @@ class Snapshots:
                 store.create(con)
             return None
         return Snapshot(offset, {int(k): int(v) for k, v in meta.get("stream_time", {}).items()})
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -199,3 +199,12 @@ class Appender:
     def close(self) -> None:
         self.close_segment()
         os.close(self.lock_fd)
+
+
+def fsync_path(path: str) -> None:
+    """fsync a file or a directory by its path (a directory: so a rename or a new file in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -80,7 +80,7 @@ from headwater.log.base import (
     validate_topic_name,
 )
 from headwater.log.damage import DamageRegistry
-from headwater.log.diskio import Appender, OpenFiles, disk_error, write_all
+from headwater.log.diskio import Appender, OpenFiles, disk_error, fsync_path, write_all
 from headwater.log.metadb import BatchRow, MetaDb, TopicRow, now_ms
 from headwater.log.rebuild import write_topic_file
 from headwater.log.recovery import Recovery
@@ -430,7 +430,7 @@ class EmbeddedLog(Log):
         write_all(fd, chunks, position)
         os.fdatasync(fd)
         if created:
-            _fsync_dir(appender.directory)
+            fsync_path(appender.directory)
         row = (info.id, partition, base, header.last_offset, n, header.max_timestamp, segment, position, header.size, now)
         return AppendResult(info.name, partition, base, n), row
 
@@ -746,10 +746,3 @@ class EmbeddedLog(Log):
 def _empty_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -3,6 +3,9 @@
 ``errors.retry.timeout`` (ms, -1 forever, default 0) and
 ``errors.retry.delay.max.ms`` bound the retries of a RetriableError with
 exponential backoff (300 ms doubling, as Connect's RetryWithToleranceOperator).
+While it retries, ``on_retrying`` is told the last error (the task's status
+shows it as its trace, state still RUNNING) and, once an attempt succeeds,
+None; past the timeout the task fails with the error.
 ``errors.tolerance=none`` fails the task on the first bad record;
 ``all`` skips it, and with ``errors.deadletterqueue.topic.name`` sends the
 original bytes there, with Connect's ``__connect.errors.*`` headers when
@@ -67,6 +70,8 @@ class ErrorHandler:
         self.context_headers = config.get("errors.deadletterqueue.context.headers.enable", "false").lower() == "true"
         self.log_errors = config.get("errors.log.enable", "false").lower() == "true"
         self.skipped = 0
+        #: Told the error being retried (a trace for the task's status), then None once an attempt succeeds.
+        self.on_retrying: Callable[[str | None], None] | None = None
         if self.dlq_topic:
             partitions = int(config.get("errors.deadletterqueue.topic.partitions", "1"))
             log.create_topic(self.dlq_topic, partitions, exist_ok=True)
@@ -79,18 +84,26 @@ class ErrorHandler:
         while True:
             attempt += 1
             try:
-                return operation()
+                result = operation()
             except RetriableError as exc:
                 left = None if deadline is None else deadline - time.monotonic()
                 if stopping.is_set() or (left is not None and left <= 0):
                     raise ConnectError(f"Exceeded errors.retry.timeout={self.retry_timeout_ms} ms in stage "
                                        f"{stage} after {attempt} attempt(s): {exc}") from exc
+                if self.on_retrying is not None:
+                    until = "until it succeeds" if deadline is None else f"for up to {self.retry_timeout_ms} ms"
+                    self.on_retrying(f"Retrying stage {stage} {until} (errors.retry.timeout) after a retriable "
+                                     "error:\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
                 wait = min(delay, self.retry_delay_max_s, left if left is not None else delay)
                 logger.info("connector %s task %d: %s failed (%s), retrying in %.2f s",
                             self.connector, self.task_id, stage, exc, wait,
                             extra={"connector": self.connector, "task": self.task_id})
                 stopping.wait(wait)
                 delay *= 2
+                continue
+            if attempt > 1 and self.on_retrying is not None:
+                self.on_retrying(None)
+            return result
 
     def tolerate(self, stage: str, error: BaseException, raw: RawRecord | None) -> None:
         """A record failed in ``stage``: raise ToleranceExceeded, or skip it (to the dead-letter topic)."""

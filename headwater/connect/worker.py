@@ -105,10 +105,16 @@ class WorkerTask:
         self.state, self.trace = state, trace
         self._on_status(self)
 
+    def _retrying(self, trace: str | None) -> None:
+        """A retried operation's last error is the running task's trace (as Connect shows it); None clears it."""
+        if self.state == RUNNING and trace != self.trace:
+            self._set(RUNNING, trace)
+
     # -- the thread -----------------------------------------------------------------
     def _run(self) -> None:
         try:
             self.errors = ErrorHandler(self.log, self.connector, self.id, self.config)
+            self.errors.on_retrying = self._retrying
             self.transforms = TransformChain(self.config)
             self.key_converter = converter_from_config(self.config, is_key=True)
             self.value_converter = converter_from_config(self.config, is_key=False)

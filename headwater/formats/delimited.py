@@ -13,8 +13,10 @@ Decoding joins the batch into one buffer and parses it with ``pyarrow.csv``;
 a record with the wrong number of fields fails alone with ksqlDB's message
 (``Column count mismatch on deserialization. topic: t, expected: 3, got: 2``);
 a value that does not parse fails its record, and the others decode. Records
-holding a line break (inside quotes) are read one by one with Python's csv
-module, off the hot path.
+holding a line break (inside quotes) or a quote the bulk parser could carry
+over into the next record (one never closed) are read one by one with
+Python's csv module, off the hot path; a record whose quote is never closed
+fails alone.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class DelimitedFormat(Format):
         # are not UTF-8 (Java's decoder replaces them with U+FFFD).
         aside_mask = _true(pc.match_substring_regex(text, "[\r\n]")) | _true(pc.equal(pc.binary_length(data), 0))
         aside_mask[bad_utf8] = True
+        aside_mask |= self._maybe_open_quote(text)
         placeholder = self.delimiter * (width - 1)
         bulk = pc.if_else(pa.array(aside_mask), pa.scalar(placeholder), pc.fill_null(text, placeholder))
         strings, miscounted = self._parse(bulk, [position for position, _, _ in selected], width)
@@ -109,7 +112,11 @@ class DelimitedFormat(Format):
         patches: list[list[str | None]] = [[] for _ in selected]
         for row in aside.tolist():
             fields = self._exact_fields(data[row].as_py().decode("utf-8", errors="replace"))
-            if len(fields) != width and not (width == 1 and not fields):
+            if fields is None:
+                errors[row] = deserialize_error(self.role, topic, "Error deserializing delimited row: a quoted "
+                                                "field is never closed (EOF reached before encapsulated token finished)")
+                fields = [""] * width
+            elif len(fields) != width and not (width == 1 and not fields):
                 errors[row] = self._count_error(topic, width, len(fields))
                 fields = [""] * width
             fields = fields or [""]
@@ -181,11 +188,29 @@ class DelimitedFormat(Format):
         take = pa.array(index, mask=~kept)
         return [a.take(take) for a in arrays], bad
 
-    def _exact_fields(self, text: str) -> list[str]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter, quotechar='"', doublequote=True)
-        for record in reader:
-            return record
-        return []
+    def _maybe_open_quote(self, text: pa.Array) -> np.ndarray:
+        """Rows in which a field opens a quote that may not close: not well-formed by the pattern below."""
+        quoted = _true(pc.match_substring(text, '"'))
+        if not quoted.any():
+            return quoted
+        d = f"\\x{{{ord(self.delimiter):x}}}"
+        # A field: quoted (doubled quotes inside; after the closing quote, text not starting with a quote, as the
+        # parser reads it), or unquoted (quotes inside are plain characters), or empty.
+        field = f'(?:"(?:[^"]|"")*"(?:[^"{d}][^{d}]*)?|[^"{d}][^{d}]*|)'
+        rows = np.flatnonzero(quoted)
+        well_formed = _true(pc.match_substring_regex(text.take(pa.array(rows)), f"^{field}(?:{d}{field})*$"))
+        quoted[rows[well_formed]] = False
+        return quoted
+
+    def _exact_fields(self, text: str) -> list[str] | None:
+        """The fields of one record; None when a quote is never closed."""
+        # A record after it: swallowed into the last field when a quote is left open.
+        reader = csv.reader(io.StringIO(text + "\n.", newline=""), delimiter=self.delimiter, quotechar='"',
+                            doublequote=True)
+        records = list(reader)
+        if not records or records[-1] != ["."]:
+            return None
+        return records[0] if len(records) > 1 else []
 
     def encode(self, table: pa.Table) -> pa.Array:
         if not self.columns:

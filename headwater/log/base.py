@@ -500,6 +500,15 @@ class Log(ABC):
         """The end of what readers can read: the next offset to be written (embedded), the last
         stable offset (Kafka: no record of an open transaction lies before it)."""
 
+    def recover_writes(self, topic: str, partition: int) -> None:  # noqa: B027 - optional hook
+        """Make readable every write to the partition that reached storage before this call.
+
+        A writer killed between writing its batch and making it visible leaves
+        the batch unreadable until the next append recovers it; a reader that
+        must see it before appending (the collector's de-duplication) calls
+        this first. Kafka's brokers make a write visible at once: nothing to do.
+        """
+
     @abstractmethod
     def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
         """The earliest offset whose timestamp is >= ``timestamp_ms``; None if none is."""

@@ -624,6 +624,15 @@ class EmbeddedLog(Log):
         check_partition(topic, partition, info.partitions)
         return self._bounds(info, partition)[1]
 
+    def recover_writes(self, topic: str, partition: int) -> None:
+        """Index the complete frames a killed writer left past the indexed end (waits for a live writer)."""
+        info = self._topic(topic)
+        check_partition(topic, partition, info.partitions)
+        try:
+            self._recover_tail(info, partition, wait=True)
+        except OSError as exc:
+            raise disk_error(exc, f"recovering the tail of {topic}[{partition}]") from exc
+
     def delete_damaged(self, topic: str, partition: int) -> list[tuple[int, int]]:
         """Accept the loss of a partition's damaged offsets: drop them from the index; returns the ranges.
 
@@ -701,19 +710,24 @@ class EmbeddedLog(Log):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
                 self._recovery.verify_partition(topic, p)
-                appender = self._acquire_appender(topic, p)
+                # A live writer holding the flock recovers the tail itself.
+                self._recover_tail(topic, p, wait=False)
+
+    def _recover_tail(self, topic: _Topic, partition: int, *, wait: bool) -> None:
+        """Take the partition's flock (or, unless ``wait``, give up if it is held) and recover its tail."""
+        appender = self._acquire_appender(topic, partition)
+        try:
+            with appender.lock:
                 try:
-                    with appender.lock:
-                        try:
-                            fcntl.flock(appender.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        except BlockingIOError:
-                            continue  # a live writer holds it and recovers the tail itself
-                        try:
-                            self._recovery.recover_tail(topic, p, appender)
-                        finally:
-                            fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+                    fcntl.flock(appender.lock_fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return
+                try:
+                    self._recovery.recover_tail(topic, partition, appender)
                 finally:
-                    self._release_appender(topic, p)
+                    fcntl.flock(appender.lock_fd, fcntl.LOCK_UN)
+        finally:
+            self._release_appender(topic, partition)
 
     def run_cleaner(self) -> None:
         for topic_id, name, partitions, config in self._query("SELECT id, name, partitions, config FROM topics"):

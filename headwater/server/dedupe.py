@@ -6,7 +6,9 @@ expiry pops from the front). It is not a separate store that could disagree
 with the log: on start it reads the tail of the events topic back (records
 appended within the window), and before each append it reads whatever other
 processes appended since (``headwater up --workers N``), so a retry that lands
-on another worker, or after a restart, is still recognised.
+on another worker, or after a restart, is still recognised. That read first
+has the log recover what a killed writer wrote but did not index
+(:meth:`Log.recover_writes`): the killed request's client is the one retrying.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class MessageIdIndex:
         skipped, so a busy worker does not read back everything it wrote.
         """
         for p, position in self._positions.items():
+            # A process killed after writing a batch but before indexing it left the batch invisible; its client
+            # got no answer and may be retrying right now: see the batch before judging the retry new.
+            self.log.recover_writes(self.topic, p)
             end = self.log.end_offset(self.topic, p)
             own = self._own.setdefault(p, collections.deque())
             while position < end:

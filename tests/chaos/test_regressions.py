@@ -40,26 +40,26 @@ KILLED_WRITER = textwrap.dedent(
             armed.append(True)
         return result
 
-    def die_before_commit(self):
+    def die_before_commit(self, *args, **kwargs):
         if armed:
             os.kill(os.getpid(), signal.SIGKILL)
-        return write_tx(self)
+        return write_tx(self, *args, **kwargs)
 
-    with TestClient(create_app(ServerConfig(log_url=sys.argv[1]))) as client:
+    # A collector worker (as `headwater up --workers 2` runs): the survivor owns the SQL service.
+    config = ServerConfig(log_url=sys.argv[1], role="collector", primary_url="http://127.0.0.1:9")
+    with TestClient(create_app(config), base_url="http://127.0.0.1:8088") as client:
         EmbeddedLog._write_frame, EmbeddedLog._write_tx = frame_then_arm, die_before_commit
         client.post("/v1/batch", content=sys.argv[2])
     """
 )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding (chaos, kill -9 of the primary under --workers 2): a retried batch is stored twice when the first "
-    "attempt's process was killed between the fsync of its frame and the index commit. The other live process "
-    "reads back other processes' appends (dedupe.catch_up) before taking the partition lock, then its append "
-    "recovers the killed writer's unindexed frame and writes the retry after it: 3 doubled in 36,480 events"))
+# Finding (chaos, kill -9 of the primary under --workers 2; 3 doubled in 36,480 events): the other live process
+# read back other processes' appends before taking the partition lock, then its append recovered the killed writer's
+# unindexed frame and wrote the retry after it.
 def test_a_retry_after_a_writer_killed_mid_append_is_stored_once(tmp_path: Path) -> None:
     log_url = str(tmp_path / "log")
-    with TestClient(create_app(ServerConfig(log_url=log_url))) as survivor:  # the other worker, already serving
+    with TestClient(create_app(ServerConfig(log_url=log_url)), base_url="http://127.0.0.1:8088") as survivor:  # the other worker, already serving
         killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, log_url, orjson.dumps(BATCH).decode()],
                                 capture_output=True, timeout=120)
         assert killed.returncode == -9, killed.stderr.decode()[-2000:]

@@ -127,9 +127,14 @@ def test_retriable_errors_are_retried_until_errors_retry_timeout(
     runtime.create("impatient", file_sink(never))
     wait_until(lambda: runtime.status("impatient")["tasks"][0]["state"] == "FAILED", what="impatient FAILED")
     assert "cannot open" in runtime.status("impatient")["tasks"][0]["trace"]
-    assert runtime.status("patient")["tasks"][0]["state"] in ("UNASSIGNED", "RUNNING")  # retrying, not failed
+    # Retrying, not failed: RUNNING, and the status says what it retries (as Connect shows the last error).
+    wait_until(lambda: "trace" in runtime.status("patient")["tasks"][0], what="patient's trace while it retries")
+    retrying = runtime.status("patient")["tasks"][0]
+    assert retrying["state"] == "RUNNING"
+    assert "cannot open" in retrying["trace"] and "errors.retry.timeout" in retrying["trace"]
     later.parent.mkdir()
     wait_until(lambda: len(lines(later)) == 3, what="lines once the directory exists")
+    wait_until(lambda: "trace" not in runtime.status("patient")["tasks"][0], what="the trace cleared once it wrote")
     assert runtime.status("patient")["tasks"][0]["state"] == "RUNNING"
 
 

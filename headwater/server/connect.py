@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -163,7 +164,7 @@ class ConnectApi:
                                            f"connector name in the URL ({name})")
         initial = body.get("initial_state") or "RUNNING"
         info = await self._call(self.runtime.create, name, config, str(initial).upper())
-        return JSONResponse(info, status_code=201, headers={"Location": f"/connectors/{name}"})
+        return JSONResponse(info, status_code=201, headers={"Location": _location(name)})
 
     async def get(self, request: Request) -> Response:
         return JSONResponse(self.runtime.info(request.path_params["name"]))
@@ -180,7 +181,7 @@ class ConnectApi:
         config = await self._object(request)
         created, info = await self._call(self.runtime.put_config, name, config)
         if created:
-            return JSONResponse(info, status_code=201, headers={"Location": f"/connectors/{name}"})
+            return JSONResponse(info, status_code=201, headers={"Location": _location(name)})
         return JSONResponse(info)
 
     async def patch_config(self, request: Request) -> Response:
@@ -282,3 +283,8 @@ class ConnectApi:
                                            f"matches {class_name}")
         cls, errors = await self._call(self.runtime.validate, config)
         return JSONResponse(config_infos(plugin.class_name, plugin.load(), config, errors))
+
+
+def _location(name: str) -> str:
+    """The new connector's path, percent-encoded as Kafka Connect's URI builder does (a header is ASCII)."""
+    return f"/connectors/{quote(name, safe='')}"

@@ -22,6 +22,8 @@ from headwater.log import Log, open_log
 app = typer.Typer(name="headwater", help="Real-time event analytics.", no_args_is_help=True)
 topics_app = typer.Typer(help="Create, list, describe and delete topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+log_app = typer.Typer(help="Look after an embedded log directory (find and repair damage).", no_args_is_help=True)
+app.add_typer(log_app, name="log")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

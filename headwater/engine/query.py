@@ -43,6 +43,9 @@ from headwater.sql.planner import ROWOFFSET
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between two vacuums of a persistent query's DuckDB state (:func:`vacuum`).
+VACUUM_INTERVAL_S = 30.0
+
 POLL_TIMEOUT_S = 0.2
 MAX_POLL_RECORDS = 200_000
 #: A stored batch at least this large is processed alone, zero-copy; smaller ones are merged up to it.
@@ -112,6 +115,22 @@ class QueryStats:
 
 def new_connection() -> duckdb.DuckDBPyConnection:
     return duck.connect(install_functions, threads=1)
+
+
+def vacuum(con: duckdb.DuckDBPyConnection) -> None:
+    """Give back the rows the query's state deleted.
+
+    A state store upserts by DELETE + INSERT: an in-memory DuckDB keeps every
+    deleted row version until a checkpoint, so without one the state's memory
+    grows with every update, not with the keys it holds (the soak's clickstream
+    queries held about ten dead rows per live one, ~3 KB of RSS per click).
+    Skipped when a reader (a pull query, a snapshot) has a transaction open:
+    the next turn vacuums.
+    """
+    try:
+        con.execute("CHECKPOINT").fetchall()
+    except duckdb.Error as exc:
+        logger.debug("query state: vacuum skipped: %s", exc)
 
 
 def run_plan(
@@ -258,6 +277,7 @@ class PersistentQuery:
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
         pending: Future[None] | None = None
         prefetch: Prefetcher | None = None
+        vacuumed = time.monotonic()
         while not self._stop.is_set():
             try:
                 if prefetch is None:
@@ -279,6 +299,9 @@ class PersistentQuery:
                     pending.result()
                 pending = committer.submit(self._commit, checkpoint)
                 backoff = 0.5
+                if time.monotonic() - vacuumed >= VACUUM_INTERVAL_S:
+                    vacuum(con)
+                    vacuumed = time.monotonic()
             except ProducerFencedError as exc:  # another process took this query over: never retry
                 self.fenced(exc)
                 break

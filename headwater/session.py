@@ -20,6 +20,14 @@ fences the old owner's queries: no commit of theirs can succeed any more, and
 they stop in ERROR ("fenced"), at once when the old owner sees the take-over
 in the claim, or at their next (refused) commit. Fencing holds on Kafka too,
 where nothing local is locked and a second session takes over.
+
+A session made with ``read_only=True`` claims nothing and runs nothing: it
+replays the command log for the catalog only, so SHOW, DESCRIBE, PRINT, push
+queries and pull queries work next to the owner (a pull query loads the
+table's state from its changelog, as the owner last committed it), while
+every statement that would record a command, start a query or write is
+refused with :class:`ReadOnlySessionError`. ``headwater sql --embedded``
+opens one when a running ``headwater up`` owns the directory.
 """
 
 from __future__ import annotations
@@ -69,6 +77,23 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "ksql.persistence.wrap.single.values": "true",
     "ksql.query.pull.table.scan.enabled": "true",
 }
+#: Statements that record a command, start a query or write: refused by a read-only session.
+_WRITING = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.InsertValues,
+            ast.CreateConnector, ast.DropConnector)
+
+
+class ReadOnlySessionError(SqlSemanticError):
+    """A read-only session (another process owns the service) was asked to change or write something."""
+
+
+def _statement_words(statement: ast.Statement) -> str:
+    words = {ast.CreateSource: "CREATE STREAM/TABLE statements", ast.CreateAsSelect: "CREATE ... AS SELECT statements",
+             ast.InsertInto: "INSERT INTO statements", ast.DropSource: "DROP statements",
+             ast.Terminate: "TERMINATE statements", ast.InsertValues: "INSERT ... VALUES statements",
+             ast.CreateConnector: "CREATE CONNECTOR statements", ast.DropConnector: "DROP CONNECTOR statements"}
+    return words.get(type(statement), "statements that write")
+
+
 _PROPERTY_PREFIXES = ("ksql.", "auto.offset.reset", "processing.guarantee", "cache.max.bytes.buffering",
                       "commit.interval.ms", "ksql.streams.")
 
@@ -83,14 +108,20 @@ class Session:
         properties: Mapping[str, str] | None = None,
         take_over: bool = False,
         connect_policy: ConnectPolicy | None = None,
+        read_only: bool = False,
     ) -> None:
+        if read_only and take_over:
+            raise ValueError("session: read_only and take_over exclude each other")
         self._owns_log = isinstance(log, str)
         self._connect_policy = connect_policy
         self.log: Log = open_log(log) if isinstance(log, str) else log
         self.properties: dict[str, str] = {**DEFAULT_PROPERTIES, **(properties or {})}
         self.service_id = self.properties["ksql.service.id"]
+        #: Runs nothing and writes nothing (see the module docstring).
+        self.read_only = read_only
         try:  # before anything runs: a second owner would run every persistent query twice
-            self.claim: ServiceClaim | None = self.log.claim_service(self.service_id, take_over=take_over)
+            self.claim: ServiceClaim | None = None if read_only else self.log.claim_service(
+                self.service_id, take_over=take_over)
         except BaseException:
             if self._owns_log:
                 self.log.close()
@@ -109,11 +140,12 @@ class Session:
         self.processing_log_topic = processing_log.topic_name(self.service_id)
         try:
             self.commands = CommandLog(self.log, self.service_id)
-            self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
+            if not read_only:
+                self.log.create_topic(self.processing_log_topic, 1, exist_ok=True)
             self.inspector = Inspector(self)
             self._replay()
-            if CONFIG_TOPIC in self.log.list_topics():  # connectors of an earlier run come back with the session
-                _ = self.connect
+            if CONFIG_TOPIC in self.log.list_topics() and not read_only:
+                _ = self.connect  # connectors of an earlier run come back with the session
         except BaseException:
             self.close()  # a session that failed to start keeps no claim
             raise
@@ -147,6 +179,8 @@ class Session:
         if not statement.is_push:
             with self._lock:
                 self._push_counter += 1
+                if self.read_only:
+                    self._read_state(statement)
                 return pull(self, statement, f"query_{self._push_counter}")
         plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
@@ -220,6 +254,8 @@ class Session:
         """The connector runtime on this session's log (made on first use; SQL and REST share it)."""
         with self._lock:
             if self._connect is None:
+                if self.read_only:
+                    raise ReadOnlySessionError(self._read_only_message("connectors are run and listed by"))
                 self._connect = ConnectRuntime(self.log, policy=self._connect_policy)
             return self._connect  # type: ignore[no-any-return]
 
@@ -245,6 +281,9 @@ class Session:
     # -- dispatch -----------------------------------------------------------------
     def _execute(self, statement: ast.Statement, text: str, scoped: dict[str, str]) -> Entity | None:
         props = {**self.properties, **scoped}
+        if self.read_only and isinstance(statement, _WRITING):
+            raise ReadOnlySessionError(self._read_only_message(f"{_statement_words(statement)} go to"),
+                                       statement.pos)
         if isinstance(statement, (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate)):
             return self._command(statement, text, props)
         if isinstance(statement, ast.InsertValues):
@@ -292,6 +331,22 @@ class Session:
         if not name.startswith(_PROPERTY_PREFIXES):
             raise SqlSemanticError(f"Not recognizable as ksql, streams, consumer, or producer property: '{name}'", pos)
 
+    # -- read-only ---------------------------------------------------------------------
+    def _read_only_message(self, what: str) -> str:
+        return (f"This session is read-only: another process (`headwater up`) runs the persistent queries of "
+                f"service '{self.service_id}' on this log, and {what} that process. Send them to it "
+                "(`headwater sql http://127.0.0.1:8088`), or stop it and open this session again.")
+
+    def _read_state(self, statement: ast.Query) -> None:
+        """Load the state of the table a pull query reads, as its owner last committed it."""
+        relation = statement.from_
+        if not isinstance(relation, ast.AliasedRelation):
+            return  # pull() explains what it does not support
+        source = self.catalog.find(relation.name)
+        for query in list(self.queries.values()):
+            if source is not None and isinstance(query, AggregateQuery) and query.sink.name == source.name:
+                query.read_state()
+
     # -- commands ----------------------------------------------------------------------
     def _command(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Entity:
         if self.fenced is not None:
@@ -316,7 +371,8 @@ class Session:
                 logger.warning("command log: command at offset %d skipped, it failed on replay (%s: %s): %s",
                                command.offset, type(exc).__name__, exc, command.statement)
         for query in self.queries.values():
-            self._start(query)
+            if not self.read_only:
+                self._start(query)
         if replayed:
             logger.info("replayed %d command(s); %d persistent queries running", replayed, len(self.queries))
 

@@ -221,6 +221,8 @@ def sql(
     except ShellError as exc:
         err_console.print(Text(f"Error: {exc}", style="red"), soft_wrap=True)
         raise typer.Exit(1) from None
+    if isinstance(backend, EmbeddedBackend) and backend.read_only:
+        err_console.print(Text(f"Note: {backend.read_only}", style="yellow"), soft_wrap=True)
     shell = Shell(backend, out, err_console)
     try:
         if file is not None:

@@ -202,20 +202,25 @@ class EmbeddedBackend:
 
     def __init__(self, log_url: str, properties: dict[str, str] | None = None, *, take_over: bool = False) -> None:
         self.log_url = log_url
+        #: Why the session is read-only (another process owns the service), for the shell to say; else None.
+        self.read_only: str | None = None
         try:
-            self.session = Session(log_url, properties=properties, take_over=take_over)
-        except ServiceOwnedError as exc:
-            raise ShellError(
-                f"{exc.root} is in use: {exc.owner} runs the persistent queries of service {exc.service_id!r} "
-                "(a second process would run each of them twice).\nIf that process is `headwater up`, send "
-                "your statements to it: `headwater sql [SERVER]` (its ksqlDB API, http://127.0.0.1:8088 by "
-                "default). To run the queries here instead, add --take-over: that process's queries are then "
-                "fenced and stop.") from None
+            try:
+                self.session = Session(log_url, properties=properties, take_over=take_over)
+            except ServiceOwnedError as exc:
+                # Next to a running `headwater up`: look, do not touch (its queries must not run twice).
+                self.session = Session(log_url, properties=properties, read_only=True)
+                self.read_only = (
+                    f"{exc.root} is in use: {exc.owner} runs the persistent queries of service {exc.service_id!r}. "
+                    "This session is read-only: SHOW, DESCRIBE, PRINT, push and pull queries work; statements "
+                    "that create, insert, drop or terminate go to that process (`headwater sql [SERVER]`, "
+                    "http://127.0.0.1:8088 by default). To run the queries here instead, add --take-over: that "
+                    "process's queries are then fenced and stop.")
         except HeadwaterError as exc:
             raise ShellError(str(exc)) from None
 
     def describe(self) -> str:
-        return f"embedded session on {self.log_url}"
+        return f"embedded session on {self.log_url}{', read-only' if self.read_only else ''}"
 
     def _vars(self, variables: dict[str, str]) -> None:
         self.session.variables.clear()

@@ -38,10 +38,11 @@ import pyarrow.compute as pc
 
 from headwater.engine import processing_log
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine.query import Checkpoint, PersistentQuery, batch_checkpoint, run_plan
+from headwater.engine.query import Checkpoint, PersistentQuery, batch_checkpoint, new_connection, run_plan
 from headwater.engine.session_runs import session_runs
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
 from headwater.engine.state import KeyedStore, StoreNotReadyError, run
+from headwater.errors import UnknownTopicError
 from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
@@ -139,6 +140,29 @@ class AggregateQuery(PersistentQuery):
             self._gate.close()
             raise
         self._gate.open()
+
+    def read_state(self) -> None:
+        """Load the state as its owner last committed it, for a read-only session's pull queries.
+
+        The query does not run here; nothing is written (an empty or missing
+        changelog is an empty state). Called again before each pull query.
+        """
+        con = new_connection()
+        try:
+            self._create_state(con)
+            changelog = self._changelog_of()
+            try:
+                if self.log.end_offset(changelog.topic, 0) > self.log.beginning_offset(changelog.topic, 0):
+                    self.stream_time = changelog.restore(con, self._apply_legacy, rewrite=False)
+            except UnknownTopicError:
+                pass  # the owner has not made the changelog yet: nothing is materialized
+        except BaseException:
+            con.close()
+            raise
+        old, self._con = self._con, con
+        self._gate.open()
+        if old is not None:
+            old.close()
 
     def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
                       headers: dict[str, bytes]) -> dict[int, int] | None:

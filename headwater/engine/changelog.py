@@ -73,8 +73,11 @@ class StoreChangelog:
             self.snapshots.wait()
 
     # -- restore --------------------------------------------------------------------------------
-    def restore(self, con: duckdb.DuckDBPyConnection, legacy: LegacyApply) -> dict[int, int]:
-        """Rebuild the (empty) stores; returns the stream times. Matches the committed input offsets."""
+    def restore(self, con: duckdb.DuckDBPyConnection, legacy: LegacyApply, *, rewrite: bool = True) -> dict[int, int]:
+        """Rebuild the (empty) stores; returns the stream times. Matches the committed input offsets.
+
+        ``rewrite=False`` (a reader that does not own the query) never writes the changelog back.
+        """
         self.settle()
         begin = self.log.beginning_offset(self.topic, 0)
         end = self.log.end_offset(self.topic, 0)
@@ -102,7 +105,7 @@ class StoreChangelog:
             if found is not None:
                 stream_time = found
             offset = fetched.next_offset
-        if self.identity is None or migrated:
+        if rewrite and (self.identity is None or migrated):
             self._rewrite(con, stream_time, migrated)
         # A replayed tail is not in the snapshot yet: the next one (periodic or on stop) takes it.
         self._since_snapshot = self.restored_records

@@ -63,15 +63,22 @@ def test_sql_embedded_next_to_up_is_refused_or_takes_over_and_never_doubles(tmp_
         send(2000)
         until(lambda: copied() >= 2000, "the server's queries")
 
-        # The README's mistake: a shell on the server's directory. Refused, and told where to go instead.
+        # The README's mistake: a shell on the server's directory. It opens read-only and says where to go:
+        # reading works, a statement that would start a query is refused, and nothing reaches the command log.
         script = tmp_path / "show.sql"
-        script.write_text("SHOW QUERIES;\n")
+        script.write_text("SHOW QUERIES;\nSELECT * FROM per_min WHERE userid = 3;\n")
+        looked = subprocess.run([*SQL, "--embedded", "--log", str(data), "-f", str(script)], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert looked.returncode == 0, looked.stderr
+        message = " ".join(looked.stderr.split())
+        assert f"process {server.proc.pid} runs the persistent queries" in message, message
+        assert "read-only" in message and "headwater sql [SERVER]" in message and "--take-over" in message, message
+        assert "CTAS_PER_MIN" in looked.stdout and "| 3 " in looked.stdout.replace("|3 ", "| 3 "), looked.stdout
+        script.write_text("CREATE STREAM big AS SELECT * FROM clicks WHERE bytes > 500 EMIT CHANGES;\n")
         refused = subprocess.run([*SQL, "--embedded", "--log", str(data), "-f", str(script)], env=env,
                                  capture_output=True, text=True, timeout=60)
-        assert refused.returncode == 1, refused.stderr
-        message = " ".join(refused.stderr.split())
-        assert f"process {server.proc.pid} runs the persistent queries" in message, message
-        assert "headwater sql [SERVER]" in message and "--take-over" in message, message
+        assert refused.returncode == 1 and "read-only" in refused.stderr, refused.stderr
+        assert len(query_states(server)) == 2
         # So is a second server on the directory.
         with pytest.raises(RuntimeError, match=rf"exited with 1: .*owned by process {server.proc.pid}"):
             ServerProcess(data).start()

@@ -1,0 +1,36 @@
+"""A persistent query renewing its DuckDB (PersistentQuery._renew) after every batch loses and doubles nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwater.engine.query import PersistentQuery
+from headwater.session import Session
+from tests.engine.owner_process import STATEMENTS, check_sinks, click, reference
+
+
+def test_renewing_after_every_batch_keeps_every_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(PersistentQuery, "renew_state_s", 0.0)
+    renewals: list[str] = []
+    renew = PersistentQuery._renew
+
+    def counted(self: PersistentQuery, *args: object) -> None:
+        renewals.append(self.id)
+        renew(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PersistentQuery, "_renew", counted)
+    with Session(str(tmp_path / "data"), properties={"auto.offset.reset": "earliest"}) as session:
+        session.log.create_topic("clicks", 1)
+        session.execute(STATEMENTS)
+        for start in range(0, 1200, 100):  # batches arrive one by one: a renewal between each
+            session.log.append("clicks", 0, [click(i) for i in range(start, start + 100)])
+            session.wait_until_processed(60)
+        copied, changes = check_sinks(session.log)
+        table = {(row[0], row[1]): (row[3], row[4]) for row in session.query("SELECT * FROM per_min;").rows}
+    assert len(set(renewals)) == 2 and len(renewals) >= 10, renewals
+    assert sorted(copied) == list(range(1200))  # nothing lost, nothing doubled
+    expected = reference(1200)
+    assert {k: v[-1] for k, v in changes.items()} == expected
+    assert table == expected

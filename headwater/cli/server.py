@@ -30,6 +30,7 @@ import typer
 
 from headwater.cli.common import LogUrl, app, fail
 from headwater.errors import HeadwaterError
+from headwater.server.app import create_app
 from headwater.server.config import ServerConfig
 from headwater.server.log_format import FORMATS, configure_logging
 
@@ -155,8 +156,6 @@ def up(
     if workers > 1 and role == "all":
         raise typer.Exit(supervise(workers, host, port))
     import uvicorn
-
-    from headwater.server.app import create_app
 
     keys = _listed(write_key)
     properties = dict(_property(p) for item in (ksql_property or []) for p in item.split(",") if p.strip())

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from headwater import __version__ as headwater_version
 from headwater.errors import HeadwaterError
 from headwater.server import ksql_query
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
     FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, read_request,

@@ -15,7 +15,7 @@ client accepts ``application/json``, the same items as one JSON array.
 A push query's rows are sent as they arrive. Reading rows blocks, so each
 wait (at most :data:`ROW_WAIT_S`) runs in a worker thread; when the client
 disconnects Starlette cancels the response and the ``finally`` closes the
-:class:`~headwater.engine.query.PushQuery` (its thread ends). ``/close-query``
+:class:`~headwater.engine.push.PushQuery` (its thread ends). ``/close-query``
 closes one by id, which ends its response too.
 """
 
@@ -36,10 +36,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from headwater.engine.pull import PullResult
-from headwater.engine.query import PushQuery
+from headwater.engine.push import PushQuery
 from headwater.errors import HeadwaterError, SqlSemanticError
 from headwater.log.printing import print_lines
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.ksql_common import (
     BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, MAX_PUSH, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,

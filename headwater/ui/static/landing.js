@@ -14,8 +14,14 @@
     return el("p", { class: "hw-muted" }, text + " ", href ? el("a", { href: href, text: action }) : null);
   }
 
+  /* "RUNNING", or a connector's "RUNNING (1/1 tasks RUNNING)": running when every task is. */
+  function running(state) {
+    var tasks = /\((\d+)\/(\d+) tasks RUNNING\)/.exec(state || "");
+    return /^RUNNING/.test(state || "") && (!tasks || tasks[1] === tasks[2]);
+  }
+
   function stateBadge(state) {
-    var cls = state === "RUNNING" ? "hw-badge live" : state === "FAILED" || state === "ERROR" ? "hw-badge bad" : "hw-badge warn";
+    var cls = running(state) ? "hw-badge live" : /^(FAILED|ERROR)/.test(state) ? "hw-badge bad" : "hw-badge warn";
     return el("span", { class: cls, text: state });
   }
 
@@ -25,11 +31,12 @@
     set("count-records", hw.number(records) + " records held");
     set("count-sources", hw.number(data.streams.length + data.tables.length));
     set("count-sources-detail", data.streams.length + " streams, " + data.tables.length + " tables");
-    var running = data.queries.filter(function (q) { return q.state === "RUNNING"; }).length;
+    var queriesRunning = data.queries.filter(function (q) { return running(q.state); }).length;
+    var notRunning = data.queries.length - queriesRunning;
     set("count-queries", hw.number(data.queries.length));
-    set("count-queries-detail", running + " running" + (data.queries.length - running ? ", " + (data.queries.length - running) + " not" : ""));
+    set("count-queries-detail", queriesRunning + " running" + (notRunning ? ", " + notRunning + " not" : ""));
     set("count-connectors", hw.number(data.connectors.length));
-    var connectorsRunning = data.connectors.filter(function (c) { return c.state === "RUNNING"; }).length;
+    var connectorsRunning = data.connectors.filter(function (c) { return running(c.state); }).length;
     set("count-connectors-detail", connectorsRunning + " running");
     set("count-dashboards", hw.number(dashboards.length));
 

@@ -55,6 +55,20 @@
       queries.appendChild(more(data.queries, "/ui/flow", "queries") || el("span"));
     }
 
+    var flows = hw.clear(document.getElementById("flows"));
+    if (!data.queries.length) {
+      flows.appendChild(empty("Nothing flows yet: create a stream over a topic and a query over it.", "/ui/sql", "Open the SQL editor →"));
+    } else {
+      var source = function (name) { return el("a", { href: "/ui/flow/source/" + encodeURIComponent(name), text: name }); };
+      flows.appendChild(el("ul", { class: "hw-flows" }, data.queries.slice(0, SHOWN).map(function (q) {
+        var inputs = [];
+        q.sources.forEach(function (s, i) { if (i) inputs.push(" + "); inputs.push(source(s)); });
+        return el("li", null, inputs, " → ", el("a", { href: "/ui/flow/query/" + encodeURIComponent(q.id), class: "hw-muted", text: q.id }),
+                  " → ", q.sinks.map(source));
+      })));
+      flows.appendChild(more(data.queries, "/ui/flow", "flows") || el("span"));
+    }
+
     var connectors = hw.clear(document.getElementById("connectors"));
     if (!data.connectors.length) {
       connectors.appendChild(empty("No connector runs.", "/ui/connectors", "Create one →"));

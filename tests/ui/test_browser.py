@@ -86,6 +86,14 @@ def test_every_page_loads_without_a_console_error(live_server: Callable[..., Liv
     for panel in ("events_total", "events_per_min", "status_codes", "user_sessions"):
         page.page.wait_for_selector(f"[data-panel={panel}][data-rows='0']")
     assert not page.page.locator(".hw-panel .hw-badge.bad").count()
+    # hw.lines (what the SQL editor streams query results with) reads /query-stream's delimited rows.
+    header, *rows = page.page.evaluate("""() => new Promise((done, fail) => {
+        const lines = [];
+        hw.lines("/query-stream", {method: "POST", body: {sql: "SELECT * FROM EVENTS_PER_MIN;"},
+                                   headers: {Accept: "application/vnd.ksqlapi.delimited.v1"}},
+                 (line) => lines.push(line), (error) => error ? fail(error) : done(lines));
+    })""")
+    assert header["columnNames"] == ["K1", "WINDOWSTART", "WINDOWEND", "USERID", "EVENT_TS", "EVENTS"] and rows == []
     page.screenshot("dashboards")
     page.assert_clean()
 

@@ -44,6 +44,15 @@ def test_the_uis_data_needs_the_key(make_client: AppFactory) -> None:
     assert foreign.status_code == 403
 
 
+def test_no_path_under_ui_reaches_data_without_a_key(make_client: AppFactory) -> None:
+    client = make_client(admin_keys=("secret",))
+    for path in ("/ui//api/overview", "/ui/API/overview", "/ui/static/../../dashboards",
+                 "/ui/dashboards/x/../../api/overview"):
+        answer = client.get(path)
+        assert answer.status_code in (401, 404), (path, answer.status_code, answer.text[:200])
+        assert b'"queries"' not in answer.content
+
+
 def test_the_root_still_redirects_api_clients_to_info(make_client: AppFactory) -> None:
     answer = make_client().get("/", headers={"accept": "application/json"}, follow_redirects=False)
     assert answer.status_code == 307 and answer.headers["location"] == "/info"

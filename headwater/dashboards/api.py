@@ -8,6 +8,7 @@ data endpoints are in :mod:`headwater.dashboards.panels`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -59,7 +60,7 @@ class DashboardApi:
                 out[name] = source.topic
         return out
 
-    async def _answer(self, request: Request, work: Any) -> Response:
+    async def _answer(self, request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
         try:
             return await work()
         except DashboardNotFound as exc:

@@ -163,7 +163,11 @@ async def _pump(number: int, session: Session, start: QueryStart, out: asyncio.Q
         await out.put((number, Finished(error=f"{type(exc).__name__}: {exc}")))
 
 
-async def dashboard_events(session: Session, live: list[tuple[list[str], QueryStart | PanelError]]) -> AsyncIterator[bytes]:
+#: Per distinct query of the live panels: the panel ids it feeds, and the started query or why it did not start.
+Started = list[tuple[list[str], QueryStart | PanelError]]
+
+
+async def dashboard_events(session: Session, live: Started) -> AsyncIterator[bytes]:
     """All live panels of a dashboard on one stream (a browser opens at most 6 HTTP/1.1 connections to a
     server: one stream per panel would starve the page's other requests). Panels with the same query
     share one push query; events name the query by its number, the header says which panels it feeds."""
@@ -205,13 +209,13 @@ async def dashboard_events(session: Session, live: list[tuple[list[str], QuerySt
             await to_thread.run_sync(close_started, live)
 
 
-def start_live(session: Session, dashboard: Dashboard) -> list[tuple[list[str], QueryStart | PanelError]]:
+def start_live(session: Session, dashboard: Dashboard) -> Started:
     """One push query per distinct query text of the live panels (a failed start is kept as its error)."""
     by_query: dict[str, list[Panel]] = {}
     for panel in dashboard.panels:
         if panel.is_push:
             by_query.setdefault(panel.query.strip(), []).append(panel)
-    started: list[tuple[list[str], QueryStart | PanelError]] = []
+    started: Started = []
     try:
         for panels in by_query.values():
             ids = [p.id for p in panels]
@@ -225,7 +229,7 @@ def start_live(session: Session, dashboard: Dashboard) -> list[tuple[list[str], 
     return started
 
 
-def close_started(started: list[tuple[list[str], QueryStart | PanelError]]) -> None:
+def close_started(started: Started) -> None:
     for _, start in started:
         if isinstance(start, QueryStart) and start.push is not None:
             start.push.close()

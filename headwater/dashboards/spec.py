@@ -158,4 +158,4 @@ def from_yaml(text: str, where: str) -> Dashboard:
 
 
 def to_yaml(dashboard: Dashboard) -> str:
-    return yaml.safe_dump(dashboard.as_dict(), sort_keys=False, allow_unicode=True, width=110)
+    return str(yaml.safe_dump(dashboard.as_dict(), sort_keys=False, allow_unicode=True, width=110))

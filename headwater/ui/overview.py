@@ -52,7 +52,7 @@ def query_sources(text: str) -> list[str]:
 
 def _show(session: Session, statement: str, field: str) -> list[dict[str, Any]]:
     [entity] = session.execute(statement)
-    return list(entity.get(field, []))  # type: ignore[union-attr]
+    return list(entity.get(field, []))
 
 
 def overview(state: ServerState) -> dict[str, Any]:

@@ -146,9 +146,11 @@ def test_the_clickstream_dashboard_moves_and_shows_what_a_pull_query_answers(
     wait_for(lambda: shown() == CLICKS, "the panel to show what the pull query answers", 120)
     assert shown() == pulled() == CLICKS
     # The other live panels drew from the same stream; the sessions table (a pull panel) has rows.
+    def rows_in(panel: str) -> int:
+        return int(page.page.get_attribute(f"[data-panel={panel}]", "data-rows") or 0)
+
     for panel in ("events_per_min", "pages_per_min", "bandwidth_per_user", "status_codes", "user_sessions"):
-        wait_for(lambda p=panel: int(page.page.get_attribute(f"[data-panel={p}]", "data-rows") or 0) > 0,
-                 f"rows in panel {panel}", 60)
+        wait_for(lambda: rows_in(panel) > 0, f"rows in panel {panel}", 60)  # noqa: B023 - awaited in the loop
     page.page.wait_for_timeout(1000)
     page.screenshot("clickstream-dashboard")
     page.goto(server.url + "/")

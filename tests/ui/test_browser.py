@@ -9,6 +9,7 @@ origin cannot drive the APIs the UI uses; the landing page's first render is mea
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -94,6 +95,12 @@ def test_every_page_loads_without_a_console_error(live_server: Callable[..., Liv
                  (line) => lines.push(line), (error) => error ? fail(error) : done(lines));
     })""")
     assert header["columnNames"] == ["K1", "WINDOWSTART", "WINDOWEND", "USERID", "EVENT_TS", "EVENTS"] and rows == []
+    # "Download for Grafana" fetches the export with the tab's key and saves it.
+    with page.page.expect_download() as download:
+        page.page.click("#grafana")
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert saved["schemaVersion"] == 39 and saved["title"] == "Clickstream analytics"
+    assert download.value.suggested_filename == "clickstream.grafana.json"
     page.screenshot("dashboards")
     page.assert_clean()
 

@@ -20,7 +20,9 @@ and the health checks:
   the password of HTTP Basic, as the ksql CLI sends it) of the right role:
   ``read`` keys may GET and run queries, ``admin`` keys may do everything.
   ``/ksql`` lets a read key through and checks each statement
-  (:func:`request_role`).
+  (:func:`request_role`). GETs of the web UI's pages and files (``/`` and
+  ``/ui/...`` but ``/ui/api/...``) need no key: they carry no data, their
+  scripts call the APIs with one.
 
 Refusals are JSON in the shape of the API asked (ksqlDB's ``generic_error``
 on its paths, ``{"error_code", "message"}`` elsewhere).

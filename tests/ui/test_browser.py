@@ -101,6 +101,8 @@ def test_every_page_loads_without_a_console_error(live_server: Callable[..., Liv
     saved = json.loads(Path(download.value.path()).read_text())
     assert saved["schemaVersion"] == 39 and saved["title"] == "Clickstream analytics"
     assert download.value.suggested_filename == "clickstream.grafana.json"
+    page.goto(server.url + "/ui/dashboards")
+    assert page.page.locator("#dashboard-list .hw-card h3").all_inner_texts() == ["Clickstream analytics"]
     page.screenshot("dashboards")
     page.assert_clean()
 

@@ -58,9 +58,9 @@ class ServerState:
 
 
 def _route_modules() -> list[Any]:
-    from headwater.server import collector, connect, ksql, metrics, topics
+    from headwater.server import collector, connect, ksql, metrics, topics, ui_api
 
-    return [collector, ksql, topics, connect, metrics]
+    return [collector, ksql, topics, connect, metrics, ui_api]
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:

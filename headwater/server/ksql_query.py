@@ -43,7 +43,7 @@ from headwater.server.app import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.ksql_common import (
     BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, MAX_PUSH, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,
-    RequestCounter, dumps, json_row, read_request, schema_text, statement_error,
+    RequestCounter, dumps, error_position, json_row, read_request, schema_text, statement_error,
 )
 from headwater.session import Session
 from headwater.sql import ast
@@ -103,7 +103,7 @@ def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement]:
     try:
         pieces = split_statements(request.text)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), request.text) from None
+        raise statement_error(str(exc), request.text, position=error_position(exc)) from None
     if len(pieces) != 1:
         raise KsqlHttpError(400, BAD_REQUEST, f"Expected exactly one statement (a SELECT or PRINT), got {len(pieces)}.")
     piece = pieces[0]
@@ -111,7 +111,7 @@ def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement]:
         text = substitute_variables(piece.text, request.variables, piece.line, piece.column)
         statement = parse_statement(text, piece.line, piece.column)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), piece.text.strip()) from None
+        raise statement_error(str(exc), piece.text.strip(), position=error_position(exc)) from None
     if not isinstance(statement, (ast.Query, ast.Print)):
         raise statement_error(f"Statement type `{type(statement).__name__}` is not supported on this endpoint: "
                               "send SELECT and PRINT here, everything else to /ksql.", piece.text.strip())
@@ -122,7 +122,7 @@ def start_query(session: Session, text: str, statement: ast.Query, properties: d
     try:
         result = session.query(text, properties)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), text.strip()) from None
+        raise statement_error(str(exc), text.strip(), position=error_position(exc)) from None
     if isinstance(result, PullResult):
         source = session.catalog.find(statement.from_.name) if isinstance(statement.from_, ast.AliasedRelation) else None
         source_keys = {c.name for c in source.key_columns} if source is not None else set()
@@ -260,7 +260,7 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
             try:
                 await to_thread.run_sync(_check_print, session, statement)
             except HeadwaterError as exc:
-                raise statement_error(str(exc), text.strip()) from None
+                raise statement_error(str(exc), text.strip(), position=error_position(exc)) from None
             return text, statement, None
         assert isinstance(statement, ast.Query)
         if statement.is_push and len(session.push_queries) >= MAX_PUSH_QUERIES:

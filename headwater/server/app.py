@@ -58,9 +58,12 @@ class ServerState:
 
 
 def _route_modules() -> list[Any]:
-    from headwater.server import collector, connect, ksql, metrics, topics, ui_api
+    from headwater.server import collector, connect, ksql, metrics, topics
+    from headwater.ui import routes as ui
 
-    return [collector, ksql, topics, connect, metrics, ui_api]
+    # The UI first: its GET / (the landing page for browsers, a redirect to /info for API clients, as ksqlDB
+    # answered before) must come before Connect's GET / (which ksql's redirect used to shadow).
+    return [ui, collector, ksql, topics, connect, metrics]
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:

@@ -1,9 +1,9 @@
 """The topic browser's API: topics with offsets, sizes and live rates; messages shown for people; key search.
 
-GET /api/topics                                        every topic: partitions (offsets, size, rate), rate, sources
-GET /api/topics/{topic}                                one topic: the same plus its config and the consumer groups' lag
-GET /api/topics/{topic}/partitions/{p}/messages        ?offset=N | ?timestamp=ms-or-ISO, &limit (default 50, max 500)
-GET /api/topics/{topic}/search                         ?key=K [&match=exact|contains] [&limit] [&scan]: newest records first
+GET /ui/api/topics                                        every topic: partitions (offsets, size, rate), rate, sources
+GET /ui/api/topics/{topic}                                one topic: the same plus its config and the consumer groups' lag
+GET /ui/api/topics/{topic}/partitions/{p}/messages        ?offset=N | ?timestamp=ms-or-ISO, &limit (default 50, max 500)
+GET /ui/api/topics/{topic}/search                         ?key=K [&match=exact|contains] [&limit] [&scan]: newest records first
 
 Producing goes through ``POST /topics/{topic}/messages`` (``topics.py``; the guard asks an admin key when one is set).
 
@@ -271,9 +271,9 @@ def time_param(stamp: str) -> int:
 def routes(state: ServerState, rates: LiveRates) -> list[BaseRoute]:
     api = BrowseApi(state, rates)
     handlers: list[tuple[str, Callable[[Request], Awaitable[Response]]]] = [
-        ("/api/topics", api.list_topics),
-        ("/api/topics/{topic}", api.describe),
-        ("/api/topics/{topic}/partitions/{partition}/messages", api.messages),
-        ("/api/topics/{topic}/search", api.search),
+        ("/ui/api/topics", api.list_topics),
+        ("/ui/api/topics/{topic}", api.describe),
+        ("/ui/api/topics/{topic}/partitions/{partition}/messages", api.messages),
+        ("/ui/api/topics/{topic}/search", api.search),
     ]
     return [Route(path, handler, methods=["GET"]) for path, handler in handlers]

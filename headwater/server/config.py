@@ -56,6 +56,9 @@ class ServerConfig:
     #: "all" (one process does everything), "primary" (SQL, connectors, topics, metrics; serves also on
     #: a private port) or "collector" (collector only; forwards the rest to ``primary_url``).
     role: str = "all"
+    #: A folder of dashboard files (<id>.yaml, ``headwater up --dashboards DIR``); PUT /dashboards writes there.
+    #: None: dashboards saved over the API go to dashboards/ beside the embedded log's data.
+    dashboards_dir: str | None = None
     primary_url: str | None = None
 
     def key_roles(self) -> dict[str, str]:

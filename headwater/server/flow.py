@@ -1,7 +1,7 @@
 """The flow view's API: streams, tables, persistent queries, connectors and their topics as a graph.
 
-GET /api/flow                     {"nodes": [...], "edges": [...]}: what flows where, with live rates
-GET /api/flow/{kind}/{name}       one node's details (kind: stream, table, query, connector, topic)
+GET /ui/api/flow                     {"nodes": [...], "edges": [...]}: what flows where, with live rates
+GET /ui/api/flow/{kind}/{name}       one node's details (kind: stream, table, query, connector, topic)
 
 Nodes are ``{"id": "<kind>:<name>", "kind", "name", "status", "rate"}`` (records/s over the last minute:
 a topic's appends, a query's records out, a stream's or table's topic). Edges are
@@ -239,4 +239,4 @@ def routes(state: ServerState, rates: LiveRates) -> list[BaseRoute]:
         except HeadwaterError as exc:
             return json_response({"error_code": 422, "message": str(exc)}, 422)
 
-    return [Route("/api/flow", graph, methods=["GET"]), Route("/api/flow/{kind}/{name}", node, methods=["GET"])]
+    return [Route("/ui/api/flow", graph, methods=["GET"]), Route("/ui/api/flow/{kind}/{name}", node, methods=["GET"])]

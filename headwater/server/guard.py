@@ -48,6 +48,10 @@ _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 _PUBLIC = frozenset({"/healthcheck", "/ksql/healthcheck", "/js/headwater.js"})
 #: Answered without a key (still behind the Host and Origin checks): ksqlDB clients probe /info first.
 _KEYLESS = frozenset({"/info", "/"})
+#: The UI's pages and static files (GET only): shells without data, whose scripts call the APIs with a key.
+#: The UI's own JSON lives under /ui/api/ and needs a key like every API.
+_KEYLESS_PAGES = "/ui/"
+_KEYED_UI = "/ui/api/"
 _KSQL_PATHS = ("/ksql", "/query", "/query-stream", "/close-query", "/info", "/status")
 #: POSTs that only read: queries (and closing one's own push query). /ksql checks each statement.
 _READ_POSTS = frozenset({"/query", "/query-stream", "/close-query", "/ksql"})
@@ -162,7 +166,10 @@ class Guard:
         return self._authorize(scope, headers, method)
 
     def _authorize(self, scope: Scope, headers: Headers, method: str) -> tuple[int, str] | None:
-        if not self.roles or scope["path"] in _KEYLESS:
+        path = scope["path"]
+        if not self.roles or path in _KEYLESS:
+            return None
+        if method in ("GET", "HEAD") and path.startswith(_KEYLESS_PAGES) and not path.startswith(_KEYED_UI):
             return None
         given = presented_key(headers)
         if given is None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from anyio import to_thread
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from headwater import __version__ as headwater_version
@@ -174,9 +174,6 @@ def routes(state: ServerState) -> list[BaseRoute]:
         return Response(dumps({"status": found["status"], "message": found["message"]}),
                         media_type=response_media_type(request))
 
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/info", status_code=307)
-
     wrap = counter.wrap
     return [
         Route("/ksql", wrap("ksql", ksql), methods=["POST"]),
@@ -184,7 +181,6 @@ def routes(state: ServerState) -> list[BaseRoute]:
         Route("/ksql/healthcheck", wrap("healthcheck", healthcheck), methods=["GET"]),
         Route("/status", wrap("status", status_all), methods=["GET"]),
         Route("/status/{type}/{entity}/{action}", wrap("status", status_one), methods=["GET"]),
-        Route("/", wrap("root", root), methods=["GET"]),
         *ksql_query.routes(state, counter),
     ]
 

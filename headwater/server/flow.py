@@ -151,8 +151,11 @@ class FlowApi:
                 start = committed if committed is not None else self.log.beginning_offset(*tp)
                 lag += max(0, self.log.end_offset(*tp) - start)
         problem = query.error()
+        found = [session.catalog.find(n) if session is not None else None for n in read_sources(query)]
         return {"kind": "query", "name": query_id, "statement": query.statement, "status": query.state.value,
                 "sources": read_sources(query), "sink": query.sink.name, "sink_topic": query.sink.topic,
+                "reads": [{"name": s.name, "kind": "table" if s.is_table else "stream"} for s in found if s is not None],
+                "sink_kind": "table" if query.sink.is_table else "stream",
                 "records_in": query.stats.records_in, "records_out": query.stats.records_out,
                 "failed_records": query.stats.failed, "late_records": int(getattr(query, "late_records", 0)),
                 "lag": lag, "rate_in": round(rates.get(query_counter(query_id, "in"), 0.0), 3),

@@ -133,3 +133,5 @@ def test_ksql_errors_carry_their_position(make_client: AppFactory) -> None:
     assert len(body["entities"]) == 2  # ksqlDB's shape is kept: the statements that ran before it
     query = client.post("/query-stream", json={"sql": "SELECT b\nFROM s EMIT CHANGES;"}).json()
     assert query["position"] == {"line": 1, "column": 8} and "cannot be resolved" in query["message"]
+    later = client.post("/query-stream", json={"sql": "\n\n  SELECT b\nFROM s EMIT CHANGES;"}).json()
+    assert later["position"] == {"line": 3, "column": 10}  # where it is in the request, as /ksql counts

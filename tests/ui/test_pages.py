@@ -258,7 +258,8 @@ def test_first_render_with_100_topics_and_50_queries(browser: Browser, tmp_path:
                      "/ui/topics/src"):
             tab.open(path)  # warm: the first visit loads scripts and starts the rate sampler
             figures[path] = round(tab.open(path), 3)
-        tab.shot("flow-100-topics-50-queries")
+            if path == "/ui/flow":
+                tab.shot("flow-100-topics-50-queries")
         tab.check()
         context.close()
         print(f"\nfirst render with {len(user_topics)} topics and 50 queries (s): {figures}")

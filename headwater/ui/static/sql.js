@@ -163,7 +163,8 @@
           tbody = el("tbody");
           results.appendChild(el("table", { class: "hw-table", id: "sql-result-table" },
             el("thead", null, el("tr", null, item.columnNames.map(function (c, i) {
-              return el("th", { text: c, title: item.columnTypes[i] });
+              var numeric = /^(INT|INTEGER|BIGINT|DOUBLE|DECIMAL)/.test(item.columnTypes[i] || "");
+              return el("th", { class: numeric ? "num" : null, text: c, title: item.columnTypes[i] });
             }))), tbody));
           return;
         }

@@ -72,9 +72,13 @@
         });
       }
       if (t.consumer_groups.length) {
-        sources.append(el("br"), "Consumer groups (lag): " + t.consumer_groups.map(function (g) {
-          return g.group + " (" + g.lag + ")";
-        }).join(", "));
+        var lag = t.consumer_groups.reduce(function (sum, g) { return sum + g.lag; }, 0);
+        var groups = el("details", { id: "topic-groups" }, el("summary", {
+          text: t.consumer_groups.length + " consumer group" + (t.consumer_groups.length === 1 ? "" : "s") + ", total lag " + hw.number(lag) }),
+          hw.table(["Group", "Lag"], t.consumer_groups.map(function (g) { return [g.group, g.lag]; })));
+        var previous = document.getElementById("topic-groups");
+        if (previous && previous.open) groups.open = true;
+        sources.append(groups);
       }
       if (!partitionSelect.options.length) {
         t.partitions.forEach(function (p) {

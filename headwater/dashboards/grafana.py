@@ -69,7 +69,7 @@ def grafana_panel(number: int, title: str, kind: str, grid: dict[str, int], pane
 
 
 def server_row(y: int) -> list[dict[str, Any]]:
-    collector = [{"refId": "A", "expr": "sum(rate(headwater_collector_events_total[1m]))",
+    collector = [{"refId": "A", "expr": "sum(rate(headwater_collector_events_total{outcome=\"accepted\"}[1m]))",
                   "legendFormat": "events accepted/s", "datasource": DATASOURCE, "range": True}]
     ksql = [{"refId": "A", "expr": "sum by (endpoint) (rate(headwater_ksql_requests_total[1m]))",
              "legendFormat": "{{endpoint}}", "datasource": DATASOURCE, "range": True}]

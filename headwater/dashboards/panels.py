@@ -1,9 +1,10 @@
-"""A panel's data: ``GET /dashboards/{id}/panels/{panel}/data`` (pull) and ``.../stream`` (push, SSE).
+"""Panel data: ``GET /dashboards/{id}/panels/{panel}/data`` (pull), ``.../stream`` (push, SSE), and
+``GET /dashboards/{id}/stream`` (every live panel of the dashboard on one SSE stream).
 
-Both run the panel's query, as written in the dashboard file, through the
+They run the panels' queries, as written in the dashboard file, through the
 server's SQL session: nothing from the request reaches the SQL (the ids only
 select a dashboard and a panel). ``/data`` answers a pull query's rows as
-``{"columns", "key", "rows"}``. ``/stream`` starts the push query with
+``{"columns", "rows"}``. ``/stream`` starts the push query with
 ``auto.offset.reset=earliest`` (so a live panel starts from the table's
 current contents, then follows its changes) and answers server-sent events::
 
@@ -18,21 +19,30 @@ current contents, then follows its changes) and answers server-sent events::
 with a comment line (``: keep-alive``) every few seconds while idle. ``key``
 names the columns that identify a row of a table's changelog, so the page
 keeps the latest row per key. The push query closes when the client goes away.
+
+The dashboard's stream (what the page reads: a browser opens at most six
+HTTP/1.1 connections to one server, so a stream per panel would starve the
+page) runs one push query per distinct query text and tags its events with
+the query's number: ``header`` ``{"query", "panels", "columns", "key"}``,
+``rows`` ``{"query", "rows"}``, ``error`` / ``end`` ``{"query", "message"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from headwater.dashboards.api import error_response, json_response, store_for
-from headwater.dashboards.spec import DashboardSpecError, Panel
+from headwater.dashboards.spec import Dashboard, DashboardSpecError, Panel, parse_select
 from headwater.dashboards.store import DashboardNotFound, DashboardStore
 from headwater.engine.pull import PullResult
 from headwater.errors import HeadwaterError
@@ -40,7 +50,7 @@ from headwater.server.app import ServerState
 from headwater.server.ksql_common import dumps, json_row
 from headwater.server.ksql_query import MAX_PUSH_QUERIES, Finished, QueryStart, result_chunks
 from headwater.session import Session
-from headwater.sql.catalog import Namespace
+from headwater.sql import ast
 
 #: Most rows a pull panel answers (a dashboard is not an export).
 MAX_PULL_ROWS = 10_000
@@ -69,8 +79,9 @@ def find_panel(store: DashboardStore, dashboard_id: str, panel_id: str) -> Panel
     return panel
 
 
-def key_columns(columns: list[str], keys: set[str]) -> list[str]:
-    return [c for c in columns if c in keys or c in WINDOW_COLUMNS]
+def key_columns(columns: list[str], keys: set[str]) -> list[str] | None:
+    """The key columns in column order; None when the rows are events (or the key is incomplete)."""
+    return [c for c in columns if c in keys] or None
 
 
 def pull_rows(session: Session, panel: Panel) -> dict[str, Any]:
@@ -100,8 +111,26 @@ def start_push(session: Session, panel: Panel) -> QueryStart:
         raise PanelError(400, f"Panel {panel.id!r}: {exc}") from None
     if isinstance(result, PullResult):
         raise PanelError(400, f"Panel {panel.id!r}: the query did not run as a push query.")
-    keys = {o.name for o in result.plan.outputs if o.namespace is Namespace.KEY}
-    return QueryStart(result.id, result.columns, result.types, keys, push=result)
+    return QueryStart(result.id, result.columns, result.types, table_key(session, panel, result.columns), push=result)
+
+
+def table_key(session: Session, panel: Panel, columns: list[str]) -> set[str]:
+    """The columns that identify a row of the table the panel follows (its key, and window bounds).
+
+    Empty for a stream (every row is an event), and when the query leaves out part of the key: then the
+    page cannot fold changes into rows, and says so.
+    """
+    statement = parse_select(panel.query)
+    relation = statement.from_
+    if not isinstance(relation, ast.AliasedRelation) or statement.group_by is not None:
+        return set()
+    source = session.catalog.find(relation.name)
+    if source is None or source.kind is not ast.SourceKind.TABLE:
+        return set()
+    keys = {c.name for c in source.key_columns}
+    if source.window is not None:
+        keys |= set(WINDOW_COLUMNS)
+    return keys if keys <= set(columns) else set()
 
 
 def sse(event: str | None, data: Any) -> bytes:
@@ -126,6 +155,78 @@ async def events(session: Session, start: QueryStart) -> AsyncIterator[bytes]:
             yield b"".join(sse(None, row) for row in item)
 
 
+async def _pump(number: int, session: Session, start: QueryStart, out: asyncio.Queue[tuple[int, Any]]) -> None:
+    async for item in result_chunks(session, start):
+        await out.put((number, item))
+
+
+async def dashboard_events(session: Session, live: list[tuple[list[str], QueryStart | PanelError]]) -> AsyncIterator[bytes]:
+    """All live panels of a dashboard on one stream (a browser opens at most 6 HTTP/1.1 connections to a
+    server: one stream per panel would starve the page's other requests). Panels with the same query
+    share one push query; events name the query by its number, the header says which panels it feeds."""
+    queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(maxsize=64)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for number, (panel_ids, start) in enumerate(live):
+            if isinstance(start, PanelError):
+                yield sse("error", {"query": number, "panels": panel_ids, "message": start.message})
+                continue
+            yield sse("header", {"query": number, "panels": panel_ids, "queryId": start.query_id,
+                                 "columns": start.columns, "key": key_columns(start.columns, start.keys)})
+            tasks.append(asyncio.create_task(_pump(number, session, start, queue)))
+        idle_since = time.monotonic()
+        running = len(tasks)
+        while running:
+            try:
+                number, item = await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if isinstance(item, Finished):
+                running -= 1
+                message = {"query": number, "message": item.error or item.final}
+                yield sse("error" if item.error else "end", message)
+            elif item:
+                yield sse("rows", {"query": number, "rows": item})
+            elif time.monotonic() - idle_since >= KEEP_ALIVE_S:
+                idle_since = time.monotonic()
+                yield b": keep-alive\n\n"
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # A pump cancelled before its first step never ran result_chunks' cleanup: close every query here.
+        with anyio.CancelScope(shield=True):
+            await to_thread.run_sync(close_started, live)
+
+
+def start_live(session: Session, dashboard: Dashboard) -> list[tuple[list[str], QueryStart | PanelError]]:
+    """One push query per distinct query text of the live panels (a failed start is kept as its error)."""
+    by_query: dict[str, list[str]] = {}
+    for panel in dashboard.panels:
+        if panel.is_push:
+            by_query.setdefault(panel.query.strip(), []).append(panel.id)
+    started: list[tuple[list[str], QueryStart | PanelError]] = []
+    try:
+        for panel_ids in by_query.values():
+            try:
+                started.append((panel_ids, start_push(session, dashboard.panel(panel_ids[0]))))  # type: ignore[arg-type]
+            except PanelError as exc:
+                started.append((panel_ids, exc))
+    except BaseException:
+        close_started(started)
+        raise
+    return started
+
+
+def close_started(started: list[tuple[list[str], QueryStart | PanelError]]) -> None:
+    for _, start in started:
+        if isinstance(start, QueryStart) and start.push is not None:
+            start.push.close()
+
+
 def routes(state: ServerState) -> list[BaseRoute]:
     store = store_for(state)
     session = state.session
@@ -146,7 +247,19 @@ def routes(state: ServerState) -> list[BaseRoute]:
         return StreamingResponse(events(session, start), media_type="text/event-stream",
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
+    async def dashboard_stream(request: Request) -> Response:
+        try:
+            dashboard = (await to_thread.run_sync(store.get, request.path_params["id"])).dashboard
+        except DashboardNotFound as exc:
+            return error_response(request, 404, str(exc))
+        except DashboardSpecError as exc:
+            return error_response(request, 400, str(exc))
+        live = await to_thread.run_sync(start_live, session, dashboard)
+        return StreamingResponse(dashboard_events(session, live), media_type="text/event-stream",
+                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
     return [
+        Route("/dashboards/{id}/stream", dashboard_stream, methods=["GET"]),
         Route("/dashboards/{id}/panels/{panel}/data", data, methods=["GET"]),
         Route("/dashboards/{id}/panels/{panel}/stream", stream, methods=["GET"]),
     ]

@@ -111,14 +111,15 @@ class Dashboard(BaseModel):
         range_ms(value)
         return value
 
-    @model_validator(mode="after")
-    def _unique_panels(self) -> Dashboard:
+    @field_validator("panels")
+    @classmethod
+    def _unique_panels(cls, panels: list[Panel]) -> list[Panel]:
         seen: set[str] = set()
-        for panel in self.panels:
+        for panel in panels:
             if panel.id in seen:
                 raise ValueError(f"panel id {panel.id!r} appears twice: panel ids are unique in a dashboard")
             seen.add(panel.id)
-        return self
+        return panels
 
     def panel(self, panel_id: str) -> Panel | None:
         return next((p for p in self.panels if p.id == panel_id), None)

@@ -101,7 +101,7 @@
     }
     if (!response.ok) {
       var error = await readError(response);
-      if (!options.quiet) hw.showError(options.method + " " + path + " → " + error.message);
+      if (!options.quiet) hw.showError((options.method || "GET") + " " + path + " → " + error.message);
       throw error;
     }
     if (options.raw) return response;

@@ -266,3 +266,26 @@ def test_first_render_with_100_topics_and_50_queries(browser: Browser, tmp_path:
         assert max(figures.values()) < RENDER_BOUND_S
     finally:
         big.stop()
+
+
+def test_with_an_admin_key_the_pages_ask_for_it_and_produce_with_it(browser: Browser, tmp_path: Path) -> None:
+    keyed = start_server(ServerConfig(log_url=str(tmp_path / "log"), admin_key="s3cret"))
+    try:
+        created = httpx.post(f"{keyed.url}/topics", json={"name": "orders", "partitions": 1},
+                             headers={"X-API-Key": "s3cret"})
+        assert created.status_code == 200
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        tab = Tab(context.new_page(), keyed.url)
+        tab.page.goto(keyed.url + "/ui/topics/orders")
+        tab.page.locator("#hw-key-dialog[open]").wait_for()  # the API said 401: the page asks for the key
+        tab.page.fill("#hw-key-input", "s3cret")
+        tab.page.click("#hw-key-form button[value=save]")
+        tab.page.wait_for_selector("body[data-rendered='1']")
+        tab.page.fill("#produce-value", "hello")
+        tab.page.click("#produce-form button[type=submit]")
+        tab.page.locator(".hw-msg pre", has_text="hello").wait_for()
+        assert tab.page.evaluate("sessionStorage.getItem('headwater.apiKey')") == "s3cret"
+        tab.check(refused=(401,))
+        context.close()
+    finally:
+        keyed.stop()

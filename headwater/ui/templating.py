@@ -41,5 +41,10 @@ def render(request: Request, template: str, *, title: str, section: str, status_
            **context: Any) -> HTMLResponse:
     """A page: ``template`` (extending base.html) with the nav marking ``section`` (a NAV path)."""
     page = _environment.get_template(template)
-    html = page.render(request=request, title=title, section=section, nav=NAV, version=__version__, **context)
+    # Whether keys are configured (not which): the page asks for one before its first call instead of
+    # collecting a 401 first.
+    state = getattr(request.app.state, "headwater", None)
+    needs_key = bool(state is not None and state.config.key_roles())
+    html = page.render(request=request, title=title, section=section, nav=NAV, version=__version__,
+                       needs_key=needs_key, **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

@@ -92,7 +92,7 @@
     });
     var list = Array.from(series.entries()).map(function (entry) {
       var data = Array.from(entry[1].entries()).sort(function (a, b) { return a[0] - b[0]; });
-      return { name: entry[0], type: panel.type === "bar" ? "bar" : "line", showSymbol: data.length < 3,
+      return { name: entry[0], type: panel.type === "bar" ? "bar" : "line", showSymbol: data.length <= 30,
                stack: panel.type === "bar" && s >= 0 ? "total" : undefined, data: data };
     }).sort(function (a, b) { return String(a.name).localeCompare(String(b.name)); });
     chart(target).setOption(Object.assign({}, BASE, {

@@ -88,6 +88,9 @@
   /* fetch with the key; options: method, body (sent as JSON), headers, quiet (no banner), raw (the Response). */
   hw.api = async function (path, options) {
     options = options || {};
+    if (!hw.key() && document.body.getAttribute("data-needs-key") === "true") {
+      await hw.askKey("This server needs an API key for its data.");
+    }
     var init = { method: options.method || "GET", headers: hw.headers(options.headers), signal: options.signal,
                  credentials: "same-origin" };
     if (options.body !== undefined) {

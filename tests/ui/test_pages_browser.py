@@ -6,47 +6,29 @@ deleted from its page; the topic browser shows a produced message. Screenshots g
 With 100 topics and 50 persistent queries each page's first render (navigation to ``data-rendered`` on
 <body>) is measured and printed; the bound asserted is a generous 10 s (speed is reported, not asserted).
 
-Skipped only when chromium or Playwright is missing and CI is unset.
+The browser and the skip rule are tests/ui/browser.py's (skipped only when chromium or Playwright is missing
+and CI is unset).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from headwater.server import ServerConfig
 from tests.server.live import LiveServer, start_server
+from tests.ui.browser import SCREENSHOTS, needs_browser
 
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - the skip below says what to install
-    sync_playwright = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
-pytestmark = pytest.mark.skipif((CHROMIUM is None or sync_playwright is None) and not os.environ.get("CI"),
-                                reason="needs chromium (apt-get install -y chromium) and playwright")
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+pytestmark = needs_browser
 RENDER_BOUND_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +220,8 @@ def test_the_topic_browser_shows_a_produced_message(tab: Tab, pipeline: str) -> 
     tab.check()
 
 
-def test_first_render_with_100_topics_and_50_queries(browser: Browser, tmp_path: Path) -> None:
+@pytest.mark.slow  # ~30 s here, most of it starting 50 persistent queries: `pytest -m slow tests/ui`
+def test_first_render_of_the_tool_pages_with_100_topics_and_50_queries(browser: Browser, tmp_path: Path) -> None:
     big = start_server(ServerConfig(log_url=str(tmp_path / "log"), ksql_properties={"auto.offset.reset": "earliest"}))
     try:
         ksql(big.url, "CREATE STREAM src (id VARCHAR KEY, v INT) WITH (kafka_topic='src', partitions=1, "

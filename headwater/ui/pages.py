@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from headwater.server import ui_api
+from headwater.server import browse, flow
 from headwater.server.app import ServerState
 from headwater.server.flow import KINDS
+from headwater.server.rates import LiveRates
 from headwater.ui.templating import render
 
 
@@ -56,8 +57,13 @@ async def connector_page(request: Request) -> Response:
 
 
 def routes(state: ServerState) -> list[BaseRoute]:
+    """The pages and their JSON; the topic browser and the flow view share one rate sampler (a topic has the
+    same rate on both), stopped when the app shuts down."""
+    rates = LiveRates(state.log, state.session)
+    state.closers.append(rates)
     return [
-        *ui_api.routes(state),
+        *browse.routes(state, rates),
+        *flow.routes(state, rates),
         Route("/ui/topics", topics_page, methods=["GET"]),
         Route("/ui/topics/{name}", topic_page, methods=["GET"]),
         Route("/ui/flow", flow_page, methods=["GET"]),

@@ -44,8 +44,13 @@
     return pos;
   }
 
-  function option(graph) {
+  /* The graph keeps its laid-out spacing (ECharts would stretch a small graph over the whole chart). */
+  function option(graph, box) {
     var pos = layout(graph);
+    var xs = Object.values(pos).map(function (p) { return p.x; });
+    var ys = Object.values(pos).map(function (p) { return p.y; });
+    var spanX = xs.length ? Math.max.apply(null, xs) : 0;
+    var spanY = ys.length ? Math.max.apply(null, ys) : 0;
     var maxRate = graph.edges.reduce(function (m, e) { return Math.max(m, e.rate || 0); }, 0) || 1;
     return {
       animation: false,
@@ -55,16 +60,17 @@
         return n.kind + " " + n.name + (n.status ? " (" + n.status + ")" : "") + "<br>" + hw.rate(n.rate);
       } },
       series: [{
-        type: "graph", layout: "none", roam: true, draggable: false, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
+        type: "graph", layout: "none", roam: true, left: "center", top: "middle",
+        width: Math.max(1, Math.min(box.clientWidth - 140, spanX)), height: Math.max(1, Math.min(box.clientHeight - 80, spanY)), draggable: false, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
         label: { show: true, position: "bottom", fontSize: 11, formatter: function (p) { return p.data.node.name; } },
-        edgeLabel: { show: true, fontSize: 10, color: "#5d6678", formatter: function (p) { return p.data.rate ? hw.rate(p.data.rate) : ""; } },
+        edgeLabel: { show: true, fontSize: 11, color: "#1d2330", formatter: function (p) { return p.data.rate ? hw.rate(p.data.rate) : ""; } },
         data: graph.nodes.map(function (n) {
           return { name: n.id, x: pos[n.id].x, y: pos[n.id].y, node: n, symbol: SYMBOLS[n.kind], symbolSize: n.kind === "query" ? 22 : 18,
                    itemStyle: { color: n.status === "ERROR" || n.status === "FAILED" ? "#cf222e" : COLORS[n.kind] } };
         }),
         links: graph.edges.map(function (e) {
           return { source: e.source, target: e.target, rate: e.rate,
-                   lineStyle: { width: 1 + 4 * Math.sqrt((e.rate || 0) / maxRate), color: e.rate ? "#1f6feb" : "#9aa3b0", curveness: 0.05 } };
+                   lineStyle: { opacity: 0.85, width: 1 + 4 * Math.sqrt((e.rate || 0) / maxRate), color: e.rate ? "#1f6feb" : "#9aa3b0", curveness: 0.05 } };
         }),
       }],
     };
@@ -97,7 +103,7 @@
     });
     async function load() {
       var graph = await hw.api("/ui/api/flow");
-      chart.setOption(option(graph), { replaceMerge: ["series"] });
+      chart.setOption(option(graph, document.getElementById("flow-chart")), { replaceMerge: ["series"] });
       var box = hw.clear(document.getElementById("flow-nodes"));
       box.appendChild(graph.nodes.length ? nodeTable(graph)
         : el("p", { class: "hw-muted" }, "Nothing flows yet. ", el("a", { href: "/ui/sql", text: "Create a stream in the SQL editor" }),

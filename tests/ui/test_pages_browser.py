@@ -12,6 +12,7 @@ and CI is unset).
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -246,12 +247,12 @@ def test_first_render_of_the_tool_pages_with_100_topics_and_50_queries(browser: 
         for path in ("/", "/ui/topics", "/ui/flow", f"/ui/flow/query/{query_id}", "/ui/sql", "/ui/connectors",
                      "/ui/topics/src"):
             tab.open(path)  # warm: the first visit loads scripts and starts the rate sampler
-            figures[path] = round(tab.open(path), 3)
+            figures[path] = round(statistics.median(tab.open(path) for _ in range(3)), 3)  # this machine is busy
             if path == "/ui/flow":
                 tab.shot("flow-100-topics-50-queries")
         tab.check()
         context.close()
-        print(f"\nfirst render with {len(user_topics)} topics and 50 queries (s): {figures}")
+        print(f"\nfirst render with {len(user_topics)} topics and 50 queries (s, median of 3 warm visits): {figures}")
         assert max(figures.values()) < RENDER_BOUND_S
     finally:
         big.stop()

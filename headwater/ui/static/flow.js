@@ -6,6 +6,7 @@
   var COLORS = { connector: "#8250df", topic: "#6e7781", stream: "#1f6feb", table: "#1a7f37", query: "#bc4c00" };
   var SYMBOLS = { connector: "diamond", topic: "rect", stream: "roundRect", table: "roundRect", query: "circle" };
   var ORDER = ["connector", "topic", "stream", "table", "query"];
+  var NAMES = new Intl.Collator("en", { numeric: true });
 
   function nodeHref(node) { return "/ui/flow/" + node.kind + "/" + enc(node.name); }
 
@@ -29,28 +30,37 @@
     graph.nodes.forEach(function (n) { (columns[rank[n.id]] = columns[rank[n.id]] || []).push(n); });
     var row = {};
     var pos = {};
+    var tallest = Math.max.apply(null, Object.values(columns).map(function (c) { return c.length; }).concat([1]));
+    var step = tallest > 12 ? 34 : 70;
     Object.keys(columns).map(Number).sort(function (a, b) { return a - b; }).forEach(function (r) {
       var column = columns[r];
       column.forEach(function (n) {
         var ins = (inputs[n.id] || []).filter(function (s) { return row[s] !== undefined; });
         n.order = ins.length ? ins.reduce(function (s, id) { return s + row[id]; }, 0) / ins.length : Infinity;
       });
-      column.sort(function (a, b) { return a.order - b.order || a.name.localeCompare(b.name); });
+      column.sort(function (a, b) { return a.order - b.order || NAMES.compare(a.name, b.name); });
+      var offset = (tallest - column.length) / 2;  // short columns sit in the middle of the tallest
       column.forEach(function (n, index) {
-        row[n.id] = index;
-        pos[n.id] = { x: r * 240, y: index * 70 };
+        row[n.id] = index + offset;
+        pos[n.id] = { x: r * 240, y: (index + offset) * step };
       });
     });
+    pos.height = (tallest - 1) * step;
     return pos;
   }
 
   /* The graph keeps its laid-out spacing (ECharts would stretch a small graph over the whole chart). */
-  function option(graph, box) {
+  function option(graph, box, chart) {
     var pos = layout(graph);
+    var spanY = pos.height;
+    delete pos.height;
     var xs = Object.values(pos).map(function (p) { return p.x; });
-    var ys = Object.values(pos).map(function (p) { return p.y; });
     var spanX = xs.length ? Math.max.apply(null, xs) : 0;
-    var spanY = ys.length ? Math.max.apply(null, ys) : 0;
+    var wanted = Math.max(480, Math.min(3000, spanY + 120)) + "px";  // a tall graph makes the chart taller
+    if (box.style.height !== wanted) {
+      box.style.height = wanted;
+      if (chart) chart.resize();
+    }
     var maxRate = graph.edges.reduce(function (m, e) { return Math.max(m, e.rate || 0); }, 0) || 1;
     return {
       animation: false,
@@ -63,13 +73,13 @@
         type: "graph", layout: "none", roam: true, left: "center", top: "middle",
         width: Math.max(1, Math.min(box.clientWidth - 140, spanX)), height: Math.max(1, Math.min(box.clientHeight - 80, spanY)), draggable: false, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
         label: { show: true, position: "bottom", fontSize: 11, formatter: function (p) { return p.data.node.name; } },
-        edgeLabel: { show: true, fontSize: 11, color: "#1d2330", formatter: function (p) { return p.data.rate ? hw.rate(p.data.rate) : ""; } },
+        edgeLabel: { show: false, fontSize: 11, color: "#1d2330", formatter: function (p) { return hw.rate(p.data.rate); } },
         data: graph.nodes.map(function (n) {
           return { name: n.id, x: pos[n.id].x, y: pos[n.id].y, node: n, symbol: SYMBOLS[n.kind], symbolSize: n.kind === "query" ? 22 : 18,
                    itemStyle: { color: n.status === "ERROR" || n.status === "FAILED" ? "#cf222e" : COLORS[n.kind] } };
         }),
         links: graph.edges.map(function (e) {
-          return { source: e.source, target: e.target, rate: e.rate,
+          return { source: e.source, target: e.target, rate: e.rate, label: { show: !!e.rate },  // idle edges: no label
                    lineStyle: { opacity: 0.85, width: 1 + 4 * Math.sqrt((e.rate || 0) / maxRate), color: e.rate ? "#1f6feb" : "#9aa3b0", curveness: 0.05 } };
         }),
       }],
@@ -78,7 +88,7 @@
 
   function nodeTable(graph) {
     var nodes = graph.nodes.slice().sort(function (a, b) {
-      return ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) || a.name.localeCompare(b.name);
+      return ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) || NAMES.compare(a.name, b.name);
     });
     return el("table", { class: "hw-table", id: "flow-node-table" },
       el("thead", null, el("tr", null, el("th", { text: "Kind" }), el("th", { text: "Name" }), el("th", { text: "Status" }),
@@ -96,16 +106,21 @@
     ORDER.forEach(function (kind) {
       legend.appendChild(el("span", null, el("span", { class: "hw-dot", style: "background:" + COLORS[kind] }), kind === "query" ? "queries" : kind + "s"));
     });
-    var chart = echarts.init(document.getElementById("flow-chart"));
-    window.addEventListener("resize", function () { chart.resize(); });
-    chart.on("click", function (p) {
-      if (p.dataType === "node") window.location.href = nodeHref(p.data.node);
-    });
+    var box = document.getElementById("flow-chart");
+    var chart = null;  // made after the first answer sized the box: one render, not two
     async function load() {
       var graph = await hw.api("/ui/api/flow");
-      chart.setOption(option(graph, document.getElementById("flow-chart")), { replaceMerge: ["series"] });
-      var box = hw.clear(document.getElementById("flow-nodes"));
-      box.appendChild(graph.nodes.length ? nodeTable(graph)
+      var next = option(graph, box, chart);
+      if (!chart) {
+        chart = echarts.init(box);
+        window.addEventListener("resize", function () { chart.resize(); });
+        chart.on("click", function (p) {
+          if (p.dataType === "node") window.location.href = nodeHref(p.data.node);
+        });
+      }
+      chart.setOption(next, { replaceMerge: ["series"] });
+      var list = hw.clear(document.getElementById("flow-nodes"));
+      list.appendChild(graph.nodes.length ? nodeTable(graph)
         : el("p", { class: "hw-muted" }, "Nothing flows yet. ", el("a", { href: "/ui/sql", text: "Create a stream in the SQL editor" }),
              " or ", el("a", { href: "/ui/connectors", text: "start a connector" }), "."));
     }

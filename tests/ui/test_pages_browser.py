@@ -2,7 +2,7 @@
 
 Every page loads with no JavaScript console error (one fails the test); a push query runs from the SQL
 editor and fills the table live, an error is marked at its line and column; a connector is created and
-deleted from its page; the topic browser shows a produced message. Screenshots go to docs/screenshots/.
+deleted from its page, a failed task's trace shown; the topic browser shows a produced message. Screenshots go to docs/screenshots/.
 With 100 topics and 50 persistent queries each page's first render (navigation to ``data-rendered`` on
 <body>) is measured and printed; the bound asserted is a generous 10 s (speed is reported, not asserted).
 
@@ -12,6 +12,7 @@ and CI is unset).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -169,7 +170,7 @@ def test_a_push_query_fills_the_editor_table_live_and_errors_show_their_position
     tab.check(refused=(400,))
 
 
-def test_a_connector_is_created_and_deleted_from_its_page(tab: Tab, server: LiveServer) -> None:
+def test_a_connector_is_created_and_deleted_from_its_page(tab: Tab, server: LiveServer, pipeline: str) -> None:
     tab.page.on("dialog", lambda dialog: dialog.accept())
     tab.open("/ui/connectors")
     tab.page.select_option("#connector-class", "io.confluent.kafka.connect.datagen.DatagenConnector")
@@ -206,6 +207,20 @@ def test_a_connector_is_created_and_deleted_from_its_page(tab: Tab, server: Live
     tab.page.fill("#connector-json", '{"name": "bad", "config": {"connector.class": "Nope"}}')
     tab.page.click("#connector-json-form button[type=submit]")
     tab.page.locator("#hw-error").wait_for()  # the API's 4xx shows in the banner
+    # A sink that meets the broken record of pageviews fails its task (errors.tolerance=none): the trace shows.
+    files = Path(server.state.config.log_url) / "connect-files"
+    sink = {"name": "strict-sink", "config": {
+        "connector.class": "FileStreamSink", "topics": "pageviews", "file": str(files / "out.txt"),
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false"}}
+    tab.page.fill("#connector-json", json.dumps(sink))
+    tab.page.click("#connector-json-form button[type=submit]")
+    tab.page.locator("#connector-table tr[data-connector='strict-sink']").wait_for()
+    tab.open("/ui/connectors/strict-sink")
+    tab.page.locator("#connector-trace", has_text="Tolerance exceeded").wait_for(timeout=30_000)
+    tab.shot("connector-failed")
+    tab.page.click("#connector-actions button[data-action=delete]")
+    tab.page.wait_for_url("**/ui/connectors")
+    assert httpx.get(f"{server.url}/connectors").json() == []
     tab.check(refused=(400,))
 
 

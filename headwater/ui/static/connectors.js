@@ -5,6 +5,12 @@
   var el = function () { return hw.el.apply(null, arguments); };
   var enc = encodeURIComponent;
 
+  /* The last line of a trace: the exception and its message (the first line is "Traceback ..."). */
+  function lastLine(trace) {
+    var lines = trace.trim().split("\n");
+    return lines[lines.length - 1];
+  }
+
   function stateBadge(state) {
     var cls = state === "RUNNING" ? "hw-badge live" : state === "FAILED" ? "hw-badge bad" : "hw-badge warn";
     return el("span", { class: cls, text: state });
@@ -44,7 +50,8 @@
             el("td", null, el("a", { href: "/ui/connectors/" + enc(name), text: name })),
             el("td", { text: s.type || "" }),
             el("td", { class: "hw-mono", text: info.config["connector.class"] || "" }),
-            el("td", null, stateBadge(s.connector.state), s.connector.trace ? el("a", { href: "/ui/connectors/" + enc(name), text: " trace" }) : null),
+            el("td", null, stateBadge(s.connector.state), (s.connector.trace || s.tasks.some(function (t) { return t.trace; }))
+              ? el("a", { href: "/ui/connectors/" + enc(name), text: " trace" }) : null),
             el("td", null, s.tasks.map(function (t) { return el("span", null, stateBadge(t.state), " "); })),
             el("td", null, actions(name, s.connector.state, load)));
         }))));
@@ -131,7 +138,7 @@
                    }) : "–"),
                    el("dt", { text: "In the flow" }), el("dd", null, el("a", { href: "/ui/flow/connector/" + enc(name), text: "rates and neighbours →" })));
       hw.clear(document.getElementById("connector-tasks")).appendChild(hw.table(["Task", "State", "Worker", "Trace"],
-        status.tasks.map(function (t) { return [t.id, t.state, t.worker_id, t.trace ? t.trace.split("\n")[0] : ""]; }),
+        status.tasks.map(function (t) { return [t.id, t.state, t.worker_id, t.trace ? lastLine(t.trace) : ""]; }),
         function (i) { return i === 0; }));
       var trace = status.connector.trace || (status.tasks.find(function (t) { return t.trace; }) || {}).trace;
       document.getElementById("connector-trace-section").hidden = !trace;

@@ -1,7 +1,7 @@
 """``GET /ui/api/overview``: what the landing page shows, in one guarded JSON answer.
 
-What runs (persistent queries, connectors), what it runs on (streams, tables,
-topics with their record counts) and the dashboards. One request, so the
+What runs (persistent queries with the streams and tables they read and write,
+connectors), what it runs on (streams, tables, topics with their record counts). One request, so the
 landing page renders fast with hundreds of topics and queries; every list is
 what the SHOW statements and the topic API would answer, gathered here.
 """
@@ -19,6 +19,8 @@ from headwater.log import Log
 from headwater.server.app import ServerState
 from headwater.server.ksql_common import dumps
 from headwater.session import Session
+from headwater.sql import ast
+from headwater.sql.parser import parse_statement
 
 
 def topic_counts(log: Log) -> list[dict[str, Any]]:
@@ -34,6 +36,20 @@ def topic_counts(log: Log) -> list[dict[str, Any]]:
     return out
 
 
+def query_sources(text: str) -> list[str]:
+    """The streams and tables a persistent query reads (FROM and JOINs), from its statement."""
+    try:
+        statement = parse_statement(text)
+    except HeadwaterError:
+        return []
+    if not isinstance(statement, (ast.CreateAsSelect, ast.InsertInto)):
+        return []
+    relation = statement.query.from_
+    if isinstance(relation, ast.Join):
+        return [relation.left.name, *(j.relation.name for j in relation.joins)]
+    return [relation.name] if isinstance(relation, ast.AliasedRelation) else []
+
+
 def _show(session: Session, statement: str, field: str) -> list[dict[str, Any]]:
     [entity] = session.execute(statement)
     return list(entity.get(field, []))  # type: ignore[union-attr]
@@ -42,6 +58,7 @@ def _show(session: Session, statement: str, field: str) -> list[dict[str, Any]]:
 def overview(state: ServerState) -> dict[str, Any]:
     session = state.session
     queries = [{"id": q["id"], "statement": q["queryString"], "sinks": q.get("sinks", []),
+                "sources": query_sources(q["queryString"]),
                 "state": q.get("state", "UNKNOWN"), "errors": len(q.get("queryErrors", []))}
                for q in _show(session, "SHOW QUERIES;", "queries")]
     streams = _show(session, "SHOW STREAMS;", "streams")

@@ -23,7 +23,11 @@ from tests.ui.browser import Watched, needs_browser
 
 pytestmark = needs_browser
 ROOT = Path(__file__).resolve().parents[2]
-STATEMENTS = (ROOT / "tests" / "sql" / "data" / "clickstream_statements.sql").read_text()
+#: The clickstream demo's statements.sql, less the three tables the dashboard does not show (less CPU here).
+UNSHOWN = ("ERRORS_PER_MIN_ALERT", "USER_SESSION_BANDWIDTH", "USER_IP_ACTIVITY")
+STATEMENTS = "".join(
+    statement + ";" for statement in (ROOT / "tests" / "sql" / "data" / "clickstream_statements.sql").read_text()
+    .split(";") if statement.strip() and not any(f"TABLE {name}" in statement for name in UNSHOWN))
 CLICKS = 250
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from headwater.ui.overview import query_sources
+
 AppFactory = Callable[..., TestClient]
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["/", "/ui/dashboards", "/ui/dashboards/clickstream"]
@@ -60,7 +62,8 @@ def test_the_overview_counts_what_runs(make_client: AppFactory) -> None:
                                        "partitions=2); CREATE TABLE t AS SELECT v, COUNT(*) AS n FROM s GROUP BY v;"})
     client.post("/ksql", json={"ksql": "INSERT INTO s (v) VALUES (1); INSERT INTO s (v) VALUES (2);"})
     overview = client.get("/ui/api/overview").json()
-    assert [q["sinks"] for q in overview["queries"]] == [["T"]] and overview["queries"][0]["state"] == "RUNNING"
+    assert [(q["sources"], q["sinks"]) for q in overview["queries"]] == [(["S"], ["T"])]
+    assert overview["queries"][0]["state"] == "RUNNING"
     assert {s["name"] for s in overview["streams"]} == {"S"} and {t["name"] for t in overview["tables"]} == {"T"}
     topic = next(t for t in overview["topics"] if t["name"] == "s")
     assert topic == {"name": "s", "partitions": 2, "records": 2}
@@ -90,3 +93,10 @@ def test_the_vendor_script_refuses_a_tarball_that_does_not_match() -> None:
         vendor.check_integrity("pkg", data, integrity, "0" * 64)
     with pytest.raises(vendor.VendorError, match="only https://registry.npmjs.org"):
         vendor.fetch("https://example.com/pkg.tgz")
+
+
+def test_the_sources_of_a_query_are_its_from_and_joins() -> None:
+    assert query_sources("CREATE STREAM x AS SELECT * FROM a JOIN b ON a.k = b.k LEFT JOIN c ON a.k = c.k;") == [
+        "A", "B", "C"]
+    assert query_sources("INSERT INTO x SELECT * FROM `lower`;") == ["lower"]
+    assert query_sources("not sql") == []

@@ -6,6 +6,7 @@
  * hw.ksql(statements)      POST /ksql; the entities.
  * hw.stream(path, handlers) server-sent events read with fetch() + a ReadableStream (EventSource cannot
  *                          send the key header): handlers.onEvent(name, data) per event; returns a stop().
+ * hw.lines(path, options, onLine, onEnd)  a streamed response line by line (POST /query-stream's rows).
  * hw.el(tag, attrs, ...children)   DOM building without innerHTML (text is always text).
  * hw.pages[name]           page scripts register here; the one named by <body data-page> runs on load.
  */
@@ -146,6 +147,43 @@
       } catch (error) {
         if (stopped || (error && error.name === "AbortError")) return;
         if (handlers.onEnd) handlers.onEnd(error);
+      }
+    })();
+    return function stop() { stopped = true; controller.abort(); };
+  };
+
+  /* A streamed response read line by line (e.g. POST /query-stream's delimited rows):
+   * onLine(parsed JSON or text) per line, onEnd(error|null) at the end. Returns stop(). */
+  hw.lines = function (path, options, onLine, onEnd) {
+    var controller = new AbortController();
+    var stopped = false;
+    (async function () {
+      try {
+        var response = await hw.api(path, Object.assign({}, options || {}, { raw: true, signal: controller.signal }));
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        var emit = function (line) {
+          if (!line.trim()) return;
+          var parsed;
+          try { parsed = JSON.parse(line); } catch (e) { parsed = line; }
+          onLine(parsed);
+        };
+        for (;;) {
+          var chunk = await reader.read();
+          if (chunk.done) break;
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var cut;
+          while ((cut = buffer.indexOf("\n")) >= 0) {
+            emit(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 1);
+          }
+        }
+        emit(buffer);
+        if (onEnd) onEnd(null);
+      } catch (error) {
+        if (stopped || (error && error.name === "AbortError")) return;
+        if (onEnd) onEnd(error);
       }
     })();
     return function stop() { stopped = true; controller.abort(); };

@@ -14,8 +14,14 @@
     return el("p", { class: "hw-muted" }, text + " ", href ? el("a", { href: href, text: action }) : null);
   }
 
+  /* "RUNNING", or a connector's "RUNNING (1/1 tasks RUNNING)": running when every task is. */
+  function running(state) {
+    var tasks = /\((\d+)\/(\d+) tasks RUNNING\)/.exec(state || "");
+    return /^RUNNING/.test(state || "") && (!tasks || tasks[1] === tasks[2]);
+  }
+
   function stateBadge(state) {
-    var cls = state === "RUNNING" ? "hw-badge live" : state === "FAILED" || state === "ERROR" ? "hw-badge bad" : "hw-badge warn";
+    var cls = running(state) ? "hw-badge live" : /^(FAILED|ERROR)/.test(state) ? "hw-badge bad" : "hw-badge warn";
     return el("span", { class: cls, text: state });
   }
 
@@ -25,11 +31,12 @@
     set("count-records", hw.number(records) + " records held");
     set("count-sources", hw.number(data.streams.length + data.tables.length));
     set("count-sources-detail", data.streams.length + " streams, " + data.tables.length + " tables");
-    var running = data.queries.filter(function (q) { return q.state === "RUNNING"; }).length;
+    var queriesRunning = data.queries.filter(function (q) { return running(q.state); }).length;
+    var notRunning = data.queries.length - queriesRunning;
     set("count-queries", hw.number(data.queries.length));
-    set("count-queries-detail", running + " running" + (data.queries.length - running ? ", " + (data.queries.length - running) + " not" : ""));
+    set("count-queries-detail", queriesRunning + " running" + (notRunning ? ", " + notRunning + " not" : ""));
     set("count-connectors", hw.number(data.connectors.length));
-    var connectorsRunning = data.connectors.filter(function (c) { return c.state === "RUNNING"; }).length;
+    var connectorsRunning = data.connectors.filter(function (c) { return running(c.state); }).length;
     set("count-connectors-detail", connectorsRunning + " running");
     set("count-dashboards", hw.number(dashboards.length));
 
@@ -46,6 +53,20 @@
             el("td", null, stateBadge(q.state), q.errors ? el("span", { class: "hw-badge bad", text: q.errors + " errors" }) : null));
         }))));
       queries.appendChild(more(data.queries, "/ui/flow", "queries") || el("span"));
+    }
+
+    var flows = hw.clear(document.getElementById("flows"));
+    if (!data.queries.length) {
+      flows.appendChild(empty("Nothing flows yet: create a stream over a topic and a query over it.", "/ui/sql", "Open the SQL editor →"));
+    } else {
+      var source = function (name) { return el("a", { href: "/ui/flow/source/" + encodeURIComponent(name), text: name }); };
+      flows.appendChild(el("ul", { class: "hw-flows" }, data.queries.slice(0, SHOWN).map(function (q) {
+        var inputs = [];
+        q.sources.forEach(function (s, i) { if (i) inputs.push(" + "); inputs.push(source(s)); });
+        return el("li", null, inputs, " → ", el("a", { href: "/ui/flow/query/" + encodeURIComponent(q.id), class: "hw-muted", text: q.id }),
+                  " → ", q.sinks.map(source));
+      })));
+      flows.appendChild(more(data.queries, "/ui/flow", "flows") || el("span"));
     }
 
     var connectors = hw.clear(document.getElementById("connectors"));

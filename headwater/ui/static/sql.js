@@ -1,5 +1,5 @@
 /* The SQL editor (/ui/sql, ?q= fills it): statements to /ksql, queries to /query-stream (push rows live, Stop
- * closes them), errors marked at their line and column (the server's statement_error carries "position"),
+ * closes them; rows read with hw.lines), errors marked at their line and column (the server's statement_error carries "position"),
  * the tab's history in sessionStorage. */
 (function () {
   "use strict";
@@ -60,7 +60,7 @@
     var errorBox = document.getElementById("sql-error");
     var runButton = document.getElementById("sql-run");
     var stopButton = document.getElementById("sql-stop");
-    var running = null;  // {controller, queryId}
+    var running = null;  // the push query running: {queryId, stop()}
     var badLine = 0;
 
     function drawGutter() {
@@ -141,66 +141,56 @@
       status.textContent = entities.length + " statement" + (entities.length === 1 ? "" : "s") + " done.";
     }
 
-    async function runQuery(text) {
-      var controller = new AbortController();
-      running = { controller: controller, queryId: null };
-      stopButton.disabled = false;
-      status.textContent = "Running…";
-      var response = await hw.api("/query-stream", { method: "POST", quiet: true, raw: true, signal: controller.signal,
-        headers: { Accept: DELIMITED },
-        body: { sql: text, properties: { "auto.offset.reset": document.getElementById("sql-offset").value } } });
-      var reader = response.body.getReader();
-      var decoder = new TextDecoder();
-      var buffer = "";
+    /* A query on /query-stream (hw.lines reads its delimited lines): the header makes the table, each row is
+     * appended as it arrives. Resolves when the query ends or is stopped. */
+    function runQuery(text) {
       var tbody = null;
       var count = 0;
-      function line(text) {
-        if (!text.trim()) return;
-        var item;
-        try { item = JSON.parse(text); } catch (e) { item = [text]; }  // PRINT's lines are text
-        if (!Array.isArray(item) && item.queryId !== undefined) {
-          running.queryId = item.queryId;
-          tbody = el("tbody");
-          results.appendChild(el("table", { class: "hw-table", id: "sql-result-table" },
-            el("thead", null, el("tr", null, item.columnNames.map(function (c, i) {
-              var numeric = /^(INT|INTEGER|BIGINT|DOUBLE|DECIMAL)/.test(item.columnTypes[i] || "");
-              return el("th", { class: numeric ? "num" : null, text: c, title: item.columnTypes[i] });
-            }))), tbody));
+      stopButton.disabled = false;
+      status.textContent = "Running…";
+      function rowsText(suffix) { return count + " row" + (count === 1 ? "" : "s") + suffix; }
+      function table(columns, types) {
+        tbody = el("tbody");
+        results.appendChild(el("table", { class: "hw-table", id: "sql-result-table" },
+          el("thead", null, el("tr", null, columns.map(function (c, i) {
+            var numeric = /^(INT|INTEGER|BIGINT|DOUBLE|DECIMAL)/.test(types[i] || "");
+            return el("th", { class: numeric ? "num" : null, text: c, title: types[i] || "" });
+          }))), tbody));
+      }
+      function line(item) {
+        if (item !== null && typeof item === "object" && !Array.isArray(item) && item.queryId !== undefined) {
+          if (running) running.queryId = item.queryId;
+          table(item.columnNames, item.columnTypes);
           return;
         }
-        if (!Array.isArray(item)) {
+        if (item !== null && typeof item === "object" && !Array.isArray(item)) {
           showError(item.message || JSON.stringify(item));
           return;
         }
-        if (!tbody) {
-          tbody = el("tbody");
-          results.appendChild(el("table", { class: "hw-table", id: "sql-result-table" }, el("thead", null, el("tr", null, el("th", { text: "line" }))), tbody));
-        }
+        var cells = Array.isArray(item) ? item : [item];  // PRINT's lines are text
+        if (!tbody) table(["line"], []);
         count++;
-        tbody.appendChild(el("tr", null, item.map(function (v) {
+        tbody.appendChild(el("tr", null, cells.map(function (v) {
           var shown = v !== null && typeof v === "object" ? JSON.stringify(v) : v === null ? "null" : String(v);
           return el("td", { class: typeof v === "number" ? "num" : null, text: shown });
         })));
         while (tbody.childNodes.length > MAX_ROWS) tbody.removeChild(tbody.firstChild);
-        status.textContent = count + " row" + (count === 1 ? "" : "s") + (running ? " (running…)" : "");
+        status.textContent = rowsText(running ? " (running…)" : "");
       }
-      try {
-        for (;;) {
-          var chunk = await reader.read();
-          if (chunk.done) break;
-          buffer += decoder.decode(chunk.value, { stream: true });
-          var cut;
-          while ((cut = buffer.indexOf("\n")) >= 0) {
-            line(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 1);
-          }
-        }
-        line(buffer);
-        status.textContent = count + " row" + (count === 1 ? "" : "s") + ", done.";
-      } catch (error) {
-        if (error && error.name === "AbortError") status.textContent = count + " row" + (count === 1 ? "" : "s") + ", stopped.";
-        else throw error;
-      }
+      return new Promise(function (resolve, reject) {
+        var stopLines = hw.lines("/query-stream", { method: "POST", quiet: true, headers: { Accept: DELIMITED },
+          body: { sql: text, properties: { "auto.offset.reset": document.getElementById("sql-offset").value } } },
+          line, function (error) {
+            if (error) { reject(error); return; }
+            status.textContent = rowsText(", done.");
+            resolve();
+          });
+        running = { queryId: null, stop: function () {
+          stopLines();
+          status.textContent = rowsText(", stopped.");
+          resolve();
+        } };
+      });
     }
 
     async function stop() {
@@ -211,7 +201,7 @@
       if (current.queryId) {
         try { await hw.api("/close-query", { method: "POST", quiet: true, body: { queryId: current.queryId } }); } catch (e) { /* already ended */ }
       }
-      current.controller.abort();
+      current.stop();
     }
 
     /* Statements go to /ksql in runs; a SELECT or PRINT (the last statement only) to /query-stream. */

@@ -230,16 +230,18 @@ class BrowseApi:
             end = self.log.end_offset(name, p)
             position = max(self.log.beginning_offset(name, p), end - per_partition)
             while position < end:
-                batch = self.log.read(name, p, position, max_records=min(10_000, end - position)).records
-                if batch.num_rows == 0:
+                fetched = self.log.read(name, p, position, max_records=min(10_000, end - position))
+                batch = fetched.records
+                if batch.num_rows:
+                    keys = batch.column("key")
+                    hits = (pc.match_substring(keys, key) if contains
+                            else pc.equal(keys, pa.scalar(wanted, pa.binary())))
+                    selected = batch.filter(pc.fill_null(hits, False))
+                    found.extend(show_record(r, p) for r in selected.to_pylist())
+                    scanned += batch.num_rows
+                if fetched.next_offset <= position:  # nothing more readable (a gap cannot stall the scan)
                     break
-                keys = batch.column("key")
-                hits = (pc.match_substring(keys, key) if contains
-                        else pc.equal(keys, pa.scalar(wanted, pa.binary())))
-                selected = batch.filter(pc.fill_null(hits, False))
-                found.extend(show_record(r, p) for r in selected.to_pylist())
-                scanned += batch.num_rows
-                position = batch.column("offset")[-1].as_py() + 1
+                position = fetched.next_offset
         found.sort(key=lambda m: m["timestamp"], reverse=True)
         return {"topic": name, "key": key, "match": "contains" if contains else "exact", "scanned": scanned,
                 "messages": found[:limit], "more": len(found) > limit}

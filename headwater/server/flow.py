@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pyarrow.compute as pc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -174,17 +175,20 @@ class FlowApi:
             end = self.log.end_offset(topic, p)
             position = max(self.log.beginning_offset(topic, p), end - PROCESSING_LOG_SCAN)
             while position < end:
-                batch = self.log.read(topic, p, position, max_records=5_000).records
-                if batch.num_rows == 0:
-                    break
-                for row in batch.select(["offset", "value"]).to_pylist():
+                fetched = self.log.read(topic, p, position, max_records=5_000)
+                records = fetched.records.select(["offset", "value"])
+                # A cheap pre-filter in Arrow; the parsed entry's logger decides.
+                records = records.filter(pc.fill_null(pc.match_substring(records.column("value"), prefix), False))
+                for row in records.to_pylist():
                     try:
                         entry = orjson.loads(row["value"]) if row["value"] is not None else None
                     except orjson.JSONDecodeError:
                         continue
                     if isinstance(entry, dict) and str(entry.get("logger", "")).startswith(prefix):
                         found.append({"offset": row["offset"], **entry})
-                position = batch.column("offset")[-1].as_py() + 1
+                if fetched.next_offset <= position:  # transaction markers move next_offset; nothing else is left
+                    break
+                position = fetched.next_offset
         found.sort(key=lambda e: e.get("time", 0), reverse=True)
         return found[:PROCESSING_LOG_ENTRIES]
 

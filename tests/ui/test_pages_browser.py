@@ -239,6 +239,13 @@ def test_the_topic_browser_shows_a_produced_message(tab: Tab, pipeline: str) -> 
     message.wait_for()
     assert message.locator(".hw-json-key", has_text='"page"').count() == 1  # highlighted JSON
     assert "source = ui" in message.inner_text()
+    tab.page.select_option("#read-from", "time")
+    tab.page.fill("#read-time", "2000-01-01T00:00:00")  # from a time before everything: the first page
+    tab.page.click("#read-form button[type=submit]")
+    tab.page.locator("#messages p", has_text="Offsets 0–").wait_for()
+    tab.page.fill("#read-time", "2999-01-01T00:00:00")  # after everything: nothing yet
+    tab.page.click("#read-form button[type=submit]")
+    tab.page.locator("#messages p", has_text="No message here.").wait_for()
     tab.page.fill("#search-key", "browser-user")
     tab.page.click("#search-form button[type=submit]")
     tab.page.locator("#messages p", has_text="1 messages with key").wait_for()

@@ -156,8 +156,11 @@ async def events(session: Session, start: QueryStart) -> AsyncIterator[bytes]:
 
 
 async def _pump(number: int, session: Session, start: QueryStart, out: asyncio.Queue[tuple[int, Any]]) -> None:
-    async for item in result_chunks(session, start):
-        await out.put((number, item))
+    try:
+        async for item in result_chunks(session, start):
+            await out.put((number, item))
+    except Exception as exc:  # noqa: BLE001 - a failed query ends its panels' data, with the reason, not the stream
+        await out.put((number, Finished(error=f"{type(exc).__name__}: {exc}")))
 
 
 async def dashboard_events(session: Session, live: list[tuple[list[str], QueryStart | PanelError]]) -> AsyncIterator[bytes]:
@@ -204,17 +207,18 @@ async def dashboard_events(session: Session, live: list[tuple[list[str], QuerySt
 
 def start_live(session: Session, dashboard: Dashboard) -> list[tuple[list[str], QueryStart | PanelError]]:
     """One push query per distinct query text of the live panels (a failed start is kept as its error)."""
-    by_query: dict[str, list[str]] = {}
+    by_query: dict[str, list[Panel]] = {}
     for panel in dashboard.panels:
         if panel.is_push:
-            by_query.setdefault(panel.query.strip(), []).append(panel.id)
+            by_query.setdefault(panel.query.strip(), []).append(panel)
     started: list[tuple[list[str], QueryStart | PanelError]] = []
     try:
-        for panel_ids in by_query.values():
+        for panels in by_query.values():
+            ids = [p.id for p in panels]
             try:
-                started.append((panel_ids, start_push(session, dashboard.panel(panel_ids[0]))))  # type: ignore[arg-type]
+                started.append((ids, start_push(session, panels[0])))
             except PanelError as exc:
-                started.append((panel_ids, exc))
+                started.append((ids, exc))
     except BaseException:
         close_started(started)
         raise

@@ -39,7 +39,7 @@ class Watched:
     page: Page
     errors: list[str] = field(default_factory=list)
 
-    def goto(self, url: str, timeout_s: float = 20.0) -> float:
+    def goto(self, url: str, timeout_s: float = 60.0) -> float:
         """Open ``url`` and wait until its script says it rendered its data; the seconds it took."""
         started = time.perf_counter()
         self.page.goto(url)
@@ -77,6 +77,7 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
     def make(key: str | None = None, width: int = 1400, height: int = 1000) -> Watched:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
+        context.set_default_timeout(60_000)  # a loaded machine; a test waits only as long as it must
         if key is not None:
             context.add_init_script(f"sessionStorage.setItem('headwater.apiKey', {key!r});")
         page = context.new_page()

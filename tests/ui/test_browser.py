@@ -55,7 +55,7 @@ def datagen(name: str, quickstart: str, iterations: int, interval_ms: int, int_k
             "'value.converter.schemas.enable'='false', 'tasks.max'='1');")
 
 
-def wait_for(probe: Callable[[], Any], what: str, timeout_s: float = 60.0) -> Any:
+def wait_for(probe: Callable[[], Any], what: str, timeout_s: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = probe()
@@ -86,6 +86,14 @@ def test_every_page_loads_without_a_console_error(live_server: Callable[..., Liv
     for panel in ("events_total", "events_per_min", "status_codes", "user_sessions"):
         page.page.wait_for_selector(f"[data-panel={panel}][data-rows='0']")
     assert not page.page.locator(".hw-panel .hw-badge.bad").count()
+    # hw.lines (what the SQL editor streams query results with) reads /query-stream's delimited rows.
+    header, *rows = page.page.evaluate("""() => new Promise((done, fail) => {
+        const lines = [];
+        hw.lines("/query-stream", {method: "POST", body: {sql: "SELECT * FROM EVENTS_PER_MIN;"},
+                                   headers: {Accept: "application/vnd.ksqlapi.delimited.v1"}},
+                 (line) => lines.push(line), (error) => error ? fail(error) : done(lines));
+    })""")
+    assert header["columnNames"] == ["K1", "WINDOWSTART", "WINDOWEND", "USERID", "EVENT_TS", "EVENTS"] and rows == []
     page.screenshot("dashboards")
     page.assert_clean()
 
@@ -128,19 +136,19 @@ def test_the_clickstream_dashboard_moves_and_shows_what_a_pull_query_answers(
     first = wait_for(shown, "a first number on the stat panel")
     assert first < CLICKS
     wait_for(lambda: shown() > first, "the number to move as events arrive")
-    wait_for(lambda: records(server, "clickstream") == CLICKS, "the datagen connector to finish", 120)
+    wait_for(lambda: records(server, "clickstream") == CLICKS, "the datagen connector to finish", 240)
 
     def pulled() -> int:
         columns, rows = pull(server, "SELECT * FROM EVENTS_PER_MIN;")
         return sum(r[columns.index("EVENTS")] for r in rows)
 
-    wait_for(lambda: pulled() == CLICKS, "the table to count every click", 120)
-    wait_for(lambda: shown() == CLICKS, "the panel to show what the pull query answers", 60)
+    wait_for(lambda: pulled() == CLICKS, "the table to count every click", 240)
+    wait_for(lambda: shown() == CLICKS, "the panel to show what the pull query answers", 120)
     assert shown() == pulled() == CLICKS
     # The other live panels drew from the same stream; the sessions table (a pull panel) has rows.
     for panel in ("events_per_min", "pages_per_min", "bandwidth_per_user", "status_codes", "user_sessions"):
         wait_for(lambda p=panel: int(page.page.get_attribute(f"[data-panel={p}]", "data-rows") or 0) > 0,
-                 f"rows in panel {panel}", 30)
+                 f"rows in panel {panel}", 60)
     page.page.wait_for_timeout(1000)
     page.screenshot("clickstream-dashboard")
     page.goto(server.url + "/")

@@ -75,7 +75,17 @@
   var BASE = { animation: false, grid: { left: 56, right: 16, top: 28, bottom: 28, containLabel: true },
                tooltip: { trigger: "axis" } };
 
-  function timeseries(panel, target, columns, rows) {
+  /* The time axis: from a little before the first point (never before the range) to now. */
+  function timeAxis(series, rangeMs) {
+    var first = Infinity, last = -Infinity;
+    series.forEach(function (s) { s.data.forEach(function (p) { first = Math.min(first, p[0]); last = Math.max(last, p[0]); }); });
+    if (first === Infinity) return { type: "time" };
+    var now = Math.max(Date.now(), last);
+    var start = first - Math.max(60000, (now - first) * 0.05);
+    return { type: "time", min: rangeMs ? Math.max(now - rangeMs, start) : start, max: now };
+  }
+
+  function timeseries(panel, target, columns, rows, rangeMs) {
     var x = need(columns, panel.x, "x");
     var ys = panel.y.map(function (y) { return need(columns, y, "y"); });
     var s = panel.series ? need(columns, panel.series, "series") : -1;
@@ -93,17 +103,18 @@
     var list = Array.from(series.entries()).map(function (entry) {
       var data = Array.from(entry[1].entries()).sort(function (a, b) { return a[0] - b[0]; });
       return { name: entry[0], type: panel.type === "bar" ? "bar" : "line", showSymbol: data.length <= 30,
+               barMaxWidth: 48,
                stack: panel.type === "bar" && s >= 0 ? "total" : undefined, data: data };
     }).sort(function (a, b) { return String(a.name).localeCompare(String(b.name)); });
     chart(target).setOption(Object.assign({}, BASE, {
       legend: { show: list.length > 1, type: "scroll", top: 0 },
-      xAxis: { type: "time" }, yAxis: { type: "value" }, series: list }), { notMerge: true });
+      xAxis: timeAxis(list, rangeMs), yAxis: { type: "value" }, series: list }), { notMerge: true });
   }
 
-  function bars(panel, target, columns, rows) {
+  function bars(panel, target, columns, rows, rangeMs) {
     var x = need(columns, panel.x, "x");
     if (isTimeName(columns[x])) {
-      return timeseries(panel, target, columns, rows);
+      return timeseries(panel, target, columns, rows, rangeMs);
     }
     var ys = panel.y.map(function (y) { return need(columns, y, "y"); });
     var sums = grouped(rows, function (row) { return String(row[x]); }, ys);
@@ -170,7 +181,7 @@
     usesCanvas: function (panel) { return panel.type !== "stat" && panel.type !== "table"; },
     render: function (panel, target, columns, rows, rangeMs) {
       var shown = inRange(panel, columns, rows, rangeMs);
-      var value = DRAW[panel.type](panel, target, columns, shown);
+      var value = DRAW[panel.type](panel, target, columns, shown, rangeMs);
       return { rows: shown.length, value: value };
     },
     dispose: function (target) { var c = charts.get(target); if (c) { c.dispose(); charts.delete(target); } }

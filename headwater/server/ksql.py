@@ -32,8 +32,8 @@ from headwater.server import ksql_query
 from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
-    FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, read_request,
-    response_media_type, statement_error,
+    FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, error_position,
+    read_request, response_media_type, statement_error,
 )
 from headwater.session import Session
 from headwater.sql import ast
@@ -86,7 +86,7 @@ def run_statements(session: Session, request: KsqlRequest, statuses: CommandStat
     try:
         pieces = split_statements(request.text)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), request.text) from None
+        raise statement_error(str(exc), request.text, position=error_position(exc)) from None
     for piece in pieces:
         try:
             text = substitute_variables(piece.text, variables, piece.line, piece.column)
@@ -121,7 +121,7 @@ def run_statements(session: Session, request: KsqlRequest, statuses: CommandStat
         except KsqlHttpError:
             raise
         except HeadwaterError as exc:
-            raise statement_error(str(exc), piece.text.strip(), done) from None
+            raise statement_error(str(exc), piece.text.strip(), done, position=error_position(exc)) from None
     return done
 
 

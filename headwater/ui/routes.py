@@ -22,14 +22,14 @@ from starlette.staticfiles import StaticFiles
 from headwater.dashboards import api as dashboards_api
 from headwater.dashboards import panels as dashboard_panels
 from headwater.server.state import ServerState
-from headwater.ui import dashboard_pages
+from headwater.ui import dashboard_pages, pages
 from headwater.ui.overview import overview_endpoint
 from headwater.ui.templating import render
 
 
 def page_modules() -> list[Any]:
     """Modules with ``routes(state) -> list[BaseRoute]`` of UI pages (and their JSON under /ui/api/)."""
-    return [dashboard_pages]
+    return [dashboard_pages, pages]
 
 
 def wants_html(request: Request) -> bool:

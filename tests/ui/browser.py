@@ -1,5 +1,7 @@
 """Driving Debian's chromium with Playwright for the UI tests: one browser per test module, pages that
-record every console error and uncaught exception (a test fails on any), screenshots into docs/screenshots.
+record every console error and uncaught exception (a test fails on any). Screenshots go to a temporary
+folder, or to docs/screenshots when HEADWATER_SCREENSHOTS=docs (how the README's pictures are refreshed), so a
+test run leaves the checkout unchanged.
 
 The browser tests skip only when chromium or Playwright is missing and CI is unset; under CI=true they
 fail instead (``apt-get install -y chromium``, ``pip install playwright``).
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +32,9 @@ needs_browser = pytest.mark.skipif(MISSING and not os.environ.get("CI"),
                                           "(pip install playwright); under CI=true this fails instead")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("HEADWATER_SCREENSHOTS") == "docs"
+               else Path(tempfile.gettempdir()) / "headwater-screenshots")
 
 
 @dataclass

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from headwater.engine import query as query_module
 from headwater.engine.query import PersistentQuery
 from headwater.session import Session
 from tests.engine.owner_process import STATEMENTS, check_sinks, click, reference
 
 
 def test_renewing_after_every_batch_keeps_every_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(PersistentQuery, "renew_state_s", 0.0)
+    monkeypatch.setattr(query_module, "RENEW_STATE_S", 0.0)
     renewals: list[str] = []
     renew = PersistentQuery._renew
 

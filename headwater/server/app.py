@@ -58,9 +58,9 @@ class ServerState:
 
 
 def _route_modules() -> list[Any]:
-    from headwater.server import collector, connect, ksql, metrics, topics
+    from headwater.server import collector, connect, ksql, metrics, schema_registry, topics
 
-    return [collector, ksql, topics, connect, metrics]
+    return [collector, ksql, topics, connect, metrics, schema_registry]
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:

@@ -1,0 +1,348 @@
+"""AVRO: Confluent's wire format (magic byte 0, 4-byte schema id, Avro binary) through a schema registry.
+
+Decoding reads each record with the schema its id names (the registry is
+asked once per id), so records written with older or newer schemas of the
+subject decode side by side; fields match columns by name, case-insensitively
+(ksqlDB upper-cases Avro field names), a column missing from a writer schema
+is null. Records are grouped by id, read by fastavro's ``schemaless_reader``
+from one buffer (measured against alternatives in bench/formats_avro.py),
+and each column becomes one Arrow array. A record that is not in the wire
+format, names an unknown id, or does not fit its column types is an error
+row with Confluent's/ksqlDB's wording; the others decode.
+
+Encoding writes ksqlDB's schema for the columns (``formats/avro_schema.py``),
+registered on first use under ``<topic>-key`` / ``<topic>-value`` (or the
+schema ``KEY_SCHEMA_ID`` / ``VALUE_SCHEMA_ID`` names, used as it is).
+
+Properties: ``WRAP_SINGLE_VALUE``, ``KEY_SCHEMA_ID``/``VALUE_SCHEMA_ID``,
+``KEY_SCHEMA_FULL_NAME``/``VALUE_SCHEMA_FULL_NAME``/``VALUE_AVRO_SCHEMA_FULL_NAME``
+(the WITH clause's names), and two the engine sets: ``SCHEMA_REGISTRY`` (a
+:class:`headwater.registry.SchemaRegistry`) and ``KAFKA_TOPIC``.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import fastavro
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.errors import FormatError
+from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, writer_schema
+from headwater.formats.base import (
+    Column,
+    Decoded,
+    Format,
+    binary_bytes,
+    binary_input,
+    binary_offsets,
+    column_of,
+    deserialize_error,
+    register_format,
+    table_of,
+)
+from headwater.registry.base import RegistryError, Schema, SchemaRegistry
+from headwater.sql.types import ArrayType, MapType, SqlType, StructType
+
+MAGIC = 0
+HEADER_BYTES = 5
+
+
+def wire_header(schema_id: int) -> bytes:
+    """Confluent's 5-byte prefix: magic byte 0 and the schema id, big-endian."""
+    return bytes([MAGIC]) + int(schema_id).to_bytes(4, "big")
+
+
+def wire_ids(data: pa.BinaryArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offsets, ids, framed)`` of a binary column: ids are -1 where a value is not in the wire format."""
+    offsets = binary_offsets(data).astype(np.int64)
+    raw = binary_bytes(data)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    framed = lengths >= HEADER_BYTES
+    if data.null_count:
+        framed &= np.asarray(data.is_valid(), dtype=bool)
+    ids = np.full(len(data), -1, np.int64)
+    if framed.any():
+        at = starts[framed]
+        framed_magic = raw[at] == MAGIC
+        idx = np.nonzero(framed)[0]
+        good = idx[framed_magic]
+        at = starts[good]
+        ids[good] = ((raw[at + 1].astype(np.int64) << 24) | (raw[at + 2].astype(np.int64) << 16)
+                     | (raw[at + 3].astype(np.int64) << 8) | raw[at + 4].astype(np.int64))
+        framed[idx[~framed_magic]] = False
+    return offsets, ids, framed
+
+
+def _adapter(sql_type: SqlType) -> Callable[[Any], Any] | None:
+    """A function making a decoded Avro value fit ``sql_type`` in Arrow (None when it already does)."""
+    if isinstance(sql_type, StructType):
+        fields = [(f.name, f.name.upper(), _adapter(f.type)) for f in sql_type.fields]
+
+        def struct(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            upper = {str(k).upper(): v for k, v in value.items()}
+            return {name: (adapt(upper.get(key)) if adapt is not None and upper.get(key) is not None
+                           else upper.get(key)) for name, key, adapt in fields}
+
+        return struct
+    if isinstance(sql_type, ArrayType):
+        inner = _adapter(sql_type.element)
+        if inner is None:
+            return None
+        return lambda value: [None if v is None else inner(v) for v in value] if isinstance(value, list) else value
+    if isinstance(sql_type, MapType):
+        inner = _adapter(sql_type.value)
+        if inner is None:
+            return None
+        return lambda value: ({k: None if v is None else inner(v) for k, v in value.items()}
+                              if isinstance(value, dict) else value)
+    return None
+
+
+def _python_for_avro(sql_type: SqlType) -> Callable[[Any], Any] | None:
+    """A function making an Arrow ``to_pylist`` value writable by fastavro (maps come as pairs)."""
+    if isinstance(sql_type, MapType):
+        inner = _python_for_avro(sql_type.value)
+        return lambda value: None if value is None else {
+            k: (inner(v) if inner is not None and v is not None else v) for k, v in value}
+    if isinstance(sql_type, ArrayType):
+        inner = _python_for_avro(sql_type.element)
+        if inner is None:
+            return None
+        return lambda value: None if value is None else [None if v is None else inner(v) for v in value]
+    if isinstance(sql_type, StructType):
+        fields = [(f.name, _python_for_avro(f.type)) for f in sql_type.fields]
+        if all(f is None for _, f in fields):
+            return None
+        return lambda value: None if value is None else {
+            name: (fn(value.get(name)) if fn is not None and value.get(name) is not None else value.get(name))
+            for name, fn in fields}
+    return None
+
+
+@register_format
+class AvroFormat(Format):
+    """Avro in Confluent's wire format; see the module docstring."""
+
+    name: ClassVar[str] = "AVRO"
+    supports_wrapping: ClassVar[bool] = True
+    uses_registry: ClassVar[bool] = True
+    schema_type: ClassVar[str] = "AVRO"
+
+    def accepted_properties(self) -> frozenset[str]:
+        common = {"SCHEMA_REGISTRY", "KAFKA_TOPIC"}
+        if self.role == "key":
+            return frozenset(common | {"KEY_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME"})
+        return frozenset(common | {"WRAP_SINGLE_VALUE", "VALUE_SCHEMA_ID", "VALUE_SCHEMA_FULL_NAME",
+                                   "VALUE_AVRO_SCHEMA_FULL_NAME"})
+
+    def validate(self) -> None:
+        super().validate()
+        registry = self.properties.get("SCHEMA_REGISTRY")
+        if registry is not None and not isinstance(registry, SchemaRegistry):
+            raise FormatError(f"formats: SCHEMA_REGISTRY must be a SchemaRegistry, got {type(registry).__name__}")
+        prefix = "KEY" if self.role == "key" else "VALUE"
+        raw_id = self.properties.get(f"{prefix}_SCHEMA_ID")
+        self.fixed_id: int | None = None
+        if raw_id is not None:
+            try:
+                self.fixed_id = int(str(raw_id))
+            except ValueError:
+                raise FormatError(f"{prefix}_SCHEMA_ID must be an integer, got {raw_id!r}") from None
+        default = DEFAULT_KEY_NAME if self.role == "key" else DEFAULT_VALUE_NAME
+        self.full_name = str(self.properties.get(f"{prefix}_SCHEMA_FULL_NAME")
+                             or self.properties.get("VALUE_AVRO_SCHEMA_FULL_NAME") or default)
+        if self.columns:
+            self.schema_json = writer_schema(self.columns, wrapped=self.wrapped, full_name=self.full_name)
+        self._lock = threading.Lock()
+        self._readers: dict[int, Any] = {}
+        self._writer: tuple[int, Any] | None = None
+
+    # -- the registry -----------------------------------------------------------------------
+    @property
+    def registry(self) -> SchemaRegistry:
+        registry = self.properties.get("SCHEMA_REGISTRY")
+        if not isinstance(registry, SchemaRegistry):
+            raise FormatError(f"The {self.name} format needs a schema registry; none is configured")
+        return registry
+
+    @property
+    def subject(self) -> str:
+        topic = self.properties.get("KAFKA_TOPIC")
+        if not topic:
+            raise FormatError(f"formats: the {self.name} {self.role} format has no topic to name its subject")
+        return f"{topic}-{self.role}"
+
+    def registered_schema(self) -> Schema:
+        """The schema this format writes, as registered."""
+        return Schema(orjson.dumps(self.schema_json).decode(), self.schema_type)
+
+    def register_schema(self) -> int:
+        """The id of the schema this format writes (registered under its subject on first use)."""
+        return self._writing()[0]
+
+    def _writing(self) -> tuple[int, Any]:
+        with self._lock:
+            if self._writer is None:
+                try:
+                    if self.fixed_id is not None:
+                        schema_id = self.fixed_id
+                        parsed = self._parse(self.registry.schema(schema_id))
+                    else:
+                        schema_id = self.registry.register(self.subject, self.registered_schema())
+                        parsed = self._parse(self.registered_schema())
+                except RegistryError as exc:
+                    raise FormatError(f"Error serializing {self.name} message: {exc.message}") from None
+                self._writer = (schema_id, parsed)
+            return self._writer
+
+    def _parse(self, schema: Schema) -> Any:
+        if schema.schema_type != self.schema_type:
+            raise FormatError(f"schema is of type {schema.schema_type}, expected {self.schema_type}")
+        return fastavro.parse_schema(orjson.loads(schema.text), _write_hint=False)
+
+    def _reader(self, schema_id: int) -> Any:
+        with self._lock:
+            found = self._readers.get(schema_id)
+        if found is None:
+            found = self._parse(self.registry.schema(schema_id))
+            with self._lock:
+                self._readers[schema_id] = found
+        return found
+
+    # -- decode -------------------------------------------------------------------------------
+    def decode(self, data: pa.Array, columns: Sequence[Column] | None = None, *, topic: str = "") -> Decoded:
+        data = binary_input(data)
+        selected = self.select(columns)
+        n = len(data)
+        offsets, ids, framed = wire_ids(data)
+        valid = np.asarray(data.is_valid(), dtype=bool) if data.null_count else np.ones(n, bool)
+        errors: dict[int, str] = {}
+        for row in np.nonzero(valid & ~framed)[0].tolist():
+            errors[row] = deserialize_error(self.role, topic, "Unknown magic byte!")
+        decoded: list[Any] = [None] * n
+        buffer = io.BytesIO(binary_bytes(data).tobytes())
+        for schema_id in np.unique(ids[framed]).tolist():
+            rows = np.nonzero(ids == schema_id)[0]
+            try:
+                parsed = self._reader(schema_id)
+            except (RegistryError, FormatError, ValueError) as exc:
+                reason = deserialize_error(self.role, topic, f"Error retrieving Avro schema for id {schema_id}: "
+                                           f"{getattr(exc, 'message', exc)}")
+                for row in rows.tolist():
+                    errors[row] = reason
+                continue
+            read = fastavro.schemaless_reader
+            for row in rows.tolist():
+                buffer.seek(offsets[row] + HEADER_BYTES)
+                try:
+                    decoded[row] = read(buffer, parsed, None)
+                except Exception as exc:  # noqa: BLE001 - any decoder failure is this record's, not the batch's
+                    errors[row] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
+                                                    f"{schema_id}: {type(exc).__name__}: {exc}")
+                    continue
+                if buffer.tell() != offsets[row + 1]:
+                    errors[row] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
+                                                    f"{schema_id}: {offsets[row + 1] - buffer.tell()} bytes left "
+                                                    "after the record")
+        for row in errors:
+            decoded[row] = None
+        arrays = self._columns(decoded, selected, errors, topic)
+        error_rows = np.array(sorted(errors), dtype=np.int64)
+        return Decoded(table_of(arrays, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
+                       np.nonzero(~valid)[0].astype(np.int64))
+
+    def _columns(self, decoded: list[Any], selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
+                 topic: str) -> list[tuple[str, pa.Array]]:
+        arrays: list[tuple[str, pa.Array]] = []
+        wrapped = self.wrapped
+        if wrapped and any(v is not None and not isinstance(v, dict) for v in decoded):
+            for row, value in enumerate(decoded):
+                if value is not None and not isinstance(value, dict):
+                    errors[row] = deserialize_error(self.role, topic, f"Expected an Avro record for the columns "
+                                                    f"{[c for _, c, _ in selected]}, got {type(value).__name__}")
+                    decoded[row] = None
+        keys: dict[str, str] = {}
+        if wrapped:
+            for value in decoded:
+                if value is not None:
+                    for key in value:
+                        keys.setdefault(str(key).upper(), key)
+        for _, name, sql_type in selected:
+            if wrapped:
+                key = keys.get(name.upper(), name)
+                values = [None if v is None else v.get(key) for v in decoded]
+            else:
+                values = decoded
+            adapt = _adapter(sql_type)
+            if adapt is not None:
+                values = [None if v is None else adapt(v) for v in values]
+            arrays.append((name, self._array(values, sql_type, name, errors, topic)))
+        if errors:
+            rows = sorted(errors)
+            arrays = [(name, _nulled(array, rows)) for name, array in arrays]
+        return arrays
+
+    def _array(self, values: list[Any], sql_type: SqlType, name: str, errors: dict[int, str], topic: str) -> pa.Array:
+        arrow_type = sql_type.to_arrow()
+        try:
+            return pa.array(values, arrow_type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            pass
+        fitted: list[Any] = []
+        for row, value in enumerate(values):
+            try:
+                pa.array([value], arrow_type)
+                fitted.append(value)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                errors.setdefault(row, deserialize_error(self.role, topic, f"Cannot read field {name} as "
+                                                         f"{sql_type.sql()}: {exc}"))
+                fitted.append(None)
+        return pa.array(fitted, arrow_type)
+
+    # -- encode -------------------------------------------------------------------------------
+    def encode(self, table: pa.Table) -> pa.Array:
+        schema_id, parsed = self._writing()
+        header = wire_header(schema_id)
+        columns = [(name, column_of(table, name).to_pylist(), _python_for_avro(sql_type))
+                   for name, sql_type in self.columns]
+        columns = [(name, values if fix is None else [fix(v) for v in values], None) for name, values, fix in columns]
+        fields = self._field_names(parsed)
+        out: list[bytes] = []
+        write = fastavro.schemaless_writer
+        buffer = io.BytesIO()
+        for row in range(table.num_rows):
+            if self.wrapped:
+                record: Any = {fields.get(name, name): values[row] for name, values, _ in columns}
+            else:
+                record = columns[0][1][row]
+            buffer.seek(0)
+            buffer.truncate()
+            buffer.write(header)
+            try:
+                write(buffer, parsed, record)
+            except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+                raise FormatError(f"Failed to serialize {self.name} {self.role}: {type(exc).__name__}: {exc}") from None
+            out.append(buffer.getvalue())
+        return pa.array(out, pa.binary())
+
+    def _field_names(self, parsed: Any) -> dict[str, str]:
+        """Column name -> the writer schema's field name (a schema given by id may spell them otherwise)."""
+        if not isinstance(parsed, dict) or parsed.get("type") != "record":
+            return {}
+        by_upper = {str(f["name"]).upper(): str(f["name"]) for f in parsed.get("fields", ())}
+        return {name: by_upper.get(name.upper(), name) for name, _ in self.columns}
+
+
+def _nulled(array: pa.Array, rows: list[int]) -> pa.Array:
+    mask = np.zeros(len(array), bool)
+    mask[rows] = True
+    return pc.if_else(pa.array(mask), pa.nulls(len(array), array.type), array)

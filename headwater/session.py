@@ -410,6 +410,10 @@ class Session:
             )
         if topic_partitions is None:
             self._check_new_topic(source.topic, source.partitions, source.properties, statement.pos)
+            try:  # a topic this statement makes gets its subjects too, as ksqlDB's SchemaRegisterInjector does
+                register_schemas(source, if_absent=True)
+            except FormatError as exc:
+                raise SqlSemanticError(str(exc), statement.pos) from None
         kind_word = statement.kind.value.capitalize()
 
         def apply(sequence: int, live: bool) -> Entity:

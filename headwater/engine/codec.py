@@ -51,11 +51,12 @@ def value_format(source: DataSource) -> Format:
     return create_format(source.value_format, values, _format_props(source, "value"), role="value")
 
 
-def register_schemas(sink: DataSource) -> None:
-    """Register the key and value schemas a sink writes, for formats with a registry (FormatError if refused)."""
+def register_schemas(sink: DataSource, *, if_absent: bool = False) -> None:
+    """Register the key and value schemas a sink writes, for formats with a registry (FormatError if refused);
+    with ``if_absent``, only under subjects that hold no schema yet."""
     for fmt in (key_format(sink), value_format(sink)):
         if fmt is not None and fmt.uses_registry:
-            fmt.register_schema()
+            fmt.register_schema(if_absent=if_absent)
 
 
 class SourceDecoder:

@@ -185,8 +185,15 @@ class AvroFormat(Format):
         """The schema this format writes, as registered."""
         return Schema(orjson.dumps(self.schema_json).decode(), self.schema_type)
 
-    def register_schema(self) -> int:
+    def register_schema(self, *, if_absent: bool = False) -> int | None:
         """The id of the schema this format writes (registered under its subject on first use)."""
+        if if_absent and self.fixed_id is None:
+            try:
+                self.registry.version(self.subject)
+                return None
+            except RegistryError as exc:
+                if exc.error_code != 40401:
+                    raise FormatError(f"Error serializing {self.name} message: {exc.message}") from None
         return self._writing()[0]
 
     def _writing(self) -> tuple[int, Any]:

@@ -178,8 +178,11 @@ class Format(ABC):
     def encode(self, table: pa.Table) -> pa.Array:
         """Encode the format's columns of ``table`` into one binary value per row."""
 
-    def register_schema(self) -> int | None:
-        """Register the schema this format writes under its subject and return its id (None: no registry)."""
+    def register_schema(self, *, if_absent: bool = False) -> int | None:
+        """Register the schema this format writes under its subject and return its id (None: no registry).
+
+        With ``if_absent``, a subject that already holds a schema is left alone (None).
+        """
         return None
 
     def __repr__(self) -> str:

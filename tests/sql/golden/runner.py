@@ -20,6 +20,10 @@ formats of the stream declared on that topic:
 - JSON: an object, array, number or boolean is sent as its JSON text.
 - KAFKA: a number by the type of the one column: INT 4 bytes and BIGINT 8
   bytes big-endian, DOUBLE 8 bytes IEEE 754.
+- AVRO: a key, or a value that is not a string, is written in Confluent's wire format by fastavro, with the
+  latest schema of the subject ``<topic>-value`` / ``<topic>-key`` (a case's ``schemas``, ``{subject:
+  avro schema}``, are registered before its statements) or else the schema the source registers. Output
+  Avro is read back by fastavro with the schema its id names (logical types as their ``str``).
 - ``null`` is a null key or value (a tombstone).
 
 ``partition`` sends the record to that partition; otherwise a keyed record
@@ -55,6 +59,7 @@ returned, and a list matches all the entities it returned.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import struct
 from collections.abc import Iterator
@@ -62,9 +67,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import orjson
 
 from headwater.engine import query as engine_query
+from headwater.engine.codec import key_format, value_format
+from headwater.formats.avro import wire_header
+from headwater.registry import RegistryError
+from headwater.registry.base import Schema as RegistrySchema
 from headwater.log import Record
 from headwater.session import Session
 from headwater.sql.catalog import DataSource
@@ -122,10 +132,39 @@ def _kafka_base(source: DataSource, role: str) -> BaseType | None:
     return columns[0].type.base if len(columns) == 1 else None
 
 
-def _encode(source: DataSource | None, role: str, data: Any) -> bytes | None:
+def _avro_encode(session: Session, source: DataSource | None, topic: str, role: str, data: Any) -> bytes:
+    """``data`` in Confluent's Avro wire format, written by fastavro with the subject's latest schema (or, when
+    the subject has none yet, the schema the source's format registers)."""
+    registry = session.schema_registry
+    try:
+        found = registry.version(f"{topic}-{role}")
+        schema_id, text = found.schema_id, found.schema.text
+    except RegistryError:
+        assert source is not None, f"no schema for {topic}-{role} and no source to make one"
+        fmt = key_format(source) if role == "key" else value_format(source)
+        schema_id = fmt.register_schema()
+        text = registry.schema(schema_id).text
+    out = io.BytesIO()
+    out.write(wire_header(schema_id))
+    fastavro.schemaless_writer(out, fastavro.parse_schema(json.loads(text)), data)
+    return out.getvalue()
+
+
+def _avro_decode(session: Session, raw: bytes) -> Any:
+    """A wire-format Avro record read by stock fastavro with the schema its id names."""
+    assert raw[0] == 0, f"not Avro wire format: {raw!r}"
+    schema = session.schema_registry.schema(int.from_bytes(raw[1:5], "big"))
+    decoded = fastavro.schemaless_reader(io.BytesIO(raw[5:]), fastavro.parse_schema(json.loads(schema.text)), None)
+    return json.loads(json.dumps(decoded, default=str))
+
+
+def _encode(source: DataSource | None, role: str, data: Any, session: Session | None = None,
+            topic: str = "") -> bytes | None:
     if data is None:
         return None
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
+    if session is not None and fmt == "AVRO" and (role == "key" or not isinstance(data, str)):
+        return _avro_encode(session, source, topic, role, data)
     if source is not None and fmt == "KAFKA" and not isinstance(data, str):
         code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
         if code is not None:
@@ -135,10 +174,12 @@ def _encode(source: DataSource | None, role: str, data: Any) -> bytes | None:
     return orjson.dumps(data)
 
 
-def _decode(source: DataSource | None, role: str, raw: bytes | None) -> Any:
+def _decode(source: DataSource | None, role: str, raw: bytes | None, session: Session | None = None) -> Any:
     if raw is None:
         return None
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
+    if session is not None and fmt == "AVRO":
+        return _avro_decode(session, raw)
     if source is not None and fmt == "KAFKA":
         code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
         if code is not None and len(raw) == struct.calcsize(code):
@@ -169,6 +210,8 @@ def run_case(test: dict[str, Any], log_dir: str) -> None:
     properties = {"auto.offset.reset": "earliest", **test.get("properties", {})}
     expected_error = test.get("expectedException")
     with _quick_engine(), Session(log_dir, properties=properties) as session:
+        for subject, schema in test.get("schemas", {}).items():
+            session.schema_registry.register(subject, RegistrySchema(json.dumps(schema)))
         responses: list[list[dict[str, Any]]] = []
         sinks: set[str] = set()  # topics of every persistent query started, terminated ones included
         try:
@@ -228,7 +271,8 @@ def _produce(session: Session, inputs: list[dict[str, Any]]) -> None:
             (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
             for h in record.get("headers", [])
         )
-        rec = Record(_encode(source, "value", record.get("value")), _encode(source, "key", record.get("key")),
+        rec = Record(_encode(source, "value", record.get("value"), session, topic),
+                     _encode(source, "key", record.get("key"), session, topic),
                      record.get("timestamp", 0), headers)
         partitions = session.log.describe_topic(topic).partitions
         if "partition" in record or partitions == 1 or rec.key is None:
@@ -251,9 +295,9 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
         sink = _source_for(session, topic)
         got = [
             {
-                "key": _decode(sink, "key", _unwindowed(sink, r["key"])),
+                "key": _decode(sink, "key", _unwindowed(sink, r["key"]), session),
                 "window": _window(sink, r["key"]),
-                "value": orjson.loads(r["value"]) if topic == PROCESSING_LOG else _decode(sink, "value", r["value"]),
+                "value": orjson.loads(r["value"]) if topic == PROCESSING_LOG else _decode(sink, "value", r["value"], session),
                 "timestamp": r["timestamp"],
                 "partition": r["partition"],
             }

@@ -53,7 +53,7 @@ from headwater.log.printing import print_lines
 from headwater.registry import SchemaRegistry
 from headwater.registry.inference import infer_columns
 from headwater.registry.remote import RemoteSchemaRegistry
-from headwater.registry.store import LogSchemaRegistry
+from headwater.registry.store import local_registry
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
@@ -238,7 +238,7 @@ class Session:
                 push.close()
             for query in self.queries.values():
                 query.stop()
-            if self._schema_registry is not None:
+            if isinstance(self._schema_registry, RemoteSchemaRegistry):
                 self._schema_registry.close()
         if self.claim is not None:
             self.claim.release()
@@ -354,7 +354,7 @@ class Session:
             if self._schema_registry is None:
                 url = self.properties.get("ksql.schema.registry.url") or self.properties.get("schema.registry.url")
                 self._schema_registry = (RemoteSchemaRegistry(url, user_info=self.properties.get(
-                    "ksql.schema.registry.basic.auth.user.info")) if url else LogSchemaRegistry(self.log))
+                    "ksql.schema.registry.basic.auth.user.info")) if url else local_registry(self.log))
             return self._schema_registry
 
     def _registry_for(self, props: ast.Properties) -> SchemaRegistry | None:

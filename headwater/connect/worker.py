@@ -110,8 +110,8 @@ class WorkerTask:
         try:
             self.errors = ErrorHandler(self.log, self.connector, self.id, self.config)
             self.transforms = TransformChain(self.config)
-            self.key_converter = converter_from_config(self.config, is_key=True)
-            self.value_converter = converter_from_config(self.config, is_key=False)
+            self.key_converter = converter_from_config(self.config, is_key=True, log=self.log)
+            self.value_converter = converter_from_config(self.config, is_key=False, log=self.log)
             self._start_task()
             self._set(RUNNING if self._resumed.is_set() else PAUSED)
             while not self._stopping.is_set():

@@ -14,6 +14,7 @@ under the lock. Appends are durable before the call returns.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -310,3 +311,16 @@ def _version_number(version: object) -> int:
         raise RegistryError(422, 42202, "The specified version '{}' is not a valid version id. Allowed values are "
                                         "between [1, 2^31-1] and the string \"latest\"".format(version))
     return number
+
+
+_LOCAL: weakref.WeakKeyDictionary[Log, LogSchemaRegistry] = weakref.WeakKeyDictionary()
+_LOCAL_LOCK = threading.Lock()
+
+
+def local_registry(log: Log) -> LogSchemaRegistry:
+    """The one registry object of ``log`` in this process (shared by the session, the server and converters)."""
+    with _LOCAL_LOCK:
+        found = _LOCAL.get(log)
+        if found is None:
+            found = _LOCAL[log] = LogSchemaRegistry(log)
+        return found

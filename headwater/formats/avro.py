@@ -23,7 +23,6 @@ Properties: ``WRAP_SINGLE_VALUE``, ``KEY_SCHEMA_ID``/``VALUE_SCHEMA_ID``,
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -38,47 +37,16 @@ from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, 
 from headwater.formats.base import (
     Column,
     Decoded,
-    Format,
     binary_bytes,
     binary_input,
-    binary_offsets,
     column_of,
     deserialize_error,
     register_format,
     table_of,
 )
-from headwater.registry.base import RegistryError, Schema, SchemaRegistry
+from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
+from headwater.registry.base import RegistryError, Schema
 from headwater.sql.types import ArrayType, MapType, SqlType, StructType
-
-MAGIC = 0
-HEADER_BYTES = 5
-
-
-def wire_header(schema_id: int) -> bytes:
-    """Confluent's 5-byte prefix: magic byte 0 and the schema id, big-endian."""
-    return bytes([MAGIC]) + int(schema_id).to_bytes(4, "big")
-
-
-def wire_ids(data: pa.BinaryArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(offsets, ids, framed)`` of a binary column: ids are -1 where a value is not in the wire format."""
-    offsets = binary_offsets(data).astype(np.int64)
-    raw = binary_bytes(data)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    framed = lengths >= HEADER_BYTES
-    if data.null_count:
-        framed &= np.asarray(data.is_valid(), dtype=bool)
-    ids = np.full(len(data), -1, np.int64)
-    if framed.any():
-        at = starts[framed]
-        framed_magic = raw[at] == MAGIC
-        idx = np.nonzero(framed)[0]
-        good = idx[framed_magic]
-        at = starts[good]
-        ids[good] = ((raw[at + 1].astype(np.int64) << 24) | (raw[at + 2].astype(np.int64) << 16)
-                     | (raw[at + 3].astype(np.int64) << 8) | raw[at + 4].astype(np.int64))
-        framed[idx[~framed_magic]] = False
-    return offsets, ids, framed
-
 
 def _adapter(sql_type: SqlType) -> Callable[[Any], Any] | None:
     """A function making a decoded Avro value fit ``sql_type`` in Arrow (None when it already does)."""
@@ -129,101 +97,34 @@ def _python_for_avro(sql_type: SqlType) -> Callable[[Any], Any] | None:
 
 
 @register_format
-class AvroFormat(Format):
+class AvroFormat(RegisteredFormat):
     """Avro in Confluent's wire format; see the module docstring."""
 
     name: ClassVar[str] = "AVRO"
-    supports_wrapping: ClassVar[bool] = True
-    uses_registry: ClassVar[bool] = True
     schema_type: ClassVar[str] = "AVRO"
 
     def accepted_properties(self) -> frozenset[str]:
-        common = {"SCHEMA_REGISTRY", "KAFKA_TOPIC"}
-        if self.role == "key":
-            return frozenset(common | {"KEY_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME"})
-        return frozenset(common | {"WRAP_SINGLE_VALUE", "VALUE_SCHEMA_ID", "VALUE_SCHEMA_FULL_NAME",
-                                   "VALUE_AVRO_SCHEMA_FULL_NAME"})
+        extra = {"VALUE_AVRO_SCHEMA_FULL_NAME"} if self.role == "value" else set()
+        return super().accepted_properties() | extra
 
     def validate(self) -> None:
         super().validate()
-        registry = self.properties.get("SCHEMA_REGISTRY")
-        if registry is not None and not isinstance(registry, SchemaRegistry):
-            raise FormatError(f"formats: SCHEMA_REGISTRY must be a SchemaRegistry, got {type(registry).__name__}")
         prefix = "KEY" if self.role == "key" else "VALUE"
-        raw_id = self.properties.get(f"{prefix}_SCHEMA_ID")
-        self.fixed_id: int | None = None
-        if raw_id is not None:
-            try:
-                self.fixed_id = int(str(raw_id))
-            except ValueError:
-                raise FormatError(f"{prefix}_SCHEMA_ID must be an integer, got {raw_id!r}") from None
         default = DEFAULT_KEY_NAME if self.role == "key" else DEFAULT_VALUE_NAME
         self.full_name = str(self.properties.get(f"{prefix}_SCHEMA_FULL_NAME")
                              or self.properties.get("VALUE_AVRO_SCHEMA_FULL_NAME") or default)
         if self.columns:
             self.schema_json = writer_schema(self.columns, wrapped=self.wrapped, full_name=self.full_name)
-        self._lock = threading.Lock()
-        self._readers: dict[int, Any] = {}
-        self._writer: tuple[int, Any] | None = None
-
-    # -- the registry -----------------------------------------------------------------------
-    @property
-    def registry(self) -> SchemaRegistry:
-        registry = self.properties.get("SCHEMA_REGISTRY")
-        if not isinstance(registry, SchemaRegistry):
-            raise FormatError(f"The {self.name} format needs a schema registry; none is configured")
-        return registry
-
-    @property
-    def subject(self) -> str:
-        topic = self.properties.get("KAFKA_TOPIC")
-        if not topic:
-            raise FormatError(f"formats: the {self.name} {self.role} format has no topic to name its subject")
-        return f"{topic}-{self.role}"
 
     def registered_schema(self) -> Schema:
         """The schema this format writes, as registered."""
         return Schema(orjson.dumps(self.schema_json).decode(), self.schema_type)
 
-    def register_schema(self, *, if_absent: bool = False) -> int | None:
-        """The id of the schema this format writes (registered under its subject on first use)."""
-        if if_absent and self.fixed_id is None:
-            try:
-                self.registry.version(self.subject)
-                return None
-            except RegistryError as exc:
-                if exc.error_code != 40401:
-                    raise FormatError(f"Error serializing {self.name} message: {exc.message}") from None
-        return self._writing()[0]
-
-    def _writing(self) -> tuple[int, Any]:
-        with self._lock:
-            if self._writer is None:
-                try:
-                    if self.fixed_id is not None:
-                        schema_id = self.fixed_id
-                        parsed = self._parse(self.registry.schema(schema_id))
-                    else:
-                        schema_id = self.registry.register(self.subject, self.registered_schema())
-                        parsed = self._parse(self.registered_schema())
-                except RegistryError as exc:
-                    raise FormatError(f"Error serializing {self.name} message: {exc.message}") from None
-                self._writer = (schema_id, parsed)
-            return self._writer
-
-    def _parse(self, schema: Schema) -> Any:
-        if schema.schema_type != self.schema_type:
-            raise FormatError(f"schema is of type {schema.schema_type}, expected {self.schema_type}")
-        return fastavro.parse_schema(orjson.loads(schema.text), _write_hint=False)
-
-    def _reader(self, schema_id: int) -> Any:
-        with self._lock:
-            found = self._readers.get(schema_id)
-        if found is None:
-            found = self._parse(self.registry.schema(schema_id))
-            with self._lock:
-                self._readers[schema_id] = found
-        return found
+    def parse(self, schema: Schema) -> Any:
+        try:
+            return fastavro.parse_schema(orjson.loads(schema.text), _write_hint=False)
+        except Exception as exc:  # noqa: BLE001 - fastavro raises several types for a bad schema
+            raise FormatError(f"Avro schema cannot be used: {type(exc).__name__}: {exc}") from None
 
     # -- decode -------------------------------------------------------------------------------
     def decode(self, data: pa.Array, columns: Sequence[Column] | None = None, *, topic: str = "") -> Decoded:
@@ -240,7 +141,7 @@ class AvroFormat(Format):
         for schema_id in np.unique(ids[framed]).tolist():
             rows = np.nonzero(ids == schema_id)[0]
             try:
-                parsed = self._reader(schema_id)
+                parsed = self.reader(schema_id)
             except (RegistryError, FormatError, ValueError) as exc:
                 reason = deserialize_error(self.role, topic, f"Error retrieving Avro schema for id {schema_id}: "
                                            f"{getattr(exc, 'message', exc)}")
@@ -317,7 +218,7 @@ class AvroFormat(Format):
 
     # -- encode -------------------------------------------------------------------------------
     def encode(self, table: pa.Table) -> pa.Array:
-        schema_id, parsed = self._writing()
+        schema_id, parsed = self.writing()
         header = wire_header(schema_id)
         columns = [(name, column_of(table, name).to_pylist(), _python_for_avro(sql_type))
                    for name, sql_type in self.columns]

@@ -72,7 +72,7 @@ import orjson
 
 from headwater.engine import query as engine_query
 from headwater.engine.codec import key_format, value_format
-from headwater.formats.avro import wire_header
+from headwater.formats.registered import wire_header
 from headwater.registry import RegistryError
 from headwater.registry.base import Schema as RegistrySchema
 from headwater.log import Record

@@ -1,13 +1,13 @@
 """Serialization formats for record keys and values: a registry of plug-ins.
 
 ``create_format("json", columns, {"WRAP_SINGLE_VALUE": False})`` builds a
-:class:`Format`; the built-ins (JSON, DELIMITED, KAFKA, NONE, AVRO) register
+:class:`Format`; the built-ins (JSON, DELIMITED, KAFKA, NONE, AVRO, JSON_SR) register
 themselves through :func:`register_format`, as a plug-in format would.
 """
 
 from __future__ import annotations
 
-from headwater.formats import avro, delimited, json, kafka, none
+from headwater.formats import avro, delimited, json, json_sr, kafka, none
 from headwater.formats.base import (
     Column,
     Decoded,
@@ -32,6 +32,7 @@ __all__ = [
     "format_class",
     "format_names",
     "json",
+    "json_sr",
     "kafka",
     "none",
     "register_format",

@@ -14,10 +14,11 @@ import orjson
 
 from headwater.errors import SqlSemanticError
 from headwater.formats import format_class
-from headwater.formats.avro_schema import columns_of
+from headwater.formats import avro_schema, json_sr
 from headwater.formats.base import FormatError
 from headwater.registry.base import RegistryError, Schema, SchemaRegistry
 from headwater.sql import ast
+from headwater.sql.types import SqlType
 
 
 def _literal(props: ast.Properties, name: str) -> object:
@@ -60,11 +61,11 @@ def infer_columns(statement: ast.CreateSource, registry: SchemaRegistry | None) 
                 if exc.error_code not in (40401, 40402) or statement.kind is ast.SourceKind.TABLE:
                     raise
             else:
-                for name, sql_type in columns_of(_json(key_schema), unwrapped_name="ROWKEY"):
+                for name, sql_type in columns_of(key_schema, unwrapped_name="ROWKEY"):
                     elements.append(ast.TableElement(name, sql_type, key_constraint, pos=statement.pos))
         value_schema = _schema(registry, str(topic), "value", _literal(props, "VALUE_SCHEMA_ID"))
         taken = {e.name for e in elements}
-        for name, sql_type in columns_of(_json(value_schema)):
+        for name, sql_type in columns_of(value_schema):
             if name not in taken:
                 elements.append(ast.TableElement(name, sql_type, pos=statement.pos))
     except RegistryError as exc:
@@ -77,7 +78,11 @@ def infer_columns(statement: ast.CreateSource, registry: SchemaRegistry | None) 
     return replace(statement, elements=tuple(elements))
 
 
-def _json(schema: Schema) -> object:
-    if schema.schema_type != "AVRO":
-        raise FormatError(f"schema inference reads Avro schemas; the subject holds {schema.schema_type}")
-    return orjson.loads(schema.text)
+def columns_of(schema: Schema, *, unwrapped_name: str = "ROWVAL") -> list[tuple[str, SqlType]]:
+    """The columns of a registered schema (Avro or JSON Schema)."""
+    parsed = orjson.loads(schema.text)
+    if schema.schema_type == "AVRO":
+        return avro_schema.columns_of(parsed, unwrapped_name=unwrapped_name)
+    if schema.schema_type == "JSON":
+        return json_sr.columns_of(parsed, unwrapped_name=unwrapped_name)
+    raise FormatError(f"schema inference reads Avro and JSON schemas; the subject holds {schema.schema_type}")

@@ -24,6 +24,7 @@ formats of the stream declared on that topic:
   latest schema of the subject ``<topic>-value`` / ``<topic>-key`` (a case's ``schemas``, ``{subject:
   avro schema}``, are registered before its statements) or else the schema the source registers. Output
   Avro is read back by fastavro with the schema its id names (logical types as their ``str``).
+- JSON_SR: the same framing with the subject's JSON schema id, then the JSON text.
 - ``null`` is a null key or value (a tombstone).
 
 ``partition`` sends the record to that partition; otherwise a keyed record
@@ -146,7 +147,10 @@ def _avro_encode(session: Session, source: DataSource | None, topic: str, role: 
         text = registry.schema(schema_id).text
     out = io.BytesIO()
     out.write(wire_header(schema_id))
-    fastavro.schemaless_writer(out, fastavro.parse_schema(json.loads(text)), data)
+    if registry.schema(schema_id).schema_type == "JSON":
+        out.write(orjson.dumps(data))
+    else:
+        fastavro.schemaless_writer(out, fastavro.parse_schema(json.loads(text)), data)
     return out.getvalue()
 
 
@@ -154,6 +158,8 @@ def _avro_decode(session: Session, raw: bytes) -> Any:
     """A wire-format Avro record read by stock fastavro with the schema its id names."""
     assert raw[0] == 0, f"not Avro wire format: {raw!r}"
     schema = session.schema_registry.schema(int.from_bytes(raw[1:5], "big"))
+    if schema.schema_type == "JSON":
+        return orjson.loads(raw[5:])
     decoded = fastavro.schemaless_reader(io.BytesIO(raw[5:]), fastavro.parse_schema(json.loads(schema.text)), None)
     return json.loads(json.dumps(decoded, default=str))
 
@@ -163,7 +169,7 @@ def _encode(source: DataSource | None, role: str, data: Any, session: Session | 
     if data is None:
         return None
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
-    if session is not None and fmt == "AVRO" and (role == "key" or not isinstance(data, str)):
+    if session is not None and fmt in ("AVRO", "JSON_SR") and (role == "key" or not isinstance(data, str)):
         return _avro_encode(session, source, topic, role, data)
     if source is not None and fmt == "KAFKA" and not isinstance(data, str):
         code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
@@ -178,7 +184,7 @@ def _decode(source: DataSource | None, role: str, raw: bytes | None, session: Se
     if raw is None:
         return None
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
-    if session is not None and fmt == "AVRO":
+    if session is not None and fmt in ("AVRO", "JSON_SR"):
         return _avro_decode(session, raw)
     if source is not None and fmt == "KAFKA":
         code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]

@@ -30,7 +30,6 @@ import fastavro
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import FormatError
 from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, writer_schema
@@ -44,36 +43,10 @@ from headwater.formats.base import (
     register_format,
     table_of,
 )
+from headwater.formats.records import record_columns
 from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
 from headwater.registry.base import RegistryError, Schema
 from headwater.sql.types import ArrayType, MapType, SqlType, StructType
-
-def _adapter(sql_type: SqlType) -> Callable[[Any], Any] | None:
-    """A function making a decoded Avro value fit ``sql_type`` in Arrow (None when it already does)."""
-    if isinstance(sql_type, StructType):
-        fields = [(f.name, f.name.upper(), _adapter(f.type)) for f in sql_type.fields]
-
-        def struct(value: Any) -> Any:
-            if not isinstance(value, dict):
-                return value
-            upper = {str(k).upper(): v for k, v in value.items()}
-            return {name: (adapt(upper.get(key)) if adapt is not None and upper.get(key) is not None
-                           else upper.get(key)) for name, key, adapt in fields}
-
-        return struct
-    if isinstance(sql_type, ArrayType):
-        inner = _adapter(sql_type.element)
-        if inner is None:
-            return None
-        return lambda value: [None if v is None else inner(v) for v in value] if isinstance(value, list) else value
-    if isinstance(sql_type, MapType):
-        inner = _adapter(sql_type.value)
-        if inner is None:
-            return None
-        return lambda value: ({k: None if v is None else inner(v) for k, v in value.items()}
-                              if isinstance(value, dict) else value)
-    return None
-
 
 def _python_for_avro(sql_type: SqlType) -> Callable[[Any], Any] | None:
     """A function making an Arrow ``to_pylist`` value writable by fastavro (maps come as pairs)."""
@@ -163,58 +136,10 @@ class AvroFormat(RegisteredFormat):
                                                     "after the record")
         for row in errors:
             decoded[row] = None
-        arrays = self._columns(decoded, selected, errors, topic)
+        arrays = record_columns(decoded, selected, errors, role=self.role, topic=topic, wrapped=self.wrapped)
         error_rows = np.array(sorted(errors), dtype=np.int64)
         return Decoded(table_of(arrays, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                        np.nonzero(~valid)[0].astype(np.int64))
-
-    def _columns(self, decoded: list[Any], selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
-                 topic: str) -> list[tuple[str, pa.Array]]:
-        arrays: list[tuple[str, pa.Array]] = []
-        wrapped = self.wrapped
-        if wrapped and any(v is not None and not isinstance(v, dict) for v in decoded):
-            for row, value in enumerate(decoded):
-                if value is not None and not isinstance(value, dict):
-                    errors[row] = deserialize_error(self.role, topic, f"Expected an Avro record for the columns "
-                                                    f"{[c for _, c, _ in selected]}, got {type(value).__name__}")
-                    decoded[row] = None
-        keys: dict[str, str] = {}
-        if wrapped:
-            for value in decoded:
-                if value is not None:
-                    for key in value:
-                        keys.setdefault(str(key).upper(), key)
-        for _, name, sql_type in selected:
-            if wrapped:
-                key = keys.get(name.upper(), name)
-                values = [None if v is None else v.get(key) for v in decoded]
-            else:
-                values = decoded
-            adapt = _adapter(sql_type)
-            if adapt is not None:
-                values = [None if v is None else adapt(v) for v in values]
-            arrays.append((name, self._array(values, sql_type, name, errors, topic)))
-        if errors:
-            rows = sorted(errors)
-            arrays = [(name, _nulled(array, rows)) for name, array in arrays]
-        return arrays
-
-    def _array(self, values: list[Any], sql_type: SqlType, name: str, errors: dict[int, str], topic: str) -> pa.Array:
-        arrow_type = sql_type.to_arrow()
-        try:
-            return pa.array(values, arrow_type)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            pass
-        fitted: list[Any] = []
-        for row, value in enumerate(values):
-            try:
-                pa.array([value], arrow_type)
-                fitted.append(value)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-                errors.setdefault(row, deserialize_error(self.role, topic, f"Cannot read field {name} as "
-                                                         f"{sql_type.sql()}: {exc}"))
-                fitted.append(None)
-        return pa.array(fitted, arrow_type)
 
     # -- encode -------------------------------------------------------------------------------
     def encode(self, table: pa.Table) -> pa.Array:
@@ -248,9 +173,3 @@ class AvroFormat(RegisteredFormat):
             return {}
         by_upper = {str(f["name"]).upper(): str(f["name"]) for f in parsed.get("fields", ())}
         return {name: by_upper.get(name.upper(), name) for name, _ in self.columns}
-
-
-def _nulled(array: pa.Array, rows: list[int]) -> pa.Array:
-    mask = np.zeros(len(array), bool)
-    mask[rows] = True
-    return pc.if_else(pa.array(mask), pa.nulls(len(array), array.type), array)

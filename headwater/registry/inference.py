@@ -14,7 +14,7 @@ import orjson
 
 from headwater.errors import SqlSemanticError
 from headwater.formats import format_class
-from headwater.formats import avro_schema, json_sr
+from headwater.formats import avro_schema, json_sr, protobuf_schema
 from headwater.formats.base import FormatError
 from headwater.registry.base import RegistryError, Schema, SchemaRegistry
 from headwater.sql import ast
@@ -80,9 +80,13 @@ def infer_columns(statement: ast.CreateSource, registry: SchemaRegistry | None) 
 
 def columns_of(schema: Schema, *, unwrapped_name: str = "ROWVAL") -> list[tuple[str, SqlType]]:
     """The columns of a registered schema (Avro or JSON Schema)."""
+    if schema.schema_type == "PROTOBUF":
+        columns = protobuf_schema.columns_of(protobuf_schema.build(schema.text)[0])
+        return columns if len(columns) != 1 or unwrapped_name == "ROWVAL" else [(unwrapped_name, columns[0][1])]
     parsed = orjson.loads(schema.text)
     if schema.schema_type == "AVRO":
         return avro_schema.columns_of(parsed, unwrapped_name=unwrapped_name)
     if schema.schema_type == "JSON":
         return json_sr.columns_of(parsed, unwrapped_name=unwrapped_name)
-    raise FormatError(f"schema inference reads Avro and JSON schemas; the subject holds {schema.schema_type}")
+    raise FormatError(f"schema inference reads Avro, JSON and Protobuf schemas; the subject holds "
+                      f"{schema.schema_type}")

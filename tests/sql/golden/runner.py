@@ -25,6 +25,8 @@ formats of the stream declared on that topic:
   avro schema}``, are registered before its statements) or else the schema the source registers. Output
   Avro is read back by fastavro with the schema its id names (logical types as their ``str``).
 - JSON_SR: the same framing with the subject's JSON schema id, then the JSON text.
+- PROTOBUF / PROTOBUF_NOSR: written and read by protobuf's ``json_format`` (so int64 values read back as
+  strings); PROTOBUF framed with the subject's schema id and message index [0].
 - ``null`` is a null key or value (a tombstone).
 
 ``partition`` sends the record to that partition; otherwise a keyed record
@@ -70,9 +72,11 @@ from typing import Any
 
 import fastavro
 import orjson
+from google.protobuf import json_format, message_factory
 
 from headwater.engine import query as engine_query
 from headwater.engine.codec import key_format, value_format
+from headwater.formats.protobuf_schema import build, proto_text
 from headwater.formats.registered import wire_header
 from headwater.registry import RegistryError
 from headwater.registry.base import Schema as RegistrySchema
@@ -164,11 +168,55 @@ def _avro_decode(session: Session, raw: bytes) -> Any:
     return json.loads(json.dumps(decoded, default=str))
 
 
+def _nosr_descriptor(source: DataSource, role: str) -> Any:
+    columns = [(c.name, c.type) for c in (source.key_columns if role == "key" else source.value_columns)]
+    wrapped = role == "value" and (len(columns) != 1 or source.wrap_single_value is not False)
+    return build(proto_text(columns if wrapped else [("VALUE", columns[0][1])], None))[0]
+
+
+def _protobuf_encode(session: Session, source: DataSource | None, topic: str, role: str, data: Any) -> bytes:
+    """``data`` as a Protobuf message by protobuf's own json_format (PROTOBUF: Confluent-framed, with the
+    subject's latest schema or the one the source registers; PROTOBUF_NOSR: the columns' message)."""
+    assert source is not None
+    fmt = source.key_format if role == "key" else source.value_format
+    if fmt == "PROTOBUF_NOSR":
+        descriptor = _nosr_descriptor(source, role)
+        header = b""
+    else:
+        registry = session.schema_registry
+        try:
+            found = registry.version(f"{topic}-{role}")
+            schema_id, text = found.schema_id, found.schema.text
+        except RegistryError:
+            encoder = key_format(source) if role == "key" else value_format(source)
+            schema_id = encoder.register_schema()
+            text = registry.schema(schema_id).text
+        descriptor = build(text)[0]
+        header = wire_header(schema_id) + b"\x00"
+    message = message_factory.GetMessageClass(descriptor)()
+    json_format.ParseDict(data if isinstance(data, dict) else {descriptor.fields[0].name: data}, message)
+    return header + message.SerializeToString()
+
+
+def _protobuf_decode(session: Session, source: DataSource, role: str, raw: bytes) -> Any:
+    fmt = source.key_format if role == "key" else source.value_format
+    if fmt == "PROTOBUF_NOSR":
+        descriptor, body = _nosr_descriptor(source, role), raw
+    else:
+        assert raw[0] == 0 and raw[5] == 0, f"not Confluent Protobuf framing: {raw!r}"
+        descriptor = build(session.schema_registry.schema(int.from_bytes(raw[1:5], "big")).text)[0]
+        body = raw[6:]
+    message = message_factory.GetMessageClass(descriptor).FromString(body)
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
 def _encode(source: DataSource | None, role: str, data: Any, session: Session | None = None,
             topic: str = "") -> bytes | None:
     if data is None:
         return None
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
+    if session is not None and fmt in ("PROTOBUF", "PROTOBUF_NOSR") and (role == "key" or not isinstance(data, str)):
+        return _protobuf_encode(session, source, topic, role, data)
     if session is not None and fmt in ("AVRO", "JSON_SR") and (role == "key" or not isinstance(data, str)):
         return _avro_encode(session, source, topic, role, data)
     if source is not None and fmt == "KAFKA" and not isinstance(data, str):
@@ -186,6 +234,8 @@ def _decode(source: DataSource | None, role: str, raw: bytes | None, session: Se
     fmt = None if source is None else (source.key_format if role == "key" else source.value_format)
     if session is not None and fmt in ("AVRO", "JSON_SR"):
         return _avro_decode(session, raw)
+    if session is not None and source is not None and fmt in ("PROTOBUF", "PROTOBUF_NOSR"):
+        return _protobuf_decode(session, source, role, raw)
     if source is not None and fmt == "KAFKA":
         code = _KAFKA_CODES.get(_kafka_base(source, role))  # type: ignore[arg-type]
         if code is not None and len(raw) == struct.calcsize(code):

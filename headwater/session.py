@@ -51,7 +51,7 @@ from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.base import validate_topic_config, validate_topic_name
 from headwater.log.printing import print_lines
 from headwater.registry import SchemaRegistry
-from headwater.registry.inference import infer_columns
+from headwater.registry.inference import infer_columns, statement_text
 from headwater.registry.remote import RemoteSchemaRegistry
 from headwater.registry.store import local_registry
 from headwater.sql import ast
@@ -309,7 +309,8 @@ class Session:
         with self._lock:
             apply = self._prepare(statement, text, props)
             recorded = {k: v for k, v in props.items() if k != "ksql.service.id"}
-            sequence = self.commands.append(text, recorded)
+            # A statement may be recorded as written out (CREATE with inferred columns: ``recorded_text``).
+            sequence = self.commands.append(getattr(apply, "recorded_text", text), recorded)
             return apply(sequence, True)
 
     def _replay(self) -> None:
@@ -388,7 +389,9 @@ class Session:
 
             return noop
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
-        statement = infer_columns(statement, self._registry_for(statement.properties))
+        inferred = infer_columns(statement, self._registry_for(statement.properties))
+        if inferred is not statement:  # the command log keeps the columns and schema ids, as ksqlDB does
+            statement, text = inferred, statement_text(inferred)
         source = self._with_registry(source_from_create(statement, text, None))
         topic_partitions = self._topic_partitions(source.topic)
         requested = source.properties.get("PARTITIONS")
@@ -422,6 +425,7 @@ class Session:
             return current_status(text, f"{kind_word.lower()}/`{source.name}`/create", f"{kind_word} created",
                                   sequence=sequence)
 
+        apply.recorded_text = text  # type: ignore[attr-defined]
         return apply
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:

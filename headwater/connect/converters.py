@@ -310,6 +310,7 @@ DEFAULT_VALUE_CONVERTER_CONFIG = {"schemas.enable": "false"}
 #: Converters that talk to a schema registry, by import string (loaded when a config names them).
 REGISTRY_CONVERTERS: dict[str, str] = {
     "io.confluent.connect.avro.AvroConverter": "headwater.connect.registry_converters:AvroConverter",
+    "io.confluent.connect.json.JsonSchemaConverter": "headwater.connect.registry_converters:JsonSchemaConverter",
 }
 
 

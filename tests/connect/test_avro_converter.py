@@ -13,7 +13,7 @@ import pytest
 from headwater.connect.converters import ConversionError, converter_from_config
 from headwater.connect.data import ConnectSchema, Field
 from headwater.connect.runtime import ConnectRuntime
-from headwater.log import Log
+from headwater.log import Log, Record
 from headwater.registry.store import local_registry
 from headwater.session import Session
 from tests.connect.conftest import lines, wait_until
@@ -65,3 +65,22 @@ def test_datagen_avro_to_a_file_sink_and_an_inferred_stream(
         got = list(rows.rows(timeout_s=5.0))
         rows.close()
         assert [r[1] for r in got] == [json.loads(x)["pageid"] for x in lines(out)]
+
+
+def test_json_schema_converter_round_trip_and_a_json_sr_stream_reads_it(connect_log: Log) -> None:
+    converter = converter_from_config({"value.converter": "io.confluent.connect.json.JsonSchemaConverter"},
+                                      is_key=False, log=connect_log)
+    schema = ConnectSchema("struct", name="Click", fields=(
+        Field("id", ConnectSchema("int32")), Field("page", ConnectSchema("string", optional=True))))
+    connect_log.create_topic("clicks", 1)
+    values = [converter.from_connect("clicks", schema, {"id": i, "page": f"/p{i}"}) for i in range(3)]
+    assert all(v is not None and v[0] == 0 for v in values)
+    back_schema, back = converter.to_connect("clicks", values[1])
+    assert back == {"id": 1, "page": "/p1"} and back_schema is not None and back_schema.field("id") is not None
+    connect_log.append("clicks", 0, [Record(v) for v in values])
+    with Session(connect_log, properties={"auto.offset.reset": "earliest"}) as session:
+        session.execute("CREATE STREAM CLICKS WITH (kafka_topic='clicks', value_format='JSON_SR');")
+        query = session.query("SELECT ID, PAGE FROM CLICKS EMIT CHANGES LIMIT 3;")
+        rows = list(query.rows(timeout_s=5.0))
+        query.close()
+    assert rows == [[0, "/p0"], [1, "/p1"], [2, "/p2"]]

@@ -311,6 +311,7 @@ DEFAULT_VALUE_CONVERTER_CONFIG = {"schemas.enable": "false"}
 REGISTRY_CONVERTERS: dict[str, str] = {
     "io.confluent.connect.avro.AvroConverter": "headwater.connect.registry_converters:AvroConverter",
     "io.confluent.connect.json.JsonSchemaConverter": "headwater.connect.registry_converters:JsonSchemaConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter": "headwater.connect.protobuf_converter:ProtobufConverter",
 }
 
 

@@ -1,7 +1,7 @@
 """Confluent's schema-registry converters: ``io.confluent.connect.avro.AvroConverter`` and
 ``io.confluent.connect.json.JsonSchemaConverter`` (Connect schemas as JSON Schemas the way Confluent's
 JsonSchemaData writes them: ``connect.type`` for integer widths and bytes, ``title`` for logical names,
-``oneOf`` null for optional fields).
+``oneOf`` null for optional fields) (``protobuf_converter.py`` holds the ProtobufConverter).
 
 Configured as Confluent's: ``schema.registry.url`` (comma-separated; ``basic.auth.user.info`` for
 credentials) names an external registry; without it the converter uses Headwater's own registry, the

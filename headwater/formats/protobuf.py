@@ -69,7 +69,7 @@ def message_indexes(indexes: Sequence[int]) -> bytes:
     return bytes(out)
 
 
-def _fill(message: Message, values: dict[str, Any]) -> None:
+def fill_message(message: Message, values: dict[str, Any]) -> None:
     """Set a dynamic message's fields from a row (a dict by field name, case-insensitive)."""
     by_upper = {f.name.upper(): f for f in message.DESCRIPTOR.fields}
     for key, value in values.items():
@@ -88,7 +88,7 @@ def _set(message: Message, field: FieldDescriptor, value: Any) -> None:
             if v is None:
                 continue
             if inner.message_type is not None:
-                _fill(target[k], v)
+                fill_message(target[k], v)
             else:
                 target[k] = v
         return
@@ -112,7 +112,7 @@ def _message_value(target: Message, value: Any) -> None:
         when = value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
         target.FromDatetime(when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc))
     elif isinstance(value, dict):
-        _fill(target, value)
+        fill_message(target, value)
 
 
 class _ProtobufCodec:
@@ -139,7 +139,7 @@ class _ProtobufCodec:
         message = self.message_class(descriptor)()
         try:
             if self.fmt.wrapped:
-                _fill(message, row)
+                fill_message(message, row)
             elif row is not None:
                 _set(message, descriptor.fields[0], row)
         except (TypeError, ValueError, OverflowError, AttributeError) as exc:

@@ -84,3 +84,25 @@ def test_json_schema_converter_round_trip_and_a_json_sr_stream_reads_it(connect_
         rows = list(query.rows(timeout_s=5.0))
         query.close()
     assert rows == [[0, "/p0"], [1, "/p1"], [2, "/p2"]]
+
+
+def test_protobuf_converter_round_trip_and_a_protobuf_stream_reads_it(connect_log: Log) -> None:
+    converter = converter_from_config({"value.converter": "io.confluent.connect.protobuf.ProtobufConverter"},
+                                      is_key=False, log=connect_log)
+    schema = ConnectSchema("struct", name="shop.Order", fields=(
+        Field("id", ConnectSchema("int64")), Field("item", ConnectSchema("string", optional=True)),
+        Field("tags", ConnectSchema("array", value_schema=ConnectSchema("string")))))
+    connect_log.create_topic("orders", 1)
+    values = [converter.from_connect("orders", schema, {"id": i, "item": f"i{i}", "tags": ["a"] * i})
+              for i in range(1, 4)]
+    back_schema, back = converter.to_connect("orders", values[0])
+    assert back == {"id": 1, "item": "i1", "tags": ["a"]}
+    assert back_schema is not None and back_schema.name == "shop.Order"
+    assert "message Order" in local_registry(connect_log).version("orders-value").schema.text
+    connect_log.append("orders", 0, [Record(v) for v in values])
+    with Session(connect_log, properties={"auto.offset.reset": "earliest"}) as session:
+        session.execute("CREATE STREAM ORDERS WITH (kafka_topic='orders', value_format='PROTOBUF');")
+        query = session.query("SELECT ID, ITEM, TAGS FROM ORDERS EMIT CHANGES LIMIT 3;")
+        rows = list(query.rows(timeout_s=5.0))
+        query.close()
+    assert rows == [[1, "i1", ["a"]], [2, "i2", ["a", "a"]], [3, "i3", ["a", "a", "a"]]]

@@ -168,7 +168,8 @@ class JsonSrFormat(RegisteredFormat):
                 for row in np.nonzero(ids == schema_id)[0].tolist():
                     errors[row] = reason
                 framed[ids == schema_id] = False
-        payload = keep_only(pc.binary_slice(data, HEADER_BYTES), framed)
+        # An explicit stop: pyarrow 24 fails "Negative buffer resize" without one on some arrays.
+        payload = keep_only(pc.binary_slice(data, HEADER_BYTES, 2**31 - 1), framed)
         decoded = self.json.decode(payload, columns, topic=topic)
         errors.update(zip(decoded.error_rows.tolist(), decoded.error_reasons, strict=True))
         error_rows = np.array(sorted(errors), dtype=np.int64)

@@ -23,14 +23,10 @@ code (40401 subject not found, 40403 schema not found, 409 incompatible,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.errors import HeadwaterError
-
-SCHEMA_TYPES = ("AVRO", "JSON", "PROTOBUF")
-
 
 class RegistryError(HeadwaterError):
     """A registry answer other than success: Confluent's HTTP status, error code and message."""
@@ -132,11 +128,6 @@ class SchemaRegistry(ABC):
     @abstractmethod
     def version(self, subject: str, version: int | str = "latest") -> RegisteredSchema:
         """A version of a subject, ``"latest"`` for the newest (RegistryError 40401/40402)."""
-
-    def subject_versions(self, subject: str, versions: Sequence[int] | None = None) -> list[RegisteredSchema]:
-        """Every live version of ``subject`` (the default asks for each, implementations may do better)."""
-        latest = self.version(subject)
-        return [self.version(subject, v) for v in (versions or range(1, latest.version + 1))]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -110,6 +110,7 @@ class AvroFormat(RegisteredFormat):
         for row in np.nonzero(valid & ~framed)[0].tolist():
             errors[row] = deserialize_error(self.role, topic, "Unknown magic byte!")
         decoded: list[Any] = [None] * n
+        names: list[str] | None = []  # the fields of every writer schema seen (records of one schema share them)
         buffer = io.BytesIO(binary_bytes(data).tobytes())
         for schema_id in np.unique(ids[framed]).tolist():
             rows = np.nonzero(ids == schema_id)[0]
@@ -121,6 +122,10 @@ class AvroFormat(RegisteredFormat):
                 for row in rows.tolist():
                     errors[row] = reason
                 continue
+            if isinstance(parsed, dict) and parsed.get("type") == "record" and names is not None:
+                names.extend(str(f["name"]) for f in parsed.get("fields", ()))
+            else:
+                names = None  # a union or other top-level type: look at the records' keys instead
             read = fastavro.schemaless_reader
             for row in rows.tolist():
                 buffer.seek(offsets[row] + HEADER_BYTES)
@@ -136,7 +141,8 @@ class AvroFormat(RegisteredFormat):
                                                     "after the record")
         for row in errors:
             decoded[row] = None
-        arrays = record_columns(decoded, selected, errors, role=self.role, topic=topic, wrapped=self.wrapped)
+        arrays = record_columns(decoded, selected, errors, role=self.role, topic=topic, wrapped=self.wrapped,
+                                field_names=names)
         error_rows = np.array(sorted(errors), dtype=np.int64)
         return Decoded(table_of(arrays, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                        np.nonzero(~valid)[0].astype(np.int64))

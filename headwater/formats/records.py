@@ -5,7 +5,7 @@ an error row and the others decode."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -44,9 +44,11 @@ def value_adapter(sql_type: SqlType) -> Callable[[Any], Any] | None:
 
 
 def record_columns(decoded: list[Any], selected: list[tuple[int, str, SqlType]], errors: dict[int, str], *,
-                   role: Role, topic: str, wrapped: bool) -> list[tuple[str, pa.Array]]:
+                   role: Role, topic: str, wrapped: bool,
+                   field_names: Iterable[str] | None = None) -> list[tuple[str, pa.Array]]:
     """The selected columns of decoded records (dicts by field name when ``wrapped``, else the values);
-    a record that does not fit gets its reason in ``errors`` and is null in every column."""
+    a record that does not fit gets its reason in ``errors`` and is null in every column. ``field_names``,
+    when the caller knows them (the writer schemas' fields), saves looking at every record's keys."""
     arrays: list[tuple[str, pa.Array]] = []
     if wrapped and any(v is not None and not isinstance(v, dict) for v in decoded):
         for row, value in enumerate(decoded):
@@ -55,7 +57,10 @@ def record_columns(decoded: list[Any], selected: list[tuple[int, str, SqlType]],
                                                 f"{[c for _, c, _ in selected]}, got {type(value).__name__}")
                 decoded[row] = None
     keys: dict[str, str] = {}
-    if wrapped:
+    if wrapped and field_names is not None:
+        for key in field_names:
+            keys.setdefault(key.upper(), key)
+    elif wrapped:
         for value in decoded:
             if value is not None:
                 for key in value:

@@ -132,3 +132,18 @@ def test_schemaless_json_objects_get_a_schema_per_object_and_other_values_fail(
     wait_until(lambda: runtime.status("s3-bad")["tasks"] and runtime.status("s3-bad")["tasks"][0]["state"]
                == "FAILED", what="the task failing on the string")
     assert "needs records with a value schema" in runtime.status("s3-bad")["tasks"][0]["trace"]
+
+
+def test_rotations_by_record_time_and_by_wall_clock(s3: S3Server, connect_log: Log,
+                                                    runtime_factory: Factory) -> None:
+    events(connect_log, 0, 10)  # Kafka timestamps 1 ms apart
+    runtime = runtime_factory()
+    # rotate.interval.ms=4 on Record time: a file closes when a record is 4 ms past the file's first one.
+    runtime.create("s3-rotate", sink(s3, "rot", **{"flush.size": "1000", "rotate.interval.ms": "4",
+                                                   "timestamp.extractor": "Record"}))
+    wait_until(lambda: len(s3.objects("rot/")) == 2, what="two files closed by record time")
+    assert sorted(s3.objects("rot/")) == [f"rot/events/partition=0/events+0+{o:010d}.avro" for o in (0, 4)]
+    # rotate.schedule.interval.ms closes the open file on the wall clock, with no record arriving.
+    runtime.create("s3-schedule", sink(s3, "sched", **{"flush.size": "1000", "rotate.schedule.interval.ms": "300"}))
+    wait_until(lambda: len(s3.objects("sched/")) == 1, what="the file closed by the schedule")
+    assert [r["n"] for r in avro_records(s3.objects("sched/"))] == list(range(10))

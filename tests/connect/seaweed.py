@@ -50,12 +50,13 @@ class S3Server:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
 
-    def objects(self, prefix: str = "") -> dict[str, bytes]:
+    def objects(self, prefix: str = "", bucket: str | None = None) -> dict[str, bytes]:
         client = self.client()
         found: dict[str, bytes] = {}
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        bucket = bucket or self.bucket
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                found[item["Key"]] = client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         return found
 
     def connector_config(self) -> dict[str, str]:

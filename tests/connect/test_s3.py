@@ -1,4 +1,5 @@
-"""The S3 sink against a real S3 server (SeaweedFS): object names, formats, partitioners, exactly once."""
+"""The S3 sink against a real S3 server (SeaweedFS): object names, formats, partitioners, rotations, replays,
+and seed 004's S3 path (the collector app's connector files)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+import headwater
 from headwater.connect.runtime import ConnectRuntime
 from headwater.log import Log, Record
 from tests.connect.conftest import wait_until
@@ -147,3 +149,57 @@ def test_rotations_by_record_time_and_by_wall_clock(s3: S3Server, connect_log: L
     runtime.create("s3-schedule", sink(s3, "sched", **{"flush.size": "1000", "rotate.schedule.interval.ms": "300"}))
     wait_until(lambda: len(s3.objects("sched/")) == 1, what="the file closed by the schedule")
     assert [r["n"] for r in avro_records(s3.objects("sched/"))] == list(range(10))
+
+
+# -- seed 004's S3 path: the collector app's connector files ----------------------------------------
+CONNECTORS = Path(headwater.__file__).parent / "apps" / "collector" / "connectors"
+T0 = 1_767_225_000_000  # 2025-12-31T23:50:00Z: the events straddle midnight
+
+
+def segment_events(log: Log, count: int) -> None:
+    """Events as the collector stores them: one Segment message per record, received-at as the timestamp."""
+    log.create_topic("events", 1, exist_ok=True)
+    records = []
+    for i in range(count):
+        kind = ("track", "page", "identify")[i % 3]
+        event = {"type": kind, "messageId": f"m{i}", "userId": f"user{i % 4}", "anonymousId": None,
+                 "receivedAt": f"2026-01-01T00:00:{i:02d}Z", "context": {"library": {"name": "analytics.js"}},
+                 **({"event": "Download", "properties": {"size": i}} if kind == "track" else {}),
+                 **({"name": "Home", "properties": {"path": "/"}} if kind == "page" else {}),
+                 **({"traits": {"plan": "pro"}} if kind == "identify" else {})}
+        records.append(Record(orjson.dumps(event), f"user{i % 4}".encode(), T0 + i * 60_000))
+    log.append("events", 0, records)
+
+
+def seed_config(name: str, s3: S3Server) -> dict[str, str]:
+    document = json.loads((CONNECTORS / name).read_text())
+    bucket = document["config"]["s3.bucket.name"]
+    if not any(b["Name"] == bucket for b in s3.client().list_buckets()["Buckets"]):
+        s3.client().create_bucket(Bucket=bucket)
+    return {**document["config"], "store.url": s3.endpoint, "aws.access.key.id": s3.connector_config()[
+        "aws.access.key.id"], "aws.secret.access.key": s3.connector_config()["aws.secret.access.key"]}
+
+
+def test_collector_events_to_s3_as_avro_three_per_object_and_parquet_by_date(
+        s3: S3Server, connect_log: Log, runtime_factory: Callable[[], ConnectRuntime]) -> None:
+    segment_events(connect_log, 15)
+    runtime = runtime_factory()
+    runtime.create("aws-s3-sink-no-avro", seed_config("s3-avro.json", s3))
+    parquet = {**seed_config("s3-parquet-by-date.json", s3), "flush.size": "5"}
+    runtime.create("s3-sink-parquet-by-date", parquet)
+    wait_until(lambda: len(s3.objects("topics/", bucket="headwater-events")) == 5, what="5 Avro objects")
+    avro = s3.objects("topics/", bucket="headwater-events")
+    assert sorted(avro) == [f"topics/events/partition=0/events+0+{o:010d}.avro" for o in range(0, 15, 3)]
+    records = [list(fastavro.reader(io.BytesIO(avro[key]))) for key in sorted(avro)]
+    assert all(len(r) == 3 for r in records)
+    assert [r["messageId"] for rs in records for r in rs] == [f"m{i}" for i in range(15)]
+    assert records[0][0]["properties"] == {"size": 0, "path": None}  # the union of the object's fields
+    wait_until(lambda: len(s3.objects("parquet/", bucket="headwater-events")) == 3, what="3 Parquet objects (5 records each)")
+    parquet_objects = s3.objects("parquet/", bucket="headwater-events")
+    days = {dt.datetime.fromtimestamp((T0 + i * 60_000) / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+            for i in range(15)}
+    assert {key.split("/")[2] for key in parquet_objects} == {f"dt={d}" for d in days} == {
+        "dt=2025-12-31", "dt=2026-01-01"}
+    rows = [row for key in sorted(parquet_objects, key=lambda k: k.rsplit("+", 1)[1])
+            for row in pq.read_table(io.BytesIO(parquet_objects[key])).to_pylist()]
+    assert sorted(r["messageId"] for r in rows) == sorted(f"m{i}" for i in range(15))

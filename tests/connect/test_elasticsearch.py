@@ -79,3 +79,17 @@ def test_a_mapping_conflict_fails_the_record_or_is_dropped(es: SearchServer, con
     wait_until(lambda: (runtime.status("es-strict")["tasks"] or [{}])[0].get("state") == "FAILED",
                what="the task failing on the refused document")
     assert "mapper_parsing_exception" in runtime.status("es-strict")["tasks"][0]["trace"]
+
+
+def test_credentials_of_sinks_and_converters_are_hidden(connect_log: Log, runtime_factory: Factory) -> None:
+    runtime = runtime_factory()
+    runtime.create("es-secret", {"connector.class": "ElasticsearchSinkConnector", "topics": "x",
+                                 "connection.url": "http://127.0.0.1:9", "connection.password": "es-pw",
+                                 "value.converter": "io.confluent.connect.avro.AvroConverter",
+                                 "value.converter.basic.auth.user.info": "user:registry-pw"})
+    runtime.create("s3-secret", {"connector.class": "S3SinkConnector", "topics": "x", "s3.bucket.name": "b",
+                                 "flush.size": "1", "store.url": "http://127.0.0.1:9",
+                                 "aws.secret.access.key": "aws-pw"})
+    shown = {**runtime.info("es-secret")["config"], **runtime.info("s3-secret")["config"]}
+    assert shown["connection.password"] == shown["aws.secret.access.key"] == "[hidden]"
+    assert shown["value.converter.basic.auth.user.info"] == "[hidden]"

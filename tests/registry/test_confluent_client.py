@@ -14,7 +14,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from headwater.log import open_log
+from headwater.log import Record, open_log
 from headwater.registry.base import Schema as HeadwaterSchema
 from headwater.registry.store import LogSchemaRegistry
 from headwater.server import ServerConfig
@@ -152,3 +152,25 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 def registry_schema(avro: object) -> HeadwaterSchema:
     return HeadwaterSchema(json.dumps(avro))
+
+
+def test_an_inferred_stream_writes_avro_the_confluent_deserializer_reads(tmp_path: Path) -> None:
+    server = start_server(ServerConfig(log_url=str(tmp_path / "log"),
+                                       ksql_properties={"auto.offset.reset": "earliest"}))
+    try:
+        client = SchemaRegistryClient({"url": f"{server.url}/registry"})
+        serializer = AvroSerializer(client, json.dumps(USER))
+        context = SerializationContext("users", MessageField.VALUE)
+        log, session = server.state.log, server.state.session
+        log.create_topic("users", 1)
+        log.append("users", 0, [Record(serializer({"name": n, "age": a}, context))
+                                for n, a in (("ada", 36), ("bob", 17), ("cy", 51))])
+        session.execute("CREATE STREAM USERS WITH (kafka_topic='users', value_format='AVRO');")
+        session.execute("CREATE STREAM ADULTS AS SELECT UCASE(NAME) AS NAME, AGE FROM USERS WHERE AGE >= 18;")
+        session.wait_until_processed(timeout_s=20)
+        out = log.read("ADULTS", 0, 0).records.column("value").to_pylist()
+        deserializer = AvroDeserializer(client)
+        rows = [deserializer(v, SerializationContext("ADULTS", MessageField.VALUE)) for v in out]
+        assert rows == [{"NAME": "ADA", "AGE": 36}, {"NAME": "CY", "AGE": 51}]
+    finally:
+        server.stop()

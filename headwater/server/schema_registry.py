@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute
 
 from headwater.registry.routes import routes as registry_routes
 from headwater.registry.store import LogSchemaRegistry
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 
 
 def routes(state: ServerState) -> list[BaseRoute]:

@@ -74,6 +74,7 @@ import fastavro
 import orjson
 from google.protobuf import json_format, message_factory
 
+from headwater.engine import push as engine_push
 from headwater.engine import query as engine_query
 from headwater.engine.codec import key_format, value_format
 from headwater.formats.protobuf_schema import build, proto_text
@@ -290,7 +291,7 @@ def run_case(test: dict[str, Any], log_dir: str) -> None:
 def _check_queries(session: Session, queries: list[dict[str, Any]]) -> None:
     for query in queries:
         result = session.query(query["sql"])
-        if isinstance(result, engine_query.PushQuery):
+        if isinstance(result, engine_push.PushQuery):
             try:
                 rows = list(result.rows(timeout_s=1.0))
             finally:

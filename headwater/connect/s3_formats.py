@@ -10,6 +10,7 @@ inferred per object (``schema_inference.py``), where Confluent's sink would refu
 
 from __future__ import annotations
 
+import gzip
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -73,11 +74,19 @@ class FileFormat:
 
 
 class JsonFile(FileFormat):
-    extension = ".json"
+    """JSON lines; ``s3.compression.type=gzip`` writes ``.json.gz`` (mtime 0: a replay makes the same bytes)."""
+
+    def __init__(self, config: Mapping[str, str]) -> None:
+        super().__init__(config)
+        self.compression = config.get("s3.compression.type", "none").lower()
+        if self.compression not in ("none", "gzip"):
+            raise ConnectError(f"S3 sink: s3.compression.type {self.compression!r} is not none or gzip")
+        self.extension = ".json.gz" if self.compression == "gzip" else ".json"
 
     def write(self, records: Sequence[SinkRecord]) -> bytes:
         lines = [orjson.dumps(value_to_json(r.value_schema, r.value)) for r in records]
-        return b"\n".join(lines) + b"\n"
+        body = b"\n".join(lines) + b"\n"
+        return gzip.compress(body, mtime=0) if self.compression == "gzip" else body
 
 
 def schema_and_values(records: Sequence[SinkRecord], name: str) -> tuple[ConnectSchema, list[Any]]:

@@ -4,6 +4,7 @@ and seed 004's S3 path (the collector app's connector files)."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -203,3 +204,16 @@ def test_collector_events_to_s3_as_avro_three_per_object_and_parquet_by_date(
     rows = [row for key in sorted(parquet_objects, key=lambda k: k.rsplit("+", 1)[1])
             for row in pq.read_table(io.BytesIO(parquet_objects[key])).to_pylist()]
     assert sorted(r["messageId"] for r in rows) == sorted(f"m{i}" for i in range(15))
+
+
+def test_gzip_json_and_deflate_avro(s3: S3Server, connect_log: Log, runtime_factory: Factory) -> None:
+    events(connect_log, 0, 4)
+    runtime = runtime_factory()
+    runtime.create("s3-gz", sink(s3, "gz", **{"format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+                                              "s3.compression.type": "gzip", "flush.size": "4"}))
+    runtime.create("s3-deflate", sink(s3, "deflate", **{"avro.codec": "deflate", "flush.size": "4"}))
+    wait_until(lambda: len(s3.objects("gz/")) == 1 and len(s3.objects("deflate/")) == 1, what="two objects")
+    body = s3.objects("gz/")["gz/events/partition=0/events+0+0000000000.json.gz"]
+    assert [json.loads(line)["n"] for line in gzip.decompress(body).decode().splitlines()] == [0, 1, 2, 3]
+    reader = fastavro.reader(io.BytesIO(s3.objects("deflate/")["deflate/events/partition=0/events+0+0000000000.avro"]))
+    assert reader.metadata["avro.codec"] == "deflate" and [r["n"] for r in reader] == [0, 1, 2, 3]

@@ -100,7 +100,10 @@ def test_topics_create_list_describe_delete(run: Run) -> None:
     assert_error(run("topics", "describe", "clicks"), "unknown topic 'clicks'")
 
 
-def test_topics_list_empty(run: Run) -> None:
+def test_topics_list_empty(run: Run, log_dir: str) -> None:
+    result = run("topics", "list")  # a mistyped --log is refused, not made into an empty log
+    assert result.exit_code == 1 and "no log at" in result.stderr and not os.path.exists(log_dir)
+    open_log(log_dir).close()
     result = run("topics", "list")
     assert result.exit_code == 0 and result.stdout == "No topics.\n"
 

@@ -39,7 +39,7 @@ def demo(
     now_ms = time.time_ns() // 1_000_000
     rate = 2000
     table = generate(records, seed=now_ms, users=5000, rate_per_s=rate, start_ms=now_ms - records * 1000 // rate)
-    with opened_log(log_url) as log:
+    with opened_log(log_url, create=True) as log:
         log.create_topic(DEMO_TOPIC, partitions, exist_ok=True)
         started = time.perf_counter()
         with Progress(
@@ -66,8 +66,11 @@ def demo(
             raise fail(f"{exc.root} is in use: {exc.owner} runs its persistent queries. The click events were "
                        "appended; see the queries there (`headwater sql`), or give the demo another --log.") from None
     console.print(
-        f"\nData is in {log_url}. Next: [bold]headwater print ERRORS --from-beginning --limit 10[/bold], "
-        f"[bold]headwater topics describe {DEMO_TOPIC}[/bold], [bold]headwater topics list[/bold]."
+        f"\nData is in {log_url}. Next:\n"
+        f"  [bold]headwater print ERRORS --from-beginning --limit 10 --log {log_url}[/bold]   the error clicks\n"
+        f"  [bold]headwater up --log {log_url}[/bold]   the server, with the web UI at http://127.0.0.1:8088/\n"
+        "  [bold]headwater sql[/bold]   (beside `headwater up`) the SQL shell: try "
+        "SELECT * FROM bandwidth_per_min EMIT CHANGES;  ('help' lists more)"
     )
 
 
@@ -81,8 +84,16 @@ CREATE TABLE IF NOT EXISTS bandwidth_per_min AS SELECT userid AS k, AS_VALUE(use
 """
 
 
+EXPLAINED = """A [bold]stream[/bold] is an unbounded sequence of events over a topic (here: every click).
+A [bold]table[/bold] holds the latest value per key, updated as events arrive (here: bytes per user per minute).
+[bold]ERRORS[/bold] is a stream derived from CLICKSTREAM: a persistent query writes each click with status >= 400
+to its own topic, as it arrives and exactly once. A [bold]pull query[/bold] asks a table for its current rows and
+ends, like a database query; a push query (EMIT CHANGES) keeps streaming changes until stopped."""
+
+
 def _streaming_sql(log: Log) -> None:
     console.print("\n[bold]Streaming SQL[/bold] (ksqlDB's dialect, from the clickstream demo):")
+    console.print(EXPLAINED)
     console.print(STATEMENTS.strip(), highlight=False, markup=False)
     started = time.perf_counter()
     with Session(log, properties={"auto.offset.reset": "earliest"}) as session:

@@ -9,11 +9,20 @@ Column types with a Connect schema follow Confluent's JDBC sink dialects:
 | int8 / int16 / int32 / int64 | TINYINT / SMALLINT / INT / BIGINT | SMALLINT / SMALLINT / INT / BIGINT | INTEGER affinity |
 | float32 / float64 | FLOAT / DOUBLE | REAL / DOUBLE PRECISION | REAL affinity |
 | boolean | BOOL (TINYINT(1)) | BOOLEAN | BOOLEAN |
-| string | TEXT (VARCHAR(256) in a key) | TEXT | TEXT |
+| string | TEXT (VARCHAR(256) in a key) | TEXT (VARCHAR(256) in a key) | TEXT (VARCHAR(256) in a key) |
 | bytes | BLOB (VARBINARY(1024) in a key) | BYTEA | BLOB |
 | Decimal (scale s) | DECIMAL(65, s) | NUMERIC | NUMERIC |
 | Date / Time / Timestamp | DATE / TIME(3) / DATETIME(3) | DATE / TIME / TIMESTAMP | DATE / TIME / DATETIME |
 | struct / map / array | TEXT holding JSON | TEXT holding JSON | TEXT holding JSON |
+
+The primary key (``auto.create``) is the record key's fields with
+``pk.mode=record_key`` (a struct key: its fields, or ``pk.fields`` of them; a
+primitive key: the one column ``pk.fields`` names), ``pk.fields`` of the value
+with ``record_value``, ``__connect_topic, __connect_partition,
+__connect_offset`` with ``kafka``; key columns are NOT NULL. A windowed
+table's key becomes ``(key, WINDOWSTART, WINDOWEND)`` with the
+``WindowedKey`` transform (``headwater.connect.windowed``), the bounds as
+Timestamps, hence DATETIME(3)/TIMESTAMP columns.
 
 Without a schema (schemaless JSON, plain dicts) the type is inferred from the
 Python values of the batch: ``bool`` -> boolean, ``int`` -> int64, ``float``
@@ -112,7 +121,7 @@ def create_engine(url: URL) -> sa.Engine:
 
 
 def _text(primary_key: bool) -> sa.types.TypeEngine[Any]:
-    return sa.Text().with_variant(sa.String(256), *MYSQL) if primary_key else sa.Text()
+    return sa.String(256) if primary_key else sa.Text()
 
 
 def sql_type(schema: ConnectSchema, primary_key: bool = False) -> sa.types.TypeEngine[Any]:

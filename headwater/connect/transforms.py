@@ -361,9 +361,11 @@ class TransformChain:
 
     def __init__(self, config: Mapping[str, str]) -> None:
         from headwater.connect.debezium import ExtractNewRecordState
+        from headwater.connect.windowed import WindowedKey
 
         table: dict[str, Callable[[], Transformation]] = {
-            **TRANSFORMS, "io.debezium.transforms.ExtractNewRecordState": ExtractNewRecordState}
+            **TRANSFORMS, "io.debezium.transforms.ExtractNewRecordState": ExtractNewRecordState,
+            "io.headwater.connect.transforms.WindowedKey": WindowedKey}
         predicates: dict[str, Predicate] = {}
         for alias in _list(config.get("predicates")):
             prefix = f"predicates.{alias}."

@@ -136,6 +136,15 @@ def check_requirements(spec: AppSpec, settings: Settings) -> None:
                            f"({exc.strerror or exc}); start it, or run the other apps") from None
 
 
+def database_host(url: str) -> str:
+    """host:port of a JDBC URL (what a confined connector policy must allow)."""
+    try:
+        parsed = sqlalchemy_url(url)
+    except ConfigError as exc:
+        raise AppError(str(exc)) from None
+    return f"{parsed.host or 'localhost'}:{parsed.port}" if parsed.port else (parsed.host or "localhost")
+
+
 def ensure_database(url: str) -> None:
     """MariaDB/MySQL: create the URL's database when missing (the JDBC sink creates tables, not databases)."""
     try:

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, run_app
+from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app
 from headwater.apps.spec import all_apps, load_app
 from headwater.cli.common import LogUrl, app, console, fail
 from headwater.connect.policy import ConnectPolicy
@@ -88,8 +88,9 @@ def apps_run(
             target.close()
         _print_report(spec.title, report, (server or DEFAULT_SERVER).rstrip("/"))
         return
+    hosts = [database_host(database_url)] if database_url else []
     try:
-        with Session(log_url, connect_policy=ConnectPolicy.confined(settings.files_dir)) as session:
+        with Session(log_url, connect_policy=ConnectPolicy.confined(settings.files_dir, hosts)) as session:
             report = run_app(spec, EmbeddedTarget(session), settings)
             _print_report(spec.title, report, None)
             console.print("The app runs in this process; Ctrl-C stops it.")

@@ -123,9 +123,21 @@ class Settings:
         return {"data_dir": self.data_dir, "files_dir": self.files_dir, "database_url": url}
 
 
+def unavailable(spec: AppSpec) -> str | None:
+    """What of the app is not part of this installation (its ``missing`` text, a connector class), or None."""
+    if spec.missing:
+        return spec.missing
+    absent = [c for c in spec.needs_classes if _available({"connector.class": c}) is not None]
+    return f"connector {', '.join(absent)} not installed" if absent else None
+
+
 def check_requirements(spec: AppSpec, settings: Settings) -> None:
     if spec.missing:
         raise AppError(f"app {spec.name} cannot run yet: {spec.missing}")
+    for class_name in spec.needs_classes:
+        why = _available({"connector.class": class_name})
+        if why is not None:
+            raise AppError(f"app {spec.name} cannot run: it needs the connector {class_name}, and {why}")
     for requirement in spec.requires:
         port = REQUIREMENT_PORTS[requirement]
         try:

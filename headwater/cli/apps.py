@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app
+from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, unavailable
 from headwater.apps.spec import all_apps, load_app
 from headwater.cli.common import LogUrl, app, console, fail
 from headwater.connect.policy import ConnectPolicy
@@ -33,15 +33,19 @@ DEFAULT_SERVER = "http://127.0.0.1:8088"
 @apps_app.command("list")
 def apps_list() -> None:
     """List the apps with what each shows and what it needs."""
-    table = Table("App", "Title", "What it shows", "Needs")
+    table = Table("App", "Title", "Seed", "Needs")
     try:
         specs = all_apps()
     except HeadwaterError as exc:
         raise fail(str(exc)) from None
     for spec in specs:
-        needs = spec.missing and "not ready: " + spec.missing or ", ".join(spec.requires) or "-"
-        table.add_row(spec.name, spec.title, spec.description, needs)
+        missing = unavailable(spec)
+        needs = ", ".join(spec.requires) or "-"
+        if missing:
+            needs += f" (not ready: {missing})"
+        table.add_row(spec.name, spec.title, (spec.seed or "-")[:3], needs)
     console.print(table)
+    console.print("`headwater apps run NAME` starts one (each app's README.md says what it shows).")
 
 
 def _files_dir(log_url: str, files_dir: str | None) -> str:

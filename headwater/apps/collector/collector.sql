@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS events_by_type WITH (kafka_topic='events_by_type', va
     FROM segment_events GROUP BY COALESCE(event, type) EMIT CHANGES;
 CREATE TABLE IF NOT EXISTS events_per_min_by_type WITH (kafka_topic='events_per_min_by_type', value_format='json') AS
     SELECT COALESCE(event, type) AS event_type, COUNT(*) AS events
-    FROM segment_events WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY COALESCE(event, type) EMIT CHANGES;
+    FROM segment_events WINDOW TUMBLING (SIZE 60 SECONDS, RETENTION 5 MINUTES) GROUP BY COALESCE(event, type) EMIT CHANGES;
 
 -- Events by user (anonymous visitors by their anonymousId).
 CREATE TABLE IF NOT EXISTS events_by_user WITH (kafka_topic='events_by_user', value_format='json') AS

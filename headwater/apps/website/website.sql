@@ -16,7 +16,7 @@ CREATE STREAM IF NOT EXISTS abandoned_carts
 CREATE TABLE IF NOT EXISTS visit_summary WITH (kafka_topic='visit_summary', value_format='json') AS
     SELECT lastAction, CONCAT(lastAction, '@', CAST(WINDOWSTART AS VARCHAR)) AS id,
         SUM(duration) AS duration, COUNT(*) AS visits
-    FROM website_visits WINDOW TUMBLING (SIZE 5 SECONDS) GROUP BY lastAction EMIT CHANGES;
+    FROM website_visits WINDOW TUMBLING (SIZE 5 SECONDS, RETENTION 5 MINUTES) GROUP BY lastAction EMIT CHANGES;
 
 -- The leaderboard: visit seconds and visits by last page since the start.
 CREATE TABLE IF NOT EXISTS visit_leaderboard WITH (kafka_topic='visit_leaderboard', value_format='json') AS

@@ -47,6 +47,8 @@ class AppSpec(BaseModel):
     generators: list[str] = Field(default_factory=list)
     #: Why the app cannot run yet (a folder whose parts have not landed): ``apps run`` says it and stops.
     missing: str | None = None
+    #: A pull query that has rows once the app works (``headwater demo --once`` waits for them).
+    probe: str | None = None
     #: Connector classes the app cannot run without (checked before anything is applied).
     needs_classes: list[str] = Field(default_factory=list)
 

@@ -104,6 +104,8 @@ def demo(
     port: Annotated[int, typer.Option(envvar="HEADWATER_PORT", help="Port of the demo's server.")] = 8088,
     seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop by itself after this many seconds (default: run until Ctrl-C).")] = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Stop as soon as every app's tables have data (at most --seconds, default 180).")] = False,
     traffic_interval_s: Annotated[float, typer.Option(
         min=0.05, help="Seconds between the Segment batches sent to the collector.")] = 1.0,
 ) -> None:
@@ -145,7 +147,10 @@ def demo(
             "VISIT_LEADERBOARD; and 'help'), [bold]headwater apps list[/bold], and later [bold]headwater up --log "
             f"{data_dir}[/bold] brings the same apps back (their queries and connectors are kept in the log)."
             "\nCtrl-C stops the demo.")
-        stop.wait(seconds)
+        if once:
+            _wait_for_data(url, started, stop, seconds if seconds is not None else 180.0)
+        else:
+            stop.wait(seconds)
     except KeyboardInterrupt:
         pass
     except AppError as exc:
@@ -159,6 +164,29 @@ def demo(
     if traffic is not None and traffic.refused:
         console.print(f"{traffic.refused} Segment events of the demo's traffic were refused by the collector.")
     console.print("Demo stopped.")
+
+
+def _has_rows(client: httpx.Client, sql: str) -> bool:
+    try:
+        response = client.post("/query", json={"ksql": sql, "streamsProperties": {}},
+                               headers={"Content-Type": "application/vnd.ksql.v1+json"})
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and any("row" in item for item in response.json())
+
+
+def _wait_for_data(url: str, started: list[str], stop: threading.Event, timeout_s: float) -> None:
+    """Until each started app's probe query has rows; says which have none at the timeout."""
+    probes = {spec.name: spec.probe for spec in all_apps() if spec.name in started and spec.probe}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while probes and time.monotonic() < deadline and not stop.is_set():
+            probes = {name: sql for name, sql in probes.items() if not _has_rows(client, sql)}
+            if probes:
+                stop.wait(1)
+    if probes:
+        raise fail(f"no data after {timeout_s:.0f} s in: {', '.join(sorted(probes))}")
+    console.print("Every app has data.")
 
 
 def _answers(host_port: str) -> bool:

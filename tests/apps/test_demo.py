@@ -61,3 +61,12 @@ def test_demo_starts_every_app_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert "A pull query" in output and f"headwater sql {url}" in output and "Demo stopped." in output
     with socket.socket() as sock:  # the server is gone: its port is free again
         sock.bind(("127.0.0.1", port))
+
+
+@pytest.mark.slow  # about a minute
+def test_demo_once_stops_when_every_app_has_data(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "headwater", "demo", "--once", "--log", str(tmp_path / "data"),
+                           "--port", str(_free_port()), "--seconds", "240"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0 and "Every app has data." in done.stdout, done.stdout + done.stderr

@@ -72,11 +72,15 @@ class AppSpec(BaseModel):
         for path in self.connector_files():
             try:
                 document = json.loads(path.read_text())
-                name = str(document["name"])
-                config = {str(k): Template(str(v)).substitute(placeholders) for k, v in document["config"].items()}
+                name, raw = str(document["name"]), dict(document["config"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise ConfigError(f"app {self.name}: {path.name}: not a connector config with name and config "
                                   f"({type(exc).__name__}: {exc})") from None
+            try:
+                config = {str(k): Template(str(v)).substitute(placeholders) for k, v in raw.items()}
+            except (KeyError, ValueError) as exc:
+                raise ConfigError(f"app {self.name}: {path.name}: unknown placeholder {exc} (known: "
+                                  f"{', '.join('${' + p + '}' for p in placeholders)})") from None
             out.append((name, config))
         return out
 

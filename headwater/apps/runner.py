@@ -44,6 +44,10 @@ class Target(Protocol):
 
     def put_connector(self, name: str, config: Mapping[str, str]) -> None: ...
 
+    def connector_state(self, name: str) -> str: ...
+
+    def set_paused(self, name: str, paused: bool) -> None: ...
+
 
 class HttpTarget:
     """A running server, through its ksqlDB (/ksql) and Connect (/connectors) REST APIs."""
@@ -79,6 +83,14 @@ class HttpTarget:
     def put_connector(self, name: str, config: Mapping[str, str]) -> None:
         self._checked(self.client.put(f"/connectors/{name}/config", json=dict(config)), f"connector {name}")
 
+    def connector_state(self, name: str) -> str:
+        status = self._checked(self.client.get(f"/connectors/{name}/status"), f"connector {name}")
+        return str(status["connector"]["state"])
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        action = "pause" if paused else "resume"
+        self._checked(self.client.put(f"/connectors/{name}/{action}"), f"connector {name}")
+
     def close(self) -> None:
         self.client.close()
 
@@ -104,6 +116,15 @@ class EmbeddedTarget:
             self.session.connect.put_config(name, config)
         except ConnectRequestError as exc:
             raise AppError(f"connector {name}: {exc}") from None
+
+    def connector_state(self, name: str) -> str:
+        return str(self.session.connect.status(name)["connector"]["state"])
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        if paused:
+            self.session.connect.pause(name)
+        else:
+            self.session.connect.resume(name)
 
 
 @dataclass
@@ -218,7 +239,11 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
             continue
         current = target.connector_config(name)
         if current is not None and _same(current, config):
-            report.append(f"connector {name}: unchanged")
+            if target.connector_state(name) == "PAUSED":  # stopped by `headwater apps stop`
+                target.set_paused(name, False)
+                report.append(f"connector {name}: resumed")
+            else:
+                report.append(f"connector {name}: unchanged")
             continue
         try:
             target.put_connector(name, config)
@@ -228,3 +253,15 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
     for document in spec.dashboard_documents():
         report.append(f"dashboard {document.get('id')}: /ui/dashboards/{document.get('id')}")
     return report
+
+
+def stop_app(spec: AppSpec, target: Target) -> list[str]:
+    """Pause the app's connectors (its generators and sinks); ``run_app`` resumes them. Queries keep their state."""
+    report = []
+    for name in (n for n, _ in spec.connector_configs({"data_dir": "", "files_dir": "", "database_url": ""})):
+        if target.connector_config(name) is None:
+            continue
+        target.set_paused(name, True)
+        report.append(f"connector {name}: paused")
+    return report
+

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, unavailable
+from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, stop_app, unavailable
 from headwater.apps.spec import all_apps, load_app
 from headwater.cli.common import LogUrl, app, console, fail
 from headwater.connect.policy import ConnectPolicy
@@ -104,6 +104,23 @@ def apps_run(
                 console.print("Stopping.")
     except (AppError, HeadwaterError) as exc:
         raise fail(str(exc)) from None
+
+
+@apps_app.command("stop")
+def apps_stop(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The app.")],
+    server: Annotated[str | None, typer.Option(help=f"A running server (default {DEFAULT_SERVER}).")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="HEADWATER_API_KEY")] = None,
+) -> None:
+    """Pause an app's connectors (generators and sinks) on a server; `apps run` resumes them."""
+    target = HttpTarget(server or DEFAULT_SERVER, api_key)
+    try:
+        report = stop_app(load_app(name), target)
+    except HeadwaterError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        target.close()
+    _print_report(load_app(name).title, report or ["nothing to pause"], None)
 
 
 def _print_report(title: str, report: list[str], url: str | None) -> None:

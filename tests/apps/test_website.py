@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from headwater.apps.runner import EmbeddedTarget, Settings, run_app
+from headwater.apps.runner import EmbeddedTarget, Settings, run_app, stop_app
 from headwater.apps.spec import load_app
 from headwater.connect.policy import ConnectPolicy
 from headwater.log import Record
@@ -62,5 +62,8 @@ def test_website_app_end_to_end(tmp_path: Path) -> None:
         session.wait_until_processed()
         assert len(session.log.read("spark.streaming.carts.abandoned", 0, 0).records) == 2
         assert _rows(files / "website_stats.db") == rows
+        # `apps stop` pauses the app's connectors; `apps run` resumes them.
+        assert stop_app(spec, EmbeddedTarget(session)) == ["connector visit_summary_stats_sink: paused"]
+        assert "connector visit_summary_stats_sink: resumed" in run_app(spec, EmbeddedTarget(session), settings)
         leaderboard = session.query("SELECT LASTACTION, TOTAL_SECONDS, VISITS FROM VISIT_LEADERBOARD;")
         assert sorted(leaderboard.rows) == [["FAQ", 7, 1], ["SHOPPING_CART", 14, 2]]  # type: ignore[union-attr]

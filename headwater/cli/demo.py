@@ -88,7 +88,11 @@ def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
             if missing is not None:
                 console.print(Text(f"  {spec.name}: not started ({missing})"), soft_wrap=True)
                 continue
-            report = run_app(spec, target, settings)
+            try:
+                report = run_app(spec, target, settings)
+            except AppError as exc:  # one app that cannot start does not stop the others
+                console.print(Text(f"  {spec.name}: failed to start ({exc})", style="red"), soft_wrap=True)
+                continue
             changed = [line for line in report if line.startswith("connector ") and "unchanged" not in line]
             console.print(Text(f"  {spec.name}: {spec.title}" + (f" ({len(changed)} connectors started)"
                                                                   if changed else "")), soft_wrap=True)

@@ -26,11 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MiB (0 when it is gone)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process in MiB (0 when it is gone): VmRSS, or RssAnon (heap: Python, Arrow,
+    DuckDB) and RssFile (mapped files, such as log segments read through mmap: the kernel may drop them)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -66,7 +67,9 @@ def main() -> None:
         while time.monotonic() - started < args.minutes * 60 and demo.poll() is None:
             server = next(iter(children(demo.pid)), None)
             sample = {"t_s": round(time.monotonic() - started), "demo_mb": round(rss_mb(demo.pid), 1),
-                      "server_mb": round(rss_mb(server), 1) if server else 0.0}
+                      "server_mb": round(rss_mb(server), 1) if server else 0.0,
+                      "server_anon_mb": round(rss_mb(server, "RssAnon"), 1) if server else 0.0,
+                      "server_file_mb": round(rss_mb(server, "RssFile"), 1) if server else 0.0}
             samples.append(sample)
             print(json.dumps(sample), flush=True)
             time.sleep(args.interval_s)
@@ -77,12 +80,14 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             demo.kill()
     half = [s["server_mb"] for s in samples[len(samples) // 2:]]
+    anon = [s["server_anon_mb"] for s in samples[len(samples) // 2:]]
     print(json.dumps({
         "minutes": args.minutes, "interval_s": args.interval_s, "samples": len(samples),
         "server_mb_first": samples[1]["server_mb"] if len(samples) > 1 else None,
         "server_mb_max": max(s["server_mb"] for s in samples) if samples else None,
         "server_mb_last": samples[-1]["server_mb"] if samples else None,
         "growth_second_half_mb": round(half[-1] - half[0], 1) if len(half) > 1 else None,
+        "anon_growth_second_half_mb": round(anon[-1] - anon[0], 1) if len(anon) > 1 else None,
         "demo_exit_code": demo.returncode,
     }))
 

@@ -130,7 +130,7 @@ def up(
     http2: Annotated[
         bool, typer.Option("--http2", envvar="HEADWATER_HTTP2",
                            help="Also serve HTTP/2 without TLS (h2c), as the ksqlDB clients' /query-stream "
-                           "calls need (pip install 'headwater[http2]').")
+                           "calls need (pip install 'headwater\\[http2]').")
     ] = False,
     workers: Annotated[
         int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "

@@ -66,10 +66,9 @@ class StringConverter(Converter):
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
             return _OPTIONAL_STRING, None
-        try:
-            return _OPTIONAL_STRING, data.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise ConversionError(f"StringConverter: the data of topic {topic} is not valid UTF-8: {exc}") from None
+        # As Kafka's StringDeserializer (Java's new String(bytes, charset)): bytes that are not valid in the
+        # encoding become U+FFFD, so a windowed key (key bytes + 8 binary bytes of window) still reads.
+        return _OPTIONAL_STRING, data.decode(self.encoding, errors="replace")
 
     def from_connect(self, topic: str, schema: ConnectSchema | None, value: Any) -> bytes | None:
         if value is None:

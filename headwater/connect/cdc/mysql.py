@@ -230,7 +230,7 @@ class MySqlSourceTask(SourceTask):
 
     def _begin(self, event: Any) -> None:
         self._txn_open = True
-        self._txn_pos = int(event.packet.log_pos) - int(event.event_size)
+        self._txn_pos = int(event.packet.log_pos) - int(event.packet.event_size)
         self._serial = 0
         self._gtid = None
 

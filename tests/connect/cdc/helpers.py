@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from headwater.log import Log
 from tests.databases import HOST, MARIADB_PORT, POSTGRES_PORT
 
+ROOT = Path(__file__).resolve().parents[3]
 PG_ADMIN = f"host={HOST} port={POSTGRES_PORT} user=postgres dbname=postgres connect_timeout=5"
 
 
@@ -98,3 +106,64 @@ def json_converters(schemas: bool = False) -> dict[str, str]:
     return {"key.converter": "org.apache.kafka.connect.json.JsonConverter", "key.converter.schemas.enable": enabled,
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": enabled}
+
+
+class HeadwaterUp:
+    """``headwater up`` as a subprocess on a free port, over ``log_dir``: started, killed with SIGKILL, started again."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.log_dir = work / "log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        self.starts += 1
+        out = open(self.work / f"server-{self.starts}.out", "wb")  # noqa: SIM115 - the child keeps it
+        cmd = [sys.executable, "-m", "headwater.cli", "up", "--log", str(self.log_dir), "--port", str(self.port),
+               "--log-level", "warning", "--connect-files-dir", str(self.work), "--connect-allow-host", "127.0.0.1"]
+        self.proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
+                                     stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"headwater up exited: {self.output()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthcheck", timeout=1.0).text == "Alive":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("headwater up did not serve in time")
+
+    def output(self) -> str:
+        return (self.work / f"server-{self.starts}.out").read_text(errors="replace")
+
+    def create(self, name: str, config: dict[str, str]) -> None:
+        response = httpx.post(self.url + "/connectors", json={"name": name, "config": config}, timeout=30)
+        assert response.status_code == 201, response.text
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/connectors/{name}/status", timeout=10).json())
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

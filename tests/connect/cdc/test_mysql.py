@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pymysql
 import pytest
 
+from headwater.connect.api import ConnectError
+from headwater.connect.cdc.mysql import check_binlog
 from headwater.connect.runtime import ConnectRuntime
 from headwater.log import Log
 from tests.connect.cdc.helpers import json_converters, mariadb_database, read_topic
@@ -70,3 +73,80 @@ def test_snapshot_then_insert_update_delete_and_a_transaction(
     assert update["source"]["gtid"]
     assert events[3][1]["before"]["title"] == "Brazil" and events[3][1]["after"] is None
     assert len({events[i][1]["source"]["gtid"] for i in (5, 6, 7)}) == 1
+
+
+def test_no_primary_key_schema_change_filters_and_the_schema_envelope(
+        mydb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    conn = connect(mydb)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE logs (line TEXT, level INT)")
+        cur.execute("CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(50), secret VARCHAR(50))")
+        cur.execute("CREATE TABLE ignored (id INT PRIMARY KEY)")
+    runtime = runtime_factory()
+    runtime.create("my", config(mydb, **{"snapshot.mode": "never", "table.include.list": rf"{mydb}\.(logs|people)",
+                                         "column.exclude.list": rf"{mydb}\.people\.secret",
+                                         "tombstones.on.delete": "false", **json_converters(schemas=True)}))
+    runtime.wait_for("my", timeout_s=20)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO logs VALUES ('boot', 1)")
+        cur.execute("INSERT INTO ignored VALUES (1)")
+        cur.execute("INSERT INTO people VALUES (1, 'Ada', 'x')")
+        cur.execute("ALTER TABLE people ADD COLUMN born INT")
+        cur.execute("UPDATE people SET born = 1815 WHERE id = 1")
+        cur.execute("DELETE FROM people WHERE id = 1")
+    wait_until(lambda: len(read_topic(connect_log, f"my.{mydb}.people")) == 3, 20, "the people changes")
+    assert f"my.{mydb}.ignored" not in connect_log.list_topics()
+    (log_key, log_value), = read_topic(connect_log, f"my.{mydb}.logs")
+    assert log_key is None  # a table without a primary key: null key, as Debezium
+    assert log_value["payload"]["after"] == {"line": "boot", "level": 1}
+    assert log_value["schema"]["name"] == f"my.{mydb}.logs.Envelope"
+    insert, update, delete = (v["payload"] for _, v in read_topic(connect_log, f"my.{mydb}.people"))
+    assert insert["after"] == {"id": 1, "name": "Ada"}  # secret excluded
+    assert update["before"] == {"id": 1, "name": "Ada", "born": None}  # the new column, from the table map
+    assert update["after"] == {"id": 1, "name": "Ada", "born": 1815}
+    assert delete["op"] == "d" and delete["before"] == {"id": 1, "name": "Ada", "born": 1815}
+
+
+def test_restart_resumes_from_the_binlog_position(mydb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    conn = connect(mydb)
+    topic = f"my.{mydb}.items"
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, qty INT)")
+        cur.executemany("INSERT INTO items VALUES (%s, %s)", [(i, i) for i in range(1, 51)])
+    runtime = runtime_factory()
+    runtime.create("my", config(mydb))
+    wait_until(lambda: len(read_topic(connect_log, topic)) == 50, 20, "the snapshot")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE items SET qty = qty + 100 WHERE id <= 10")
+    wait_until(lambda: len(read_topic(connect_log, topic)) == 60, 20, "the update")
+    runtime.close()
+    with conn.cursor() as cur:
+        cur.execute("UPDATE items SET qty = qty + 1000 WHERE id <= 5")
+    runtime = runtime_factory()
+    wait_until(lambda: len(read_topic(connect_log, topic)) == 65, 30, "the changes made while stopped")
+    time.sleep(1.5)
+    events = read_topic(connect_log, topic)
+    assert len(events) == 65
+    assert [v["after"]["qty"] for _, v in events[60:]] == [1101, 1102, 1103, 1104, 1105]
+
+
+def test_a_server_without_full_row_metadata_is_refused_with_a_clear_message() -> None:
+    class Cursor:
+        def __enter__(self) -> Cursor:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+        def execute(self, query: str) -> None:
+            self.query = query
+
+        def fetchone(self) -> tuple[int, str, str, str]:
+            return (1, "MIXED", "FULL", "NO_LOG")
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+    with pytest.raises(ConnectError, match="binlog_format=MIXED .needs ROW.*binlog_row_metadata=NO_LOG"):
+        check_binlog(Connection())

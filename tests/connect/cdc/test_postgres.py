@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,3 +72,72 @@ def test_snapshot_then_insert_update_delete_and_a_transaction(
     assert events[3][1]["before"]["title"] == "Brazil" and events[3][1]["after"] is None
     txids = {events[5][1]["source"]["txId"], events[6][1]["source"]["txId"], events[7][1]["source"]["txId"]}
     assert len(txids) == 1
+
+
+def test_no_primary_key_schema_change_filters_and_the_schema_envelope(
+        pgdb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    conn = connect(pgdb)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE logs (line text, level int)")  # no primary key, REPLICA IDENTITY DEFAULT
+        cur.execute("CREATE TABLE people (id int PRIMARY KEY, name text, secret text)")
+        cur.execute("CREATE TABLE ignored (id int PRIMARY KEY)")
+    runtime = runtime_factory()
+    runtime.create("pg", config(pgdb, **{"snapshot.mode": "never", "table.include.list": r"public\.(logs|people)",
+                                         "column.exclude.list": r"public\.people\.secret",
+                                         "tombstones.on.delete": "false", **json_converters(schemas=True)}))
+    runtime.wait_for("pg", timeout_s=20)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO logs VALUES ('boot', 1)")
+        cur.execute("INSERT INTO ignored VALUES (1)")
+        cur.execute("INSERT INTO people VALUES (1, 'Ada', 'x')")
+        cur.execute("ALTER TABLE people ADD COLUMN born int")
+        cur.execute("UPDATE people SET born = 1815 WHERE id = 1")
+        cur.execute("DELETE FROM people WHERE id = 1")
+        cur.execute("TRUNCATE logs")
+    wait_until(lambda: len(read_topic(connect_log, "pg.public.people")) == 3, 20, "the people changes")
+    assert "pg.public.ignored" not in connect_log.list_topics()
+    (log_key, log_value), = read_topic(connect_log, "pg.public.logs")
+    assert log_key is None  # a table without a primary key: null key, as Debezium
+    assert log_value["payload"]["after"] == {"line": "boot", "level": 1}
+    assert log_value["schema"]["name"] == "pg.public.logs.Envelope"
+    people = read_topic(connect_log, "pg.public.people")
+    insert, update, delete = (v["payload"] for _, v in people)
+    assert insert["after"] == {"id": 1, "name": "Ada"}  # secret excluded
+    assert update["after"] == {"id": 1, "name": "Ada", "born": 1815}  # the new column, from the Relation message
+    assert update["before"] is None  # REPLICA IDENTITY DEFAULT has no before-image of an update
+    assert delete["op"] == "d" and delete["before"] == {"id": 1, "name": None, "born": None}  # the key only
+    fields = [f["field"] for f in people[1][1]["schema"]["fields"][1]["fields"]]
+    assert fields == ["id", "name", "born"]
+    assert people[0][0] == {"schema": people[0][0]["schema"], "payload": {"id": 1}}
+    assert people[0][0]["schema"]["name"] == "pg.public.people.Key"
+
+
+def test_restart_resumes_after_the_last_change_and_unwrap_gives_rows(
+        pgdb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    conn = connect(pgdb)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE items (id int PRIMARY KEY, qty int)")
+        cur.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 50) g")
+    unwrap = {"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+              "transforms.unwrap.add.fields": "op,lsn"}
+    runtime = runtime_factory()
+    runtime.create("pg", config(pgdb, **unwrap))
+    wait_until(lambda: len(read_topic(connect_log, "pg.public.items")) == 50, 20, "the snapshot")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE items SET qty = qty + 100 WHERE id <= 10")
+    wait_until(lambda: len(read_topic(connect_log, "pg.public.items")) == 60, 20, "the update")
+    runtime.close()
+    with conn.cursor() as cur:
+        cur.execute("UPDATE items SET qty = qty + 1000 WHERE id <= 5")
+        cur.execute("DELETE FROM items WHERE id = 50")
+    runtime = runtime_factory()
+    wait_until(lambda: len(read_topic(connect_log, "pg.public.items")) == 66, 30, "the changes made while stopped")
+    time.sleep(1.5)
+    events = read_topic(connect_log, "pg.public.items")
+    assert len(events) == 66  # nothing twice: the snapshot is not taken again, the stream resumes after the update
+    assert events[0][1] == {"id": 1, "qty": 1, "__op": "r", "__lsn": events[0][1]["__lsn"]}
+    assert [v["qty"] for _, v in events[60:65]] == [1101, 1102, 1103, 1104, 1105]
+    assert events[65] == ({"id": 50}, None)  # the delete is dropped by unwrap; its tombstone stays
+    with conn.cursor() as cur:
+        cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (pgdb,))
+        assert cur.fetchone() == (True,)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg2
 import pymysql
 import pytest
@@ -120,6 +121,11 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(database: Database, tmp_pat
         assert not writer_error, writer_error
         wait(lambda: count(server.log_dir, database.topic) >= KEYS + CHANGES, 90, "every change", server)
         time.sleep(1.5)  # a doubled tail would show up within a poll
+        source = "postgresql" if database.kind == "postgres" else "mysql"
+        wanted = ["headwater_cdc_events", "headwater_cdc_commit_lag_ms"]
+        wanted += ["headwater_cdc_slot_lag_bytes"] if source == "postgresql" else []
+        wait(lambda: all(f'{name}{{connector="cdc",source="{source}"}}' in httpx.get(server.url + "/metrics").text
+                         for name in wanted), 15, "the CDC gauges in /metrics", server)
     finally:
         server.stop()
     got = per_key(server.log_dir, database.topic)

@@ -84,3 +84,5 @@ register("io.debezium.connector.mysql.MySqlConnector", "headwater.connect.cdc.my
          "mariadb-cdc", "io.debezium.connector.mariadb.MariaDbConnector")
 register("com.mongodb.kafka.connect.MongoSourceConnector", "headwater.connect.cdc.mongodb:MongoSourceConnector",
          "mongodb-source")
+register("io.debezium.connector.mongodb.MongoDbConnector", "headwater.connect.cdc.mongodb:MongoDbConnector",
+         "mongodb-cdc")

@@ -166,9 +166,10 @@ class EnvelopeBuilder:
         if op == "u" and key_schema is not None and before is not None and after is not None:
             old_key, new_key = key_of(before), key_of(after)
             if old_key != new_key:  # a primary-key change: delete + tombstone + create
-                return [record("d", before, None, old_key, (("__debezium.newkey", self._key_json(key_schema, new_key)),)),
-                        *tombstone(old_key),
-                        record("c", None, after, new_key, (("__debezium.oldkey", self._key_json(key_schema, old_key)),))]
+                new_header = (("__debezium.newkey", self._key_json(key_schema, new_key)),)
+                old_header = (("__debezium.oldkey", self._key_json(key_schema, old_key)),)
+                return [record("d", before, None, old_key, new_header), *tombstone(old_key),
+                        record("c", None, after, new_key, old_header)]
         if op == "d":
             key = key_of(before)
             return [record("d", before, None, key), *tombstone(key)]

@@ -57,7 +57,8 @@ class MyColumn:
 def from_table_map(column: Any, nullable: bool) -> MyColumn:
     """A binlog table map column (mysql-replication's Column) as a :class:`MyColumn`."""
     code = column.type
-    binary = getattr(column, "charset_id", None) == BINARY_CHARSET
+    binary = (getattr(column, "character_set_name", None) == "binary"
+              or getattr(column, "charset_id", None) == BINARY_CHARSET)
     kind = {FIELD_TYPE.TINY: "tinyint", FIELD_TYPE.SHORT: "smallint", FIELD_TYPE.INT24: "mediumint",
             FIELD_TYPE.LONG: "int", FIELD_TYPE.LONGLONG: "bigint", FIELD_TYPE.FLOAT: "float",
             FIELD_TYPE.DOUBLE: "double", FIELD_TYPE.NEWDECIMAL: "decimal", FIELD_TYPE.DECIMAL: "decimal",

@@ -36,7 +36,7 @@ def _float(text: str) -> float:
 
 
 def _bool(text: str) -> bool:
-    return text == "t"
+    return text in ("t", "true")  # pgoutput writes t; the snapshot's bool::text writes true
 
 
 def _bytea(text: str) -> bytes:

@@ -109,7 +109,7 @@ def json_converters(schemas: bool = False) -> dict[str, str]:
 
 
 class HeadwaterUp:
-    """``headwater up`` as a subprocess on a free port, over ``log_dir``: started, killed with SIGKILL, started again."""
+    """``headwater up`` as a subprocess on a free port over ``log_dir``: started, killed with SIGKILL, started again."""
 
     def __init__(self, work: Path) -> None:
         self.work = work

@@ -150,3 +150,39 @@ def test_a_server_without_full_row_metadata_is_refused_with_a_clear_message() ->
 
     with pytest.raises(ConnectError, match="binlog_format=MIXED .needs ROW.*binlog_row_metadata=NO_LOG"):
         check_binlog(Connection())
+
+
+def test_types_map_as_debezium_maps_them_alike_in_snapshot_and_binlog(
+        mydb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    conn = connect(mydb)
+    topic = f"my.{mydb}.typed"
+    columns = ("ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, i INT UNSIGNED, bi BIGINT, f FLOAT, d DOUBLE, "
+               "n DECIMAL(10,2), c CHAR(3), vc VARCHAR(10), tx TEXT, vb VARBINARY(4), bl BLOB, dt DATE, "
+               "dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(6), y YEAR, e ENUM('a','b'), st SET('x','y','z'), "
+               "b1 BIT(1), b12 BIT(12), j JSON")
+    row = ("-1, 65535, -3, 4294967295, -5, 1.5, 2.25, 12.34, 'abc', 'héllo', 'long', x'0102', x'03', "
+           "'2024-02-29', '2024-02-29 12:34:56.789012', '2024-02-29 12:34:56.789', '12:34:56.5', 2024, 'b', "
+           "'x,z', b'1', b'000100000001', '{\"a\": 1}'")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE typed (id INT PRIMARY KEY, {columns})")
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute(f"INSERT INTO typed VALUES (1, {row})")
+    runtime = runtime_factory()
+    runtime.create("my", config(mydb, **json_converters(schemas=True)))
+    wait_until(lambda: len(read_topic(connect_log, topic)) == 1, 20, "the snapshot row")
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute(f"INSERT INTO typed VALUES (2, {row})")
+    wait_until(lambda: len(read_topic(connect_log, topic)) == 2, 20, "the binlog row")
+    (_, snap), (_, streamed) = read_topic(connect_log, topic)
+    after = snap["payload"]["after"]
+    assert {**streamed["payload"]["after"], "id": 1} == after
+    assert after == {
+        "id": 1, "ti": -1, "si": 65535, "mi": -3, "i": 4294967295, "bi": -5, "f": 1.5, "d": 2.25, "n": "BNI=",
+        "c": "abc", "vc": "héllo", "tx": "long", "vb": "AQI=", "bl": "Aw==", "dt": 19782,
+        "dtm": 1709210096789012, "ts": "2024-02-29T12:34:56.789Z", "tm": 45296500000, "y": 2024, "e": "b",
+        "st": "x,z", "b1": True, "b12": "AQE=", "j": '{"a": 1}'}
+    fields = {f["field"]: f for f in snap["schema"]["fields"][1]["fields"]}
+    assert (fields["si"]["type"], fields["i"]["type"], fields["ti"]["type"]) == ("int32", "int64", "int16")
+    assert fields["e"]["name"] == "io.debezium.data.Enum" and fields["b12"]["name"] == "io.debezium.data.Bits"
+    assert fields["tm"]["name"] == "io.debezium.time.MicroTime" and fields["y"]["name"] == "io.debezium.time.Year"

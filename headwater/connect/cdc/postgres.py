@@ -26,10 +26,11 @@ import builtins
 import re
 import select
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 from psycopg2 import sql
@@ -198,13 +199,15 @@ class PostgresSourceTask(SourceTask):
 
     def _drop_slot(self) -> None:
         with self.sql.cursor() as cur:
-            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE slot_name = %s AND database = current_database()", (self.slot,))
+            while_in_use(lambda: cur.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s AND database = current_database()", (self.slot,)))
 
     def _start_streaming(self) -> None:
         cursor = self.repl.cursor()
-        cursor.start_replication(slot_name=self.slot, decode=False, status_interval=10,
-                                 options={"proto_version": "1", "publication_names": self.publication})
+        while_in_use(lambda: cursor.start_replication(
+            slot_name=self.slot, decode=False, status_interval=10,
+            options={"proto_version": "1", "publication_names": self.publication}))
         self.cursor = cursor
 
     # -- the snapshot's callback ---------------------------------------------------------
@@ -345,3 +348,17 @@ class PostgresSourceTask(SourceTask):
         if self.snapshot is not None:
             self.snapshot.close()
 
+
+
+def while_in_use(action: Callable[[], object], timeout_s: float = 30.0) -> None:
+    """Run ``action``, again while the slot is still held by the connection of a process that just died
+    (the server ends its walsender a moment after the client is gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            action()
+            return
+        except psycopg2.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

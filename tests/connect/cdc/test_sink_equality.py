@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from headwater.log import TopicPartition, open_log
 from tests.connect.cdc import test_kill9 as kill9
 from tests.connect.cdc.helpers import HeadwaterUp, json_converters
 from tests.connect.cdc.test_kill9 import Database, sink_config, table_rows
@@ -48,6 +49,12 @@ def changes(total: int, seed: int = 15) -> Iterator[list[tuple[str, tuple[Any, .
             batch = []
     if batch:
         yield batch
+
+
+def sink_position(server: HeadwaterUp, topic: str) -> int | None:
+    """The sink's committed offset in the topic (it moves while the sink catches up)."""
+    with open_log(str(server.log_dir)) as log:
+        return log.committed("connect-items-sink", [TopicPartition(topic, 0)]).get(TopicPartition(topic, 0))
 
 
 def run(source: Database, sink: Database, work: Path, total: int) -> None:
@@ -85,14 +92,18 @@ def run(source: Database, sink: Database, work: Path, total: int) -> None:
         writer.join(1200)
         assert not errors, errors
         want = table_rows(source, "items")
-        deadline = time.monotonic() + max(120.0, total / 500)
+        topic = source.topic.replace("counters", "items")
+        last_progress, last_committed = time.monotonic(), -1
         while table_rows(sink, "items_copy") != want:
-            if time.monotonic() > deadline:
+            committed = sink_position(server, topic)
+            if committed != last_committed:
+                last_progress, last_committed = time.monotonic(), committed
+            elif time.monotonic() - last_progress > 120:  # the sink stopped moving and the tables still differ
                 got = table_rows(sink, "items_copy") or set()
-                raise AssertionError(f"the sink table differs from the source: {len(want or ()) } source rows, "
-                                     f"{len(got)} sink rows, {len(got ^ (want or set()))} differ; "
-                                     f"{server.output()[-2000:]}")
-            time.sleep(1.0)
+                raise AssertionError(f"the sink table differs from the source: {len(want or ())} source rows, "
+                                     f"{len(got)} sink rows, {len(got ^ (want or set()))} differ; sink at "
+                                     f"{committed}; {server.output()[-2000:]}")
+            time.sleep(2.0)
     finally:
         server.stop()
 

@@ -101,7 +101,8 @@ class EnvelopeBuilder:
         if not self.prefix:
             raise ValueError("topic.prefix is required")
         self.tombstones = str(config.get("tombstones.on.delete", "true")).lower() == "true"
-        self._schemas: dict[tuple[str, int], tuple[ConnectSchema | None, ConnectSchema]] = {}
+        self._schemas: dict[tuple[Any, ...], tuple[ConnectSchema | None, ConnectSchema]] = {}
+        self._last: tuple[Table, tuple[ConnectSchema | None, ConnectSchema]] | None = None
         self.source_schema = ConnectSchema("struct", name=SOURCE_NAMES[connector],
                                            fields=_COMMON_SOURCE + SOURCE_FIELDS[connector])
 
@@ -110,7 +111,11 @@ class EnvelopeBuilder:
 
     def schemas(self, table: Table) -> tuple[ConnectSchema | None, ConnectSchema]:
         """The key schema (None without a primary key) and the envelope schema of ``table``."""
-        cache_key = (table.id, id(table))
+        if self._last is not None and self._last[0] is table:  # held here, so its id cannot be reused
+            return self._last[1]
+        cache_key = (table.id, table.key, tuple((c.name, c.schema.type, c.schema.name, c.schema.optional,
+                                                  repr(c.schema.parameters), repr(c.schema.fields))
+                                                 for c in table.columns))
         found = self._schemas.get(cache_key)
         if found is None:
             base = f"{self.prefix}.{table.id}"
@@ -127,6 +132,7 @@ class EnvelopeBuilder:
             if len(self._schemas) > 1000:
                 self._schemas.clear()
             found = self._schemas[cache_key] = (key, value)
+        self._last = (table, found)
         return found
 
     def source(self, table: Table, ts_ms: int, snapshot: str = "false", **extra: Any) -> dict[str, Any]:

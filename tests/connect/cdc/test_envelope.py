@@ -7,6 +7,7 @@ import struct
 import orjson
 import pytest
 
+from headwater.connect.api import ConnectError
 from headwater.connect.cdc.envelope import EnvelopeBuilder, Table
 from headwater.connect.cdc.pgoutput import UNCHANGED, Begin, Commit, DecodeError, Relation, Update, decode, lsn_int, \
     lsn_text
@@ -44,7 +45,7 @@ def test_tombstones_off_and_the_schema_envelope_through_the_json_converter() -> 
 
 
 def test_modes_are_checked() -> None:
-    with pytest.raises(Exception, match="decimal.handling.mode"):
+    with pytest.raises(ConnectError, match="decimal.handling.mode"):
         TypeModes.from_config({"decimal.handling.mode": "exact"})
     column = timestamp_column("t", True, TypeModes(time_precision="connect"), 6, lambda v: v)
     assert column.schema.name == "org.apache.kafka.connect.data.Timestamp"

@@ -100,6 +100,10 @@ class MySqlConnector(Connector):
         mode = config.get("snapshot.mode")
         if mode is not None and mode not in SNAPSHOT_MODES:
             errors["snapshot.mode"] = [f"must be one of {', '.join(SNAPSHOT_MODES)}, got {mode!r}"]
+        for key in ("database.port", "max.batch.size", "database.server.id"):
+            value = config.get(key)
+            if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
+                errors[key] = [f"{key} must be a positive integer, got {value!r}"]
         try:
             TypeModes.from_config(config)
             for key in ("table.include.list", "table.exclude.list", "database.include.list", "column.exclude.list"):

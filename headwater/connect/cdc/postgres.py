@@ -99,6 +99,10 @@ class PostgresConnector(Connector):
                 errors[key] = [f"must be one of {', '.join(allowed)}, got {value!r}"]
         if not _SLOT_NAME.fullmatch(config.get("slot.name", "debezium")):
             errors["slot.name"] = ["a slot name has 1 to 63 lower-case letters, digits and underscores"]
+        for key in ("database.port", "max.batch.size"):
+            value = config.get(key)
+            if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
+                errors[key] = [f"{key} must be a positive integer, got {value!r}"]
         try:
             TypeModes.from_config(config)
             for key in ("table.include.list", "table.exclude.list", "column.exclude.list"):

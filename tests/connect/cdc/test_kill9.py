@@ -20,7 +20,7 @@ from headwater.log import open_log
 from tests.connect.cdc.helpers import HeadwaterUp, json_converters, mariadb_database, postgres_database, read_topic
 from tests.databases import HOST, MARIADB_PORT, POSTGRES_PORT
 
-KEYS, CHANGES, PER_TRANSACTION = 20, 1500, 10
+KEYS, CHANGES, PER_TRANSACTION = 20, 1000, 10
 
 
 class Database:

@@ -4,7 +4,7 @@ Debezium source -> ExtractNewRecordState -> JDBC sink (upsert, delete.enabled), 
 that is killed with SIGKILL three times while the changes are made. The source resumes from its offsets (no
 change lost or doubled), the sink replays its uncommitted tail (upserts and deletes are idempotent), so the
 sink table ends equal to the source table. 100,000 changes per database: slow (make test runs the short
-variant in test_kill9.py: one kill, 1,500 changes).
+variant in test_kill9.py: one kill, 1,000 changes).
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) -m bench.restore
 	$(PY) -m bench.log_fencing
 	$(PY) -m bench.server_memory
+	@bash scripts/services.sh >/dev/null && $(PY) -m bench.cdc_throughput || echo "make bench: cdc_throughput needs the local MariaDB and PostgreSQL"
 
 # kill -9 cycles under Segment load (SQLite, MariaDB and PostgreSQL sinks) and a JDBC sink's database outage.
 chaos: $(STAMP)

@@ -193,5 +193,19 @@ def snapshot_marker(index: int, total_known_last: bool, first: bool) -> str:
     return "first" if first and index == 0 else "true"
 
 
-__all__ = ["SOURCE_FIELDS", "EnvelopeBuilder", "Table", "column_filter", "snapshot_marker", "table_filter"]
+def heartbeat(prefix: str, partition: Mapping[str, Any], offset: Mapping[str, Any]) -> SourceRecord:
+    """A Debezium heartbeat record (topic ``__debezium-heartbeat.<prefix>``): it carries the source offset
+    when no change has, so a position taken at start (an empty snapshot, a stream begun at the current
+    binlog position) is stored and a restart goes on from there rather than from a newer position."""
+    return SourceRecord(partition, offset, f"__debezium-heartbeat.{prefix}", {"ts_ms": int(time.time() * 1000)},
+                        {"serverName": prefix}, _HEARTBEAT_KEY, _HEARTBEAT_VALUE)
+
+
+_HEARTBEAT_KEY = ConnectSchema("struct", name="io.debezium.connector.common.ServerNameKey",
+                               fields=(Field("serverName", _STRING),))
+_HEARTBEAT_VALUE = ConnectSchema("struct", name="io.debezium.connector.common.Heartbeat",
+                                 fields=(Field("ts_ms", _INT64),))
+
+__all__ = ["SOURCE_FIELDS", "EnvelopeBuilder", "Table", "column_filter", "heartbeat", "snapshot_marker",
+           "table_filter"]
 

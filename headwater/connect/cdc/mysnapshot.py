@@ -42,7 +42,7 @@ class SnapshotOwner(Protocol):
     accept_table: Callable[[str], bool]
     accept_column: Callable[[str], bool]
 
-    def snapshot_finished(self, file: str, pos: int) -> None: ...
+    def snapshot_finished(self, file: str, pos: int, empty: bool) -> None: ...
 
 
 def describe(connection: Any, schema: str, name: str, modes: TypeModes,
@@ -120,7 +120,7 @@ class MySnapshot:
                                     held.partition, held.timestamp, held.headers))
             self.held = None
         self.close()
-        self.owner.snapshot_finished(self.file, self.pos)
+        self.owner.snapshot_finished(self.file, self.pos, empty=self.first)
         return out
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateR
 
 from headwater.connect.api import ConfigKey, Connector, ConnectError, RetriableError, SourceTask, Task
 from headwater.connect.cdc import metrics
-from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, table_filter
+from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, heartbeat, table_filter
 from headwater.connect.cdc.mysnapshot import MySnapshot
 from headwater.connect.cdc.mytypes import from_table_map, mysql_column
 from headwater.connect.cdc.types import TypeModes
@@ -144,6 +144,7 @@ class MySqlSourceTask(SourceTask):
         self._txn_open = False
         self._gtid: str | None = None
         self._serial = 0
+        self._pending: list[SourceRecord] = []
         try:
             self.control = pymysql.connect(**self.settings, autocommit=True)
             check_binlog(self.control)
@@ -165,10 +166,16 @@ class MySqlSourceTask(SourceTask):
                 file, pos = cur.fetchone()[:2]
             self._skip = (file, int(pos), 0)
             self._open_stream(file, int(pos))
+            self._pending.append(heartbeat(self.builder.prefix, self.partition,
+                                           {"file": file, "pos": int(pos), "event": 0}))
 
     # -- the snapshot's callback ---------------------------------------------------------
-    def snapshot_finished(self, file: str, pos: int) -> None:
+    def snapshot_finished(self, file: str, pos: int, empty: bool) -> None:
         self.snapshot = None
+        if empty:  # no record carried the snapshot's position: a heartbeat stores it
+            self._pending.append(heartbeat(self.builder.prefix, self.partition,
+                                           {"snapshot": True, "last_snapshot_record": True, "file": file,
+                                            "pos": pos, "event": 0}))
         if self.config.get("snapshot.mode") == "initial_only":
             self.idle = True
         else:
@@ -185,6 +192,9 @@ class MySqlSourceTask(SourceTask):
     # -- poll ---------------------------------------------------------------------------
     def poll(self) -> Sequence[SourceRecord]:
         try:
+            if self._pending:
+                pending, self._pending = self._pending, []
+                return pending
             if self.snapshot is not None:
                 return self.snapshot.batch(self.max_batch)
             if self.idle or self.stream is None:

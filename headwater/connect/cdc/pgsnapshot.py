@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import psycopg2
 from psycopg2 import sql
 
-from headwater.connect.cdc.envelope import EnvelopeBuilder, Table
+from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, heartbeat
 from headwater.connect.cdc.pgtypes import postgres_column
 from headwater.connect.cdc.types import TypeModes
 from headwater.connect.data import SourceRecord
@@ -139,6 +139,10 @@ class Snapshot:
             self.held = None
         self.close()
         self.owner.snapshot_finished()
+        if self.first:  # no row at all: a heartbeat stores that the snapshot is complete
+            out.append(heartbeat(self.owner.builder.prefix, self.owner.partition,
+                                 {"snapshot": True, "last_snapshot_record": True, "lsn_commit": self.lsn,
+                                  "event_serial": 0, "lsn": self.lsn}))
         return out
 
     def close(self) -> None:

@@ -186,3 +186,22 @@ def test_types_map_as_debezium_maps_them_alike_in_snapshot_and_binlog(
     assert (fields["si"]["type"], fields["i"]["type"], fields["ti"]["type"]) == ("int32", "int64", "int16")
     assert fields["e"]["name"] == "io.debezium.data.Enum" and fields["b12"]["name"] == "io.debezium.data.Bits"
     assert fields["tm"]["name"] == "io.debezium.time.MicroTime" and fields["y"]["name"] == "io.debezium.time.Year"
+
+
+@pytest.mark.parametrize("mode", ["never", "initial"])
+def test_the_start_position_survives_a_restart_before_any_change(
+        mode: str, mydb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    """Streaming from the current position (snapshot.mode=never) or after an empty snapshot: a heartbeat
+    record stores the position, so changes made while stopped are not skipped."""
+    conn = connect(mydb)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE later (id INT PRIMARY KEY)")
+    runtime = runtime_factory()
+    runtime.create("my", config(mydb, **{"snapshot.mode": mode}))
+    wait_until(lambda: "__debezium-heartbeat.my" in connect_log.list_topics(), 20, "the heartbeat")
+    runtime.close()
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO later VALUES (1), (2)")
+    runtime_factory()
+    wait_until(lambda: len(read_topic(connect_log, f"my.{mydb}.later")) == 2, 20, "the changes made while stopped")
+    assert [v["op"] for _, v in read_topic(connect_log, f"my.{mydb}.later")] == ["c", "c"]

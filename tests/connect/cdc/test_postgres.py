@@ -178,3 +178,24 @@ def test_types_map_as_debezium_maps_them_alike_in_snapshot_and_stream(
     assert fields["tz"]["name"] == "io.debezium.time.ZonedTimestamp"
     assert fields["dt"]["name"] == "io.debezium.time.Date" and fields["s"]["type"] == "int16"
     assert fields["id"]["optional"] is False and fields["t"]["optional"] is True
+
+
+@pytest.mark.parametrize("mode", ["never", "initial"])
+def test_the_start_position_survives_a_restart_before_any_change(
+        mode: str, pgdb: str, connect_log: Log, runtime_factory: Factory) -> None:
+    """The slot keeps the position of a stream begun without a snapshot; after an empty snapshot a heartbeat
+    record stores that it is complete: either way changes made while stopped are streamed, not re-read."""
+    conn = connect(pgdb)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE later (id int PRIMARY KEY)")
+    runtime = runtime_factory()
+    runtime.create("pg", config(pgdb, **{"snapshot.mode": mode}))
+    runtime.wait_for("pg", timeout_s=20)
+    if mode == "initial":
+        wait_until(lambda: "__debezium-heartbeat.pg" in connect_log.list_topics(), 20, "the heartbeat")
+    runtime.close()
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO later VALUES (1), (2)")
+    runtime_factory()
+    wait_until(lambda: len(read_topic(connect_log, "pg.public.later")) == 2, 20, "the changes made while stopped")
+    assert [v["op"] for _, v in read_topic(connect_log, "pg.public.later")] == ["c", "c"]

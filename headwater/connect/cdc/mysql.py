@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import random
 import re
+import select
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -215,6 +216,8 @@ class MySqlSourceTask(SourceTask):
                     break
                 continue
             self._handle(event, records)
+            if records and not waiting(self.stream):
+                break  # hand over what the server has sent so far rather than wait for the next event
         if records:
             metrics.add("headwater_cdc_events", self.name, "mysql", len(records))
             source = (records[-1].value or {}).get("source") or {}
@@ -301,3 +304,13 @@ class MySqlSourceTask(SourceTask):
                 control.close()
             except pymysql.err.Error:
                 pass
+
+
+def waiting(stream: BinLogStreamReader) -> bool:
+    """Whether the binlog connection has bytes waiting. mysql-replication offers no such call, so its PyMySQL
+    connection's socket is looked at; bytes already in PyMySQL's buffer are read at the next poll."""
+    connection = getattr(stream, "_stream_connection", None)
+    sock = getattr(connection, "_sock", None)
+    if sock is None:
+        return True
+    return bool(select.select([sock], [], [], 0)[0])

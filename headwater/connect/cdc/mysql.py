@@ -137,6 +137,7 @@ class MySqlSourceTask(SourceTask):
         self.server_id = int(config.get("database.server.id") or random.randint(5400, 6400))
         stored = dict(offsets.offset(self.partition) or {}) if offsets is not None else {}
         self.tables: dict[int, Table | None] = {}
+        self._shapes: dict[tuple[Any, ...], Table] = {}
         self.stream: BinLogStreamReader | None = None
         self.snapshot: MySnapshot | None = None
         self.idle = False
@@ -257,6 +258,19 @@ class MySqlSourceTask(SourceTask):
         if not self.accept_table(table_id):
             self.tables[event.table_id] = None
             return
+        # Every statement repeats the table map: the same shape gives the same Table (and cached schemas).
+        shape = (table_id, bytes(event.null_bitmask), tuple(
+            (c.name, c.type, c.is_primary, getattr(c, "unsigned", False), getattr(c, "character_set_name", None),
+             getattr(c, "precision", None), getattr(c, "decimals", None), getattr(c, "fsp", None),
+             getattr(c, "bits", None)) for c in event.columns))
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._shapes[shape] = self._new_table(event, table_id)
+            if len(self._shapes) > 1000:
+                self._shapes.clear()
+        self.tables[event.table_id] = known
+
+    def _new_table(self, event: TableMapEvent, table_id: str) -> Table:
         bitmap = event.null_bitmask
         columns = []
         for index, column in enumerate(event.columns):
@@ -266,7 +280,7 @@ class MySqlSourceTask(SourceTask):
             columns.append(mysql_column(from_table_map(column, nullable), self.modes))
         names = {c.name for c in columns}
         key = tuple(c.name for c in event.columns if c.is_primary and c.name in names)
-        self.tables[event.table_id] = Table(event.schema, event.table, tuple(columns), key)
+        return Table(event.schema, event.table, tuple(columns), key)
 
     def _rows(self, event: Any, out: list[SourceRecord]) -> None:
         table = self.tables.get(event.table_id)

@@ -46,14 +46,18 @@ class SnapshotOwner(Protocol):
 
 
 def describe(connection: Any, schema: str, name: str, modes: TypeModes,
-             accept_column: Callable[[str], bool]) -> Table:
+             accept_column: Callable[[str], bool]) -> tuple[Table, list[str]]:
+    """The table's shape, and the select expression of each column: a FLOAT is read as DOUBLE, because the
+    text protocol rounds it to 6 digits while the binlog has the exact single-precision value."""
     with connection.cursor(pymysql.cursors.DictCursor) as cur:
         cur.execute(_COLUMNS, (schema, name))
         rows = cur.fetchall()
     kept = [r for r in rows if accept_column(f"{schema}.{name}.{r['COLUMN_NAME']}")]
-    columns = tuple(mysql_column(from_information_schema(r), modes) for r in kept)
+    described = [from_information_schema(r) for r in kept]
+    columns = tuple(mysql_column(c, modes) for c in described)
     key = tuple(str(r["COLUMN_NAME"]) for r in kept if r["COLUMN_KEY"] == "PRI")
-    return Table(schema, name, columns, key)
+    selects = [f"CAST({quote(c.name)} AS DOUBLE)" if c.kind == "float" else quote(c.name) for c in described]
+    return Table(schema, name, columns, key), selects
 
 
 class MySnapshot:
@@ -85,11 +89,11 @@ class MySnapshot:
 
     def _rows(self) -> Iterator[tuple[Table, dict[str, Any]]]:
         for schema, name in self.tables:
-            table = describe(self.connection, schema, name, self.owner.modes, self.owner.accept_column)
+            table, selects = describe(self.connection, schema, name, self.owner.modes, self.owner.accept_column)
             if not table.columns:
                 continue
             names = [c.name for c in table.columns]
-            query = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(schema)}.{quote(name)}"
+            query = f"SELECT {', '.join(selects)} FROM {quote(schema)}.{quote(name)}"
             with self.connection.cursor(pymysql.cursors.SSCursor) as cur:
                 cur.execute(query)
                 for values in cur:

@@ -23,6 +23,7 @@ repeat; streamed events never do).
 from __future__ import annotations
 
 import builtins
+import json
 import re
 import select
 import time
@@ -141,6 +142,7 @@ class PostgresSourceTask(SourceTask):
         self._txn: Begin | None = None
         self._serial = 0
         self._completed_end = 0
+        self._last_commit = 0  # the commit LSN of the last transaction seen: Debezium's sequence[0]
         self._confirmed = 0
         self._outstanding = False
         self._lag_at = 0.0
@@ -287,6 +289,7 @@ class PostgresSourceTask(SourceTask):
         elif isinstance(message, Commit):
             self._txn = None
             self._completed_end = max(self._completed_end, message.end_lsn)
+            self._last_commit = message.commit_lsn
         elif isinstance(message, Relation):
             self._relation(message)
         elif isinstance(message, (Insert, Update, Delete, Truncate)) and self._txn is not None:
@@ -330,7 +333,7 @@ class PostgresSourceTask(SourceTask):
             return converted
 
         source = self.builder.source(table, txn.commit_ts_us // 1000, db=self.dbname, txId=txn.xid, lsn=lsn,
-                                     sequence=f'["{txn.final_lsn}","{lsn}"]')
+                                     sequence=json.dumps([str(self._last_commit) if self._last_commit else None, str(lsn)]))
         offset = {"lsn_commit": txn.final_lsn, "event_serial": self._serial, "lsn": lsn, "txId": txn.xid,
                   "ts_usec": txn.commit_ts_us, "lsn_text": lsn_text(lsn)}
         if isinstance(message, Insert):

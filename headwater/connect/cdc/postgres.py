@@ -332,8 +332,9 @@ class PostgresSourceTask(SourceTask):
                     converted[k] = UNAVAILABLE if table.extra.get("strings", {}).get(k) else None
             return converted
 
+        sequence = json.dumps([str(self._last_commit) if self._last_commit else None, str(lsn)])
         source = self.builder.source(table, txn.commit_ts_us // 1000, db=self.dbname, txId=txn.xid, lsn=lsn,
-                                     sequence=json.dumps([str(self._last_commit) if self._last_commit else None, str(lsn)]))
+                                     sequence=sequence)
         offset = {"lsn_commit": txn.final_lsn, "event_serial": self._serial, "lsn": lsn, "txId": txn.xid,
                   "ts_usec": txn.commit_ts_us, "lsn_text": lsn_text(lsn)}
         if isinstance(message, Insert):

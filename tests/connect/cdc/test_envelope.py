@@ -13,6 +13,7 @@ from headwater.connect.cdc.pgoutput import UNCHANGED, Begin, Commit, DecodeError
     lsn_text
 from headwater.connect.cdc.types import TypeModes, plain, timestamp_column
 from headwater.connect.converters import JsonConverter
+from headwater.connect.policy import ConnectPolicy
 
 TABLE = Table("public", "people", (plain("id", "int32", False, int), plain("name", "string", True, str)), ("id",))
 
@@ -71,3 +72,12 @@ def test_pgoutput_messages_decode() -> None:
     with pytest.raises(DecodeError):
         decode(b"I" + struct.pack(">I", 7) + b"X")
     assert lsn_text(0x16B374D848) == "16/B374D848" and lsn_int("16/B374D848") == 0x16B374D848
+
+
+def test_a_confined_server_refuses_cdc_hosts_it_does_not_allow(tmp_path: object) -> None:
+    policy = ConnectPolicy.confined(str(tmp_path), ["127.0.0.1"])
+    assert policy.check({"database.hostname": "127.0.0.1", "database.port": "5432"}) == {}
+    refused = policy.check({"database.hostname": "db.internal", "database.port": "5432"})
+    assert "db.internal:5432" in refused["database.hostname"][0]
+    assert "connection.uri" in policy.check({"connection.uri": "mongodb://user:pw@127.0.0.1,evil:27017/db"})
+    assert policy.check({"connection.uri": "mongodb://127.0.0.1:27017"}) == {}

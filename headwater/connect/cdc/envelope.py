@@ -186,13 +186,6 @@ class EnvelopeBuilder:
         return orjson.dumps(value_to_json(schema, key))
 
 
-def snapshot_marker(index: int, total_known_last: bool, first: bool) -> str:
-    """``source.snapshot`` of a snapshot read: first, true, or last (of the whole snapshot)."""
-    if total_known_last:
-        return "last"
-    return "first" if first and index == 0 else "true"
-
-
 def heartbeat(prefix: str, partition: Mapping[str, Any], offset: Mapping[str, Any]) -> SourceRecord:
     """A Debezium heartbeat record (topic ``__debezium-heartbeat.<prefix>``): it carries the source offset
     when no change has, so a position taken at start (an empty snapshot, a stream begun at the current
@@ -206,6 +199,5 @@ _HEARTBEAT_KEY = ConnectSchema("struct", name="io.debezium.connector.common.Serv
 _HEARTBEAT_VALUE = ConnectSchema("struct", name="io.debezium.connector.common.Heartbeat",
                                  fields=(Field("ts_ms", _INT64),))
 
-__all__ = ["SOURCE_FIELDS", "EnvelopeBuilder", "Table", "column_filter", "heartbeat", "snapshot_marker",
-           "table_filter"]
+__all__ = ["SOURCE_FIELDS", "EnvelopeBuilder", "Table", "column_filter", "heartbeat", "table_filter"]
 

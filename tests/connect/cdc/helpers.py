@@ -15,6 +15,9 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg2
+import psycopg2.errors
+import pymysql
 import pytest
 
 from headwater.log import Log
@@ -36,7 +39,6 @@ def skip_or_fail(reason: str) -> None:
 
 def postgres_database() -> Iterator[str]:
     """A new database on the local PostgreSQL with logical decoding; its slots and the database are dropped after."""
-    import psycopg2
 
     try:
         admin = psycopg2.connect(PG_ADMIN)
@@ -52,18 +54,25 @@ def postgres_database() -> Iterator[str]:
     try:
         yield name
     finally:
+        deadline = time.monotonic() + 30
         with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                        "WHERE database = %s AND active_pid IS NOT NULL", (name,))
-            cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s",
-                        (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            while True:  # a slot's walsender ends a moment after its client: retry until the slots are gone
+                try:
+                    cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                                "WHERE database = %s AND active_pid IS NOT NULL", (name,))
+                    cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                                "WHERE database = %s", (name,))
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except psycopg2.errors.ObjectInUse:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
         admin.close()
 
 
 def mariadb_database() -> Iterator[str]:
     """A new database on the local MariaDB with the binlog in ROW format; dropped after."""
-    import pymysql
 
     try:
         admin = pymysql.connect(host=HOST, port=MARIADB_PORT, user="root", password="", autocommit=True,

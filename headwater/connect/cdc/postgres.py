@@ -127,6 +127,8 @@ class PostgresSourceTask(SourceTask):
         self.accept_table = table_filter(config.get("table.include.list"), config.get("table.exclude.list"))
         self.accept_column = column_filter(config.get("column.exclude.list"))
         self.slot = config.get("slot.name", "debezium")
+        if not _SLOT_NAME.fullmatch(self.slot):  # it is written into replication commands
+            raise ConnectError(f"PostgreSQL connector: invalid slot.name {self.slot!r}")
         self.publication = config.get("publication.name", "dbz_publication")
         self.dbname = config.get("database.dbname", "postgres")
         self.max_batch = int(config.get("max.batch.size", "2048"))

@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) -m bench.restore
 	$(PY) -m bench.log_fencing
 	$(PY) -m bench.server_memory
+	@bash scripts/services.sh >/dev/null && $(PY) -m bench.cdc_throughput || echo "make bench: cdc_throughput needs the local MariaDB and PostgreSQL"
 
 # `headwater demo` (every app and its generators) for MINUTES=10, the server's memory sampled every 30 s.
 demo-memory: $(STAMP)

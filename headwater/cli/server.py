@@ -90,7 +90,7 @@ def up(
     connect_allow_host: Annotated[
         list[str] | None,
         typer.Option("--connect-allow-host", envvar="HEADWATER_CONNECT_ALLOW_HOSTS",
-                     help="Database host or host:port JDBC connectors may reach (repeat; '*' allows any)."),
+                     help="Database host or host:port JDBC and CDC connectors may reach (repeat; '*' allows any)."),
     ] = None,
     tls_cert: Annotated[
         str | None, typer.Option(envvar="HEADWATER_TLS_CERT", help="PEM certificate (chain): serve HTTPS.")

@@ -283,10 +283,12 @@ class AggregateOperator(SourceOperator):
                     _, changed, deleted = self._sessions(con)
                 else:
                     # The stored rows of the batch's (group, window) keys: read once, by key.
-                    self.store.get(con, f"SELECT DISTINCT {self._key} FROM b", "__cur")
+                    ws = pc.min_max(batch.column("ws")).as_py()  # keys stay within the batch's windows
+                    within = f"{{t}}.ws BETWEEN {int(ws['min'])} AND {int(ws['max'])}"
+                    self.store.get(con, f"SELECT DISTINCT {self._key} FROM b", "__cur", within)
                     if not plan.emit_final:
                         outputs.append(self._running(con))
-                    changed = self._merge(con)
+                    changed = self._merge(con, within)
                     self._state_rows = changed
                     run(con, "DROP TABLE __cur")
             finally:
@@ -391,7 +393,7 @@ class AggregateOperator(SourceOperator):
         finally:
             con.unregister("agg")
 
-    def _merge(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    def _merge(self, con: duckdb.DuckDBPyConnection, within: str) -> pa.Table:
         """Fold the batch into the state; return the changed state rows."""
         partial, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
@@ -408,7 +410,7 @@ class AggregateOperator(SourceOperator):
             f"(SELECT {self._key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self._key}) p "
             f"LEFT JOIN __cur s ON {on}"
         ).to_arrow_table()
-        self.store.put(con, changed)
+        self.store.put(con, changed, within)
         return changed
 
     def _sessions_per_record(

@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: demo test test-lowest bench chaos fuzz soak clean
+.PHONY: demo demo-memory test test-lowest bench chaos fuzz soak clean
 
 # The long profiles of issue 12's reliability suites (short ones run inside `make test`).
 CHAOS_CYCLES ?= 100
@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/services.sh || echo "make test: database tests will be skipped (failed under CI=true)"
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make test: no chromium: the browser attack test will be skipped (failed under CI=true)"
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make test: no chromium: the browser tests (tests/ui, the browser attack test) will be skipped (failed under CI=true)"
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
@@ -41,12 +41,18 @@ bench: $(STAMP)
 	$(PY) -m bench.sql_windows
 	$(PY) -m bench.sql_joins
 	$(PY) -m bench.formats_json
+	$(PY) -m bench.formats_avro
+	$(PY) -m bench.s3_sink
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file
 	$(PY) -m bench.collector_load
 	$(PY) -m bench.restore
 	$(PY) -m bench.log_fencing
 	$(PY) -m bench.server_memory
+
+# `headwater demo` (every app and its generators) for MINUTES=10, the server's memory sampled every 30 s.
+demo-memory: $(STAMP)
+	$(PY) -m bench.demo_memory --minutes $(or $(DEMO_MINUTES),10)
 
 # kill -9 cycles under Segment load (SQLite, MariaDB and PostgreSQL sinks) and a JDBC sink's database outage.
 chaos: $(STAMP)

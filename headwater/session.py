@@ -37,15 +37,21 @@ from headwater.connect.policy import ConnectPolicy
 from headwater.connect.runtime import ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
+from headwater.engine.codec import register_schemas
 from headwater.engine.commands import CommandLog
 from headwater.engine.operators import persistent_operator, push_operator
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.push import PushQuery
 from headwater.engine.query import PersistentQuery, QueryError, QueryFailedError, QueryState
-from headwater.errors import LogError, ProducerFencedError, SqlSemanticError
+from headwater.errors import FormatError, LogError, ProducerFencedError, SqlSemanticError
+from headwater.formats.base import uses_registry
 from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.base import validate_topic_config, validate_topic_name
 from headwater.log.printing import print_lines
+from headwater.registry import SchemaRegistry
+from headwater.registry.inference import infer_columns, statement_text
+from headwater.registry.remote import RemoteSchemaRegistry
+from headwater.registry.store import local_registry
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
@@ -104,6 +110,7 @@ class Session:
         self._push_counter = 0
         self._lock = threading.RLock()
         self._connect: Any = None
+        self._schema_registry: SchemaRegistry | None = None
         self.processing_log_topic = processing_log.topic_name(self.service_id)
         try:
             self.commands = CommandLog(self.log, self.service_id)
@@ -220,6 +227,8 @@ class Session:
                 push.close()
             for query in self.queries.values():
                 query.stop()
+            if isinstance(self._schema_registry, RemoteSchemaRegistry):
+                self._schema_registry.close()
         if self.claim is not None:
             self.claim.release()
         if self._owns_log:
@@ -289,7 +298,8 @@ class Session:
         with self._lock:
             apply = self._prepare(statement, text, props)
             recorded = {k: v for k, v in props.items() if k != "ksql.service.id"}
-            sequence = self.commands.append(text, recorded)
+            # A statement may be recorded as written out (CREATE with inferred columns: ``recorded_text``).
+            sequence = self.commands.append(getattr(apply, "recorded_text", text), recorded)
             return apply(sequence, True)
 
     def _replay(self) -> None:
@@ -327,6 +337,25 @@ class Session:
             return self._prepare_terminate(statement, text)
         raise SqlSemanticError(f"{type(statement).__name__} is not a command", statement.pos)
 
+    @property
+    def schema_registry(self) -> SchemaRegistry:
+        """The registry of AVRO/PROTOBUF/JSON_SR sources: ``ksql.schema.registry.url``'s, else one in this log."""
+        with self._lock:
+            if self._schema_registry is None:
+                url = self.properties.get("ksql.schema.registry.url") or self.properties.get("schema.registry.url")
+                self._schema_registry = (RemoteSchemaRegistry(url, user_info=self.properties.get(
+                    "ksql.schema.registry.basic.auth.user.info")) if url else local_registry(self.log))
+            return self._schema_registry
+
+    def _registry_for(self, props: ast.Properties) -> SchemaRegistry | None:
+        names = [props.get(n) for n in ("FORMAT", "KEY_FORMAT", "VALUE_FORMAT")]
+        return self.schema_registry if any(uses_registry(str(n.value)) for n in names if n is not None) else None  # type: ignore[attr-defined]
+
+    def _with_registry(self, source: DataSource) -> DataSource:
+        if uses_registry(source.key_format) or uses_registry(source.value_format):
+            return replace(source, schema_registry=self.schema_registry)
+        return source
+
     def _check_new_name(self, kind: ast.SourceKind, name: str, or_replace: bool, pos: ast.Position) -> bool:
         """False when the name is taken and IF NOT EXISTS lets the statement do nothing."""
         existing = self.catalog.find(name)
@@ -349,7 +378,10 @@ class Session:
 
             return noop
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
-        source = source_from_create(statement, text, None)
+        inferred = infer_columns(statement, self._registry_for(statement.properties))
+        if inferred is not statement:  # the command log keeps the columns and schema ids, as ksqlDB does
+            statement, text = inferred, statement_text(inferred)
+        source = self._with_registry(source_from_create(statement, text, None))
         topic_partitions = self._topic_partitions(source.topic)
         requested = source.properties.get("PARTITIONS")
         if topic_partitions is None and requested is None:
@@ -370,6 +402,10 @@ class Session:
             )
         if topic_partitions is None:
             self._check_new_topic(source.topic, source.partitions, source.properties, statement.pos)
+            try:  # a topic this statement makes gets its subjects too, as ksqlDB's SchemaRegisterInjector does
+                register_schemas(source, if_absent=True)
+            except FormatError as exc:
+                raise SqlSemanticError(str(exc), statement.pos) from None
         kind_word = statement.kind.value.capitalize()
 
         def apply(sequence: int, live: bool) -> Entity:
@@ -378,6 +414,7 @@ class Session:
             return current_status(text, f"{kind_word.lower()}/`{source.name}`/create", f"{kind_word} created",
                                   sequence=sequence)
 
+        apply.recorded_text = text  # type: ignore[attr-defined]
         return apply
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
@@ -399,12 +436,16 @@ class Session:
         plan = self.plan(statement.query, sink_name=statement.name,
                           timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
         wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
-        sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos,
-                                default_wrap=wrap)
+        sink = self._with_registry(sink_from_select(statement.kind, statement.name, statement.properties, plan, text,
+                                                    pos=statement.pos, default_wrap=wrap))
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
         elif isinstance(plan, SelectPlan) and plan.source.window is not None:
             sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
+        try:
+            register_schemas(sink)  # as ksqlDB: the output's subjects hold its schemas before any record
+        except FormatError as exc:
+            raise SqlSemanticError(str(exc), statement.pos) from None
         prefix = "CTAS" if produces_table else "CSAS"
         if self._topic_partitions(sink.topic) is None:
             self._check_new_topic(sink.topic, sink.partitions, sink.properties, statement.pos)

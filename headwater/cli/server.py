@@ -130,12 +130,16 @@ def up(
     http2: Annotated[
         bool, typer.Option("--http2", envvar="HEADWATER_HTTP2",
                            help="Also serve HTTP/2 without TLS (h2c), as the ksqlDB clients' /query-stream "
-                           "calls need (pip install 'headwater[http2]').")
+                           "calls need (pip install 'headwater\\[http2]').")
     ] = False,
     workers: Annotated[
         int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "
                           "connectors) and N-1 collector workers sharing the port.")
     ] = 1,
+    dashboards: Annotated[
+        str | None, typer.Option("--dashboards", envvar="HEADWATER_DASHBOARDS",
+                                 help="Folder of dashboard files (<id>.yaml); PUT /dashboards saves there.")
+    ] = None,
     role: Annotated[str, typer.Option(hidden=True)] = "all",
     private_port: Annotated[int, typer.Option(hidden=True)] = 0,
     primary_url: Annotated[str | None, typer.Option(hidden=True)] = None,
@@ -167,7 +171,7 @@ def up(
         connect_files_dir=connect_files_dir, connect_allowed_hosts=_listed(connect_allow_host),
         max_body_bytes=max_body_bytes,
         max_event_bytes=max_event_bytes, raw_batch=raw_batch, ksql_properties=properties,
-        workers=workers, role=role, primary_url=primary_url,
+        workers=workers, role=role, primary_url=primary_url, dashboards_dir=dashboards,
     )
     configure_logging(log_level, log_format)
     try:

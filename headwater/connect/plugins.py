@@ -78,3 +78,6 @@ register("io.confluent.kafka.connect.datagen.DatagenConnector", "headwater.conne
          "datagen")
 register("io.confluent.connect.jdbc.JdbcSinkConnector", "headwater.connect.jdbc:JdbcSinkConnector", "jdbc-sink",
          "jdbc")
+register("io.confluent.connect.s3.S3SinkConnector", "headwater.connect.s3:S3SinkConnector", "s3-sink", "s3")
+register("io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+         "headwater.connect.elasticsearch:ElasticsearchSinkConnector", "elasticsearch-sink", "elasticsearch")

@@ -8,7 +8,9 @@ to any host. So a server confines them (``headwater up`` does by default):
 - ``files_dir``: the paths of ``file``, ``topics.dir`` and ``jdbc:sqlite:``
   (or ``sqlite://``) URLs must resolve (symlinks and ``..`` followed) inside
   it; ``None`` allows any path;
-- ``allowed_hosts``: a JDBC URL's host, or host:port, must be listed;
+- ``allowed_hosts``: a JDBC URL's host, or host:port, must be listed, as must the
+  host of an HTTP service a sink writes to (S3's ``store.url``, Elasticsearch's
+  ``connection.url``);
   ``None`` (or ``"*"`` in the list) allows any database.
 
 An embedded use of the runtime (a :class:`~headwater.session.Session` in the
@@ -19,6 +21,7 @@ it already runs with the user's rights.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -30,6 +33,8 @@ from headwater.errors import ConfigError
 #: Config keys that name a file or directory the connector reads or writes.
 PATH_KEYS = ("file", "topics.dir")
 URL_KEYS = ("connection.url",)
+#: Config keys that name an HTTP service (checked against the allowed hosts).
+HTTP_URL_KEYS = ("store.url",)
 
 
 @dataclass(frozen=True)
@@ -51,14 +56,17 @@ class ConnectPolicy:
         errors: dict[str, list[str]] = {}
         for key in PATH_KEYS:
             path = config.get(key, "")
+            if key == "topics.dir" and config.get("s3.bucket.name"):
+                continue  # the S3 sink's topics.dir is a prefix of object keys, not a local path
             if path:
                 problem = self._path_problem(path)
                 if problem:
                     errors.setdefault(key, []).append(f"{key}: {problem}")
-        for key in URL_KEYS:
+        for key in (*URL_KEYS, *HTTP_URL_KEYS):
             url = config.get(key, "")
             if url:
-                problem = self._url_problem(url)
+                web = key in HTTP_URL_KEYS or url.strip().lower().startswith(("http://", "https://"))
+                problem = self._http_problem(url) if web else self._url_problem(url)
                 if problem:
                     errors.setdefault(key, []).append(f"{key}: {problem}")
         return errors
@@ -92,6 +100,21 @@ class ConnectPolicy:
             with_port = f"{candidate}:{parsed.port}" if parsed.port else candidate
             if candidate not in self.allowed_hosts and with_port not in self.allowed_hosts:
                 return (f"the database host {with_port!r} is not allowed (the server's --connect-allow-host; "
+                        f"allowed: {', '.join(sorted(self.allowed_hosts)) or 'none'})")
+        return None
+
+    def _http_problem(self, urls: str) -> str | None:
+        """An HTTP service (S3's store.url, Elasticsearch's connection.url: comma-separated) must be allowed."""
+        if self.allowed_hosts is None:
+            return None
+        for url in urls.split(","):
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return f"{url.strip()!r} is not an http(s)://host[:port] URL"
+            host = parts.hostname.lower()
+            with_port = f"{host}:{parts.port}" if parts.port else host
+            if host not in self.allowed_hosts and with_port not in self.allowed_hosts:
+                return (f"the host {with_port!r} is not allowed (the server's --connect-allow-host; "
                         f"allowed: {', '.join(sorted(self.allowed_hosts)) or 'none'})")
         return None
 

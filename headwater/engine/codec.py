@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 
 from headwater.engine.isolation import isolate
 from headwater.engine.processing_log import DESERIALIZATION_ERROR, SERIALIZATION_ERROR, ProcessingError
-from headwater.formats import create_format
-from headwater.formats.base import Decoded, Format, deserialize_error
+from headwater.formats import create_format, format_class
+from headwater.formats.base import Decoded, Format, deserialize_error, registry_properties
 from headwater.log import Fetched
 from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
@@ -27,6 +27,8 @@ from headwater.sql.types import BaseType, SqlType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
     props: dict[str, object] = {}
+    if format_class(source.key_format if role == "key" else source.value_format).uses_registry:
+        props.update(registry_properties(source, role))
     if role == "value":
         if source.value_delimiter is not None:
             props["VALUE_DELIMITER"] = source.value_delimiter
@@ -47,6 +49,14 @@ def key_format(source: DataSource) -> Format | None:
 def value_format(source: DataSource) -> Format:
     values = [(c.name, c.type) for c in source.value_columns]
     return create_format(source.value_format, values, _format_props(source, "value"), role="value")
+
+
+def register_schemas(sink: DataSource, *, if_absent: bool = False) -> None:
+    """Register the key and value schemas a sink writes, for formats with a registry (FormatError if refused);
+    with ``if_absent``, only under subjects that hold no schema yet."""
+    for fmt in (key_format(sink), value_format(sink)):
+        if fmt is not None and fmt.uses_registry:
+            fmt.register_schema(if_absent=if_absent)
 
 
 class SourceDecoder:

@@ -61,6 +61,8 @@ class DataSource:
     is_source: bool = False
     partitions: int = 1
     properties: dict[str, object] = field(default_factory=dict, compare=False)
+    #: The schema registry of the session (a ``headwater.registry.SchemaRegistry``) for formats that use one.
+    schema_registry: object = field(default=None, compare=False, repr=False)
 
     @property
     def key_columns(self) -> tuple[Column, ...]:

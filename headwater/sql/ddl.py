@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from headwater.errors import SqlSemanticError
-from headwater.formats import create_format
-from headwater.formats.base import FormatError
+from headwater.formats import create_format, format_class
+from headwater.formats.base import FormatError, registry_properties
 from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace, WindowInfo
 from headwater.sql.expressions import NO_POSITION, TIME_UNITS, Position
@@ -202,8 +202,10 @@ def check_source(source: DataSource, pos: Position = NO_POSITION) -> None:
     try:
         keys = [(c.name, c.type) for c in source.key_columns]
         if keys:
-            create_format(source.key_format, keys, {}, role="key")
-        props: dict[str, object] = {}
+            key_props = registry_properties(source, "key") if format_class(source.key_format).uses_registry else {}
+            create_format(source.key_format, keys, key_props, role="key")
+        props: dict[str, object] = (registry_properties(source, "value")
+                                    if format_class(source.value_format).uses_registry else {})
         if source.value_delimiter is not None:
             props["VALUE_DELIMITER"] = source.value_delimiter
         if source.wrap_single_value is not None:

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from headwater.connect.data import SinkRecord
 from headwater.connect.jdbc import JdbcSinkTask
 from headwater.connect.jdbc_dialect import create_engine, sqlalchemy_url
-from headwater.connect.transforms import TransformChain, TransformError
+from headwater.connect.transform_chain import TransformChain
+from headwater.connect.transforms import TransformError
 from tests.databases import mariadb_database  # noqa: F401 - a session fixture
 
 START = 1_700_000_000_000

@@ -4,8 +4,8 @@ In order: the requirements are checked (a database the app needs answers;
 the app's parts have landed), each SQL script runs (statements are
 ``CREATE ... IF NOT EXISTS``, so a rerun changes nothing), each connector is
 created, or updated when its config differs, or left alone when it is the
-same (a connector whose class this installation lacks is skipped, with the
-reason), and the app's dashboards are named (``headwater.dashboards`` loads
+same (a connector whose class this installation lacks, or whose object store
+(``store.url``, the S3 sinks) does not answer, is skipped, with the reason), and the app's dashboards are named (``headwater.dashboards`` loads
 them from the app's folder). Every step is reported as one line.
 """
 
@@ -16,6 +16,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -215,6 +216,23 @@ def _available(config: Mapping[str, str]) -> str | None:
     return None
 
 
+def _unreachable(config: Mapping[str, str]) -> str | None:
+    """Why the object store a sink writes to (``store.url``) cannot be reached, or None."""
+    url = config.get("store.url")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"store.url {url!r} has no valid port"
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=1.0):
+            return None
+    except OSError as exc:
+        return f"nothing answers at store.url {url} ({exc.strerror or exc}): start an S3-compatible server there"
+
+
 def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
     """Apply the app; return what was done, one line per step. Raises AppError with the reason."""
     check_requirements(spec, settings)
@@ -233,7 +251,7 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
         if name in spec.generators and not settings.generators:
             report.append(f"connector {name}: generator left out")
             continue
-        missing = _available(config)
+        missing = _available(config) or _unreachable(config)
         if missing is not None:
             report.append(f"connector {name}: skipped ({missing})")
             continue

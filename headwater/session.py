@@ -69,6 +69,9 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "ksql.persistence.wrap.single.values": "true",
     "ksql.query.pull.table.scan.enabled": "true",
 }
+#: The statements recorded in the command log (they change what the service holds or runs).
+_COMMANDS = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.CreateType,
+             ast.DropType)
 _PROPERTY_PREFIXES = ("ksql.", "auto.offset.reset", "processing.guarantee", "cache.max.bytes.buffering",
                       "commit.interval.ms", "ksql.streams.")
 
@@ -131,7 +134,7 @@ class Session:
             stripped = substitute_variables(piece.text, self.variables, piece.line, piece.column)
             if not stripped.strip().rstrip(";").strip():
                 continue
-            statement = parse_statement(stripped, piece.line, piece.column)
+            statement = self.catalog.types.resolve(parse_statement(stripped, piece.line, piece.column))
             entity = self._execute(statement, stripped.strip(), scoped)
             if entity is not None:
                 results.append(entity)
@@ -141,13 +144,13 @@ class Session:
         """Run a SELECT: a push query (``EMIT CHANGES``) streams rows until LIMIT or ``close()``;
         a pull query returns the rows a materialized table holds now."""
         stripped = substitute_variables(text, self.variables)
-        statement = parse_statement(stripped)
+        statement = self.catalog.types.resolve(parse_statement(stripped))
         if not isinstance(statement, ast.Query):
             raise SqlSemanticError("query() runs SELECT statements; use execute() for the others.", statement.pos)
         if not statement.is_push:
             with self._lock:
                 self._push_counter += 1
-                return pull(self, statement, f"query_{self._push_counter}")
+                return pull(self, statement, f"query_{self._push_counter}", {**self.properties, **(properties or {})})
         plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
         if isinstance(plan, JoinPlan):
@@ -245,7 +248,7 @@ class Session:
     # -- dispatch -----------------------------------------------------------------
     def _execute(self, statement: ast.Statement, text: str, scoped: dict[str, str]) -> Entity | None:
         props = {**self.properties, **scoped}
-        if isinstance(statement, (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate)):
+        if isinstance(statement, _COMMANDS):
             return self._command(statement, text, props)
         if isinstance(statement, ast.InsertValues):
             insert_values(self, statement)
@@ -309,7 +312,7 @@ class Session:
         for command in self.commands.replay():
             props = {**DEFAULT_PROPERTIES, **command.properties}
             try:
-                statement = parse_statement(command.statement)
+                statement = self.catalog.types.resolve(parse_statement(command.statement))
                 self._prepare(statement, command.statement, props)(command.offset, False)
                 replayed += 1
             except Exception as exc:  # noqa: BLE001 - one bad command never stops the start of the others
@@ -336,6 +339,14 @@ class Session:
             return self._prepare_drop(statement, text)
         if isinstance(statement, ast.Terminate):
             return self._prepare_terminate(statement, text)
+        if isinstance(statement, ast.CreateType):
+            self.catalog.types.check_new(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/create", self.catalog.types.register(statement), sequence=sequence)
+        if isinstance(statement, ast.DropType):
+            self.catalog.types.check_drop(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/drop", self.catalog.types.drop(statement), sequence=sequence)
         raise SqlSemanticError(f"{type(statement).__name__} is not a command", statement.pos)
 
     def _check_new_name(self, kind: ast.SourceKind, name: str, or_replace: bool, pos: ast.Position) -> bool:
@@ -474,7 +485,12 @@ class Session:
                 f"Incompatible data source type is {actual.upper()}, but statement was DROP {statement.kind.value}",
                 statement.pos,
             )
-        writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
+        if statement.delete_topic and source.is_source:
+            raise SqlSemanticError(f"Cannot delete topic for read-only source: {source.name}", statement.pos)
+        # DROP terminates the query of the CREATE ... AS that made the source, as ksqlDB does; other writers
+        # (INSERT INTO) and readers must be terminated first.
+        creators = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id.startswith(("CSAS_", "CTAS_"))]
+        writers = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id not in creators]
         readers = [q.id for q in self.queries.values()
                    if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
         if writers or readers:
@@ -490,6 +506,10 @@ class Session:
             )
 
         def apply(sequence: int, live: bool) -> Entity:
+            for query_id in creators:
+                query = self.queries.pop(query_id)
+                if live:
+                    query.stop()
             self.catalog.remove(source.name)
             if statement.delete_topic and live and source.topic in self.log.list_topics():
                 if not self.catalog.by_topic(source.topic):

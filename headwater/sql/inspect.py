@@ -61,6 +61,8 @@ class Inspector:
             return ent.properties_list(text, props, overwritten)
         if kind == "VARIABLES":
             return ent.variables_list(text, session.variables)
+        if kind == "TYPES":
+            return session.catalog.types.entity(text)
         if kind == "FUNCTIONS":
             from headwater.sql.functions import function_names
 

@@ -22,6 +22,8 @@ from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
+from headwater.sql.functions import REGISTRY, FunctionKind
+from headwater.sql.functions.calls import TABLE_FUNCTIONS
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.typing import strict_evaluation
 from headwater.sql.types import BIGINT, INTEGER, SqlType, epoch_millis_sql
@@ -287,7 +289,7 @@ def _expand(
                     ref = ColumnRef(column.name)
                     out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))
         elif isinstance(item, ast.SingleColumn):
-            compiled = compile_expression(item.expression, scope)
+            compiled = _compile_item(item.expression, scope)
             name = item.alias or implicit_name(item.expression)
             if name is None:
                 name = f"KSQL_COL_{generated}"
@@ -307,6 +309,21 @@ def _expand(
         else:
             raise SqlSemanticError(f"{type(item).__name__} is not supported in this projection.", item.pos)
     return out
+
+
+def _compile_item(expr: ast.Expression, scope: SourceScope) -> Compiled:
+    """A SELECT item; a table function call (EXPLODE...) is allowed here, over a stream."""
+    spec = REGISTRY.get(expr.name) if isinstance(expr, ast.FunctionCall) else None
+    if spec is None or spec.kind is not FunctionKind.TABLE:
+        return compile_expression(expr, scope)
+    if scope.source.is_table:
+        raise SqlSemanticError(f"Table functions are not supported on tables: {spec.name} over {scope.source.name}.",
+                               expr.pos)
+    token = TABLE_FUNCTIONS.set(True)
+    try:
+        return compile_expression(expr, scope)
+    finally:
+        TABLE_FUNCTIONS.reset(token)
 
 
 def implicit_name(expr: ast.Expression) -> str | None:

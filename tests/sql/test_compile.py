@@ -330,7 +330,7 @@ def test_compile_error(expression: str, line: int, column: int, fragment: str) -
 def test_aggregate_and_table_functions_are_refused_in_scalar_context() -> None:
     registry = builtin_registry()
     for name, kind in (("COUNT", FunctionKind.AGGREGATE), ("EXPLODE", FunctionKind.TABLE)):
-        registry.register(FunctionSpec(name, kind, kind.value, "", (variant("x ANY", "BIGINT", None),)))
+        registry.register(FunctionSpec(name, kind, kind.value, "", (variant("x ANY", "BIGINT", None),)), replace=True)
     scope = TableScope({"I": ty.INTEGER})
     with pytest.raises(SqlSemanticError, match=r"^line 1:5: Use of aggregate function COUNT requires a GROUP BY"):
         compile_expression(parse_expression("1 + COUNT(*)"), scope, registry)

@@ -95,7 +95,7 @@ def to_text(array: pa.Array, sql_type: SqlType, delimiter: str, *, first: bool) 
     if base is BaseType.STRING:
         text = _quote(array, delimiter, first=first)
     elif base is BaseType.DOUBLE:
-        text = _double_text(array)
+        text = double_texts(array)
     elif base is BaseType.BYTES:
         text = duck.single(duck.run("SELECT to_base64(v) AS s FROM t", t=pa.table({"v": array})).column(0))
     elif base is BaseType.TIMESTAMP:
@@ -117,7 +117,7 @@ def _quote(array: pa.Array, delimiter: str, *, first: bool) -> pa.Array:
     return pc.if_else(needs, quoted, array)
 
 
-def _double_text(array: pa.Array) -> pa.Array:
+def double_texts(array: pa.Array) -> pa.Array:
     """Java's ``Double.toString``: vectorized for 1e-3 <= |x| < 1e7, where it only adds a missing ``.0``."""
     text = array.cast(pa.string())
     magnitude = pc.abs(array)

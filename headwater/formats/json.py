@@ -65,7 +65,8 @@ from headwater.formats.base import (
     table_of,
 )
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
-from headwater.formats.json_sql import json_expr, post, stand_in, walk
+from headwater.formats.delimited_types import double_texts
+from headwater.formats.json_sql import json_expr, marked_double, new_nonce, post, stand_in, unmark, walk
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
 from headwater.sql.types import BaseType, MapType, SqlType
@@ -299,14 +300,24 @@ class JsonFormat(Format):
         arrays = {f"c{i}": column_of(table, name).cast(t.to_arrow()) for i, (name, t) in enumerate(self.columns)}
         if not self.columns:
             return pa.nulls(table.num_rows, pa.binary())
+        values = []
+        nonce = new_nonce()
+        for i, (_, t) in enumerate(self.columns):
+            if t.base is BaseType.DOUBLE:  # Java's Double.toString, as Jackson writes a double
+                arrays[f"t{i}"] = double_texts(arrays[f"c{i}"])
+                values.append(marked_double(f"c{i}", f"t{i}", nonce))
+            else:
+                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'"))
         if self.wrapped:
-            fields = ", ".join(f"{duck.identifier(name)} := {json_expr(f'c{i}', t)}" for i, (name, t) in enumerate(self.columns))
+            fields = ", ".join(f"{duck.identifier(name)} := {values[i]}" for i, (name, _) in enumerate(self.columns))
             expr = f"to_json(struct_pack({fields}))"
         else:
-            expr = f"to_json({json_expr('c0', self.columns[0][1])})"
+            expr = f"to_json({values[0]})"
         source = duck.chunked(pa.table(arrays))
-        result = duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source)
-        return duck.single(result.column(0)).cast(pa.binary())
+        result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
+        if any(t.base in (BaseType.DOUBLE, BaseType.DECIMAL) or not t.is_primitive for _, t in self.columns):
+            result = unmark(result, nonce)
+        return result.cast(pa.binary())
 
 
 def _as_type(array: pa.Array, sql_type: SqlType) -> pa.Array:

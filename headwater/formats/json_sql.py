@@ -9,7 +9,11 @@ what ksqlDB writes (epoch numbers, base64) before ``to_json``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
+from typing import Any
+
+import pyarrow.compute as pc
 
 from headwater.formats import duck
 from headwater.sql.types import (
@@ -97,6 +101,9 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         return f"CAST({expr} - DATE '1970-01-01' AS INTEGER)"
     if base is BaseType.BYTES:
         return f"to_base64({expr})"
+    if base is BaseType.DECIMAL:
+        # Written with its scale (12.30), as Jackson writes a BigDecimal: a marked string, unquoted by unmark().
+        return f"({MARK} || CAST({expr} AS VARCHAR) || chr(1))"
     if isinstance(sql_type, ArrayType):
         inner = json_expr("x", sql_type.element)
         return expr if inner == "x" else f"list_transform({expr}, lambda x: {inner})"
@@ -112,3 +119,23 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         )
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
     return expr
+
+
+#: Marked values (see :func:`marked_double`) carry this prefix and a nonce, new for each batch, so that no
+#: string a user writes can pass for one.
+MARK = "chr(1) || 'hw{nonce}'"
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def marked_double(expr: str, text: str, nonce: str) -> str:
+    """A DOUBLE as ksqlDB writes it in JSON: Java's ``Double.toString`` text (``text``, a column of it), NaN and
+    the infinities as strings (Jackson quotes non-numeric numbers)."""
+    return f"CASE WHEN isfinite({expr}) THEN {MARK.format(nonce=nonce)} || {text} || chr(1) ELSE {text} END"
+
+
+def unmark(texts: Any, nonce: str) -> Any:
+    """The JSON texts with every marked number put in as bare text."""
+    return pc.replace_substring_regex(texts, f'"\\\\u0001hw{nonce}(-?[0-9][0-9.E-]*)\\\\u0001"', "\\1")

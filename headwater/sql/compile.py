@@ -223,7 +223,8 @@ class _Compiler:
 
     def _Comparison(self, node: ex.Comparison) -> Compiled:
         left, right = self._compare(node, node.op, node.left, node.right)
-        return Compiled(f"({left} {node.op} {right})", ty.BOOLEAN)
+        # ksqlDB's comparisons are false, not NULL, when either side is NULL (so NOT (a = 1) holds for a NULL a).
+        return Compiled(f"coalesce(({left} {node.op} {right}), false)", ty.BOOLEAN)
 
     def _IsDistinctFrom(self, node: ex.IsDistinctFrom) -> Compiled:
         op = "IS NOT DISTINCT FROM" if node.negated else "IS DISTINCT FROM"

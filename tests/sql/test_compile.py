@@ -84,7 +84,11 @@ VALUES: list[tuple[str, Any]] = [
     ("I <> B", True),
     ("D >= 2.5", True),
     ("S < 'world'", True),
-    ("NI = 1", None),
+    # ksqlDB: a comparison with NULL is false (not NULL), so its negation holds
+    ("NI = 1", False),
+    ("NI <> 1", False),
+    ("NOT (NI < 1)", True),
+    ("NI IS NOT DISTINCT FROM NULL", True),
     ("TS > '2021-01-01T00:00:00'", True),
     ("TS < '2021-01-02T03:04:05.678+01:00'", False),
     ("'2021-01-03' > DT", True),

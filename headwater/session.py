@@ -453,7 +453,7 @@ class Session:
             raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
                                    "KSTREAM but select query result is KTABLE.", statement.pos)
         plan = self.plan(statement.query, sink_name=target.name)
-        produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
+        produced = [(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs)]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
         if produced != expected:
             raise SqlSemanticError(

@@ -232,6 +232,10 @@ def plan_aggregate(
         )
     if sink_name is not None and not any(o.namespace is Namespace.VALUE for o in outputs):
         raise SqlSemanticError("The projection contains no value columns.", query.pos)
+    if sink_name is not None:  # ksqlDB's key columns come in GROUP BY order, before the values
+        group_of = {name: i for i, name in key_found.items()}
+        outputs = (sorted((o for o in outputs if o.namespace is Namespace.KEY), key=lambda o: group_of[o.name])
+                   + [o for o in outputs if o.namespace is not Namespace.KEY])
     having_sql = "TRUE"
     if having is not None:
         compiled_having = compile_expression(having, post_scope)

@@ -245,7 +245,8 @@ def sink_from_select(
     check_properties(props, pos)
     source = plan.source
     key_fmt, value_fmt = formats_of(props, {"key": source.key_format, "value": source.value_format}, pos)
-    columns = tuple(Column(o.name, o.type, o.namespace) for o in plan.outputs)
+    # Key columns first, as ksqlDB's schemas (and so DESCRIBE and SELECT *) list them.
+    columns = tuple(Column(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs))
     wrap = _bool_or_none(_value(props, "WRAP_SINGLE_VALUE"))
     if wrap is None and default_wrap is False and sum(c.namespace is Namespace.VALUE for c in columns) == 1:
         wrap = False  # ksql.persistence.wrap.single.values=false

@@ -313,6 +313,9 @@ class JsonFormat(Format):
             expr = f"to_json(struct_pack({fields}))"
         else:
             expr = f"to_json({values[0]})"
+        if self.role == "key" and self.wrapped:  # a key whose columns are all null is a null key
+            every = " AND ".join(f"c{i} IS NULL" for i in range(len(self.columns)))
+            expr = f"CASE WHEN {every} THEN NULL ELSE {expr} END"
         source = duck.chunked(pa.table(arrays))
         result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
         if any(t.base in (BaseType.DOUBLE, BaseType.DECIMAL) or not t.is_primitive for _, t in self.columns):

@@ -103,7 +103,8 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         return f"to_base64({expr})"
     if base is BaseType.DECIMAL:
         # Written with its scale (12.30), as Jackson writes a BigDecimal: a marked string, unquoted by unmark().
-        return f"({MARK} || CAST({expr} AS VARCHAR) || chr(1))"
+        # DuckDB writes 0.10 as .10; BigDecimal.toString has the 0.
+        return f"({MARK} || regexp_replace(CAST({expr} AS VARCHAR), '^(-?)[.]', '\\10.') || chr(1))"
     if isinstance(sql_type, ArrayType):
         inner = json_expr("x", sql_type.element)
         return expr if inner == "x" else f"list_transform({expr}, lambda x: {inner})"

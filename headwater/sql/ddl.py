@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from headwater.errors import SqlSemanticError
 from headwater.formats import create_format
-from headwater.formats.base import FormatError
+from headwater.formats.base import FormatError, format_class
 from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace, WindowInfo
 from headwater.sql.expressions import NO_POSITION, TIME_UNITS, Position
@@ -203,6 +203,8 @@ def check_source(source: DataSource, pos: Position = NO_POSITION) -> None:
         keys = [(c.name, c.type) for c in source.key_columns]
         if keys:
             create_format(source.key_format, keys, {}, role="key")
+        else:
+            format_class(source.key_format)  # a keyless source's KEY_FORMAT must still name a format
         props: dict[str, object] = {}
         if source.value_delimiter is not None:
             props["VALUE_DELIMITER"] = source.value_delimiter

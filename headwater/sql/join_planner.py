@@ -220,7 +220,7 @@ def _relations(join: ast.Join, catalog: object) -> list[tuple[DataSource, str, a
         out.append((source, rel.alias or source.name, rel))
     names = [s.name for s, _, _ in out]
     for k, (source, alias, rel) in enumerate(out):
-        if names.index(source.name) != k and (rel.alias is None or out[names.index(source.name)][2].alias is None):
+        if names.index(source.name) != k:  # ksqlDB refuses self joins, aliased or not
             raise SqlSemanticError(f"Can not join '{source.name}' to '{source.name}': self joins are not yet "
                                    "supported.", rel.pos)
         if source.window is not None:

@@ -285,8 +285,8 @@ def _expand(
                     bounds_done = True
                     for bound in ("WINDOWSTART", "WINDOWEND"):
                         out.append((bound, ColumnRef(bound), scope.resolve(ColumnRef(bound)), item.pos))
-                if column.namespace in (Namespace.KEY, Namespace.VALUE):
-                    ref = ColumnRef(column.name)
+                if column.namespace in (Namespace.KEY, Namespace.VALUE, Namespace.HEADERS, Namespace.HEADER):
+                    ref = ColumnRef(column.name)  # headers columns too, as ksqlDB's SELECT * has them
                     out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))
         elif isinstance(item, ast.SingleColumn):
             compiled = _compile_item(item.expression, scope)

@@ -31,6 +31,10 @@ A windowed table's output key carries its window, as ksqlDB's windowed
 serdes write it; the runner splits it off: ``key`` is the key proper and
 ``window`` is ``{"start": ms, "end": ms}`` (compared when a case lists it).
 
+``valueText`` / ``keyText`` on an expected output record compare the exact
+bytes written (as UTF-8 text, the key without its window): how a number or
+a string is spelled, not only its value.
+
 Outputs are compared per topic, in order (per partition, partitions in
 order), after decoding with the sink's formats (the inverse of the above).
 Every record of a listed topic must be listed (nothing missing, nothing
@@ -256,10 +260,12 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
                 "value": orjson.loads(r["value"]) if topic == PROCESSING_LOG else _decode(sink, "value", r["value"]),
                 "timestamp": r["timestamp"],
                 "partition": r["partition"],
+                "valueText": None if r["value"] is None else r["value"].decode(errors="replace"),
+                "keyText": None if r["key"] is None else _unwindowed(sink, r["key"]).decode(errors="replace"),  # type: ignore[union-attr]
             }
             for r in _read_all(session, topic)
         ]
-        fields = ("key", "value", "timestamp", "partition", "window")
+        fields = ("key", "value", "timestamp", "partition", "window", "valueText", "keyText")
         want = [{k: r.get(k) for k in ("key", "value")} | {k: r[k] for k in fields[2:] if k in r} for r in expected]
         subset = topic == PROCESSING_LOG
         ok = len(got) == len(want) and all(

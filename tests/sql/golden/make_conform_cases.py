@@ -179,10 +179,12 @@ def null_value_cases() -> list[Case]:
 # -- cause 7: number and text formatting ------------------------------------------------------------
 DOUBLES = [0.0, -0.0, 1.0, -1.0, 0.5, 100.5, 1e-3, 9.99e-4, 1e-4, 1.5e-10, 1e7, 9999999.0, 12345678.9,
            922337203692.0, 1e21, 1.7976931348623157e308, 3.141592653589793, -2.5e-5, 123456.789, 0.1,
-           0.30000000000000004, 2e22, -1e7, 1234567.0]
+           0.30000000000000004, 2e22, -1e7, 1234567.0, 1e6, 12.0, -0.001, 5e-5, 0.00099999]
 DECIMALS = [("DECIMAL(4, 2)", "12.3", "12.30"), ("DECIMAL(4, 2)", "0", "0.00"), ("DECIMAL(4, 2)", "-1.5", "-1.50"),
             ("DECIMAL(4, 2)", "99.99", "99.99"), ("DECIMAL(4, 2)", "0.05", "0.05"), ("DECIMAL(10, 0)", "12345", "12345"),
-            ("DECIMAL(6, 3)", "1.2", "1.200"), ("DECIMAL(2, 2)", "0.1", "0.10")]
+            ("DECIMAL(6, 3)", "1.2", "1.200"), ("DECIMAL(2, 2)", "0.1", "0.10"), ("DECIMAL(3, 2)", "-0.5", "-0.50"),
+            ("DECIMAL(5, 1)", "1234.5", "1234.5"), ("DECIMAL(5, 4)", "0.0001", "0.0001"), ("DECIMAL(8, 2)", "-999.9", "-999.90"),
+            ("DECIMAL(3, 0)", "-7", "-7"), ("DECIMAL(6, 2)", "10", "10.00")]
 
 
 def number_cases() -> list[Case]:
@@ -656,6 +658,218 @@ def header_cases() -> list[Case]:
     }]
 
 
+
+# -- more of the same rules, over other types and keys ---------------------------------------------------
+TYPED_SAMPLES = {"BIGINT": (1, 2), "DOUBLE": (1.5, 2.5), "DECIMAL(4, 2)": ("1.50", "2.50"), "STRING": ("a", "b"),
+                 "BOOLEAN": (True, False)}
+
+
+def more_null_cases() -> list[Case]:
+    cases = []
+    for type_, (one, two) in TYPED_SAMPLES.items():
+        literal = {"STRING": f"'{one}'", "BOOLEAN": "true", "DECIMAL(4, 2)": "1.50"}.get(type_, str(one))
+        raw = [None, one, two]
+        json_value = {"DECIMAL(4, 2)": lambda v: None if v is None else float(v)}.get(type_, lambda v: v)
+        for op in ("=", "<>"):
+            for negated in (False, True):
+                cond = f"NOT (X {op} {literal})" if negated else f"X {op} {literal}"
+                kept = [i for i, v in enumerate(raw, 1) if ksql_compare(op, v, one) != negated]
+                cases.append({
+                    "name": f"WHERE {cond} over a {type_} that may be NULL",
+                    "statements": [stream("S", f"ID INT KEY, X {type_}", "s"),
+                                   f"CREATE STREAM OUT AS SELECT ID, X FROM S WHERE {cond};"],
+                    "inputs": [rec("s", i, f'{{"X": {json.dumps(json_value(v)) if v is not None else "null"}}}', i)
+                               for i, v in enumerate(raw, 1)],
+                    "outputs": [rec("OUT", i, {"X": json_value(raw[i - 1])}, i) for i in kept],
+                })
+    for negated in (False, True):
+        word = "IS NOT DISTINCT FROM" if negated else "IS DISTINCT FROM"
+        pairs = [(None, None), (None, 1), (1, 1), (1, 2)]
+        for i_case, select in enumerate(("WHERE", "SELECT")):
+            if select == "WHERE":
+                cases.append({
+                    "name": f"WHERE A {word} B treats NULLs as values",
+                    "statements": [S_AB, f"CREATE STREAM OUT AS SELECT ID, A FROM S WHERE A {word} B;"],
+                    "inputs": [rec("s", i, {"A": a, "B": b}, i) for i, (a, b) in enumerate(pairs, 1)],
+                    "outputs": [rec("OUT", i, {"A": a}, i) for i, (a, b) in enumerate(pairs, 1) if (a != b) != negated],
+                })
+            else:
+                cases.append({
+                    "name": f"SELECT A {word} B treats NULLs as values",
+                    "statements": [S_AB, f"CREATE STREAM OUT AS SELECT ID, A {word} B AS R FROM S;"],
+                    "inputs": [rec("s", i, {"A": a, "B": b}, i) for i, (a, b) in enumerate(pairs, 1)],
+                    "outputs": [rec("OUT", i, {"R": (a != b) != negated}, i) for i, (a, b) in enumerate(pairs, 1)],
+                })
+    for fmt in ("JSON", "DELIMITED"):
+        cases.append({
+            "name": f"a two-column {fmt} key whose columns are all null is a null key",
+            "statements": [stream("S", "ID INT KEY, A STRING, B INT", "s"),
+                           f"CREATE STREAM OUT WITH (key_format='{fmt}') AS SELECT A, B, ID FROM S PARTITION BY A, B;"],
+            "inputs": [rec("s", 1, {"A": None, "B": None}, 1)],
+            "outputs": [rec("OUT", None, {"ID": 1}, 1)],
+        })
+    return cases
+
+
+def more_number_cases() -> list[Case]:
+    cases = []
+    for x in (922337203692.0, 1e7, 1e-4, 100.5, 0.1, -2.5e-5, 12345678.9, 1.0, 2e22, 0.001):
+        text = java_double(x)
+        for fmt in ("DELIMITED", "JSON"):
+            cases.append({
+                "name": f"a {fmt} key of the DOUBLE {x!r} is written {text}",
+                "statements": [stream("S", "ID INT KEY, D DOUBLE, V INT", "s"),
+                               f"CREATE STREAM OUT WITH (key_format='{fmt}') AS SELECT D, V FROM S PARTITION BY D;"],
+                "inputs": [rec("s", 1, json.dumps({"D": x, "V": 1}), 1)],
+                "outputs": [rec("OUT", text if fmt == "DELIMITED" else x, {"V": 1}, 1) | {"keyText": text}],
+            })
+    return cases
+
+
+def more_key_cases() -> list[Case]:
+    cases = []
+    for group in permutations(("ID", "NAME")):
+        for projection in permutations(("ID", "NAME")):
+            text = "{" + ",".join({"ID": '"ID":1', "NAME": '"NAME":"a"'}[g] for g in group) + "}"
+            cases.append({
+                "name": f"a JSON key of GROUP BY {', '.join(group)} (SELECT {', '.join(projection)}) has GROUP BY order",
+                "statements": [P_SRC, f"CREATE TABLE T WITH (key_format='JSON') AS SELECT {', '.join(projection)}, "
+                                      f"COUNT(*) AS C FROM P GROUP BY {', '.join(group)};"],
+                "inputs": [rec("p", 1, {"ID": 1, "NAME": "a", "X": "x"}, 1)],
+                "outputs": [rec("T", {"ID": 1, "NAME": "a"}, {"C": 1}, 1) | {"keyText": text}],
+            })
+    return cases
+
+
+def more_table_function_cases() -> list[Case]:
+    nested = stream("N", "ID INT KEY, LL ARRAY<ARRAY<INT>>, LS ARRAY<STRUCT<A INT, B STRING>>, W ARRAY<STRING>", "n")
+    cases = [
+        {
+            "name": "EXPLODE of an array of arrays gives the inner arrays",
+            "statements": [nested, "CREATE STREAM O AS SELECT ID, EXPLODE(LL) AS E FROM N;"],
+            "inputs": [rec("n", 1, {"LL": [[1, 2], [], None]}, 1)],
+            "outputs": [rec("O", 1, {"E": [1, 2]}, 1), rec("O", 1, {"E": []}, 1), rec("O", 1, {"E": None}, 1)],
+        },
+        {
+            "name": "EXPLODE of an array of structs, then a field of each",
+            "statements": [nested, "CREATE STREAM O AS SELECT ID, EXPLODE(LS) AS E FROM N;",
+                           "CREATE STREAM P AS SELECT ID, E->B AS B FROM O;"],
+            "inputs": [rec("n", 1, {"LS": [{"A": 1, "B": "x"}, {"A": 2, "B": "y"}]}, 1)],
+            "outputs": [rec("O", 1, {"E": {"A": 1, "B": "x"}}, 1), rec("O", 1, {"E": {"A": 2, "B": "y"}}, 1),
+                        rec("P", 1, {"B": "x"}, 1), rec("P", 1, {"B": "y"}, 1)],
+        },
+        {
+            "name": "EXPLODE of an array literal",
+            "statements": [nested, "CREATE STREAM O AS SELECT ID, EXPLODE(ARRAY[10, 20]) AS E FROM N;"],
+            "inputs": [rec("n", 1, {"W": []}, 1)],
+            "outputs": [rec("O", 1, {"E": 10}, 1), rec("O", 1, {"E": 20}, 1)],
+        },
+        {
+            "name": "EXPLODE of a function's array (SPLIT)",
+            "statements": [stream("S", "ID INT KEY, T STRING", "s"),
+                           "CREATE STREAM O AS SELECT ID, EXPLODE(SPLIT(T, ',')) AS W FROM S;"],
+            "inputs": [rec("s", 1, {"T": "a,b,c"}, 1)],
+            "outputs": [rec("O", 1, {"W": w}, 1) for w in ("a", "b", "c")],
+        },
+        {
+            "name": "EXPLODE keeps each input record's timestamp",
+            "statements": [nested, "CREATE STREAM O AS SELECT ID, EXPLODE(W) AS E FROM N;"],
+            "inputs": [rec("n", 1, {"W": ["a", "b"]}, 7), rec("n", 2, {"W": ["c"]}, 9)],
+            "outputs": [rec("O", 1, {"E": "a"}, 7), rec("O", 1, {"E": "b"}, 7), rec("O", 2, {"E": "c"}, 9)],
+        },
+        {
+            "name": "a table function over a table is refused",
+            "statements": [table("T", "ID INT PRIMARY KEY, W ARRAY<STRING>", "t"),
+                           "CREATE TABLE O AS SELECT ID, EXPLODE(W) AS E FROM T;"],
+            "expectedException": {"type": "SqlSemanticError", "message": "Table functions are not supported on tables"},
+        },
+    ]
+    for i, words in enumerate((["a", "b"], ["x", None], ["solo"])):
+        cases.append({
+            "name": f"CUBE_EXPLODE of the strings {words}",
+            "statements": [nested, "CREATE STREAM O AS SELECT ID, CUBE_EXPLODE(W) AS C FROM N;"],
+            "inputs": [rec("n", i, {"W": words}, 1)],
+            "outputs": [rec("O", i, {"C": c}, 1) for c in cube(words)],
+        })
+    return cases
+
+
+def more_ddl_cases() -> list[Case]:
+    addr = "CREATE TYPE ADDRESS AS STRUCT<NUMBER INT, STREET STRING>;"
+    users = table("U", "ID INT PRIMARY KEY, NAME STRING", "u")
+    return [
+        {
+            "name": "a custom type names another custom type",
+            "statements": [addr, "CREATE TYPE PERSON AS STRUCT<NAME STRING, HOME ADDRESS>;",
+                           stream("S", "ID INT KEY, P PERSON", "s"),
+                           "CREATE STREAM O AS SELECT ID, P->HOME->STREET AS ST FROM S;"],
+            "inputs": [rec("s", 1, {"P": {"NAME": "n", "HOME": {"NUMBER": 1, "STREET": "elm"}}}, 1)],
+            "outputs": [rec("O", 1, {"ST": "elm"}, 1)],
+        },
+        {
+            "name": "a table declared with a custom type",
+            "statements": [addr, table("T", "ID INT PRIMARY KEY, A ADDRESS", "t"),
+                           "CREATE TABLE O AS SELECT ID, A->NUMBER AS N FROM T;"],
+            "inputs": [rec("t", 1, {"A": {"NUMBER": 5, "STREET": "x"}}, 1)],
+            "outputs": [rec("O", 1, {"N": 5}, 1)],
+        },
+        {
+            "name": "SHOW TYPES after DROP TYPE is empty",
+            "statements": [addr, "DROP TYPE ADDRESS;", "SHOW TYPES;"],
+            "responses": [None, {"commandStatus": {"message": "Dropped type 'ADDRESS'"}}, {"types": {}}],
+        },
+        {
+            "name": "a drop-and-recreate migration script of a CTAS runs",
+            "statements": [stream("S", "ID INT KEY, V INT", "s"),
+                           "CREATE TABLE C AS SELECT ID, SUM(V) AS T FROM S GROUP BY ID;",
+                           "DROP TABLE IF EXISTS C DELETE TOPIC;",
+                           "CREATE TABLE C AS SELECT ID, COUNT(*) AS T FROM S GROUP BY ID;"],
+            "inputs": [rec("s", 1, {"V": 5}, 1)],
+            "outputs": [rec("C", 1, {"T": 1}, 1)],
+        },
+        {
+            "name": "DROP of a join's sink terminates the join query",
+            "statements": [stream("S", "ID INT KEY, V INT", "s"), users,
+                           "CREATE STREAM J AS SELECT S.ID, V, NAME FROM S JOIN U ON S.ID = U.ID;", "DROP STREAM J;",
+                           "DROP TABLE U;"],
+            "responses": [None, None, None, {"commandStatus": {"status": "SUCCESS"}},
+                          {"commandStatus": {"status": "SUCCESS"}}],
+        },
+        {
+            "name": "an unknown KEY_FORMAT on a table is refused",
+            "statements": [table("T", "ID INT PRIMARY KEY, V INT", "t", "key_format='NOPE', value_format='JSON'")],
+            "expectedException": {"type": "SqlSemanticError", "message": "Unknown format: NOPE"},
+        },
+        {
+            "name": "a key lookup runs with table scans disabled",
+            "properties": {"ksql.query.pull.table.scan.enabled": "false"},
+            "statements": [stream("S", "ID INT KEY, V INT", "s"),
+                           "CREATE TABLE C AS SELECT ID, COUNT(*) AS N FROM S GROUP BY ID;"],
+            "inputs": [rec("s", 1, {"V": 1}, 1), rec("s", 2, {"V": 1}, 2), rec("s", 1, {"V": 1}, 3)],
+            "outputs": [rec("C", 1, {"N": 1}, 1), rec("C", 2, {"N": 1}, 2), rec("C", 1, {"N": 2}, 3)],
+            "queries": [{"sql": "SELECT N FROM C WHERE ID = 1;", "rows": [[2]]},
+                        {"sql": "SELECT ID, N FROM C WHERE ID IN (2, 3);", "rows": [[2, 1]]}],
+        },
+        {
+            "name": "a pull query on a stream with its key column filtered and a header column",
+            "statements": [stream("S", "ID INT KEY, V INT, H ARRAY<STRUCT<KEY STRING, VALUE BYTES>> HEADERS", "s")],
+            "inputs": [rec("s", 1, {"V": 1}, 1), rec("s", 2, {"V": 2}, 2)],
+            "queries": [{"sql": "SELECT ID, V FROM S WHERE ID = 2;", "rows": [[2, 2]]}],
+        },
+    ]
+
+
+def more_join_cases() -> list[Case]:
+    return [{
+        "name": f"a three-way join names the NAME of each source{' by alias' if aliases else ''}",
+        "statements": [S_J, T_J, T2_J,
+                       f"CREATE STREAM J AS SELECT {a}.ID, {a}.NAME, {b}.NAME, {c}.NAME FROM "
+                       f"{'S A JOIN T B ON A.ID = B.ID JOIN T2 C ON A.ID = C.ID' if aliases else 'S JOIN T ON S.ID = T.ID JOIN T2 ON S.ID = T2.ID'};"],
+        "inputs": [rec("t", 1, {"NAME": "t1", "F": 1}, 0), rec("t2", 1, {"NAME": "u1", "G": 2}, 0),
+                   rec("s", 1, {"NAME": "s1", "V": 3}, 10)],
+        "outputs": [rec("J", 1, {f"{a}_NAME": "s1", f"{b}_NAME": "t1", f"{c}_NAME": "u1"}, 10)],
+    } for aliases, (a, b, c) in ((True, ("A", "B", "C")), (False, ("S", "T", "T2")))]
+
 FILES = {
     "conform_nulls": null_cases,
     "conform_null_values": null_value_cases,
@@ -666,6 +880,12 @@ FILES = {
     "conform_ddl": ddl_cases,
     "conform_emission": emission_cases,
     "conform_headers": header_cases,
+    "conform_nulls_typed": more_null_cases,
+    "conform_numbers_keys": more_number_cases,
+    "conform_keys_json": more_key_cases,
+    "conform_table_functions_more": more_table_function_cases,
+    "conform_ddl_more": more_ddl_cases,
+    "conform_joins_more": more_join_cases,
 }
 
 

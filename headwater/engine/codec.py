@@ -22,7 +22,9 @@ from headwater.formats.base import Decoded, Format, deserialize_error
 from headwater.log import Fetched
 from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn
+from headwater.sql.planner import (
+    DELETED, NULL_VALUES, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn,
+)
 from headwater.sql.types import BaseType, SqlType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
@@ -54,7 +56,9 @@ class SourceDecoder:
 
     def __init__(self, source: DataSource, inputs: Sequence[InputColumn]) -> None:
         self.source = source
-        self.inputs = list(inputs)
+        #: A stream plan that passes null values on (``NULL_VALUES`` among its inputs) gets them as rows.
+        self.null_values = NULL_VALUES in inputs
+        self.inputs = [i for i in inputs if i != NULL_VALUES]
         if source.timestamp and not any(i.column.name == source.timestamp for i in self.inputs):
             column = source.column(source.timestamp)
             if column is not None:
@@ -95,7 +99,7 @@ class SourceDecoder:
             null_keys = np.nonzero(np.asarray(batch.column("key").is_null(), dtype=bool))[0]
             failed(null_keys, ["Record with a null key dropped: a table row needs a key."] * len(null_keys), "key",
                    batch.column("key"))
-        else:
+        elif not self.null_values:
             # A stream ignores records with a null value (tombstones have no meaning there).
             keep &= ~tombstones
         if self._values:
@@ -119,7 +123,7 @@ class SourceDecoder:
         rowtime = batch.column("timestamp")
         if self._ts_alias is not None:
             rowtime, bad = _event_time(columns[self._ts_alias], self.source)
-            if self.source.is_table:  # a tombstone has no TIMESTAMP column: it keeps the record's time
+            if self.source.is_table or self.null_values:  # a tombstone has no TIMESTAMP column: it keeps the record's time
                 rowtime = pa.array(np.where(tombstones, batch.column("timestamp").to_numpy(), rowtime.to_numpy()))
                 bad = bad[~tombstones[bad]]
             reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
@@ -129,7 +133,7 @@ class SourceDecoder:
         columns[ROWOFFSET] = offsets
         if self.source.window is not None:
             columns[WINDOW_START], columns[WINDOW_END] = _window_bounds(batch.column("key"), self.source)
-        if self.source.is_table:
+        if self.source.is_table or self.null_values:
             columns[DELETED] = pa.array(tombstones)
         table = pa.table(columns)
         if not keep.all():

@@ -26,7 +26,9 @@ from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, implicit_name
+from headwater.sql.planner import (
+    DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, duplicate_key_message, implicit_name,
+)
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
@@ -212,6 +214,8 @@ def plan_aggregate(
             if i not in key_found:
                 key_found[i] = name
                 namespace = Namespace.KEY
+            elif sink_name is not None:
+                raise SqlSemanticError(duplicate_key_message(key_found[i], name), item.pos)
         if compiled.type is None:
             raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", item.pos)
         outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))

@@ -26,7 +26,7 @@ from headwater.sql.functions import REGISTRY, FunctionKind
 from headwater.sql.functions.calls import TABLE_FUNCTIONS
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.typing import strict_evaluation
-from headwater.sql.types import BIGINT, INTEGER, SqlType, epoch_millis_sql
+from headwater.sql.types import BIGINT, BOOLEAN, INTEGER, SqlType, epoch_millis_sql
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
 #: Over a windowed source (its keys carry the window), the window bounds of each record.
@@ -43,6 +43,10 @@ class InputColumn:
 
     alias: str
     column: Column
+
+
+#: Among a stream plan's inputs: decode records with a null value too (as rows whose DELETED is true).
+NULL_VALUES = InputColumn(DELETED, Column(DELETED, BOOLEAN, Namespace.VALUE))
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ def _plan_select(
 
     outputs: list[OutputColumn] = []
     seen: set[str] = set()
-    found_keys: set[str] = set()
+    found_keys: dict[str, str] = {}  # key -> the projection name that carries it
     for name, expr, compiled, pos in items:
         if name in seen:
             raise SqlSemanticError(f"Duplicate column name '{name}' in the projection.", pos)
@@ -201,10 +205,14 @@ def _plan_select(
         seen.add(name)
         namespace = Namespace.VALUE
         for key_name, key_expr in keys:
-            if key_name not in found_keys and _same_key(expr, key_expr):
+            if not _same_key(expr, key_expr):
+                continue
+            if key_name not in found_keys:
                 namespace = Namespace.KEY
-                found_keys.add(key_name)
+                found_keys[key_name] = name
                 break
+            if sink_name is not None:
+                raise SqlSemanticError(duplicate_key_message(found_keys[key_name], name), pos)
         if compiled.type is None:
             raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", pos)
         outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
@@ -236,8 +244,20 @@ def _plan_select(
         # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
         select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
         return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
+    inputs = tuple(scope.used.values())
+    if sink_name is not None and where is None and query.partition_by is None and "UNNEST(" not in select:
+        # ksqlDB's stateless select maps a null value to a null value: pass it on as one.
+        inputs += (NULL_VALUES,)
+        select += f', NOT "{DELETED}" AS __having'
     sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
-    return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
+    return SelectPlan(source, inputs, tuple(outputs), sql, query.limit)
+
+
+def duplicate_key_message(first: str, second: str) -> str:
+    """ksqlDB's refusal of a projection that selects a key column twice."""
+    return (f"The projection contains a key column more than once: `{first}` and `{second}`. Each key column must only "
+            "be in the projection once. If you intended to copy the key into the value, then consider using the "
+            "AS_VALUE function to indicate which key reference should be copied.")
 
 
 def timestamp_sql(sql: str, type_: SqlType) -> str:

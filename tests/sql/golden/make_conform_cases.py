@@ -156,8 +156,6 @@ def null_value_cases() -> list[Case]:
         projection = "ID, A" if fmt != "KAFKA" else "ID, A"
         for select in ("*", projection):
             name = f"CSAS SELECT {select} passes a {fmt} null value on as a null value"
-            PENDING[name] = ("a stream's decoder drops null values before the query runs; ksqlDB's stateless "
-                             "select maps a null row to a null row")
             cases.append({
                 "name": name,
                 "statements": [stream("S", columns, "s", f"value_format='{fmt}'"),
@@ -404,6 +402,26 @@ def key_cases() -> list[Case]:
         "inputs": [rec("p", 1, {"ID": 1, "NAME": "a", "X": "x"}, 1)],
         "outputs": [rec("B", 1, {"NAME": "a"}, 1)],
         "queries": [{"sql": "SELECT * FROM B;", "rows": [[1, "a"]]}],
+    })
+    dup = ("Each key column must only be in the projection once. If you intended to copy the key into the value, "
+           "then consider using the AS_VALUE function to indicate which key reference should be copied.")
+    for what, sql, first, second in (
+            ("the stream key", "CREATE STREAM B AS SELECT K, K AS K2, NAME FROM P;", "K", "K2"),
+            ("a GROUP BY key", "CREATE TABLE B AS SELECT NAME, NAME AS N2, COUNT(*) AS C FROM P GROUP BY NAME;",
+             "NAME", "N2"),
+            ("a PARTITION BY key", "CREATE STREAM B AS SELECT NAME, K, NAME AS N2 FROM P PARTITION BY NAME;",
+             "NAME", "N2")):
+        cases.append({
+            "name": f"a projection with {what} twice is refused",
+            "statements": [P_SRC, sql],
+            "expectedException": {"type": "SqlSemanticError", "message": "The projection contains a key column more "
+                                  f"than once: `{first}` and `{second}`. {dup}"},
+        })
+    cases.append({
+        "name": "AS_VALUE copies the key into the value",
+        "statements": [P_SRC, "CREATE STREAM B AS SELECT K, AS_VALUE(K) AS K2, NAME FROM P;"],
+        "inputs": [rec("p", 1, {"ID": 1, "NAME": "a", "X": "x"}, 1)],
+        "outputs": [rec("B", 1, {"K2": 1, "NAME": "a"}, 1)],
     })
     values = {"ID": 1, "NAME": "a", "X": "x"}
     texts = {"ID": "1", "NAME": "a", "X": "x"}

@@ -128,6 +128,8 @@ class SourceDecoder:
                 bad = bad[~tombstones[bad]]
             reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
             failed(bad, reasons, "value", value_data)
+        # Kafka Streams skips a record whose timestamp is negative (an invalid timestamp): so does ksqlDB.
+        keep &= np.asarray(pc.fill_null(pc.greater_equal(rowtime, 0), True), dtype=bool)
         columns[ROWTIME] = rowtime
         columns[ROWPARTITION] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
         columns[ROWOFFSET] = offsets

@@ -641,9 +641,6 @@ def ddl_cases() -> list[Case]:
 
 # -- cause 5: emission ---------------------------------------------------------------------------------
 def emission_cases() -> list[Case]:
-    for name in ("a record with a negative timestamp is dropped (Kafka Streams skips invalid timestamps)",
-                 "a record with a negative timestamp does not count in an aggregation"):
-        PENDING[name] = "records with a negative timestamp are processed; Kafka Streams skips them"
     cases = [{
         "name": "a record with a negative timestamp is dropped (Kafka Streams skips invalid timestamps)",
         "statements": [stream("S", "ID INT KEY, V INT", "s"), "CREATE STREAM O AS SELECT * FROM S;"],

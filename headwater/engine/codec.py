@@ -20,10 +20,12 @@ from headwater.engine.processing_log import DESERIALIZATION_ERROR, SERIALIZATION
 from headwater.formats import create_format
 from headwater.formats.base import Decoded, Format, deserialize_error
 from headwater.log import Fetched
+from headwater.log.base import HEADER_TYPE
 from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.planner import (
-    DELETED, NULL_VALUES, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn,
+    DELETED, HEADERS_PASS, NULL_VALUES, RECORD_HEADERS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START,
+    InputColumn, OutputColumn,
 )
 from headwater.sql.types import BaseType, SqlType
 
@@ -58,7 +60,9 @@ class SourceDecoder:
         self.source = source
         #: A stream plan that passes null values on (``NULL_VALUES`` among its inputs) gets them as rows.
         self.null_values = NULL_VALUES in inputs
-        self.inputs = [i for i in inputs if i != NULL_VALUES]
+        #: A plan that copies each record's headers to its output (``HEADERS_PASS`` among its inputs).
+        self.record_headers = HEADERS_PASS in inputs
+        self.inputs = [i for i in inputs if i not in (NULL_VALUES, HEADERS_PASS)]
         if source.timestamp and not any(i.column.name == source.timestamp for i in self.inputs):
             column = source.column(source.timestamp)
             if column is not None:
@@ -119,6 +123,8 @@ class SourceDecoder:
                 columns[i.alias] = decoded.table.column(i.column.name)
         for i in self._headers:
             columns[i.alias] = _header_column(batch.column("headers"), i.column)
+        if self.record_headers:
+            columns[RECORD_HEADERS] = batch.column("headers")
 
         rowtime = batch.column("timestamp")
         if self._ts_alias is not None:
@@ -299,7 +305,10 @@ class SinkEncoder:
                 keys = _window_key(keys, result, self.window_kind)
         else:
             keys = pa.nulls(n, pa.binary())
-        return pa.table({"timestamp": result.column("__ts"), "key": keys, "value": values})
+        records = {"timestamp": result.column("__ts"), "key": keys, "value": values}
+        if RECORD_HEADERS in result.column_names:  # the input records' headers, copied as Kafka Streams does
+            records["headers"] = result.column(RECORD_HEADERS).cast(HEADER_TYPE)
+        return pa.table(records)
 
 
 def _window_key(keys: pa.Array, result: pa.Table, kind: str) -> pa.Array:

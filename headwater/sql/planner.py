@@ -47,6 +47,10 @@ class InputColumn:
 
 #: Among a stream plan's inputs: decode records with a null value too (as rows whose DELETED is true).
 NULL_VALUES = InputColumn(DELETED, Column(DELETED, BOOLEAN, Namespace.VALUE))
+#: The column of a stream plan's ``src`` holding each record's headers as the log stores them; a plan whose
+#: ``sql`` yields it as ``__headers`` has its records' headers copied to its output records, as ksqlDB does.
+RECORD_HEADERS = "__headers"
+HEADERS_PASS = InputColumn(RECORD_HEADERS, Column(RECORD_HEADERS, BIGINT, Namespace.HEADERS))
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,9 @@ def _plan_select(
         select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
         return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
     inputs = tuple(scope.used.values())
+    if sink_name is not None:
+        inputs += (HEADERS_PASS,)
+        select += f', "{RECORD_HEADERS}" AS {RECORD_HEADERS}'  # Kafka Streams forwards the input's headers
     if sink_name is not None and where is None and query.partition_by is None and "UNNEST(" not in select:
         # ksqlDB's stateless select maps a null value to a null value: pass it on as one.
         inputs += (NULL_VALUES,)

@@ -658,7 +658,19 @@ def emission_cases() -> list[Case]:
 
 # -- cause 9: headers ------------------------------------------------------------------------------------
 def header_cases() -> list[Case]:
-    return [{
+    hdrs = [{"KEY": "trace", "VALUE": "AQI="}, {"KEY": "n", "VALUE": None}]
+    copied = [{
+        "name": f"a stateless query copies each input record's headers to its output ({what})",
+        "statements": [stream("S", "ID INT KEY, V INT", "s"), sql],
+        "inputs": [rec("s", 1, {"V": 1}, 1) | {"headers": hdrs}, rec("s", 2, {"V": 2}, 2)],
+        "outputs": [rec("O", key, value, ts) | {"headers": h} for key, value, ts, h in expected],
+    } for what, sql, expected in (
+        ("SELECT *", "CREATE STREAM O AS SELECT * FROM S;", [(1, {"V": 1}, 1, hdrs), (2, {"V": 2}, 2, [])]),
+        ("WHERE", "CREATE STREAM O AS SELECT * FROM S WHERE V > 1;", [(2, {"V": 2}, 2, [])]),
+        ("PARTITION BY", "CREATE STREAM O AS SELECT V, ID FROM S PARTITION BY V;",
+         [(1, {"ID": 1}, 1, hdrs), (2, {"ID": 2}, 2, [])]),
+    )]
+    return copied + [{
         "name": "SELECT * includes the HEADERS column",
         "statements": [stream("S", "ID INT KEY, V INT, H ARRAY<STRUCT<KEY STRING, VALUE BYTES>> HEADERS", "s"),
                        "CREATE STREAM O AS SELECT * FROM S;"],

@@ -33,7 +33,8 @@ serdes write it; the runner splits it off: ``key`` is the key proper and
 
 ``valueText`` / ``keyText`` on an expected output record compare the exact
 bytes written (as UTF-8 text, the key without its window): how a number or
-a string is spelled, not only its value.
+a string is spelled, not only its value. ``headers`` on an expected output
+record compares the record's headers (``[{"KEY", "VALUE": base64}]``).
 
 Outputs are compared per topic, in order (per partition, partitions in
 order), after decoding with the sink's formats (the inverse of the above).
@@ -262,10 +263,12 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
                 "partition": r["partition"],
                 "valueText": None if r["value"] is None else r["value"].decode(errors="replace"),
                 "keyText": None if r["key"] is None else _unwindowed(sink, r["key"]).decode(errors="replace"),  # type: ignore[union-attr]
+                "headers": [{"KEY": h["key"], "VALUE": None if h["value"] is None else base64.b64encode(h["value"]).decode()}
+                            for h in r["headers"] or []],
             }
             for r in _read_all(session, topic)
         ]
-        fields = ("key", "value", "timestamp", "partition", "window", "valueText", "keyText")
+        fields = ("key", "value", "timestamp", "partition", "window", "valueText", "keyText", "headers")
         want = [{k: r.get(k) for k in ("key", "value")} | {k: r[k] for k in fields[2:] if k in r} for r in expected]
         subset = topic == PROCESSING_LOG
         ok = len(got) == len(want) and all(
@@ -305,7 +308,7 @@ def _read_all(session: Session, topic: str) -> list[dict[str, Any]]:
         offset = session.log.beginning_offset(topic, partition)
         while offset < session.log.end_offset(topic, partition):
             fetched = session.log.read(topic, partition, offset)
-            rows = fetched.records.select(["key", "value", "timestamp"]).to_pylist()
+            rows = fetched.records.select(["key", "value", "timestamp", "headers"]).to_pylist()
             out.extend(row | {"partition": partition} for row in rows)
             offset = fetched.next_offset
     return out

@@ -132,3 +132,20 @@ def double_texts(array: pa.Array) -> pa.Array:
     positions[others] = len(array) + np.arange(len(others))
     return pa.concat_arrays([text, pa.array(rendered, pa.string())]).take(pa.array(positions))
 
+
+
+def java_double_exceptions(array: pa.Array) -> pa.Array | None:
+    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB and Arrow
+    write (zero, NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
+    None when no value of the batch needs it (the usual case)."""
+    values = np.asarray(pc.fill_null(array, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        odd = ~((magnitude >= 1e-3) & (magnitude < 1e7))
+    rows = np.flatnonzero(odd)
+    if len(rows) == 0:
+        return None
+    texts: list[str | None] = [None] * len(values)
+    for row in rows.tolist():
+        texts[row] = java.double_to_string(float(values[row]))
+    return pa.array(texts, pa.string())

@@ -65,7 +65,7 @@ from headwater.formats.base import (
     table_of,
 )
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
-from headwater.formats.delimited_types import double_texts
+from headwater.formats.delimited_types import java_double_exceptions
 from headwater.formats.json_sql import json_expr, marked_double, new_nonce, post, stand_in, unmark, walk
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
@@ -302,12 +302,18 @@ class JsonFormat(Format):
             return pa.nulls(table.num_rows, pa.binary())
         values = []
         nonce = new_nonce()
+        marked = False
         for i, (_, t) in enumerate(self.columns):
-            if t.base is BaseType.DOUBLE:  # Java's Double.toString, as Jackson writes a double
-                arrays[f"t{i}"] = double_texts(arrays[f"c{i}"])
+            exceptions = java_double_exceptions(arrays[f"c{i}"]) if t.base is BaseType.DOUBLE else None
+            if exceptions is not None:  # Java's Double.toString where DuckDB writes another text
+                arrays[f"t{i}"] = exceptions
                 values.append(marked_double(f"c{i}", f"t{i}", nonce))
+                marked = True
+            elif t.base is BaseType.DOUBLE:
+                values.append(f"c{i}")
             else:
-                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'"))
+                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'")
+                              .replace("'{nonce}hw'", f"'{nonce}hw'"))
         if self.wrapped:
             fields = ", ".join(f"{duck.identifier(name)} := {values[i]}" for i, (name, _) in enumerate(self.columns))
             expr = f"to_json(struct_pack({fields}))"
@@ -318,7 +324,7 @@ class JsonFormat(Format):
             expr = f"CASE WHEN {every} THEN NULL ELSE {expr} END"
         source = duck.chunked(pa.table(arrays))
         result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
-        if any(t.base in (BaseType.DOUBLE, BaseType.DECIMAL) or not t.is_primitive for _, t in self.columns):
+        if marked or any(t.base is BaseType.DECIMAL or not t.is_primitive for _, t in self.columns):
             result = unmark(result, nonce)
         return result.cast(pa.binary())
 

@@ -48,7 +48,7 @@ from headwater.errors import LogError, ProducerFencedError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.base import validate_topic_config, validate_topic_name
 from headwater.log.printing import print_lines
-from headwater.sql import ast
+from headwater.sql import ast, join_aggregate
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
 from headwater.sql.ddl import sink_from_select, source_from_create
@@ -69,6 +69,8 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "ksql.persistence.wrap.single.values": "true",
     "ksql.query.pull.table.scan.enabled": "true",
 }
+#: The suffix of the query that runs the join of a GROUP BY over a join (the statement's other query).
+JOIN_PART = "_JOIN"
 #: The statements recorded in the command log (they change what the service holds or runs).
 _COMMANDS = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.CreateType,
              ast.DropType)
@@ -418,8 +420,12 @@ class Session:
                                                          f"{kind_word.capitalize()} already exists.", sequence=sequence)
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
         timestamp = statement.properties.get("TIMESTAMP")
-        plan = self.plan(statement.query, sink_name=statement.name,
-                          timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
+        joined: tuple[JoinPlan, DataSource] | None = None
+        if isinstance(statement.query.from_, ast.Join) and aggregating:
+            joined, plan = self._plan_join_aggregate(statement, text)
+        else:
+            plan = self.plan(statement.query, sink_name=statement.name,
+                             timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
         wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
         sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos,
                                 default_wrap=wrap)
@@ -436,7 +442,14 @@ class Session:
             partitions = self._ensure_topic(sink.topic, sink.partitions, sink.properties)
             registered = _with_partitions(sink, partitions)
             self.catalog.put(registered)
-            self._add_query(query_id, text, plan, registered, props, live)
+            final_plan = plan
+            if joined is not None:  # the join's half of the statement, into its internal topic
+                join_plan, between = joined
+                between = replace(between, topic=join_aggregate.internal_topic(self.service_id, query_id))
+                between = _with_partitions(between, self._ensure_topic(between.topic, between.partitions, {}))
+                self._add_query(f"{query_id}{JOIN_PART}", text, join_plan, between, props, live)
+                final_plan = replace(plan, source=between)
+            self._add_query(query_id, text, final_plan, registered, props, live)
             return current_status(text, f"{kind_word}/`{sink.name}`/create",
                                   f"Created query with ID {query_id}", query_id, sequence)
 
@@ -490,6 +503,7 @@ class Session:
         # DROP terminates the query of the CREATE ... AS that made the source, as ksqlDB does; other writers
         # (INSERT INTO) and readers must be terminated first.
         creators = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id.startswith(("CSAS_", "CTAS_"))]
+        creators += [f"{c}{JOIN_PART}" for c in creators if f"{c}{JOIN_PART}" in self.queries]
         writers = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id not in creators]
         readers = [q.id for q in self.queries.values()
                    if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
@@ -524,6 +538,7 @@ class Session:
         for query_id in ids:
             if query_id not in self.queries:
                 raise SqlSemanticError(f"Unknown queryId: {query_id}", statement.pos)
+        ids += [f"{i}{JOIN_PART}" for i in ids if f"{i}{JOIN_PART}" in self.queries and f"{i}{JOIN_PART}" not in ids]
 
         def apply(sequence: int, live: bool) -> Entity:
             for query_id in ids:
@@ -554,6 +569,21 @@ class Session:
         if query.window is not None or query.having is not None:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
+
+    def _plan_join_aggregate(self, statement: ast.CreateAsSelect, text: str) -> tuple[tuple[JoinPlan, DataSource],
+                                                                                         AggregatePlan]:
+        """GROUP BY over a join: the join's plan and the internal stream or table it writes, and the
+        aggregation's plan over that (see ``sql/join_aggregate.py``)."""
+        query = statement.query
+        assert isinstance(query.from_, ast.Join)
+        if query.window is not None and join_produces_table(query, self.catalog):
+            raise SqlSemanticError("Windowing not supported for table aggregations.", query.pos)
+        joined_query, aggregation = join_aggregate.split(query, query.from_, self.catalog)
+        name = f"{statement.name}{JOIN_PART}"
+        join_plan = plan_join(joined_query, query.from_, self.catalog, sink_name=name)
+        kind = ast.SourceKind.TABLE if join_plan.is_table else ast.SourceKind.STREAM
+        between = sink_from_select(kind, name, {}, join_plan, text, pos=statement.pos)  # type: ignore[arg-type]
+        return (join_plan, between), plan_aggregate(aggregation(between), between, None, sink_name=statement.name)
 
     def _reads_table(self, query: ast.Query) -> bool:
         """A SELECT over one TABLE (no join) produces a table: CREATE STREAM AS SELECT cannot hold it."""

@@ -358,8 +358,41 @@ def join_cases() -> list[Case]:
             "expectedException": {"type": "SqlSemanticError",
                                   "message": f"Can not join '{src}' to '{src}': self joins are not yet supported."},
         })
+    joined_inputs = [rec("t", 1, {"NAME": "t1", "F": 10}, 0), rec("t", 2, {"NAME": "t2", "F": 20}, 0),
+                     rec("s", 1, {"NAME": "s1", "V": 5}, 10), rec("s", 2, {"NAME": "s2", "V": 6}, 11),
+                     rec("s", 1, {"NAME": "s3", "V": 7}, 12)]
+    cases += [
+        {
+            "name": "GROUP BY over a join: a column no other source has keeps its name",
+            "statements": [S_J, T_J, "CREATE TABLE C AS SELECT F, SUM(V) AS TOTAL FROM S JOIN T ON S.ID = T.ID "
+                                     "GROUP BY F;"],
+            "inputs": joined_inputs,
+            "outputs": [rec("C", 10, {"TOTAL": 5}, 10), rec("C", 20, {"TOTAL": 6}, 11), rec("C", 10, {"TOTAL": 12}, 12)],
+        },
+        {
+            "name": "GROUP BY over a join with WHERE (it filters the joined rows) and HAVING",
+            "statements": [S_J, T_J, "CREATE TABLE C AS SELECT T.NAME, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID "
+                                     "WHERE V > 5 GROUP BY T.NAME HAVING COUNT(*) >= 1;"],
+            "inputs": joined_inputs,
+            "outputs": [rec("C", "t2", {"N": 1}, 11), rec("C", "t1", {"N": 1}, 12)],
+        },
+        {
+            "name": "a windowed GROUP BY over a join",
+            "statements": [S_J, T_J, "CREATE TABLE C AS SELECT T.NAME, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID "
+                                     "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY T.NAME;"],
+            "inputs": joined_inputs,
+            "outputs": [rec("C", "t1", {"N": 1}, 10) | {"window": {"start": 0, "end": 10000}},
+                        rec("C", "t2", {"N": 1}, 11) | {"window": {"start": 0, "end": 10000}},
+                        rec("C", "t1", {"N": 2}, 12) | {"window": {"start": 0, "end": 10000}}],
+        },
+        {
+            "name": "DROP of a GROUP BY over a join terminates both its queries",
+            "statements": [S_J, T_J, "CREATE TABLE C AS SELECT F, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID "
+                                     "GROUP BY F;", "DROP TABLE C;", "SHOW QUERIES;", "DROP STREAM S;"],
+            "responses": [None, None, None, None, {"queries": []}, {"commandStatus": {"status": "SUCCESS"}}],
+        },
+    ]
     name = "GROUP BY over a stream-table join in one statement"
-    PENDING[name] = "GROUP BY over a join is refused; ksqlDB repartitions the joined rows and aggregates them"
     cases.append({
         "name": name,
         "statements": [S_J, T_J, "CREATE TABLE C AS SELECT T.NAME, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID "

@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/services.sh || echo "make test: database tests will be skipped (failed under CI=true)"
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make test: no chromium: the browser attack test will be skipped (failed under CI=true)"
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make test: no chromium: the browser tests (tests/ui, the browser attack test) will be skipped (failed under CI=true)"
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.

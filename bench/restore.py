@@ -61,9 +61,9 @@ def build(root: str, records: int, state_rows: int) -> dict[str, float]:
         session.execute(SOURCE + TABLE)
         session.wait_until_processed(timeout_s=3600)
         built = time.perf_counter() - started
-        rows = len(session.query(PULL).rows)
+        rows = session.query(PULL).num_rows  # type: ignore[union-attr]
         for query in session.queries.values():  # stop as a kill -9 would: no snapshot on the way out
-            query._finish = lambda con: None  # type: ignore[method-assign]
+            query.operator.finish = lambda con: None  # type: ignore[method-assign]
     return {"state_rows": rows, "build_s": built}
 
 
@@ -71,13 +71,13 @@ def restart(root: str, expected: int) -> dict[str, float]:
     started = time.perf_counter()
     with Session(root) as session:
         while True:
-            rows = len(session.query(PULL).rows)
+            rows = session.query(PULL).num_rows  # type: ignore[union-attr]
             if rows == expected:
                 break
         restore_s = time.perf_counter() - started
         query = next(iter(session.queries.values()))
-        replayed = query._changelog_of().restored_records  # type: ignore[attr-defined]
-        topic = query.changelog  # type: ignore[attr-defined]
+        replayed = query.operator.restored_records  # type: ignore[attr-defined]
+        topic = query.operator.changelog  # type: ignore[attr-defined]
         changelog = session.log.end_offset(topic, 0) - session.log.beginning_offset(topic, 0)
         pulled = time.perf_counter()
         session.query(PULL)

@@ -37,13 +37,11 @@ from headwater.connect.policy import ConnectPolicy
 from headwater.connect.runtime import ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
-from headwater.engine.aggregate import AggregateQuery, push_steps
 from headwater.engine.commands import CommandLog
-from headwater.engine.join import JoinQuery
-from headwater.engine.join_push import JoinPushQuery
+from headwater.engine.operators import persistent_operator, push_operator
 from headwater.engine.pull import PullResult, pull
-from headwater.engine.table_aggregate import TableAggregateQuery
-from headwater.engine.query import PersistentQuery, PushQuery, QueryError, QueryFailedError, QueryState
+from headwater.engine.push import PushQuery
+from headwater.engine.query import PersistentQuery, QueryError, QueryFailedError, QueryState
 from headwater.errors import LogError, ProducerFencedError, SqlSemanticError
 from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.base import validate_topic_config, validate_topic_name
@@ -155,21 +153,12 @@ class Session:
                 return pull(self, statement, f"query_{self._push_counter}", {**self.properties, **(properties or {})})
         plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
-        if isinstance(plan, JoinPlan):
-            with self._lock:
-                self._push_counter += 1
-                query_id = f"transient_{plan.source.name}_{self._push_counter}"
-                joined = JoinPushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
-                                       service_id=self.service_id,
-                                       on_close=lambda q: self.push_queries.pop(q.id, None))
-                self.push_queries[query_id] = joined  # type: ignore[assignment]
-            return joined  # type: ignore[return-value]
         with self._lock:
             self._push_counter += 1
             query_id = f"transient_{plan.source.name}_{self._push_counter}"
-            steps = push_steps(query_id, plan, self.log) if isinstance(plan, AggregatePlan) else None
-            push = PushQuery(query_id, plan, self.log, offset_reset=props["auto.offset.reset"],
-                             on_close=lambda q: self.push_queries.pop(q.id, None), steps=steps,
+            operator = push_operator(plan, self.log, query_id=query_id, service_id=self.service_id,
+                                     offset_reset=props["auto.offset.reset"])
+            push = PushQuery(query_id, operator, self.log, on_close=lambda q: self.push_queries.pop(q.id, None),
                              processing_log_topic=self.processing_log_topic)
             self.push_queries[query_id] = push
         return push
@@ -597,16 +586,11 @@ class Session:
                    props: dict[str, str], live: bool) -> None:
         if query_id in self.queries:
             raise SqlSemanticError(f"Query id {query_id} is already in use.")
-        kind: type[PersistentQuery] = PersistentQuery
-        if isinstance(plan, AggregatePlan):
-            kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
-        elif isinstance(plan, JoinPlan):
-            kind = JoinQuery
-        query = kind(
-            query_id, text, plan, sink, self.log,
-            group=f"_confluent-ksql-{self.service_id}query_{query_id}",
-            service_id=self.service_id,
-            offset_reset=props.get("auto.offset.reset", "latest"),
+        group = f"_confluent-ksql-{self.service_id}query_{query_id}"
+        operator = persistent_operator(plan, self.log, query_id=query_id, statement=text, service_id=self.service_id,
+                                       group=group, offset_reset=props.get("auto.offset.reset", "latest"))
+        query = PersistentQuery(
+            query_id, text, operator, sink, self.log, group=group, service_id=self.service_id,
             include_rows=props.get("ksql.logging.processing.rows.include", "false").lower() == "true",
         )
         self.queries[query_id] = query

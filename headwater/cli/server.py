@@ -30,6 +30,7 @@ import typer
 
 from headwater.cli.common import LogUrl, app, fail
 from headwater.errors import HeadwaterError
+from headwater.server.app import create_app
 from headwater.server.config import ServerConfig
 from headwater.server.log_format import FORMATS, configure_logging
 
@@ -135,6 +136,10 @@ def up(
         int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "
                           "connectors) and N-1 collector workers sharing the port.")
     ] = 1,
+    dashboards: Annotated[
+        str | None, typer.Option("--dashboards", envvar="HEADWATER_DASHBOARDS",
+                                 help="Folder of dashboard files (<id>.yaml); PUT /dashboards saves there.")
+    ] = None,
     role: Annotated[str, typer.Option(hidden=True)] = "all",
     private_port: Annotated[int, typer.Option(hidden=True)] = 0,
     primary_url: Annotated[str | None, typer.Option(hidden=True)] = None,
@@ -156,8 +161,6 @@ def up(
         raise typer.Exit(supervise(workers, host, port))
     import uvicorn
 
-    from headwater.server.app import create_app
-
     keys = _listed(write_key)
     properties = dict(_property(p) for item in (ksql_property or []) for p in item.split(",") if p.strip())
     config = ServerConfig(
@@ -168,7 +171,7 @@ def up(
         connect_files_dir=connect_files_dir, connect_allowed_hosts=_listed(connect_allow_host),
         max_body_bytes=max_body_bytes,
         max_event_bytes=max_event_bytes, raw_batch=raw_batch, ksql_properties=properties,
-        workers=workers, role=role, primary_url=primary_url,
+        workers=workers, role=role, primary_url=primary_url, dashboards_dir=dashboards,
     )
     configure_logging(log_level, log_format)
     try:

@@ -29,7 +29,7 @@ from headwater.connect.converters import converter_from_config
 from headwater.connect.policy import ConnectPolicy
 from headwater.connect.secrets import REDACTOR, config_secrets, masked_config, unmasked
 from headwater.connect.store import ConnectStore, StorageTopics, offset_key
-from headwater.connect.transforms import TransformChain
+from headwater.connect.transform_chain import TransformChain
 from headwater.connect.worker import (
     FAILED,
     PAUSED,

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from headwater.connect import plugins
 from headwater.connect.runtime import RUNNING, ConnectRequestError, ConnectRuntime
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
@@ -131,8 +132,6 @@ def _describe(runtime: ConnectRuntime, statement: ast.DescribeConnector, text: s
 
 
 def _plugins(text: str) -> Entity:
-    from headwater.connect import plugins
-
     return {"@type": "connector_plugins_list", "statementText": text, "warnings": [],
             "connectorPlugins": [{"className": p.class_name, "type": cls.type, "version": cls.version}
                                   for p, cls in plugins.available()]}

@@ -84,7 +84,7 @@ class Transformation(ABC):
         return value
 
 
-def _list(text: str | None) -> list[str]:
+def split_list(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
@@ -139,10 +139,10 @@ class ReplaceField(Transformation):
 
     def configure(self, config: Mapping[str, str]) -> None:
         super().configure(config)
-        self.include = set(_list(config.get("include") or config.get("whitelist")))
-        self.exclude = set(_list(config.get("exclude") or config.get("blacklist")))
+        self.include = set(split_list(config.get("include") or config.get("whitelist")))
+        self.exclude = set(split_list(config.get("exclude") or config.get("blacklist")))
         self.renames: dict[str, str] = {}
-        for pair in _list(config.get("renames")):
+        for pair in split_list(config.get("renames")):
             old, sep, new = pair.partition(":")
             if not sep or not old or not new:
                 raise ConnectError(f"ReplaceField: invalid rename mapping {pair!r}: expected old:new")
@@ -168,7 +168,7 @@ class ValueToKey(Transformation):
 
     def configure(self, config: Mapping[str, str]) -> None:
         super().configure(config)
-        self.fields = _list(config.get("fields"))
+        self.fields = split_list(config.get("fields"))
         if not self.fields:
             raise ConnectError("ValueToKey: missing required configuration \"fields\"")
 
@@ -347,58 +347,3 @@ PREDICATES: dict[str, type[Predicate]] = {
     "org.apache.kafka.connect.transforms.predicates.HasHeaderKey": HasHeaderKey,
     "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone": RecordIsTombstone,
 }
-
-
-def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
-    found = table.get(name) or next((v for k, v in table.items() if k.rsplit(".", 1)[-1] == name), None)
-    if found is None:
-        raise ConnectError(f"Invalid value {name} for configuration {what}: Class {name} could not be found.")
-    return found
-
-
-class TransformChain:
-    """The ``transforms`` of a connector config, applied in order; each may be guarded by a predicate."""
-
-    def __init__(self, config: Mapping[str, str]) -> None:
-        from headwater.connect.debezium import ExtractNewRecordState
-
-        table: dict[str, Callable[[], Transformation]] = {
-            **TRANSFORMS, "io.debezium.transforms.ExtractNewRecordState": ExtractNewRecordState}
-        predicates: dict[str, Predicate] = {}
-        for alias in _list(config.get("predicates")):
-            prefix = f"predicates.{alias}."
-            kind = config.get(prefix + "type")
-            if not kind:
-                raise ConnectError(f"Missing required configuration \"{prefix}type\" which has no default value.")
-            predicate = _lookup(PREDICATES, kind, prefix + "type")()
-            predicate.configure(_sub(config, prefix))
-            predicates[alias] = predicate
-        self.steps: list[tuple[Transformation, Predicate | None, bool]] = []
-        for alias in _list(config.get("transforms")):
-            prefix = f"transforms.{alias}."
-            kind = config.get(prefix + "type")
-            if not kind:
-                raise ConnectError(f"Missing required configuration \"{prefix}type\" which has no default value.")
-            transform = _lookup(table, kind, prefix + "type")()
-            settings = _sub(config, prefix)
-            transform.configure(settings)
-            guard = settings.get("predicate")
-            if guard and guard not in predicates:
-                raise ConnectError(f"Invalid value {guard} for configuration {prefix}predicate: "
-                                   f"no predicate of that name in \"predicates\"")
-            negate = settings.get("negate", "false").lower() == "true"
-            self.steps.append((transform, predicates.get(guard) if guard else None, negate))
-
-    def apply(self, record: R) -> R | None:
-        current: R | None = record
-        for transform, predicate, negate in self.steps:
-            if current is None:
-                return None
-            if predicate is not None and predicate.test(current) == negate:
-                continue
-            current = transform.apply(current)
-        return current
-
-
-def _sub(config: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}

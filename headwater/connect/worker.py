@@ -34,7 +34,7 @@ from headwater.connect.error_handler import (
     RawRecord,
 )
 from headwater.connect.store import ConnectStore, offset_key
-from headwater.connect.transforms import TransformChain
+from headwater.connect.transform_chain import TransformChain
 from headwater.errors import OffsetOutOfRangeError, UnknownTopicError
 from headwater.log import Log, Record, TopicPartition
 from headwater.log.partitioner import partition_for_keys

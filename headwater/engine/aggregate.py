@@ -36,13 +36,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine import processing_log
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine.query import Checkpoint, PersistentQuery, batch_checkpoint, run_plan
-from headwater.engine.session_runs import session_runs
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
+from headwater.engine.operator import Step
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
+from headwater.engine.session_runs import session_runs
+from headwater.engine.stateless import SourceOperator, run_plan
 from headwater.engine.state import KeyedStore, StoreNotReadyError, run
-from headwater.log import Fetched, Log, Record, TopicPartition
+from headwater.log import Fetched, Log, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 
 logger = logging.getLogger(__name__)
@@ -57,33 +57,44 @@ def changelog_topic(service_id: str, query_id: str) -> str:
     return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
 
 
-class AggregateQuery(PersistentQuery):
-    """A CTAS with GROUP BY: see the module docstring."""
+class AggregateOperator(SourceOperator):
+    """GROUP BY over a stream: see the module docstring.
+
+    reads: one source, batch by batch. owns: ``state``, one row per (group, window) (a
+    :class:`KeyedStore`). emits: the aggregate's updates (EMIT CHANGES) or closed windows (EMIT
+    FINAL). changelogs: the changed and deleted state rows, by key, to a compacted topic.
+    restores: snapshot + changelog tail (``engine/changelog.py``). With ``service_id`` None (a push
+    query) the state is transient: empty at start, never logged.
+    """
 
     plan: AggregatePlan
 
-    def __init__(self, *args: Any, service_id: str, **kwargs: Any) -> None:
-        super().__init__(*args, service_id=service_id, **kwargs)
+    def __init__(self, plan: AggregatePlan, log: Log, *, group: str | None, offset_reset: str, query_id: str,
+                 statement: str = "", service_id: str | None = None) -> None:
+        super().__init__(plan, log, group=group, offset_reset=offset_reset)
+        self.query_id = query_id
+        self.statement = statement
+        self.durable = service_id is not None
         self.late_records = 0
         self.stream_time: dict[int, int] = {}
         plan = self.plan
-        self._groups = [f"g{i}" for i in range(len(plan.group_types))]
-        self._state_cols: list[list[str]] = [
+        self.groups = [f"g{i}" for i in range(len(plan.group_types))]
+        self.state_cols: list[list[str]] = [
             [f"s{j}_{m}" for m in range(len(agg.state_types))] for j, agg in enumerate(plan.aggregates)
         ]
-        self._key = ", ".join(self._groups + ["ws"])
-        columns = [(g, t.to_duckdb()) for g, t in zip(self._groups, plan.group_types, strict=True)]
+        self._key = ", ".join(self.groups + ["ws"])
+        columns = [(g, t.to_duckdb()) for g, t in zip(self.groups, plan.group_types, strict=True)]
         columns += [("ws", "BIGINT"), ("we", "BIGINT")]
-        for agg, names in zip(plan.aggregates, self._state_cols, strict=True):
+        for agg, names in zip(plan.aggregates, self.state_cols, strict=True):
             columns += list(zip(names, agg.state_types, strict=True))
         columns += [("__ts", "BIGINT"), ("__emitted", "BOOLEAN")]
         #: One row per (group, window): the aggregates' states, the newest timestamp, emitted or not.
-        self.store = KeyedStore("state", "s", self._groups + ["ws"], columns)
+        self.store = KeyedStore("state", "s", self.groups + ["ws"], columns)
         self.stores = [self.store]
         self._con: duckdb.DuckDBPyConnection | None = None
         self._gate = ReadGate()
         self._changelog: StoreChangelog | None = None
-        self.changelog = changelog_topic(service_id, self.id)
+        self.changelog = changelog_topic(service_id or "", query_id)
         #: Batches computed and committed since the last restore: a snapshot waits until they match.
         self._computed = 0
         self._committed = 0
@@ -101,14 +112,19 @@ class AggregateQuery(PersistentQuery):
         if self._changelog is None:
             fingerprint = hashlib.sha256(repr((self.statement, [(s.name, s.columns) for s in self.stores])).encode())
             self._changelog = StoreChangelog(self.log, self.changelog, self.stores,
-                                             snapshot_directory(self.log, self.id), fingerprint.hexdigest())
+                                             snapshot_directory(self.log, self.query_id), fingerprint.hexdigest())
         return self._changelog
 
-    def start(self) -> None:
-        self._changelog_of().create_topic()
-        super().start()
+    @property
+    def restored_records(self) -> int:
+        """Changelog records the last restore replayed (after its snapshot)."""
+        return self._changelog_of().restored_records
 
-    def prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
+    def begin(self) -> None:
+        if self.durable:
+            self._changelog_of().create_topic()
+
+    def _prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
         """An empty state for a push query: nothing to restore, nothing written back."""
         self._con = con
         self._create_state(con)
@@ -121,8 +137,11 @@ class AggregateQuery(PersistentQuery):
         self.stream_time = {}
         self._last_changed = None
 
-    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+    def restore(self, con: duckdb.DuckDBPyConnection, positions: dict[TopicPartition, int]) -> None:
         """(Re)build the stores from the snapshot and the changelog; pull queries wait meanwhile."""
+        if not self.durable:
+            self._prepare_transient(con)
+            return
         self._gate.close()
         try:
             self._con = con
@@ -133,7 +152,7 @@ class AggregateQuery(PersistentQuery):
             self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
             with self._commits:
                 self._computed = self._committed = 0
-            logger.info("query %s restored its state from %d changelog record(s) in %.2f s", self.id,
+            logger.info("query %s restored its state from %d changelog record(s) in %.2f s", self.query_id,
                         self._changelog_of().restored_records, time.perf_counter() - started)
         except BaseException:
             self._gate.close()
@@ -151,40 +170,34 @@ class AggregateQuery(PersistentQuery):
             return {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
         return None
 
-    def caught_up(self) -> bool:
-        """Restored, and every input partition processed and committed up to its current end."""
-        return self._gate.ready and super().caught_up()
+    @property
+    def ready(self) -> bool:
+        return self._gate.ready
 
     # -- per batch -------------------------------------------------------------------
-    def _compute(
-        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
-    ) -> Checkpoint:
+    def compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, step: Step) -> None:
+        if not self.durable:
+            if src.num_rows:  # a push query's aggregation failures are not logged (its decode failures are)
+                outputs, _, _ = self.aggregate(con, fetched, src, [])
+                step.outputs.extend((out, fetched) for out in outputs if out.num_rows)
+            return
         changelog = self._changelog_of()
         if changelog.snapshot_due():
             self._snapshot(con)
-        outputs, changed, deleted = self.process(con, fetched, src, errors)
-        appends: list[tuple[str, int, pa.Table]] = []
-        produced = 0
-        for out in outputs:
-            if out.num_rows and self._encoder is not None:
-                produced += self._emit(out, fetched, appends, errors)
+        outputs, changed, deleted = self.aggregate(con, fetched, src, step.errors)
+        step.outputs.extend((out, fetched) for out in outputs if out.num_rows)
         touched = self._touched(changed, deleted)
         rows = [self._state_rows] + [None] * (len(touched) - 1)
-        appends.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
-        if errors:
-            appends.append((self.processing_log_topic, 0, processing_log.entries_table(self.id, errors, self.include_rows)))
-        tp = TopicPartition(fetched.topic, fetched.partition)
+        step.changelog.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
         with self._commits:
             self._computed += 1
-        return batch_checkpoint(appends, tp, fetched.next_offset, len(fetched), produced, len(errors))
 
     def _touched(self, changed: pa.Table | None, deleted: pa.Table | None) -> list[pa.Table | None]:
         """The keys of each store a batch changed or deleted (its changelog has one record per key)."""
         keys = [t.select(self.store.keys) for t in (changed, deleted) if t is not None and t.num_rows]
         return [pa.concat_tables(keys) if keys else None]
 
-    def _commit(self, work: Checkpoint) -> None:
-        super()._commit(work)
+    def committed(self, step: Step) -> None:
         with self._commits:
             self._committed += 1
             self._commits.notify_all()
@@ -196,13 +209,15 @@ class AggregateQuery(PersistentQuery):
                 return
         self._changelog_of().snapshot(con, self.stream_time, background)
 
-    def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
+    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """On stop: a last snapshot, so the next start replays (almost) nothing."""
+        if not self.durable:
+            return
         changelog = self._changelog_of()
         if self._gate.ready and changelog.pending_changes() and self._committed >= self._computed:
             changelog.snapshot(con, self.stream_time, background=False)
 
-    def process(
+    def aggregate(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
     ) -> tuple[list[pa.Table], pa.Table | None, pa.Table | None]:
         """One decoded batch through the aggregation: (output rows, changed state rows, deleted state keys).
@@ -219,6 +234,8 @@ class AggregateQuery(PersistentQuery):
         if src.num_rows:
             pre, run_errors = run_plan(con, plan.pre_sql, src, fetched)
             errors.extend(run_errors)
+            if pre is not None:
+                pre = outside_duckdb_range(pre, fetched, errors)
         # The batch's state changes are one DuckDB transaction: a pull query (another cursor)
         # sees the state before or after the batch, never half of it.
         run(con, "BEGIN TRANSACTION")
@@ -278,7 +295,7 @@ class AggregateQuery(PersistentQuery):
 
     def _drop_null_groups(self, pre: pa.Table, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
         nulls = np.zeros(pre.num_rows, dtype=bool)
-        for g in self._groups:
+        for g in self.groups:
             nulls |= np.asarray(pre.column(g).is_null(), dtype=bool)
         if not nulls.any():
             return pre, []
@@ -335,9 +352,9 @@ class AggregateQuery(PersistentQuery):
             table = table.filter(pa.array(~late))
         return table.drop_columns(["__late", "__st"]), errors
 
-    def _render(self, template: str, j: int, **extra: str) -> str:
+    def render(self, template: str, j: int, **extra: str) -> str:
         args = self.plan.agg_args[j]
-        names = self._state_cols[j]
+        names = self.state_cols[j]
         values = {f"s{m}": n for m, n in enumerate(names)}
         values.update({f"o{m}": f"s.{n}" for m, n in enumerate(names)})
         values.update(extra)
@@ -350,23 +367,23 @@ class AggregateQuery(PersistentQuery):
         running, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(agg.running):
-                running.append(f"{self._render(template, j, w=window)} AS r_{j}_{m}")
+                running.append(f"{self.render(template, j, w=window)} AS r_{j}_{m}")
             for m, template in enumerate(agg.merge):
-                merged.append(f"{self._render(template, j, **{f'n{k}': f'r.r_{j}_{k}' for k in range(len(agg.merge))})} "
-                              f"AS {self._state_cols[j][m]}")
-        on = " AND ".join(f"r.{c} = s.{c}" for c in self._groups + ["ws"])
-        groups = ", ".join(f"r.{g}" for g in self._groups)
+                merged.append(f"{self.render(template, j, **{f'n{k}': f'r.r_{j}_{k}' for k in range(len(agg.merge))})} "
+                              f"AS {self.state_cols[j][m]}")
+        on = " AND ".join(f"r.{c} = s.{c}" for c in self.groups + ["ws"])
+        groups = ", ".join(f"r.{g}" for g in self.groups)
         # The update's timestamp is the newest of its window so far (Kafka Streams: max(record, aggregate)).
         merged_sql = (
             f"SELECT {groups}, r.ws, r.we, greatest(r.__ts, s.__ts) AS __ts, r.__offset, {', '.join(merged)} FROM "
             f"(SELECT {self._key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
             f"LEFT JOIN __cur s ON {on}"
         )
-        return self._post(con, merged_sql, order="__offset, ws")
+        return self.post(con, merged_sql, order="__offset, ws")
 
-    def _post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
-        results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-        agg_sql = f"SELECT {', '.join(self._groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
+    def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
+        results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
+        agg_sql = f"SELECT {', '.join(self.groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
         agg = con.sql(agg_sql).to_arrow_table()
         con.register("agg", agg)
         try:
@@ -379,12 +396,12 @@ class AggregateQuery(PersistentQuery):
         partial, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(agg.partial):
-                partial.append(f"{self._render(template, j)} AS p_{j}_{m}")
+                partial.append(f"{self.render(template, j)} AS p_{j}_{m}")
             for m, template in enumerate(agg.merge):
-                merged.append(f"{self._render(template, j, **{f'n{k}': f'p.p_{j}_{k}' for k in range(len(agg.merge))})} "
-                              f"AS {self._state_cols[j][m]}")
-        on = " AND ".join(f"p.{c} = s.{c}" for c in self._groups + ["ws"])
-        groups = ", ".join(f"p.{g}" for g in self._groups)
+                merged.append(f"{self.render(template, j, **{f'n{k}': f'p.p_{j}_{k}' for k in range(len(agg.merge))})} "
+                              f"AS {self.state_cols[j][m]}")
+        on = " AND ".join(f"p.{c} = s.{c}" for c in self.groups + ["ws"])
+        groups = ", ".join(f"p.{g}" for g in self.groups)
         changed = con.sql(
             f"SELECT {groups}, p.ws, p.we, {', '.join(merged)}, greatest(s.__ts, p.__ts) AS __ts, "
             f"coalesce(s.__emitted, false) AS __emitted FROM "
@@ -416,7 +433,7 @@ class AggregateQuery(PersistentQuery):
             seqs.append(fast_seq)
             changed.append(touched)
         con.register("__rest", rest)
-        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self._groups)} ORDER BY __offset) "
+        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self.groups)} ORDER BY __offset) "
                          "AS __rank FROM __rest").to_arrow_table()
         con.unregister("__rest")
         rank = ranked.column("__rank").to_numpy()
@@ -440,9 +457,9 @@ class AggregateQuery(PersistentQuery):
         order = np.argsort(np.concatenate(seqs), kind="stable")
         # For the changelog: of every state key a round touched, the row the state holds now, or
         # its deletion (a session created in one round may be absorbed in a later one).
-        con.register("__touched", pa.concat_tables([t.select(self._groups + ["ws"]) for t in changed + replaced]))
+        con.register("__touched", pa.concat_tables([t.select(self.groups + ["ws"]) for t in changed + replaced]))
         try:
-            on = " AND ".join(f"s.{c} = t.{c}" for c in self._groups + ["ws"])
+            on = " AND ".join(f"s.{c} = t.{c}" for c in self.groups + ["ws"])
             run(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
             rows = con.sql(f"SELECT s.* FROM state s SEMI JOIN __tk t ON {on}").to_arrow_table()
             gone = con.sql(f"SELECT t.* FROM __tk t ANTI JOIN state s ON {on}").to_arrow_table()
@@ -458,8 +475,8 @@ class AggregateQuery(PersistentQuery):
         of the absorbed sessions. Updates are per batch, not per record.
         """
         gap = self.plan.window.gap_ms  # type: ignore[union-attr]
-        groups = ", ".join(self._groups)
-        on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self._groups)
+        groups = ", ".join(self.groups)
+        on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self.groups)
         # Stored sessions that may merge: same key, within gap of the batch's records of that key.
         run(con, 
             f"CREATE OR REPLACE TEMP TABLE __old AS SELECT s.* FROM state s JOIN "
@@ -477,14 +494,14 @@ class AggregateQuery(PersistentQuery):
         )
         run(con, f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
         run(con, f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
-                    f"{', '.join('o.' + g for g in self._groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
-                    f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self._groups)} AND o.ws = iv.ws AND o.we = iv.we "
+                    f"{', '.join('o.' + g for g in self.groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
+                    f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self.groups)} AND o.ws = iv.ws AND o.we = iv.we "
                     f"AND iv.src = 0")
         partial, state_names = [], []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(agg.partial):
-                partial.append(f"{self._render(template, j)} AS {self._state_cols[j][m]}")
-                state_names.append(self._state_cols[j][m])
+                partial.append(f"{self.render(template, j)} AS {self.state_cols[j][m]}")
+                state_names.append(self.state_cols[j][m])
         merged = con.sql(
             f"SELECT {groups}, sid, min(__ts) AS ws, max(__ts) AS we, {', '.join(partial)}, max(__ts) AS __ts "
             f"FROM __bs GROUP BY {groups}, sid"
@@ -494,13 +511,13 @@ class AggregateQuery(PersistentQuery):
             con.register("__m", merged)
             merges = []
             for j, agg in enumerate(self.plan.aggregates):
-                news = {f"n{x}": f"m.{self._state_cols[j][x]}" for x in range(len(agg.merge))}
+                news = {f"n{x}": f"m.{self.state_cols[j][x]}" for x in range(len(agg.merge))}
                 for m, template in enumerate(agg.merge):
-                    merges.append(f"CASE WHEN s.ws IS NULL THEN m.{self._state_cols[j][m]} ELSE "
-                                  f"{self._render(template, j, **news)} END AS {self._state_cols[j][m]}")
-            on = " AND ".join(f"m.{g} = s.{g}" for g in self._groups + ["sid"])
+                    merges.append(f"CASE WHEN s.ws IS NULL THEN m.{self.state_cols[j][m]} ELSE "
+                                  f"{self.render(template, j, **news)} END AS {self.state_cols[j][m]}")
+            on = " AND ".join(f"m.{g} = s.{g}" for g in self.groups + ["sid"])
             merged = con.sql(
-                f"SELECT {', '.join('m.' + g for g in self._groups)}, m.sid, least(m.ws, coalesce(s.ws, m.ws)) AS ws, "
+                f"SELECT {', '.join('m.' + g for g in self.groups)}, m.sid, least(m.ws, coalesce(s.ws, m.ws)) AS ws, "
                 f"greatest(m.we, coalesce(s.we, m.we)) AS we, {', '.join(merges)}, greatest(m.__ts, s.__ts) AS __ts "
                 f"FROM __m m LEFT JOIN (SELECT * FROM __os WHERE k = {k}) s ON {on}"
             ).to_arrow_table()
@@ -510,27 +527,27 @@ class AggregateQuery(PersistentQuery):
                           ).to_arrow_table()
         # Absorbed sessions' keys, except one the merged session took over (same start): a restore
         # applies upserts before deletions.
-        on_m = " AND ".join(f"o.{c} = m.{c}" for c in self._groups + ["ws"])
-        replaced = con.sql(f"SELECT {', '.join('o.' + c for c in self._groups + ['ws'])} FROM __os o "
+        on_m = " AND ".join(f"o.{c} = m.{c}" for c in self.groups + ["ws"])
+        replaced = con.sql(f"SELECT {', '.join('o.' + c for c in self.groups + ['ws'])} FROM __os o "
                            f"ANTI JOIN __m m ON {on_m}").to_arrow_table()
         seq = None
         if with_seq:  # one record per key in ``b``: each output row takes its record's offset
-            on_b = " AND ".join(f"x.{g} = b.{g}" for g in self._groups)
+            on_b = " AND ".join(f"x.{g} = b.{g}" for g in self.groups)
             both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
                     f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
             order = "__seq, __kind, ws"
             run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
             ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
             seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
-            out = self._post(con, "SELECT * FROM __both", order=order)
+            out = self.post(con, "SELECT * FROM __both", order=order)
             out = out.set_column(out.column_names.index("__having"), "__having",
                                  pc.and_(out.column("__having"), pa.array(kinds == 1)))
             con.unregister("__m")
             run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
             self.store.put(con, changed)
             return out, changed, replaced if replaced.num_rows else None, seq
-        tombstones = self._post(con, "SELECT * FROM __os", order="ws")
-        updates = self._post(con, "SELECT * FROM __m", order="ws")
+        tombstones = self.post(con, "SELECT * FROM __os", order="ws")
+        updates = self.post(con, "SELECT * FROM __m", order="ws")
         con.unregister("__m")
         run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
         self.store.put(con, changed)
@@ -569,7 +586,7 @@ class AggregateQuery(PersistentQuery):
         if not run(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
             self._earliest_end["open"] = self._earliest(con, "open")
             return None, None
-        final = self._post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
+        final = self.post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
         emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
         run(con, f"UPDATE state SET __emitted = true WHERE {closed}")
         self._earliest_end["open"] = self._earliest(con, "open")
@@ -587,6 +604,21 @@ class AggregateQuery(PersistentQuery):
         return deleted if deleted.num_rows else None
 
     # -- pull queries -------------------------------------------------------------------
+    def state_rows(self) -> int | None:
+        """Rows of the state table, read on a cursor (as pull queries do); None while restoring."""
+        if self._con is None or not self._gate.enter(0):
+            return None
+        try:
+            cursor = self._con.cursor()
+            try:
+                return int(run(cursor, f"SELECT count(*) FROM {self.store.name}")[0][0])
+            finally:
+                cursor.close()
+        except duckdb.Error:  # the state is being rebuilt; the next scrape sees it
+            return None
+        finally:
+            self._gate.leave()
+
     def snapshot(self, timeout_s: float = PULL_WAIT_S) -> pa.Table:
         """The materialized table: every current (group, window) row, through the projection.
 
@@ -596,15 +628,15 @@ class AggregateQuery(PersistentQuery):
         if not self._gate.enter(timeout_s):
             raise StoreNotReadyError(
                 f"Failed to scan materialized table: Cannot get state store {self.changelog.removesuffix('-changelog')}"
-                f" because the stream thread is REBALANCING, not RUNNING (query {self.id} is restoring its state; "
+                f" because the stream thread is REBALANCING, not RUNNING (query {self.query_id} is restoring its state; "
                 "retry shortly).")
         try:
             if self._con is None:  # entered only after a restore, which set it
-                raise StoreNotReadyError(f"Query {self.id} has no state yet.")
+                raise StoreNotReadyError(f"Query {self.query_id} has no state yet.")
             con = self._con.cursor()
             try:
-                results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-                run(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(self._groups)}, ws, we, __ts, "
+                results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
+                run(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(self.groups)}, ws, we, __ts, "
                          f"{', '.join(results)} FROM {self.store.name}")
                 return con.sql(self.plan.post_sql).to_arrow_table()
             finally:
@@ -613,20 +645,27 @@ class AggregateQuery(PersistentQuery):
             self._gate.leave()
 
 
-def push_steps(query_id: str, plan: AggregatePlan, log: Log) -> tuple[Any, Any]:
-    """(prepare, step) of a push query with GROUP BY: the aggregation with a state of its own,
-    in memory, for as long as the push query runs (no changelog, no sink topic)."""
-    from headwater.engine.table_aggregate import TableAggregateQuery
+#: DuckDB holds a TIMESTAMP in microseconds: a value in s or ms past this many units of it cannot be held.
+_TIMESTAMP_LIMITS = {"s": np.iinfo(np.int64).max // 1_000_000, "ms": np.iinfo(np.int64).max // 1_000}
 
-    kind = TableAggregateQuery if plan.source.is_table else AggregateQuery
-    operator = kind(query_id, "", plan, None, log, group="", service_id="", offset_reset="latest")
 
-    def step(con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
-        outputs, _, _ = operator.process(con, fetched, src, [])
-        shown = [o for o in outputs if o.num_rows]
-        return pa.concat_tables(shown) if shown else None
-
-    return operator.prepare_transient, step
+def outside_duckdb_range(pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
+    """``pre`` without the records holding a TIMESTAMP DuckDB cannot hold (past year 294247): state,
+    changelog and sink could not encode them. Each goes to the processing log (a serialization error,
+    as a row the sink cannot hold) and the query goes on."""
+    bad = np.zeros(pre.num_rows, dtype=bool)
+    for column, field in zip(pre.columns, pre.schema, strict=True):
+        if pa.types.is_timestamp(field.type) and field.type.unit in _TIMESTAMP_LIMITS:
+            limit = _TIMESTAMP_LIMITS[field.type.unit]
+            values = pc.fill_null(column.cast(pa.int64()), 0).to_numpy()
+            bad |= (values > limit) | (values < -limit)
+    if not bad.any():
+        return pre
+    for offset in pre.column("__offset").to_numpy()[bad].tolist():
+        errors.append(ProcessingError(
+            SERIALIZATION_ERROR, "Error serializing message: a TIMESTAMP value is out of range (after year 294247 "
+            "or before year -290308): record dropped.", fetched.topic, fetched.partition, offset))
+    return pre.filter(pa.array(~bad))
 
 
 def pc_min(changed: pa.Table, which: str) -> int | None:
@@ -638,4 +677,4 @@ def pc_min(changed: pa.Table, which: str) -> int | None:
     return None if low is None else int(low)
 
 
-__all__ = ["AggregateQuery", "Record", "changelog_topic"]
+__all__ = ["AggregateOperator", "changelog_topic"]

@@ -37,17 +37,10 @@ import pyarrow.compute as pc
 
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.join_sources import JoinDecoder, Piece, runs
-from headwater.engine.operator import exec_sql
+from headwater.engine.operator import MAX_POLL_RECORDS, Operator, Step, exec_sql
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
-from headwater.engine import query as engine_query
-from headwater.engine.query import (
-    Checkpoint,
-    PersistentQuery,
-    Prefetcher,
-    run_plan,
-    start_positions,
-)
 from headwater.engine.repartition import Repartitioner, repartition_topic
+from headwater.engine.stateless import run_plan, start_positions
 from headwater.engine.stream_join import StreamStreamSteps
 from headwater.log import Fetched, Log, TopicPartition
 from headwater.sql.catalog import Namespace
@@ -89,7 +82,7 @@ def _merge_held(held: list[Piece], pieces: list[Piece]) -> list[Piece]:
 
 
 def poll_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callable[[Fetched], Any],
-                 max_bytes: int) -> Callable[[], list[Any]]:
+                 max_bytes: int, timeout_s: float) -> Callable[[], list[Any]]:
     """Everything one poll returned, decoded, as ONE item ``(items, lagging)``: records of different topics
     fetched together can then be ordered by time before they are joined."""
     positions = dict(positions)
@@ -98,8 +91,7 @@ def poll_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callabl
         # A consistent cut: records appended after these ends are left for the next poll, so a
         # record is never processed before one appended earlier to another input partition.
         ends = {tp: log.end_offset(*tp) for tp in positions}
-        polled = log.poll(positions, max_records=engine_query.MAX_POLL_RECORDS, max_bytes=max_bytes,
-                          timeout_s=engine_query.POLL_TIMEOUT_S)  # read late: tests shorten it
+        polled = log.poll(positions, max_records=MAX_POLL_RECORDS, max_bytes=max_bytes, timeout_s=timeout_s)
         batches = [f for f in (upto(f, ends) for f in polled) if f is not None]
         if polled and not batches and ends == {tp: log.end_offset(*tp) for tp in positions}:
             # Records past end offsets that did not move: the broker's end offsets lag (Tansu
@@ -132,16 +124,23 @@ def _lagging(log: Log, positions: dict[TopicPartition, int], ends: dict[TopicPar
     return bounds
 
 
-class JoinQuery(StreamStreamSteps, PersistentQuery):
-    """A CSAS / CTAS over a join: see the module docstring."""
+class JoinOperator(StreamStreamSteps, Operator):
+    """A join (CSAS / CTAS, or a push query's): see the module docstring.
+
+    reads: every source's topic (or its repartition topic), one consistent cut per poll. owns: the
+    tables ``t<k>``, results ``r<k>`` and stream-stream buffers ``lb<k>``/``rb<k>``. emits: the joined
+    rows through the projection. changelogs: nothing but the records it repartitions (the source
+    topics are the tables' changelogs). restores: by reading the inputs up to the committed offsets.
+    """
 
     plan: JoinPlan
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        plan = self.plan
-        self._repartitioners = self._plan_repartitions(kwargs["service_id"])
-        self._decoder = JoinDecoder(  # type: ignore[assignment]
+    def __init__(self, plan: JoinPlan, log: Log, *, group: str | None, offset_reset: str, query_id: str,
+                 service_id: str) -> None:
+        super().__init__(plan, log, group=group, offset_reset=offset_reset)
+        self.query_id = query_id
+        self._repartitioners = self._plan_repartitions(service_id)
+        self._decoder = JoinDecoder(
             plan.sources, {i: r.topic for i, r in self._repartitioners.items()},
             {i for i, r in self._repartitioners.items() if r.carry_key})
         #: Records written to each repartition partition and not read back yet: FIFO of [count, min timestamp].
@@ -177,7 +176,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                     continue
                 used = tuple(c for c in sources[i].inputs if f'"{c.alias}"' in key_sql)
                 decoder = SourceDecoder(sources[i].source, used)
-                topic = repartition_topic(service_id, self.id, name)
+                topic = repartition_topic(service_id, self.query_id, name)
                 carry_key = any(c.column.namespace is Namespace.KEY for c in sources[i].inputs)
                 out[i] = Repartitioner(decoder, key_sql, step.key_type, topic, partitions, carry_key=carry_key)
         return out
@@ -188,25 +187,24 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         return ", ".join(f'{prefix}"{n}"' for n in cols)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _begin(self) -> None:
+    def begin(self) -> None:
         for r in self._repartitioners.values():
             self.log.create_topic(r.topic, r.partitions, exist_ok=True)
-        super()._begin()
 
-    def _restart_positions(self) -> dict[TopicPartition, int]:
+    def positions(self) -> dict[TopicPartition, int]:
         positions: dict[TopicPartition, int] = {}
-        for topic in self._decoder.topics:  # type: ignore[attr-defined]
+        for topic in self._decoder.topics:
             # A repartition topic is read from its beginning: this query wrote everything in it.
-            internal = topic in self._decoder.repartitioned.values()  # type: ignore[attr-defined]
+            internal = topic in self._decoder.repartitioned.values()
             reset = "earliest" if internal else self.offset_reset
             positions.update(start_positions(self.log, topic, self.group, reset))
         return positions
 
-    def _prefetcher(self, positions: dict[TopicPartition, int]) -> Prefetcher:
-        return Prefetcher(self.id, poll_fetcher(self.log, positions, self._decoder.decode, self.poll_bytes))
+    def fetcher(self, positions: dict[TopicPartition, int], timeout_s: float) -> Callable[[], list[Any]]:
+        return poll_fetcher(self.log, positions, self._decoder.decode, self.poll_bytes, timeout_s)
 
     # -- state ---------------------------------------------------------------------------
-    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+    def restore(self, con: duckdb.DuckDBPyConnection, positions: dict[TopicPartition, int]) -> None:
         """Create the state tables and rebuild them from the inputs up to the committed offsets."""
         self._con = con
         self.stream_time = {}
@@ -227,7 +225,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                 key_type = (self.plan.sources[0].source.key_columns[0].type if step.kind == FOREIGN_KEY
                             else step.key_type).to_duckdb()
                 self._create(con, f"r{k}", 0, k, extra=[f"__sk {key_type}"])
-        self._restore(con)
+        self._restore(con, positions)
 
     def _create(self, con: duckdb.DuckDBPyConnection, name: str, first: int, last: int, *, key: bool = False,
                 extra: list[str] | None = None) -> None:
@@ -238,16 +236,16 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         exec_sql(con, f"DROP TABLE IF EXISTS {name}")
         exec_sql(con, f"CREATE TABLE {name} ({', '.join(cols)})")
 
-    def _restore(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _restore(self, con: duckdb.DuckDBPyConnection, positions: dict[TopicPartition, int]) -> None:
         """Table sources up to their committed offsets; then derived table results; then stream-stream buffers."""
-        decoder: JoinDecoder = self._decoder  # type: ignore[assignment]
+        decoder = self._decoder
         replay: list[Piece] = []
         for s in self.plan.sources:
             stream_side = any(st.kind == STREAM_STREAM and (st.right == s.index or s.index == 0)
                               for st in self.plan.steps)
             if not s.source.is_table and not stream_side:
                 continue
-            for tp, end in self.positions.items():
+            for tp, end in positions.items():
                 if tp.topic != decoder.input_topic(s.index):
                     continue
                 offset = self.log.beginning_offset(*tp)
@@ -267,7 +265,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
                     else:
                         replay.append(Piece(s.index, fetched, table))
                     offset = fetched.next_offset
-        for tp, start in self.positions.items():
+        for tp, start in positions.items():
             if tp.topic in decoder.repartitioned.values():
                 offset, end = start, self.log.end_offset(*tp)
                 while offset < end:
@@ -335,8 +333,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             con.unregister("__chg")
 
     # -- per round ------------------------------------------------------------------------
-    def _compute_item(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]
-                      ) -> Checkpoint:
+    def process(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]) -> Step:
         """One round: repartition what needs it, then join everything whose turn has come.
 
         Records of a repartitioned stream come back through the repartition
@@ -366,7 +363,7 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         for source, batches in to_repartition.items():
             appends.extend(self._repartition(con, source, batches, errors))
         for fetched, _ in items:
-            if fetched.topic in self._decoder.repartitioned.values():  # type: ignore[attr-defined]
+            if fetched.topic in self._decoder.repartitioned.values():
                 self._read_back(TopicPartition(fetched.topic, fetched.partition), len(fetched))
         pieces = _merge_held(self._held, pieces)
         barrier = min([b for b in (self._barrier(), *lagging.values()) if b is not None], default=None)
@@ -383,15 +380,14 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
             result = self._through_steps(con, source, batch, fetched, errors)
             if result is not None and result.num_rows:
                 outputs.append((result, fetched))
-        produced = 0
+        step = Step(changelog=appends, errors=errors, offsets=offsets, records_in=records_in)
         for result, fetched in outputs:
             projected, run_errors = run_plan(con, self.plan.strict_sql or self.plan.sql, result, fetched,
                                              lenient_sql=self.plan.sql)
             errors.extend(run_errors)
             if projected is not None and projected.num_rows:
-                produced += self._emit(projected, fetched, appends, errors)
-        self._log_errors(appends, errors)
-        return Checkpoint(appends, offsets, records_in, produced, len(errors))
+                step.outputs.append((projected, fetched))
+        return step
 
     def _repartition(self, con: duckdb.DuckDBPyConnection, index: int, batches: list[Fetched],
                      errors: list[ProcessingError]) -> list[tuple[str, int, pa.Table]]:
@@ -555,4 +551,4 @@ class JoinQuery(StreamStreamSteps, PersistentQuery):
         ).to_arrow_table()
 
 
-__all__ = ["JoinQuery"]
+__all__ = ["JoinOperator"]

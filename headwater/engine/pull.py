@@ -9,46 +9,81 @@ and full scans with a limit all run as DuckDB filters over the snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import pyarrow as pa
 
+from headwater.engine.aggregate import AggregateOperator
+from headwater.engine.codec import SourceDecoder
+from headwater.engine.query import PersistentQuery
 from headwater.errors import SqlSemanticError
 from headwater.formats import duck
 from headwater.sql import ast
+<<<<<<< HEAD
 from headwater.sql.catalog import DataSource, Namespace
 from headwater.sql.planner import (
     DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn,
 )
+=======
+from headwater.log import Log
+from headwater.sql.catalog import Catalog, DataSource, Namespace
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
+>>>>>>> main
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.functions import install_functions
 from headwater.sql.types import BIGINT, SqlType
 
-if TYPE_CHECKING:
-    from headwater.session import Session
 
 
-@dataclass(frozen=True)
+class PullSource(Protocol):
+    """What a pull query needs of the session: its catalog, its log and its persistent queries."""
+
+    catalog: Catalog
+    log: Log
+    queries: dict[str, PersistentQuery]
+
+
+@dataclass
 class PullResult:
+    """A pull query's answer, columnar: ``table`` holds column i as ``c{i}``. ``rows`` (Python lists,
+    as DuckDB gives them) are built only when asked for."""
+
     query_id: str
     columns: list[str]
     types: list[SqlType]
-    rows: list[list[object]]
+    table: pa.Table
+    cached_rows: list[list[object]] | None = field(default=None, repr=False)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    @property
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    @property
+    def rows(self) -> list[list[object]]:
+        if self.cached_rows is None:
+            con = duck.connect()
+            try:
+                con.register("answer", self.table)
+                self.cached_rows = [list(r) for r in con.sql("SELECT * FROM answer").fetchall()]
+            finally:
+                con.close()
+        return self.cached_rows
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __iter__(self) -> Iterator[list[object]]:
         return iter(self.rows)
 
 
-def topic_snapshot(session: Session, source: DataSource, outputs: Sequence[OutputColumn]) -> pa.Table:
+def topic_snapshot(session: PullSource, source: DataSource, outputs: Sequence[OutputColumn]) -> pa.Table:
     """The rows a table topic holds now: the latest record per key (and window), tombstones removing it.
 
     Shaped like an aggregation's snapshot (``o0``..., ``__ts``, ``ws``, ``we``, ``__having``).
     """
-    from headwater.engine.codec import SourceDecoder
-
     columns = [*source.key_columns, *source.value_columns]
     inputs = [InputColumn(f"c{i}", c) for i, c in enumerate(columns)]
     alias = {c.name: f"c{i}" for i, c in enumerate(columns)}
@@ -81,6 +116,7 @@ def topic_snapshot(session: Session, source: DataSource, outputs: Sequence[Outpu
         con.close()
 
 
+<<<<<<< HEAD
 def stream_snapshot(session: Session, source: DataSource) -> tuple[pa.Table, list[OutputColumn]]:
     """A stream's topic as it is now, from its beginning (a pull query on a stream scans the topic).
 
@@ -137,6 +173,9 @@ def pull(session: Session, query: ast.Query, query_id: str, properties: dict[str
     from headwater.engine.aggregate import AggregateQuery
 
     props = properties or {}
+=======
+def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
+>>>>>>> main
     relation = query.from_
     if not isinstance(relation, ast.AliasedRelation):
         raise SqlSemanticError("Pull queries don't support JOIN clauses.", relation.pos)
@@ -153,7 +192,7 @@ def pull(session: Session, query: ast.Query, query_id: str, properties: dict[str
         raise SqlSemanticError("Query requires table scan to be enabled. Table scans can be enabled by setting "
                                "ksql.query.pull.table.scan.enabled=true", query.pos)
     writer: Any = next((q for q in session.queries.values()
-                        if isinstance(q, AggregateQuery) and q.sink.name == source.name), None)
+                        if isinstance(q.operator, AggregateOperator) and q.sink.name == source.name), None)
     snapshot = None
     outputs: list[OutputColumn] | None = None
     if not source.is_table:
@@ -171,9 +210,13 @@ def pull(session: Session, query: ast.Query, query_id: str, properties: dict[str
             relation.pos,
         )
     if snapshot is None:
+<<<<<<< HEAD
         snapshot = writer.snapshot()
     if outputs is None:
         outputs = list(writer.plan.outputs)
+=======
+        snapshot = writer.operator.snapshot()
+>>>>>>> main
     columns: dict[str, SqlType] = {}
     renames = []
     windowed = source.window is not None
@@ -215,7 +258,8 @@ def pull(session: Session, query: ast.Query, query_id: str, properties: dict[str
     try:
         con.register("snap", snapshot)
         con.execute(f"CREATE TEMP VIEW t AS SELECT {', '.join(renames)}, __having FROM snap").fetchall()
-        rows = con.sql(f"SELECT {', '.join(select)} FROM t WHERE coalesce(__having, false){where}{limit}").fetchall()
+        columns = ", ".join(f"{sql} AS c{i}" for i, sql in enumerate(select))
+        table = con.sql(f"SELECT {columns} FROM t WHERE coalesce(__having, false){where}{limit}").to_arrow_table()
     finally:
         con.close()
-    return PullResult(query_id, names, types, [list(r) for r in rows])
+    return PullResult(query_id, names, types, table)

@@ -1,52 +1,45 @@
-"""Running queries: persistent ones (CSAS, INSERT INTO) and push queries.
+"""The run loop every query runs in, and persistent queries (CSAS, CTAS, INSERT INTO).
 
-A query is a thread that loops: poll the source's partitions, decode, run the
-plan's SQL on DuckDB, encode, and — for a persistent query — append the output
-and the processing-log entries and commit the input offsets in ONE log
-transaction. So after a crash at any moment the query resumes from its
-committed offsets with no lost and no doubled output.
-
-A DuckDB error on a batch (a bad cast, say) is isolated by bisection: the
-batch is split until the failing records are found; they go to the processing
-log and the rest of the batch goes on.
+A query is a thread that loops: poll the inputs' partitions, decode, run the
+operator (``engine/operator.py``) on DuckDB, encode, and -- for a persistent
+query -- append the output, the changelog and the processing-log entries and
+commit the input offsets in ONE log transaction. So after a crash at any
+moment the query resumes from its committed offsets with no lost and no
+doubled output. Push queries (``engine/push.py``) run the same loop.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.engine import processing_log
-from headwater.engine.codec import SinkEncoder, SourceDecoder
-from headwater.engine.isolation import isolate, reason
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.codec import SinkEncoder
+from headwater.engine.isolation import reason
+from headwater.engine.operator import Operator, Step
+from headwater.engine.prefetch import Prefetcher
+from headwater.engine.processing_log import ProcessingError
 from headwater.errors import HeadwaterError, LogError, ProducerFencedError
 from headwater.formats import duck
 from headwater.log import Fetched, Log, Record, TopicPartition
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql.catalog import DataSource
 from headwater.sql.functions import install_functions
-from headwater.sql.planner import ROWOFFSET
 
 logger = logging.getLogger(__name__)
 
+#: How long an idle poll waits (tests shorten it).
 POLL_TIMEOUT_S = 0.2
-MAX_POLL_RECORDS = 200_000
-#: A stored batch at least this large is processed alone, zero-copy; smaller ones are merged up to it.
-MAX_POLL_BYTES = 4 * 1024 * 1024
 
 
 class QueryState(enum.Enum):
@@ -89,12 +82,8 @@ class Checkpoint:
     records_in: int
     records_out: int
     failed: int
-
-
-def batch_checkpoint(appends: list[tuple[str, int, pa.Table]], partition: TopicPartition, next_offset: int,
-                     records_in: int, records_out: int, failed: int) -> Checkpoint:
-    """The checkpoint of one input batch of one partition."""
-    return Checkpoint(appends, {partition: next_offset}, records_in, records_out, failed)
+    #: The operator's step it commits (told to the operator once the commit landed).
+    step: Step
 
 
 @dataclass
@@ -114,97 +103,159 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return duck.connect(install_functions, threads=1)
 
 
-def run_plan(
-    con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table, fetched: Fetched, lenient_sql: str | None = None
-) -> tuple[pa.Table | None, list[ProcessingError]]:
-    """Run ``sql`` over ``src``; isolate the records that make DuckDB fail, by bisection.
+class RunLoop:
+    """THE run loop of every query, persistent or push: poll -> decode -> operator -> emit -> one commit.
 
-    A failing record goes to the processing log with DuckDB's message; with
-    ``lenient_sql`` (the same query giving NULL where ``sql`` raises) it is
-    still evaluated, as ksqlDB yields NULL for a failed expression.
-    """
-    done = isolate(lambda start, stop: _query(con, sql, src.slice(start, stop - start)), src.num_rows,
-                   (duckdb.Error,))
-    if not done.failed:
-        return done.pieces[0][2], []
-    parts = [(start, table) for start, _, table in done.pieces]
-    errors = []
-    offsets = src.column(ROWOFFSET)
-    for row, message in done.failed:
-        errors.append(ProcessingError(RECORD_PROCESSING_ERROR, message, fetched.topic, fetched.partition,
-                                      offsets[row].as_py()))
-        if lenient_sql is not None:
-            try:
-                parts.append((row, _query(con, lenient_sql, src.slice(row, 1))))
-            except duckdb.Error:
-                pass
-    parts.sort(key=lambda part: part[0])  # lenient rows back in input order
-    return (pa.concat_tables([t for _, t in parts]) if parts else None), errors
-
-
-def _query(con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table) -> pa.Table:
-    con.register("src", src)
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("src")
-
-
-def start_positions(log: Log, topic: str, group: str | None, reset: str) -> dict[TopicPartition, int]:
-    partitions = [TopicPartition(topic, p) for p in range(log.describe_topic(topic).partitions)]
-    committed = log.committed(group, partitions) if group else {}
-    positions = {}
-    for tp in partitions:
-        offset = committed.get(tp)
-        if offset is None:
-            offset = log.beginning_offset(*tp) if reset == "earliest" else log.end_offset(*tp)
-        positions[tp] = offset
-    return positions
-
-
-class PersistentQuery:
-    """CSAS / INSERT INTO ... SELECT: source -> plan -> sink topic, exactly once.
-
-    This class is also THE run loop every persistent query uses (see ``_run``); an operator (a subclass:
-    aggregate, table aggregate, join) changes what a step computes and how its state restores, through
-    the hooks of ``engine/operator.py``, never the loop or the commit.
+    The operator (``engine/operator.py``) says what a step computes and how its state restores; the
+    loop owns the rest. What differs between a persistent query and a push query is only where output
+    goes and what a commit and a failure do (``_emit``, ``_commit``, ``_retry``).
     """
 
-    #: Bytes read per batch: stateless work is linear, so batches stay small and zero-copy.
-    poll_bytes = MAX_POLL_BYTES
+    def __init__(self, query_id: str, operator: Operator, log: Log, *, group: str,
+                 processing_log_topic: str | None, include_rows: bool = False) -> None:
+        self.id = query_id
+        self.operator = operator
+        self.plan = operator.plan
+        self.log = log
+        self.group = group
+        #: Where records this query could not process are logged (ksqlDB logs transient queries' too).
+        self.processing_log_topic = processing_log_topic
+        self.include_rows = include_rows
+        self.state = QueryState.RUNNING
+        self.stats = QueryStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.positions: dict[TopicPartition, int] = {}
+        self.committed_positions: dict[TopicPartition, int] = {}
+
+    @property
+    def late_records(self) -> int:
+        """Records dropped because their window had closed."""
+        return self.operator.late_records
+
+    def _begin(self) -> None:
+        """The input positions, read now (so ``latest`` means the ends at the time of the statement)."""
+        self.operator.begin()
+        self.positions = self.operator.positions()
+        self.committed_positions = dict(self.positions)
+
+    def _run(self) -> None:
+        """poll -> decode -> operator -> encode -> one commit, on two cores: poll and decode batch N+2
+        (``Prefetcher``), compute N+1, commit N.
+
+        Decoding needs no state, so it runs ahead in its own thread. Only one commit is ever in flight and
+        commits happen in input order, so the committed offsets always match the output in the log. A
+        failure here is never one record's (those are isolated on the way): ``_retry`` decides (a
+        persistent query goes to ERROR, says why, and retries from its committed offsets with its state
+        restored, until the cause goes away; a push query ends with the error).
+        """
+        con = new_connection()
+        backoff = 0.5
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
+        pending: Future[None] | None = None
+        prefetch: Prefetcher | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    if prefetch is None:
+                        if not self.positions:
+                            self._begin()
+                        self.operator.restore(con, dict(self.positions))
+                        prefetch = Prefetcher(self.id, self.operator.fetcher(self.positions, POLL_TIMEOUT_S),
+                                              POLL_TIMEOUT_S)
+                    item = prefetch.get()
+                    if item is None:  # nothing new: let the last commit land
+                        if pending is not None:
+                            pending.result()
+                            pending = None
+                        self._idle()
+                        continue
+                    checkpoint = self._checkpoint(self.operator.process(con, item))
+                    self.positions.update(checkpoint.offsets)
+                    if pending is not None:
+                        pending.result()
+                    pending = committer.submit(self._commit, checkpoint)
+                    backoff = 0.5
+                except ProducerFencedError as exc:  # another process took this query over: never retry
+                    self.fenced(exc)
+                    break
+                except Exception as exc:  # noqa: BLE001 - the policy decides: ERROR and retry, or end
+                    if prefetch is not None:
+                        prefetch.close()
+                        prefetch = None
+                    if pending is not None:
+                        pending.exception()  # let the in-flight commit finish (or fail) before rewinding
+                        pending = None
+                    if not self._retry(exc, backoff):
+                        break
+                    backoff = min(backoff * 2, 30.0)
+            if prefetch is not None:
+                prefetch.close()
+            if pending is not None:
+                pending.exception()
+            committer.shutdown()
+            self.operator.finish(con)
+        finally:
+            con.close()
+            self._ended()
+
+    def _checkpoint(self, step: Step) -> Checkpoint:
+        """A step's output encoded (``_emit``), with its changelog and processing-log entries: one checkpoint."""
+        appends: list[tuple[str, int, pa.Table]] = []
+        errors = step.errors
+        produced = 0
+        for rows, fetched in step.outputs:
+            if rows.num_rows:
+                produced += self._emit(rows, fetched, appends, errors)
+        appends.extend(step.changelog)
+        if errors and self.processing_log_topic is not None:
+            appends.append((self.processing_log_topic, 0,
+                            processing_log.entries_table(self.id, errors, self.include_rows)))
+        return Checkpoint(appends, step.offsets, step.records_in, produced, len(errors), step)
+
+    # -- the policies of a kind of query ---------------------------------------------------
+    def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
+              errors: list[ProcessingError]) -> int:
+        raise NotImplementedError
+
+    def _commit(self, checkpoint: Checkpoint) -> None:
+        raise NotImplementedError
+
+    def _retry(self, exc: Exception, backoff: float) -> bool:
+        """A failure that is no record's: whether to go on (after ``backoff`` seconds)."""
+        raise NotImplementedError
+
+    def _idle(self) -> None:
+        """Nothing new was polled and the last commit landed."""
+
+    def _ended(self) -> None:
+        """The loop's thread ends."""
+
+    def fenced(self, error: ProducerFencedError) -> None:
+        """A newer writer owns this query's output: stop for good."""
+        raise NotImplementedError
+
+
+class PersistentQuery(RunLoop):
+    """CSAS / CTAS / INSERT INTO ... SELECT: source -> operator -> sink topic, exactly once."""
 
     def __init__(
         self,
         query_id: str,
         statement: str,
-        plan: Any,
-        sink: DataSource | None,
+        operator: Operator,
+        sink: DataSource,
         log: Log,
         *,
         group: str,
         service_id: str,
-        offset_reset: str,
         include_rows: bool = False,
     ) -> None:
-        self.id = query_id
-        self.include_rows = include_rows
+        super().__init__(query_id, operator, log, group=group,
+                         processing_log_topic=processing_log.topic_name(service_id), include_rows=include_rows)
         self.statement = statement
-        self.plan = plan
         self.sink = sink
-        self.log = log
-        self.group = group
-        self.processing_log_topic = processing_log.topic_name(service_id)
-        self.offset_reset = offset_reset
-        self.state = QueryState.RUNNING
-        self.stats = QueryStats()
-        self._decoder = SourceDecoder(plan.source, plan.inputs)
-        # No sink: the operator of a push query, whose rows go to a client, not to a topic.
-        self._encoder = SinkEncoder(sink, plan.outputs, windowed=getattr(plan, "window", None) or sink.window
-                                    ) if sink else None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.positions: dict[TopicPartition, int] = {}
-        self.committed_positions: dict[TopicPartition, int] = {}
+        self._encoder = SinkEncoder(sink, self.plan.outputs, windowed=getattr(self.plan, "window", None) or sink.window)
         #: Called from the query's thread when it was fenced (see ``fenced``); set by the session.
         self.on_fenced: Callable[[PersistentQuery, ProducerFencedError], None] | None = None
         self._unlogged_error: bytes | None = None
@@ -219,9 +270,7 @@ class PersistentQuery:
         self._thread.start()
 
     def _begin(self) -> None:
-        """The input positions, read now (so ``latest`` means the ends at the time of the statement)."""
-        self.positions = self._restart_positions()
-        self.committed_positions = dict(self.positions)
+        super()._begin()
         if self.group and not any(self.log.committed(self.group, list(self.positions)).values()):
             # Make the starting point durable now, so a restart before the first
             # commit does not move it (auto.offset.reset=latest would).
@@ -234,8 +283,9 @@ class PersistentQuery:
         self.state = QueryState.TERMINATED
 
     def caught_up(self) -> bool:
-        """True when every input partition has been processed and committed up to its current end."""
-        return all(self.log.end_offset(*tp) <= offset for tp, offset in self.committed_positions.items())
+        """Restored, and every input partition processed and committed up to its current end."""
+        return self.operator.ready and all(
+            self.log.end_offset(*tp) <= offset for tp, offset in self.committed_positions.items())
 
     def error(self) -> QueryError | None:
         """Why the query is in ERROR (None when it is not)."""
@@ -243,67 +293,21 @@ class PersistentQuery:
             return None
         return self.stats.errors[-1]
 
-    # -- the loop ----------------------------------------------------------------------
-    def _run(self) -> None:
-        """poll -> decode -> operators -> encode -> one commit, on two cores: poll and decode batch N+2
-        (``Prefetcher``), compute N+1, commit N.
+    # -- policies ----------------------------------------------------------------------
+    def _retry(self, exc: Exception, backoff: float) -> bool:
+        """The query stays, in ERROR, and retries from its committed offsets: ksqlDB does the same."""
+        self._failed(exc, backoff)
+        self._stop.wait(backoff)
+        try:
+            self.positions = self.operator.positions()
+            self.committed_positions = dict(self.positions)
+        except Exception as again:  # noqa: BLE001 - still unavailable: the next turn says so
+            self._failed(again, backoff)
+        return True
 
-        Decoding needs no state, so it runs ahead in its own thread. Only one commit is ever in flight and
-        commits happen in input order, so the committed offsets always match the output in the log. A
-        failure here is never one record's (those are isolated on the way): the query goes to ERROR, says
-        why, and retries from its committed offsets with its state restored, until the cause goes away.
-        """
-        con = new_connection()
-        backoff = 0.5
-        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
-        pending: Future[None] | None = None
-        prefetch: Prefetcher | None = None
-        while not self._stop.is_set():
-            try:
-                if prefetch is None:
-                    if not self.positions:
-                        self._begin()
-                    self._prepare(con)
-                    prefetch = self._prefetcher(self.positions)
-                item = prefetch.get()
-                if item is None:  # nothing new: let the last commit land
-                    if pending is not None:
-                        pending.result()
-                        pending = None
-                    if self.state is QueryState.ERROR:
-                        self._recovered()  # the log answers again and nothing was left to redo
-                    continue
-                checkpoint = self._compute_item(con, item)
-                self.positions.update(checkpoint.offsets)
-                if pending is not None:
-                    pending.result()
-                pending = committer.submit(self._commit, checkpoint)
-                backoff = 0.5
-            except ProducerFencedError as exc:  # another process took this query over: never retry
-                self.fenced(exc)
-                break
-            except Exception as exc:  # the query stays, in ERROR, and retries: ksqlDB does the same
-                if prefetch is not None:
-                    prefetch.close()
-                    prefetch = None
-                if pending is not None:
-                    pending.exception()  # let the in-flight commit finish (or fail) before rewinding
-                    pending = None
-                self._failed(exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                try:
-                    self.positions = self._restart_positions()
-                    self.committed_positions = dict(self.positions)
-                except Exception as again:  # noqa: BLE001 - still unavailable: the next turn says so
-                    self._failed(again, backoff)
-        if prefetch is not None:
-            prefetch.close()
-        if pending is not None:
-            pending.exception()
-        committer.shutdown()
-        self._finish(con)
-        con.close()
+    def _idle(self) -> None:
+        if self.state is QueryState.ERROR:
+            self._recovered()  # the log answers again and nothing was left to redo
 
     def fenced(self, error: ProducerFencedError) -> None:
         """Stop for good: a newer writer (a process that took the service over) owns this query's output."""
@@ -334,7 +338,7 @@ class PersistentQuery:
 
     def _log_error_entry(self) -> None:
         """The processing-log entry of the current ERROR, written once; while the log is down, on a later try."""
-        if self._unlogged_error is None:
+        if self._unlogged_error is None or self.processing_log_topic is None:
             return
         try:
             self.log.append(self.processing_log_topic, 0, [Record(self._unlogged_error)])
@@ -349,59 +353,23 @@ class PersistentQuery:
             self.state = QueryState.RUNNING
         self.stats.failures = 0
 
-    # -- hooks of the loop (engine/operator.py says what each one owes) ---------------------
-    def _restart_positions(self) -> dict[TopicPartition, int]:
-        """Where each input partition resumes: the committed offsets (or ``auto.offset.reset``)."""
-        return start_positions(self.log, self.plan.source.topic, self.group, self.offset_reset)
-
-    def _prefetcher(self, positions: dict[TopicPartition, int]) -> Prefetcher:
-        return Prefetcher(self.id, batch_fetcher(self.log, positions, self._decoder.decode, self.poll_bytes))
-
-    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Bring operator state in line with the committed offsets (stateless: nothing to do)."""
-
-    def _finish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """On stop, after the last commit landed and before ``con`` closes (stateless: nothing to do)."""
-
-    def _compute_item(self, con: duckdb.DuckDBPyConnection, item: Any) -> Checkpoint:
-        fetched, (src, errors) = item
-        return self._compute(con, fetched, src, errors)
-
-    def _compute(
-        self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
-    ) -> Checkpoint:
-        result = None
-        if src.num_rows:
-            result, run_errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
-            errors.extend(run_errors)
-        appends: list[tuple[str, int, pa.Table]] = []
-        produced = self._emit(result, fetched, appends, errors) if result is not None and result.num_rows else 0
-        self._log_errors(appends, errors)
-        tp = TopicPartition(fetched.topic, fetched.partition)
-        return Checkpoint(appends, {tp: fetched.next_offset}, len(fetched), produced, len(errors))
-
     def _emit(self, projected: pa.Table, fetched: Fetched, appends: list[tuple[str, int, pa.Table]],
               errors: list[ProcessingError]) -> int:
         """Encode result rows into the sink's records (added to ``appends``); the number of records.
 
         A row the sink's formats cannot hold goes to the processing log, not to the sink.
         """
-        assert self._encoder is not None  # a query that emits to a topic has an encoder
         records, encode_errors = self._encoder.encode(projected, fetched)
         errors.extend(encode_errors)
         if records.num_rows:
             appends.extend(self._partitioned(records, fetched.partition))
         return int(records.num_rows)
 
-    def _log_errors(self, appends: list[tuple[str, int, pa.Table]], errors: list[ProcessingError]) -> None:
-        if errors:
-            appends.append((self.processing_log_topic, 0,
-                            processing_log.entries_table(self.id, errors, self.include_rows)))
-
     def _commit(self, checkpoint: Checkpoint) -> None:
         """THE commit: output + changelog + processing log + input offsets, in one log transaction."""
         self.log.transact(checkpoint.appends, group=self.group, offsets=checkpoint.offsets,
                           transactional_id=self.group)
+        self.operator.committed(checkpoint.step)
         self.committed_positions.update(checkpoint.offsets)
         self.stats.records_in += checkpoint.records_in
         self.stats.records_out += checkpoint.records_out
@@ -411,199 +379,12 @@ class PersistentQuery:
             self._recovered()
 
     def _partitioned(self, records: pa.Table, input_partition: int) -> list[tuple[str, int, pa.Table]]:
-        assert self.sink is not None
         partitions = self.sink.partitions
         if partitions == 1:
             return [(self.sink.topic, 0, records)]
-        if self._encoder is None or self._encoder.key_format is None:
+        if self._encoder.key_format is None:
             return [(self.sink.topic, input_partition % partitions, records)]
         targets = partition_for_keys(records.column("key"), partitions, input_partition % partitions)
         return [
             (self.sink.topic, int(p), records.filter(pa.array(targets == p))) for p in np.unique(targets).tolist()
         ]
-
-
-class Prefetcher:
-    """Polls and decodes ahead of a query's thread (``fetch`` returns the next decoded items, in order);
-    hands them over one by one. An idle fetch (no items) hands over None, so the query can finish its
-    last commit. An exception is handed over too: the query thread raises it and retries."""
-
-    def __init__(self, name: str, fetch: Callable[[], list[Any]]) -> None:
-        self._fetch = fetch
-        self._items: queue.Queue[Any] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"decode-{name}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                items = self._fetch()
-                if not items:
-                    self._put(None)
-                for item in items:
-                    self._put(item)
-        except BaseException as exc:  # handed to the query thread, which retries
-            self._put(_Raised(exc))
-
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self._items.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def get(self) -> Any:
-        try:
-            item = self._items.get(timeout=POLL_TIMEOUT_S)
-        except queue.Empty:
-            return None
-        if isinstance(item, _Raised):
-            raise item.exc
-        return item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
-@dataclass(frozen=True)
-class _Raised:
-    exc: BaseException
-
-
-def batch_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callable[[Fetched], Any],
-                  max_bytes: int) -> Callable[[], list[Any]]:
-    """One poll of ``positions`` (moved on as batches come), each batch decoded: ``(fetched, decode(fetched))``."""
-    positions = dict(positions)
-
-    def fetch() -> list[Any]:
-        items = []
-        for fetched in log.poll(positions, max_records=MAX_POLL_RECORDS, max_bytes=max_bytes,
-                                timeout_s=POLL_TIMEOUT_S):
-            positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-            items.append((fetched, decode(fetched)))
-        return items
-
-    return fetch
-
-
-#: A push query's work on one decoded batch: the rows to show (``o0``... and, optionally, ``__having``).
-PushStep = Callable[[duckdb.DuckDBPyConnection, Fetched, pa.Table], "pa.Table | None"]
-
-
-class RowStream:
-    """The reading side of a push query: rows a worker thread puts on ``_rows``, None at the end."""
-
-    _rows: queue.Queue[list[object] | BaseException | None]
-
-    def rows(self, timeout_s: float | None = None) -> Iterator[list[object]]:
-        """Rows as they arrive; ends at LIMIT, on close, or after ``timeout_s`` without a row."""
-        while True:
-            try:
-                item = self._rows.get(timeout=timeout_s)
-            except queue.Empty:
-                return
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __iter__(self) -> Iterator[list[object]]:
-        return self.rows()
-
-
-class PushQuery(RowStream):
-    """A transient SELECT ... EMIT CHANGES: rows go to the caller until LIMIT or close.
-
-    ``steps`` (prepare, step) is what runs per batch; by default the stateless
-    plan's SQL (an aggregation brings its own state, see ``engine/aggregate.py``).
-    Rows whose ``__having`` is false (a table's deleted row, a group failing
-    HAVING) are not shown.
-    """
-
-    def __init__(self, query_id: str, plan: Any, log: Log, *, offset_reset: str,
-                 on_close: Callable[[PushQuery], None] | None = None,
-                 steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], PushStep] | None = None,
-                 processing_log_topic: str | None = None) -> None:
-        self._prepare, self._step = steps if steps is not None else ((lambda con: None), self._select)
-        #: Where records this query could not process are logged (ksqlDB logs transient queries' too).
-        self.processing_log_topic = processing_log_topic
-        self._errors: list[ProcessingError] = []
-        self.id = query_id
-        self.plan = plan
-        self.log = log
-        self.columns = [o.name for o in plan.outputs]
-        self.types = [o.type for o in plan.outputs]
-        self.limit = plan.limit
-        self._rows: queue.Queue[list[object] | BaseException | None] = queue.Queue(maxsize=100_000)
-        self._stop = threading.Event()
-        self._decoder = SourceDecoder(plan.source, plan.inputs)
-        self._on_close = on_close
-        self.positions = start_positions(log, plan.source.topic, None, offset_reset)
-        self._thread = threading.Thread(target=self._run, name=f"push-{query_id}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        con = new_connection()
-        sent = 0
-        try:
-            self._prepare(con)
-            while not self._stop.is_set():
-                for fetched in self.log.poll(self.positions, max_records=MAX_POLL_RECORDS, max_bytes=MAX_POLL_BYTES,
-                                             timeout_s=POLL_TIMEOUT_S):
-                    self.positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-                    src, errors = self._decoder.decode(fetched)
-                    self._errors.extend(errors)
-                    result = self._step(con, fetched, src) if src.num_rows else None
-                    self._log_errors()
-                    if result is None:
-                        continue
-                    if "__having" in result.column_names:
-                        result = result.filter(pc.fill_null(result.column("__having"), False))
-                    names = [f"o{i}" for i in range(len(self.columns))]
-                    for row in result.select(names).to_pylist():
-                        self._put([row[name] for name in names])
-                        sent += 1
-                        if self.limit is not None and sent >= self.limit:
-                            return
-        except BaseException as exc:  # handed to the reader
-            self._put(exc)
-        finally:
-            con.close()
-            self._put(None)
-
-    def _select(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table) -> pa.Table | None:
-        """A stateless push query's step: the plan's SQL over the batch (failing records are logged)."""
-        result, errors = run_plan(con, self.plan.sql, src, fetched)
-        self._errors.extend(errors)
-        return result
-
-    def _log_errors(self) -> None:
-        """The records this push query could not process, to the processing log (best effort: no transaction
-        holds a push query's output)."""
-        errors, self._errors = self._errors, []
-        if not errors or self.processing_log_topic is None:
-            return
-        try:
-            self.log.append(self.processing_log_topic, 0, processing_log.entries_table(self.id, errors))
-        except Exception:  # noqa: BLE001 - a push query shows rows even when the log cannot take entries
-            logger.warning("push query %s: %d processing-log entries not written", self.id, len(errors),
-                           exc_info=True)
-
-    def _put(self, item: list[object] | BaseException | None) -> None:
-        while not self._stop.is_set() or item is None:
-            try:
-                self._rows.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                if item is None and self._stop.is_set():
-                    return
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if self._on_close is not None:
-            self._on_close(self)

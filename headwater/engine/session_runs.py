@@ -3,7 +3,7 @@
 With caching off, Kafka Streams emits for every record a tombstone for each
 session the record merged with, then the merged session. In general that is
 sequential (a late record may bridge two sessions), so the operator applies a
-batch in rounds (``AggregateQuery._sessions_per_record``). But for most keys
+batch in rounds (``AggregateOperator._sessions_per_record``). But for most keys
 the batch's records simply extend the key's newest stored session or start
 new ones after it: each record lies within the gap of the session being built
 (possibly a little before its start, a little disorder), and a record more
@@ -20,20 +20,31 @@ otherwise its records go to the rounds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from headwater.engine.state import run
+from headwater.engine.state import KeyedStore, run
+from headwater.sql.aggregate_planner import AggregatePlan
 
-if TYPE_CHECKING:
-    from headwater.engine.aggregate import AggregateQuery
+
+class SessionAggregation(Protocol):
+    """What the session-run pass needs of the aggregation operator (``engine/aggregate.py``)."""
+
+    plan: AggregatePlan
+    groups: list[str]
+    state_cols: list[list[str]]
+    store: KeyedStore
+
+    def render(self, template: str, j: int, **extra: str) -> str: ...
+
+    def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table: ...
 
 
 def session_runs(
-    query: AggregateQuery, con: duckdb.DuckDBPyConnection
+    query: SessionAggregation, con: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Table | None, np.ndarray | None, pa.Table | None, pa.Table]:
     """Apply the records of ``b`` whose keys qualify; update the state.
 
@@ -41,7 +52,7 @@ def session_runs(
     touched, the records of ``b`` left for the rounds).
     """
     gap = query.plan.window.gap_ms  # type: ignore[union-attr]
-    groups = query._groups
+    groups = query.groups
     g = ", ".join(groups)
     eq = " AND ".join(f"b.{c} = l.{c}" for c in groups)
     seg_w = f"(PARTITION BY {g}, __seg ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
@@ -83,14 +94,14 @@ def session_runs(
 
     running, merged_running, partials, merged_partials = [], [], [], []
     for j, agg in enumerate(query.plan.aggregates):
-        names = query._state_cols[j]
-        running += [f"{query._render(t, j, w=seg_w)} AS __r_{j}_{m}" for m, t in enumerate(agg.running)]
-        partials += [f"{query._render(t, j)} AS __p_{j}_{m}" for m, t in enumerate(agg.partial)]
+        names = query.state_cols[j]
+        running += [f"{query.render(t, j, w=seg_w)} AS __r_{j}_{m}" for m, t in enumerate(agg.running)]
+        partials += [f"{query.render(t, j)} AS __p_{j}_{m}" for m, t in enumerate(agg.partial)]
         merged_running += [
-            f"{query._render(t, j, **{f'n{x}': f'r.__r_{j}_{x}' for x in range(len(names))})} AS {names[m]}"
+            f"{query.render(t, j, **{f'n{x}': f'r.__r_{j}_{x}' for x in range(len(names))})} AS {names[m]}"
             for m, t in enumerate(agg.merge)]
         merged_partials += [
-            f"{query._render(t, j, **{f'n{x}': f'r.__p_{j}_{x}' for x in range(len(names))})} AS {names[m]}"
+            f"{query.render(t, j, **{f'n{x}': f'r.__p_{j}_{x}' for x in range(len(names))})} AS {names[m]}"
             for m, t in enumerate(agg.merge)]
     on_l = " AND ".join(f"r.{c} = s.{c}" for c in groups)
     rg = ", ".join(f"r.{c}" for c in groups)
@@ -108,11 +119,11 @@ def session_runs(
     run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
     ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
     seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
-    out = query._post(con, "SELECT * FROM __both", order=order)
+    out = query.post(con, "SELECT * FROM __both", order=order)
     having = np.asarray(out.column("__having").fill_null(False), dtype=bool) & (kinds == 1)
     out = out.set_column(out.column_names.index("__having"), "__having", pa.array(having))
     # State: each segment's final session; the stored session it extended goes if its start moved.
-    state_names = [n for names in query._state_cols for n in names]
+    state_names = [n for names in query.state_cols for n in names]
     changed = con.sql(
         f"SELECT {rg}, r.ws, r.we, {', '.join(merged_partials)}, r.we AS __ts, false AS __emitted FROM "
         f"(SELECT {g}, __seg, min(__cur_ws) AS ws, max(__cur_we) AS we, {', '.join(partials)} FROM __fw "

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.aggregate import AggregateQuery
+from headwater.engine.aggregate import AggregateOperator
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.state import KeyedStore, run
 from headwater.log import Fetched
@@ -45,8 +45,9 @@ from headwater.log import Fetched
 _PRIOR = b"prior"
 
 
-class TableAggregateQuery(AggregateQuery):
-    """A CTAS with GROUP BY over a TABLE source: see the module docstring."""
+class TableAggregateOperator(AggregateOperator):
+    """GROUP BY over a TABLE source: see the module docstring. owns: ``state`` (as the stream
+    aggregation) and ``prior``, each live row's contribution by table key; both are changelogged."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,7 +62,7 @@ class TableAggregateQuery(AggregateQuery):
     # -- state ------------------------------------------------------------------------------
     def _ensure_prior(self, con: duckdb.DuckDBPyConnection, like: pa.Table) -> None:
         """``prior`` takes the column types of the first rows it sees (the pre relation's, or a restored chunk's)."""
-        self.prior.define(con, like.select(self._keys + self._groups + self._args))
+        self.prior.define(con, like.select(self._keys + self.groups + self._args))
 
     def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
                       headers: dict[str, bytes]) -> dict[int, int] | None:
@@ -109,13 +110,13 @@ class TableAggregateQuery(AggregateQuery):
         if shown:
             out = pa.concat_tables(shown)
             outputs.append(out.take(pc.sort_indices(pa.chunked_array(seqs))) if len(shown) > 1 else out)
-        return outputs, _latest_per_group(changed, self._groups), None
+        return outputs, _latest_per_group(changed, self.groups), None
 
     def _drop_null_groups_of_rows(self, pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
         """A live row whose group has a null column joins no group (logged, as for a stream): it only leaves its old one."""
         contrib = np.asarray(pre.column("__contrib").fill_null(False), dtype=bool)
         nulls = np.zeros(pre.num_rows, dtype=bool)
-        for g in self._groups:
+        for g in self.groups:
             nulls |= np.asarray(pre.column(g).is_null(), dtype=bool)
         bad = contrib & nulls
         if bad.any():
@@ -136,7 +137,7 @@ class TableAggregateQuery(AggregateQuery):
         then exact. Most batches need one round; rounds run for all groups at once.
         """
         keys = ", ".join(self._keys)
-        cols = self._groups + self._args
+        cols = self.groups + self._args
         lags = ", ".join(f"lag({c}) OVER kw AS __p_{c}" for c in ["__contrib", *cols])
         on = " AND ".join(f"c.{k} = p.{k}" for k in self._keys)
         prior = ", ".join(
@@ -149,15 +150,15 @@ class TableAggregateQuery(AggregateQuery):
               f"LEFT JOIN prior p ON {on}")
         old = ", ".join(f"__o_{c} AS {c}" for c in cols)
         new = ", ".join(cols)
-        groups = ", ".join(self._groups)
-        eq = " AND ".join(f"e.{g} = s.{g}" for g in self._groups)
+        groups = ", ".join(self.groups)
+        eq = " AND ".join(f"e.{g} = s.{g}" for g in self.groups)
         # A new round starts at a retraction that follows an addition of the same group. The output
         # timestamp is the newest so far of the group (Kafka Streams: max(record, aggregate)).
         run(con,
               f"CREATE OR REPLACE TEMP TABLE __ev AS SELECT e.* EXCLUDE (__start), "
-              f"sum(__start) OVER (PARTITION BY {', '.join('e.' + g for g in self._groups)} ORDER BY e.__offset "
+              f"sum(__start) OVER (PARTITION BY {', '.join('e.' + g for g in self.groups)} ORDER BY e.__offset "
               f"ROWS UNBOUNDED PRECEDING) AS __round, greatest(s.__ts, max(e.__ts) OVER (PARTITION BY "
-              f"{', '.join('e.' + g for g in self._groups)} ORDER BY e.__offset ROWS UNBOUNDED PRECEDING)) AS __out_ts "
+              f"{', '.join('e.' + g for g in self.groups)} ORDER BY e.__offset ROWS UNBOUNDED PRECEDING)) AS __out_ts "
               f"FROM (SELECT *, CASE WHEN NOT __add AND lag(__add) OVER (PARTITION BY {groups} ORDER BY __offset) "
               f"THEN 1 ELSE 0 END AS __start FROM ("
               f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add FROM __chg WHERE __had UNION ALL "
@@ -168,12 +169,12 @@ class TableAggregateQuery(AggregateQuery):
 
     def _states(self, kind: str, prefix: str) -> list[str]:
         """Each aggregate's ``kind`` templates (partial or running) as columns ``{prefix}_{j}_{m}``."""
-        window = f"(PARTITION BY {', '.join(self._groups)} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING " \
+        window = f"(PARTITION BY {', '.join(self.groups)} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING " \
                  "AND CURRENT ROW)"
         out = []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(getattr(agg, kind)):
-                out.append(f"{self._render(template, j, w=window)} AS {prefix}_{j}_{m}")
+                out.append(f"{self.render(template, j, w=window)} AS {prefix}_{j}_{m}")
         return out
 
     def _combined(self, stored: str, added: str, retracted: str) -> list[str]:
@@ -181,7 +182,7 @@ class TableAggregateQuery(AggregateQuery):
         out = []
         for j, agg in enumerate(self.plan.aggregates):
             assert agg.undo is not None  # the planner refuses table aggregates without undo
-            names = self._state_cols[j]
+            names = self.state_cols[j]
             args = self.plan.agg_args[j]
             undone = [
                 template.format(*args, **{f"o{m}": f"{stored}.{n}" for m, n in enumerate(names)},
@@ -197,15 +198,15 @@ class TableAggregateQuery(AggregateQuery):
 
     def _running_changes(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Array]:
         """EMIT CHANGES for this round's events: the group's aggregate after each, and each one's sequence."""
-        groups = ", ".join(self._groups)
-        eq = " AND ".join(f"e.{g} = {{x}}.{g}" for g in self._groups)
+        groups = ", ".join(self.groups)
+        eq = " AND ".join(f"e.{g} = {{x}}.{g}" for g in self.groups)
         adds = ", ".join(self._states("running", "ra"))
         rems = ", ".join(self._states("running", "rr"))
         states = self._combined("s", "a.ra", "r.rr")
-        results = [f"{self._render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
+        results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
         sql = (
             f"SELECT {groups}, ws, we, __ts, __offset, {', '.join(results)} FROM ("
-            f"SELECT {', '.join('e.' + g for g in self._groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, "
+            f"SELECT {', '.join('e.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, "
             f"e.__out_ts AS __ts, e.__offset, {', '.join(states)} FROM __evk e "
             f"ASOF LEFT JOIN (SELECT {groups}, __offset, {adds} FROM __evk WHERE __add) a "
             f"ON {eq.format(x='a')} AND e.__offset >= a.__offset "
@@ -222,14 +223,14 @@ class TableAggregateQuery(AggregateQuery):
 
     def _merge_events(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
         """Fold this round's events into the state; return the changed state rows."""
-        groups = ", ".join(self._groups)
+        groups = ", ".join(self.groups)
         using = f"USING ({groups})"
         adds = ", ".join(self._states("partial", "pa"))
         rems = ", ".join(self._states("partial", "pr"))
         states = self._combined("s", "a.pa", "r.pr")
-        eq = " AND ".join(f"x.{g} = s.{g}" for g in self._groups)
+        eq = " AND ".join(f"x.{g} = s.{g}" for g in self.groups)
         changed = con.sql(
-            f"SELECT {', '.join('x.' + g for g in self._groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, {', '.join(states)}, "
+            f"SELECT {', '.join('x.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, {', '.join(states)}, "
             f"greatest(s.__ts, x.__ts) AS __ts, false AS __emitted FROM "
             f"(SELECT {groups}, max(__ts) AS __ts FROM __evk GROUP BY {groups}) x "
             f"LEFT JOIN (SELECT {groups}, {adds} FROM __evk WHERE __add GROUP BY {groups}) a {using} "
@@ -244,7 +245,7 @@ class TableAggregateQuery(AggregateQuery):
     def _update_prior(self, con: duckdb.DuckDBPyConnection) -> None:
         """The last change of each key decides its prior row: kept when it contributes, deleted otherwise."""
         keys = ", ".join(self._keys)
-        cols = ", ".join(self._keys + self._groups + self._args)
+        cols = ", ".join(self._keys + self.groups + self._args)
         last = f"(SELECT * FROM __chg QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __offset DESC) = 1)"
         live = con.sql(f"SELECT {cols} FROM {last} WHERE __contrib").to_arrow_table()
         gone = con.sql(f"SELECT {keys} FROM {last} WHERE NOT __contrib").to_arrow_table()

@@ -18,6 +18,8 @@ from headwater.log.base import (
     TopicInfo,
     TopicPartition,
 )
+from headwater.log.embedded import EmbeddedLog
+from headwater.log.kafka import KafkaLog
 
 DEFAULT_LOG_URL = "./headwater-data"
 
@@ -39,9 +41,5 @@ __all__ = [
 def open_log(url: str = DEFAULT_LOG_URL) -> Log:
     """Open the log at ``url`` (a directory path, file://path, or kafka://host:port)."""
     if url.startswith("kafka://"):
-        from headwater.log.kafka import KafkaLog
-
         return KafkaLog(url)
-    from headwater.log.embedded import EmbeddedLog
-
     return EmbeddedLog(url.removeprefix("file://"))

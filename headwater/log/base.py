@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import InvalidTopicConfigError, UnknownPartitionError
+from headwater.log.partitioner import partition_for_keys
 
 HEADER_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))
 
@@ -408,8 +409,6 @@ class Log(ABC):
         Kafka agree); records without a key go, per call, to one partition
         chosen round-robin (Kafka's sticky partitioner).
         """
-        from headwater.log.partitioner import partition_for_keys
-
         table = to_append_table(records)
         partitions = self.describe_topic(topic).partitions
         if partitions == 1 or table.num_rows == 0:

@@ -20,8 +20,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -31,10 +35,18 @@ from headwater.log.diskio import disk_error, write_all
 from headwater.log.metadb import BatchRow, TopicRow
 from headwater.log.segment import encode_frame, segment_name
 
-if TYPE_CHECKING:
-    from headwater.log.embedded import EmbeddedLog
-
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LogAccess:
+    """What the cleaner needs of the embedded log (which hands it over): its partition directories,
+    its index (read, and written in one transaction) and its stored batches."""
+
+    partition_dir: Callable[[TopicRow, int], str]
+    query: Callable[..., list[tuple[Any, ...]]]
+    write_tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    load: Callable[[TopicRow, int, BatchRow], pa.RecordBatch]
 
 
 class _Segment(NamedTuple):
@@ -45,13 +57,13 @@ class _Segment(NamedTuple):
     size: int
 
 
-def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int, *, compact: bool = True) -> None:
+def clean_partition(log: LogAccess, topic: TopicRow, partition: int, *, compact: bool = True) -> None:
     """One cleaner pass over one partition; skipped if another process is cleaning it.
 
     ``compact`` False: retention only (a damaged partition is not rewritten,
     but its old segments still go, damaged ones included, so it never fills the disk).
     """
-    directory = log._partition_dir(topic, partition)
+    directory = log.partition_dir(topic, partition)
     if not os.path.isdir(directory):
         return
     fd = os.open(os.path.join(directory, "clean.lock"), os.O_RDWR | os.O_CREAT, 0o644)
@@ -70,8 +82,8 @@ def clean_partition(log: EmbeddedLog, topic: TopicRow, partition: int, *, compac
         os.close(fd)
 
 
-def _segments(log: EmbeddedLog, topic: TopicRow, partition: int) -> list[_Segment]:
-    rows = log._query(
+def _segments(log: LogAccess, topic: TopicRow, partition: int) -> list[_Segment]:
+    rows = log.query(
         "SELECT segment, MIN(base_offset), MAX(last_offset), MAX(max_ts), SUM(size) FROM batches "
         "WHERE topic_id = ? AND partition = ? GROUP BY segment ORDER BY MIN(base_offset)",
         (topic.id, partition),
@@ -79,7 +91,7 @@ def _segments(log: EmbeddedLog, topic: TopicRow, partition: int) -> list[_Segmen
     return [_Segment(*row) for row in rows]
 
 
-def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
+def _apply_retention(log: LogAccess, topic: TopicRow, partition: int, now: int) -> None:
     segments = _segments(log, topic, partition)
     closed = segments[:-1]
     retention_ms = int(topic.setting("retention.ms"))
@@ -96,7 +108,7 @@ def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int
     if not doomed:
         return
     new_start = segments[len(doomed)].base_offset
-    with log._write_tx() as db:
+    with log.write_tx() as db:
         for segment in doomed:
             db.execute(
                 "DELETE FROM batches WHERE topic_id = ? AND partition = ? AND segment = ?",
@@ -106,7 +118,7 @@ def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int
             "UPDATE partitions SET log_start = MAX(log_start, ?) WHERE topic_id = ? AND partition = ?",
             (new_start, topic.id, partition),
         )
-    directory = log._partition_dir(topic, partition)
+    directory = log.partition_dir(topic, partition)
     for segment in doomed:
         _unlink(os.path.join(directory, segment.name))
     logger.info(
@@ -115,7 +127,7 @@ def _apply_retention(log: EmbeddedLog, topic: TopicRow, partition: int, now: int
     )
 
 
-def _compact(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> None:
+def _compact(log: LogAccess, topic: TopicRow, partition: int, now: int) -> None:
 
     closed = _segments(log, topic, partition)[:-1]
     if not closed:
@@ -123,19 +135,19 @@ def _compact(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> Non
     names = [s.name for s in closed]
     rows = [
         BatchRow(*row)
-        for row in log._query(
+        for row in log.query(
             "SELECT base_offset, last_offset, count, max_ts, segment, position, size FROM batches "
             f"WHERE topic_id = ? AND partition = ? AND segment IN ({','.join('?' * len(names))}) "
             "ORDER BY base_offset",
             (topic.id, partition, *names),
         )
     ]
-    batches = [(row, log._load(topic, partition, row)) for row in rows]
+    batches = [(row, log.load(topic, partition, row)) for row in rows]
     keys = pa.Table.from_batches([b.select(["offset", "key"]) for _, b in batches])
     latest = keys.group_by("key").aggregate([("offset", "max")]).column("offset_max")
     keep_offsets = np.sort(latest.to_numpy())
     tombstone_horizon = now - int(topic.setting("delete.retention.ms"))
-    directory = log._partition_dir(topic, partition)
+    directory = log.partition_dir(topic, partition)
     for segment in closed:
         seg_batches = [(row, b) for row, b in batches if row.segment == segment.name]
         kept: list[pa.RecordBatch] = []
@@ -157,7 +169,7 @@ def _compact(log: EmbeddedLog, topic: TopicRow, partition: int, now: int) -> Non
         generation = _generation(segment.name) + 1
         new_name = segment_name(segment.base_offset, generation)
         new_rows = _write_segment(os.path.join(directory, new_name), kept, new_name) if kept else []
-        with log._write_tx() as db:
+        with log.write_tx() as db:
             db.execute(
                 "DELETE FROM batches WHERE topic_id = ? AND partition = ? AND segment = ?",
                 (topic.id, partition, segment.name),

@@ -62,7 +62,7 @@ from headwater.errors import (
     UnknownTopicError,
 )
 from headwater.log import epochs, notify
-from headwater.log.cleaner import clean_partition
+from headwater.log.cleaner import LogAccess, clean_partition
 from headwater.log.ownership import ServiceLock
 from headwater.log.base import (
     RECORD_SCHEMA,
@@ -163,6 +163,7 @@ class EmbeddedLog(Log):
         self.problems: dict[tuple[str, int], str] = self._damage.problems
         self._meta = MetaDb(self.root, _SCHEMA + ";" + epochs.SCHEMA)
         self._recovery = Recovery(self._meta, self._damage, self._partition_dir)
+        self._cleaner_access = LogAccess(self._partition_dir, self._query, self._write_tx, self._load)
         self._writers = epochs.Writers(self.init_transactions)
         self._open_check()
         self._cleaner_stop = threading.Event()
@@ -720,7 +721,7 @@ class EmbeddedLog(Log):
             topic = _Topic(topic_id, name, partitions, orjson.loads(config))
             for p in range(partitions):
                 damaged = self._damage.partition_damaged(topic_id, p)
-                clean_partition(self, topic, p, compact=not damaged)  # never rewrite damaged files
+                clean_partition(self._cleaner_access, topic, p, compact=not damaged)  # never rewrite damaged files
                 if damaged:
                     self._damage.trim(topic_id, name, p, self._bounds(topic, p)[0])
 

@@ -109,6 +109,9 @@ class _Transactor:
     transactional_id: str
     producer: ck.Producer | None = None  # None: start one (fencing older ones) before the next transaction
     fenced: ProducerFencedError | None = None  # set: refuse transactions until init_transactions
+    #: Why the last producer was dropped (a failure that was no fencing); the next transaction says so
+    #: when it starts the replacement.
+    lost: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -138,7 +141,7 @@ class Transactions:
             for lock in locks:
                 held.enter_context(lock)
             with self._failing(transactor) as step:
-                producer = transactor.producer or self._start(transactor)
+                producer = transactor.producer or self._restart(transactor)
                 step.append("begin")
                 producer.begin_transaction()
                 step.append("produce")
@@ -180,6 +183,18 @@ class Transactions:
                 raise LogClosedError(f"log: {self._url} is closed")
             return self._transactors.setdefault(transactional_id, _Transactor(transactional_id))
 
+    def _restart(self, transactor: _Transactor) -> ck.Producer:
+        """The producer that replaces a dropped one. Safe: ``init_transactions`` with the same id bumps the
+        epoch, so the broker aborts whatever the dropped producer left open and refuses its late writes
+        (Kafka's transactional/idempotent producer contract); the caller retries from committed offsets."""
+        if transactor.lost is not None:
+            logger.warning("log: %s: starting a new transactional producer for %r (the previous one was dropped: "
+                           "%s); its open transaction, if any, is aborted by the broker", self._url,
+                           transactor.transactional_id, transactor.lost)
+        producer = self._start(transactor)
+        transactor.lost = None
+        return producer
+
     def _start(self, transactor: _Transactor) -> ck.Producer:
         conf = {**PRODUCER_CONF, **self._settings, "transactional.id": transactor.transactional_id}
         producer = ck.Producer(conf)
@@ -201,7 +216,7 @@ class Transactions:
             raise LogError(f"log: {self._url}: transaction of {transactor.transactional_id!r} failed at "
                            f"{step[-1]}: {error.str()}; {outcome}") from exc
         except (SystemError, RuntimeError) as exc:  # confluent-kafka's delivery path after a fatal error
-            transactor.producer = None
+            self._drop(transactor, f"{type(exc).__name__}: {exc}")
             raise LogError(f"log: {self._url}: transaction of {transactor.transactional_id!r} failed at "
                            f"{step[-1]}: {exc}; the producer was dropped") from exc
 
@@ -220,10 +235,25 @@ class Transactions:
             except ck.KafkaException as exc:
                 logger.warning("log: aborting the transaction of %r failed: %s", transactor.transactional_id,
                                exc.args[0].str())
-        transactor.producer = None  # unusable: the next transaction starts a new producer
+        self._drop(transactor, error.str())  # unusable: the next transaction starts a new producer
         if unknown:
             return "whether it committed is unknown"
         return "the producer failed: nothing of the transaction was committed"
+
+    def drop(self, transactional_id: str, reason: str) -> None:
+        """Forget the producer of ``transactional_id`` after a failure that is no fencing (ERROR, with the
+        reason); the next transaction starts a new one, which fences and aborts the dropped one's."""
+        transactor = self._transactor(transactional_id)
+        with transactor.lock:
+            self._drop(transactor, reason)
+
+    def _drop(self, transactor: _Transactor, reason: str) -> None:
+        """A producer failed for a reason that is no fencing: say so (ERROR, with the reason) and drop it."""
+        if transactor.producer is not None:
+            logger.error("log: %s: the transactional producer of %r failed and is dropped: %s; the next "
+                         "transaction starts a new one", self._url, transactor.transactional_id, reason)
+        transactor.producer = None
+        transactor.lost = reason
 
     def close(self) -> None:
         """Drop every producer; a transaction in progress finishes first."""

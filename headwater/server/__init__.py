@@ -5,7 +5,8 @@ API, the Kafka Connect REST API and Prometheus metrics. ``create_app`` builds
 it; ``headwater up`` runs it with uvicorn.
 """
 
-from headwater.server.app import ServerState, create_app
+from headwater.server.app import create_app
+from headwater.server.state import ServerState
 from headwater.server.config import ServerConfig
 
 __all__ = ["ServerConfig", "ServerState", "create_app"]

@@ -19,10 +19,8 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,36 +29,22 @@ from starlette.routing import BaseRoute
 
 from headwater.connect.policy import ConnectPolicy
 from headwater.log import Log, open_log
+from headwater.server import collector, connect, ksql, metrics, proxy, topics
 from headwater.server.config import ServerConfig
 from headwater.server.guard import Guard, error_body
 from headwater.server.memory import MemoryTrimmer, NoteActivity
+from headwater.server.state import ServerState
 from headwater.session import Session
+from headwater.ui import routes as ui
 
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ServerState:
-    config: ServerConfig
-    log: Log
-    session: Session
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    #: Set by the connect module when it starts its runtime.
-    connect: Any = None
-    #: Objects with a ``close()`` to call when the app shuts down (runtimes, background writers).
-    closers: list[Any] = field(default_factory=list)
-
-    def close(self) -> None:
-        for closer in reversed(self.closers):
-            closer.close()
-        self.closers.clear()
-
-
 def _route_modules() -> list[Any]:
-    from headwater.server import collector, connect, ksql, metrics, topics
-
-    return [collector, ksql, topics, connect, metrics]
+    # The UI first: its GET / (the landing page for browsers, a redirect to /info for API clients, as ksqlDB
+    # answered before) must come before Connect's GET / (which ksql's redirect used to shadow).
+    return [ui, collector, ksql, topics, connect, metrics]
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:
@@ -80,8 +64,6 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
     if config.role == "collector":
         if not config.primary_url:
             raise ValueError("server: a collector worker needs primary_url")
-        from headwater.server import collector, proxy
-
         session = None
         # No session here on purpose: queries and connectors run once, in the primary.
         state = ServerState(config=config, log=opened, session=None)  # type: ignore[arg-type]

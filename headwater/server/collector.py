@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.dedupe import MessageIdIndex
 from headwater.server.event_writer import DeadLetter, EventWriter, Submission
 from headwater.server.http import BodyTooLarge, read_body

@@ -57,6 +57,9 @@ class ServerConfig:
     #: a private port) or "collector" (collector only; forwards the rest to ``primary_url``).
     role: str = "all"
     primary_url: str | None = None
+    #: A folder of dashboard files (<id>.yaml, ``headwater up --dashboards DIR``); PUT /dashboards writes there.
+    #: None: dashboards saved over the API go to dashboards/ beside the embedded log's data.
+    dashboards_dir: str | None = None
 
     def key_roles(self) -> dict[str, str]:
         """Every configured API key and its role ("admin" or "read"); empty: the APIs are open."""

@@ -25,7 +25,7 @@ from headwater.connect.runtime import ConnectRequestError, ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.connect.transforms import PREDICATES, TRANSFORMS
 from headwater.connect.validation import config_infos, config_keys
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 
 Handler = Callable[[Request], Awaitable[Response]]

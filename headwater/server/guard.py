@@ -20,7 +20,9 @@ and the health checks:
   the password of HTTP Basic, as the ksql CLI sends it) of the right role:
   ``read`` keys may GET and run queries, ``admin`` keys may do everything.
   ``/ksql`` lets a read key through and checks each statement
-  (:func:`request_role`).
+  (:func:`request_role`). GETs of the web UI's pages and files (``/`` and
+  ``/ui/...`` but ``/ui/api/...``) need no key: they carry no data, their
+  scripts call the APIs with one.
 
 Refusals are JSON in the shape of the API asked (ksqlDB's ``generic_error``
 on its paths, ``{"error_code", "message"}`` elsewhere).
@@ -48,6 +50,10 @@ _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 _PUBLIC = frozenset({"/healthcheck", "/ksql/healthcheck", "/js/headwater.js"})
 #: Answered without a key (still behind the Host and Origin checks): ksqlDB clients probe /info first.
 _KEYLESS = frozenset({"/info", "/"})
+#: The UI's pages and static files (GET only): shells without data, whose scripts call the APIs with a key.
+#: The UI's own JSON lives under /ui/api/ and needs a key like every API.
+_KEYLESS_PAGES = "/ui/"
+_KEYED_UI = "/ui/api/"
 _KSQL_PATHS = ("/ksql", "/query", "/query-stream", "/close-query", "/info", "/status")
 #: POSTs that only read: queries (and closing one's own push query). /ksql checks each statement.
 _READ_POSTS = frozenset({"/query", "/query-stream", "/close-query", "/ksql"})
@@ -162,7 +168,10 @@ class Guard:
         return self._authorize(scope, headers, method)
 
     def _authorize(self, scope: Scope, headers: Headers, method: str) -> tuple[int, str] | None:
-        if not self.roles or scope["path"] in _KEYLESS:
+        path = scope["path"]
+        if not self.roles or path in _KEYLESS:
+            return None
+        if method in ("GET", "HEAD") and path.startswith(_KEYLESS_PAGES) and not path.startswith(_KEYED_UI):
             return None
         given = presented_key(headers)
         if given is None:

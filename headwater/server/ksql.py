@@ -24,17 +24,17 @@ from typing import Any
 
 from anyio import to_thread
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from headwater import __version__ as headwater_version
 from headwater.errors import HeadwaterError
 from headwater.server import ksql_inserts, ksql_query
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
-    FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, read_request,
-    response_media_type, statement_error,
+    FORBIDDEN, NOT_FOUND, QUERY_ENDPOINT, KsqlHttpError, KsqlRequest, RequestCounter, dumps, error_position,
+    read_request, response_media_type, statement_error,
 )
 from headwater.session import Session
 from headwater.sql import ast
@@ -87,7 +87,7 @@ def run_statements(session: Session, request: KsqlRequest, statuses: CommandStat
     try:
         pieces = split_statements(request.text)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), request.text) from None
+        raise statement_error(str(exc), request.text, position=error_position(exc)) from None
     for piece in pieces:
         try:
             text = substitute_variables(piece.text, variables, piece.line, piece.column)
@@ -122,7 +122,7 @@ def run_statements(session: Session, request: KsqlRequest, statuses: CommandStat
         except KsqlHttpError:
             raise
         except HeadwaterError as exc:
-            raise statement_error(str(exc), piece.text.strip(), done) from None
+            raise statement_error(str(exc), piece.text.strip(), done, position=error_position(exc)) from None
     return done
 
 
@@ -175,9 +175,6 @@ def routes(state: ServerState) -> list[BaseRoute]:
         return Response(dumps({"status": found["status"], "message": found["message"]}),
                         media_type=response_media_type(request))
 
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/info", status_code=307)
-
     wrap = counter.wrap
     return [
         Route("/ksql", wrap("ksql", ksql), methods=["POST"]),
@@ -185,7 +182,6 @@ def routes(state: ServerState) -> list[BaseRoute]:
         Route("/ksql/healthcheck", wrap("healthcheck", healthcheck), methods=["GET"]),
         Route("/status", wrap("status", status_all), methods=["GET"]),
         Route("/status/{type}/{entity}/{action}", wrap("status", status_one), methods=["GET"]),
-        Route("/", wrap("root", root), methods=["GET"]),
         *ksql_query.routes(state, counter),
         *ksql_inserts.routes(state, counter),
     ]

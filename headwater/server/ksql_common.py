@@ -52,24 +52,36 @@ class KsqlHttpError(Exception):
     """An error answered in ksqlDB's shape; ``statement_text`` makes it a ``statement_error``."""
 
     def __init__(self, status: int, error_code: int, message: str, *, statement_text: str | None = None,
-                 entities: list[dict[str, Any]] | None = None) -> None:
+                 entities: list[dict[str, Any]] | None = None, position: dict[str, int] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
         self.statement_text = statement_text
         self.entities = entities or []
+        self.position = position
 
     def body(self) -> dict[str, Any]:
         if self.statement_text is None:
             return {"@type": "generic_error", "error_code": self.error_code, "message": self.message}
-        return {"@type": "statement_error", "error_code": self.error_code, "message": self.message,
+        body = {"@type": "statement_error", "error_code": self.error_code, "message": self.message,
                 "statementText": self.statement_text, "entities": self.entities}
+        if self.position is not None:  # Headwater's extra field: where in the request text (the UI marks it)
+            body["position"] = self.position
+        return body
+
+
+def error_position(error: BaseException) -> dict[str, int] | None:
+    """``{"line", "column"}`` (1-based) of a SQL error that knows where it happened, else None."""
+    line, column = getattr(error, "line", 0), getattr(error, "column", 0)
+    if isinstance(line, int) and isinstance(column, int) and line > 0:
+        return {"line": line, "column": max(1, column)}
+    return None
 
 
 def statement_error(message: str, text: str, entities: list[dict[str, Any]] | None = None,
-                    code: int = BAD_STATEMENT) -> KsqlHttpError:
-    return KsqlHttpError(400, code, message, statement_text=text, entities=entities)
+                    code: int = BAD_STATEMENT, position: dict[str, int] | None = None) -> KsqlHttpError:
+    return KsqlHttpError(400, code, message, statement_text=text, entities=entities, position=position)
 
 
 def dumps(value: Any) -> bytes:

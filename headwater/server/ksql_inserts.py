@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from headwater.errors import HeadwaterError
 from headwater.log.partitioner import partition_for_keys
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
     BAD_REQUEST, DELIMITED_MEDIA_TYPE, FORBIDDEN, TOO_LARGE, KsqlHttpError, RequestCounter,

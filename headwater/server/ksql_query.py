@@ -15,7 +15,7 @@ client accepts ``application/json``, the same items as one JSON array.
 A push query's rows are sent as they arrive. Reading rows blocks, so each
 wait (at most :data:`ROW_WAIT_S`) runs in a worker thread; when the client
 disconnects Starlette cancels the response and the ``finally`` closes the
-:class:`~headwater.engine.query.PushQuery` (its thread ends). ``/close-query``
+:class:`~headwater.engine.push.PushQuery` (its thread ends). ``/close-query``
 closes one by id, which ends its response too.
 """
 
@@ -36,14 +36,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from headwater.engine.pull import PullResult
-from headwater.engine.query import PushQuery
+from headwater.engine.push import PushQuery
 from headwater.errors import HeadwaterError, SqlSemanticError
 from headwater.log.printing import print_lines
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.ksql_common import (
     BAD_REQUEST, BAD_STATEMENT, DELIMITED_MEDIA_TYPE, MAX_PUSH, NOT_ACCEPTABLE, SERVER_ERROR, TOO_LARGE, KsqlHttpError, KsqlRequest,
-    RequestCounter, dumps, json_row, read_request, schema_text, statement_error,
+    RequestCounter, dumps, error_position, json_row, read_request, schema_text, statement_error,
 )
 from headwater.session import Session
 from headwater.sql import ast
@@ -98,12 +98,13 @@ class Finished:
     error: str | None = None
 
 
-def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement]:
-    """The one SELECT or PRINT statement of a query request, variables substituted."""
+def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement, tuple[int, int]]:
+    """The one SELECT or PRINT statement of a query request, variables substituted, and where it starts
+    in the request (line, column: errors found later are shifted by it)."""
     try:
         pieces = split_statements(request.text)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), request.text) from None
+        raise statement_error(str(exc), request.text, position=error_position(exc)) from None
     if len(pieces) != 1:
         raise KsqlHttpError(400, BAD_REQUEST, f"Expected exactly one statement (a SELECT or PRINT), got {len(pieces)}.")
     piece = pieces[0]
@@ -111,18 +112,23 @@ def parse_query(request: KsqlRequest) -> tuple[str, ast.Statement]:
         text = substitute_variables(piece.text, request.variables, piece.line, piece.column)
         statement = parse_statement(text, piece.line, piece.column)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), piece.text.strip()) from None
+        raise statement_error(str(exc), piece.text.strip(), position=error_position(exc)) from None
     if not isinstance(statement, (ast.Query, ast.Print)):
         raise statement_error(f"Statement type `{type(statement).__name__}` is not supported on this endpoint: "
                               "send SELECT and PRINT here, everything else to /ksql.", piece.text.strip())
-    return text, statement
+    return text, statement, (piece.line, piece.column)
 
 
-def start_query(session: Session, text: str, statement: ast.Query, properties: dict[str, str]) -> QueryStart:
+def start_query(session: Session, text: str, statement: ast.Query, properties: dict[str, str],
+                at: tuple[int, int] = (1, 1)) -> QueryStart:
     try:
         result = session.query(text, properties)
     except HeadwaterError as exc:
-        raise statement_error(str(exc), text.strip()) from None
+        position = error_position(exc)
+        if position is not None:  # relative to the statement: make it relative to the request
+            position = {"line": position["line"] + at[0] - 1,
+                        "column": position["column"] + (at[1] - 1 if position["line"] == 1 else 0)}
+        raise statement_error(str(exc), text.strip(), position=position) from None
     if isinstance(result, PullResult):
         source = session.catalog.find(statement.from_.name) if isinstance(statement.from_, ast.AliasedRelation) else None
         source_keys = {c.name for c in source.key_columns} if source is not None else set()
@@ -255,18 +261,18 @@ def routes(state: ServerState, counter: RequestCounter) -> list[BaseRoute]:
 
     async def begin(request: Request, text_field: str, properties_field: str) -> tuple[str, ast.Statement, QueryStart | None]:
         body = await read_request(request, state.config, text_field, properties_field)
-        text, statement = parse_query(body)
+        text, statement, at = parse_query(body)
         if isinstance(statement, ast.Print):
             try:
                 await to_thread.run_sync(_check_print, session, statement)
             except HeadwaterError as exc:
-                raise statement_error(str(exc), text.strip()) from None
+                raise statement_error(str(exc), text.strip(), position=error_position(exc)) from None
             return text, statement, None
         assert isinstance(statement, ast.Query)
         if statement.is_push and len(session.push_queries) >= MAX_PUSH_QUERIES:
             raise KsqlHttpError(400, MAX_PUSH, "Not executing query as the maximum number of push queries "
                                 f"({MAX_PUSH_QUERIES}) has been reached.")
-        start = await to_thread.run_sync(start_query, session, text, statement, {**body.properties})
+        start = await to_thread.run_sync(start_query, session, text, statement, {**body.properties}, at)
         return text, statement, start
 
     async def query(request: Request) -> Response:

@@ -21,7 +21,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -35,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from headwater.errors import HeadwaterError
 from headwater.log import TopicPartition
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ class LogAndQueryCollector(Collector):
             records_out.add_metric([query_id], stats.records_out)
             failed.add_metric([query_id], stats.failed)
             late.add_metric([query_id], getattr(query, "late_records", 0))
-            rows = _state_rows(query)
+            rows = query.operator.state_rows()
             if rows is not None:
                 state_rows.add_metric([query_id], rows)
             since.add_metric([query_id], max(0.0, now - stats.last_commit))
@@ -112,22 +111,6 @@ class LogAndQueryCollector(Collector):
             if problem is not None:
                 error.add_metric([query_id, problem.type, problem.message[:300]], 1)
         yield from (records_in, records_out, failed, late, state_rows, since, status, error)
-
-
-def _state_rows(query: Any) -> int | None:
-    """Rows of an aggregate query's state table, read on a cursor of its DuckDB (as pull queries do)."""
-    con = getattr(query, "_con", None)
-    if con is None:
-        return None
-    try:
-        cursor = con.cursor()
-        try:
-            row = cursor.execute("SELECT count(*) FROM state").fetchone()
-        finally:
-            cursor.close()
-    except Exception:  # noqa: BLE001 - the state is being rebuilt; the next scrape sees it
-        return None
-    return int(row[0]) if row else None
 
 
 def scrape_registry(state: ServerState) -> CollectorRegistry:

@@ -40,7 +40,7 @@ from headwater.errors import (
 from headwater.log import Log, Record
 from headwater.log.partitioner import partition_for_keys
 from headwater.connect.store import CONFIG_TOPIC
-from headwater.server.app import ServerState
+from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.http import BodyTooLarge, read_body
 from headwater.server.tracking import EventRejected, parse_time_ms

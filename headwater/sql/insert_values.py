@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -13,18 +13,24 @@ from headwater.errors import SqlSemanticError
 from headwater.formats import duck
 from headwater.log.partitioner import partition_for_keys
 from headwater.sql import ast
-from headwater.sql.catalog import Namespace
+from headwater.log import Log
+from headwater.sql.catalog import Catalog, Namespace
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.functions import install_functions
 from headwater.sql.typing import quote_ident
 
-if TYPE_CHECKING:
-    from headwater.session import Session
+
+
+class InsertTarget(Protocol):
+    """What INSERT VALUES needs of the session: its catalog and its log."""
+
+    catalog: Catalog
+    log: Log
 
 _PSEUDO_ALLOWED = ("ROWTIME",)
 
 
-def insert_values(session: Session, statement: ast.InsertValues) -> None:
+def insert_values(session: InsertTarget, statement: ast.InsertValues) -> None:
     target = session.catalog.get(statement.target, statement.pos)
     if target.is_source:
         raise SqlSemanticError(f"Cannot insert values into read-only {target.kind.value.lower()}: {target.name}",

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from headwater.engine.query import PersistentQuery
 from headwater.errors import SqlSemanticError
+from headwater.log import Log, TopicPartition
 from headwater.sql import ast
 from headwater.sql import entities as ent
-from headwater.sql.catalog import DataSource
+from headwater.sql.catalog import Catalog, DataSource
 from headwater.sql.entities import Entity
+from headwater.sql.functions import describe_function, function_names
 
-if TYPE_CHECKING:
-    from headwater.engine.query import PersistentQuery
-    from headwater.session import Session
+class Inspected(Protocol):
+    """What SHOW, DESCRIBE and EXPLAIN read of the session."""
+
+    catalog: Catalog
+    log: Log
+    properties: dict[str, str]
+    variables: dict[str, str]
+    queries: dict[str, PersistentQuery]
+
+    def plan(self, query: ast.Query, *, sink_name: str | None, timestamp_column: str | None = None) -> Any: ...
 
 
 class Inspector:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Inspected) -> None:
         self.session = session
 
     def entity(self, statement: ast.Statement, text: str, props: dict[str, str]) -> Entity:
@@ -32,8 +42,6 @@ class Inspector:
                 [self.description(s, statement.extended) for s in self.session.catalog if s.is_table == tables],
             )
         if isinstance(statement, ast.DescribeFunction):
-            from headwater.sql.functions import describe_function
-
             return {**describe_function(statement.name, statement.pos), "statementText": text, "warnings": []}
         if isinstance(statement, ast.Explain):
             return self._explain(statement, text)
@@ -64,8 +72,6 @@ class Inspector:
         if kind == "TYPES":
             return session.catalog.types.entity(text)
         if kind == "FUNCTIONS":
-            from headwater.sql.functions import function_names
-
             return {"@type": "function_names", "statementText": text, "functions": function_names(), "warnings": []}
         raise SqlSemanticError(f"SHOW {kind} is not supported yet.", statement.pos)
 
@@ -106,8 +112,6 @@ class Inspector:
 
     def _offset_summaries(self, source: DataSource) -> list[dict[str, Any]]:
         """Per query reading ``source``: its consumer group's committed offsets against the topic's bounds."""
-        from headwater.log import TopicPartition
-
         log = self.session.log
         summaries = []
         for query in self.session.queries.values():

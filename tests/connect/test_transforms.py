@@ -8,7 +8,8 @@ import pytest
 
 from headwater.connect.api import ConnectError
 from headwater.connect.data import ConnectSchema, Field, SinkRecord, SourceRecord
-from headwater.connect.transforms import TransformChain, TransformError
+from headwater.connect.transform_chain import TransformChain
+from headwater.connect.transforms import TransformError
 
 T = "org.apache.kafka.connect.transforms."
 

@@ -18,7 +18,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from headwater.engine.aggregate import AggregateQuery
+from headwater.engine.aggregate import AggregateOperator
+from headwater.engine.query import PersistentQuery
 from headwater.engine.row_codec import FixedRowCodec
 from headwater.engine.state import StoreNotReadyError
 from headwater.log import Record, TopicPartition
@@ -33,9 +34,15 @@ PER_MIN = ("CREATE TABLE per_min AS SELECT userid, COUNT(*) AS n FROM clickstrea
 TOTALS = "CREATE TABLE totals AS SELECT userid, COUNT(*) AS n, SUM(bytes) AS b FROM clickstream GROUP BY userid;"
 
 
-def aggregate(session: Session) -> AggregateQuery:
-    query = next(q for q in session.queries.values() if isinstance(q, AggregateQuery))
+def aggregate(session: Session) -> PersistentQuery:
+    query = next(q for q in session.queries.values() if isinstance(q.operator, AggregateOperator))
     return query
+
+
+def operator(session: Session) -> AggregateOperator:
+    found = aggregate(session).operator
+    assert isinstance(found, AggregateOperator)
+    return found
 
 
 def changelog_records(log: EmbeddedLog, topic: str) -> list[tuple[bytes, bytes | None]]:
@@ -61,11 +68,11 @@ def test_the_changelog_is_compacted_and_keyed_by_state_row(session: Session) -> 
     send(session.log, "clickstream", [(0, {"userid": 1}), (1, {"userid": 2}), (2, {"userid": 1}), (70, {"userid": 1})])
     session.wait_until_processed()
     query = aggregate(session)
-    assert session.log.describe_topic(query.changelog).setting("cleanup.policy") == "compact"
+    assert session.log.describe_topic(query.operator.changelog).setting("cleanup.policy") == "compact"
     keys = FixedRowCodec(["g0", "ws"], ["INTEGER", "BIGINT"])  # both fixed width: packed, not JSON
 
     def latest() -> dict[tuple[int, int], bytes | None]:
-        records = [(k, v) for k, v in changelog_records(session.log, query.changelog) if k.startswith(b"s|")]
+        records = [(k, v) for k, v in changelog_records(session.log, query.operator.changelog) if k.startswith(b"s|")]
         decoded = keys.decode(pa.array([k for k, _ in records], pa.binary()), skip=2).to_pylist()
         return {(d["g0"], d["ws"]): v for d, (_, v) in zip(decoded, records)}
 
@@ -89,7 +96,7 @@ def test_a_restart_loads_the_snapshot_and_replays_only_the_tail(tmp_path: Path) 
     assert os.path.exists(tmp_path / "state" / "CTAS_TOTALS_1" / "meta.json")  # written on stop
     with Session(str(tmp_path)) as s:
         s.wait_until_processed()
-        assert aggregate(s)._changelog_of().restored_records == 0
+        assert operator(s).restored_records == 0
         fill(s.log, 10, start=10)
         s.wait_until_processed()
         rows = sorted(s.query("SELECT * FROM totals;").rows)
@@ -100,10 +107,10 @@ def test_a_restart_loads_the_snapshot_and_replays_only_the_tail(tmp_path: Path) 
         fill(s.log, 5)
         s.wait_until_processed()
         query = aggregate(s)
-        query._finish = lambda con: None  # type: ignore[method-assign]  # as if killed: no snapshot on stop
+        query.operator.finish = lambda con: None  # type: ignore[method-assign]  # as if killed: no snapshot on stop
     with Session(str(tmp_path)) as s:
         s.wait_until_processed()
-        assert 0 < aggregate(s)._changelog_of().restored_records < 100
+        assert 0 < operator(s).restored_records < 100
         rows = sorted(s.query("SELECT * FROM totals;").rows)
     assert rows == sorted([u, 3 + (u < 10) + (u < 5), u * (3 + (u < 10) + (u < 5))] for u in range(2_000))
 
@@ -132,7 +139,7 @@ def test_an_old_format_changelog_still_restores_and_is_migrated(tmp_path: Path, 
         s.execute(CLICKS + "CREATE TABLE totals AS SELECT userid, COUNT(*) AS n FROM clickstream GROUP BY userid;")
         s.wait_until_processed()
         query = aggregate(s)
-        topic, group = query.changelog, query.group
+        topic, group = query.operator.changelog, query.group
     shutil.rmtree(tmp_path / "state", ignore_errors=True)
     log = EmbeddedLog(str(tmp_path))
     log.delete_topic(topic)
@@ -155,7 +162,7 @@ def test_an_old_format_changelog_still_restores_and_is_migrated(tmp_path: Path, 
     assert "old format" in caplog.text
     with Session(str(tmp_path)) as s:  # the snapshot taken at migration covers the old records
         s.wait_until_processed()
-        assert aggregate(s)._changelog_of().restored_records == 0
+        assert operator(s).restored_records == 0
         fill(s.log, 2)
         s.wait_until_processed()
         assert sorted(s.query("SELECT * FROM totals;").rows) == [[0, 3], [1, 3], [2, 3], [3, 1]]
@@ -216,7 +223,7 @@ def test_pull_queries_during_a_restore_wait_or_say_not_ready(tmp_path: Path) -> 
         try:
             with pytest.raises(StoreNotReadyError, match="not RUNNING"):
                 while True:  # the restore is under way, so a pull that cannot wait is refused
-                    query.snapshot(timeout_s=0)
+                    query.operator.snapshot(timeout_s=0)
                     if query.caught_up():
                         pytest.skip("the restore finished before a pull could see it")
             s.wait_until_processed(timeout_s=120)

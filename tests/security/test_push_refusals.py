@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from headwater.engine.query import PushQuery
+from headwater.engine.push import PushQuery
 from headwater.errors import SqlSemanticError
 from headwater.session import Session
 from tests.security.attack import EARLIEST

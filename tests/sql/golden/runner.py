@@ -69,6 +69,7 @@ from typing import Any
 
 import orjson
 
+from headwater.engine import push as engine_push
 from headwater.engine import query as engine_query
 from headwater.log import Record
 from headwater.session import Session
@@ -196,7 +197,7 @@ def run_case(test: dict[str, Any], log_dir: str) -> None:
 def _check_queries(session: Session, queries: list[dict[str, Any]]) -> None:
     for query in queries:
         result = session.query(query["sql"])
-        if isinstance(result, engine_query.PushQuery):
+        if isinstance(result, engine_push.PushQuery):
             try:
                 rows = list(result.rows(timeout_s=1.0))
             finally:

@@ -29,11 +29,11 @@ from starlette.routing import BaseRoute, Route
 
 from headwater.errors import HeadwaterError
 from headwater.log.partitioner import partition_for_keys
-from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
     BAD_REQUEST, DELIMITED_MEDIA_TYPE, FORBIDDEN, TOO_LARGE, KsqlHttpError, RequestCounter,
 )
+from headwater.server.state import ServerState
 from headwater.session import Session
 from headwater.sql.records import RecordCodec
 

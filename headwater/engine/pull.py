@@ -1,4 +1,5 @@
-"""Pull queries: ``SELECT ... FROM table [WHERE ...] [LIMIT n]`` answered from a query's state.
+"""Pull queries: ``SELECT ... FROM table [WHERE ...] [LIMIT n]`` answered from a query's state, and on streams
+by a scan of their topic.
 
 A table materialized by a CTAS keeps its rows in the aggregation's DuckDB
 state; a pull query reads a snapshot of it through the CTAS projection, so it
@@ -21,16 +22,11 @@ from headwater.engine.query import PersistentQuery
 from headwater.errors import SqlSemanticError
 from headwater.formats import duck
 from headwater.sql import ast
-<<<<<<< HEAD
-from headwater.sql.catalog import DataSource, Namespace
+from headwater.log import Log
+from headwater.sql.catalog import Catalog, DataSource, Namespace
 from headwater.sql.planner import (
     DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn,
 )
-=======
-from headwater.log import Log
-from headwater.sql.catalog import Catalog, DataSource, Namespace
-from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
->>>>>>> main
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.functions import install_functions
@@ -116,14 +112,11 @@ def topic_snapshot(session: PullSource, source: DataSource, outputs: Sequence[Ou
         con.close()
 
 
-<<<<<<< HEAD
-def stream_snapshot(session: Session, source: DataSource) -> tuple[pa.Table, list[OutputColumn]]:
+def stream_snapshot(session: PullSource, source: DataSource) -> tuple[pa.Table, list[OutputColumn]]:
     """A stream's topic as it is now, from its beginning (a pull query on a stream scans the topic).
 
     Shaped like :func:`topic_snapshot`; records with a null value are not rows of a stream.
     """
-    from headwater.engine.codec import SourceDecoder
-
     columns = [*source.key_columns, *source.value_columns]
     outputs = [OutputColumn(c.name, c.type, c.namespace, f'"c{i}"') for i, c in enumerate(columns)]
     decoder = SourceDecoder(source, [InputColumn(f"c{i}", c) for i, c in enumerate(columns)])
@@ -169,19 +162,8 @@ def _is_key_lookup(where: ast.Expression | None, source: DataSource) -> bool:
     return all(c.name in pinned for c in source.key_columns)
 
 
-def pull(session: Session, query: ast.Query, query_id: str, properties: dict[str, str] | None = None) -> PullResult:
-    from headwater.engine.aggregate import AggregateQuery
-
-    props = properties or {}
-=======
-def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
->>>>>>> main
-    relation = query.from_
-    if not isinstance(relation, ast.AliasedRelation):
-        raise SqlSemanticError("Pull queries don't support JOIN clauses.", relation.pos)
-    if query.group_by is not None or query.window is not None or query.partition_by is not None:
-        raise SqlSemanticError("Pull queries don't support GROUP BY, WINDOW or PARTITION BY clauses.", query.pos)
-    source = session.catalog.get(relation.name, relation.pos)
+def _check_properties(query: ast.Query, source: DataSource, props: dict[str, str]) -> None:
+    """``ksql.query.pull.stream.enabled`` and ``ksql.query.pull.table.scan.enabled``, as ksqlDB honours them."""
     if not source.is_table:
         if props.get("ksql.query.pull.stream.enabled", "true").lower() != "true":
             raise SqlSemanticError("Pull queries on streams are disabled. To create a push query on the stream, add "
@@ -191,11 +173,21 @@ def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
           and not _is_key_lookup(query.where, source)):
         raise SqlSemanticError("Query requires table scan to be enabled. Table scans can be enabled by setting "
                                "ksql.query.pull.table.scan.enabled=true", query.pos)
+
+
+def pull(session: PullSource, query: ast.Query, query_id: str, properties: dict[str, str] | None = None) -> PullResult:
+    relation = query.from_
+    if not isinstance(relation, ast.AliasedRelation):
+        raise SqlSemanticError("Pull queries don't support JOIN clauses.", relation.pos)
+    if query.group_by is not None or query.window is not None or query.partition_by is not None:
+        raise SqlSemanticError("Pull queries don't support GROUP BY, WINDOW or PARTITION BY clauses.", query.pos)
+    source = session.catalog.get(relation.name, relation.pos)
+    _check_properties(query, source, properties or {})
     writer: Any = next((q for q in session.queries.values()
                         if isinstance(q.operator, AggregateOperator) and q.sink.name == source.name), None)
     snapshot = None
     outputs: list[OutputColumn] | None = None
-    if not source.is_table:
+    if not source.is_table:  # a pull query on a stream scans its topic (ksqlDB 0.23+)
         snapshot, outputs = stream_snapshot(session, source)
     if writer is None and source.is_table:
         # A CTAS without GROUP BY (a query over a table) keeps no state: its table is its topic.
@@ -210,13 +202,9 @@ def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
             relation.pos,
         )
     if snapshot is None:
-<<<<<<< HEAD
-        snapshot = writer.snapshot()
+        snapshot = writer.operator.snapshot()
     if outputs is None:
         outputs = list(writer.plan.outputs)
-=======
-        snapshot = writer.operator.snapshot()
->>>>>>> main
     columns: dict[str, SqlType] = {}
     renames = []
     windowed = source.window is not None

@@ -686,6 +686,41 @@ def emission_cases() -> list[Case]:
         "inputs": [rec("s", 1, {"V": 1}, -5), rec("s", 1, {"V": 2}, 5)],
         "outputs": [rec("C", 1, {"N": 1}, 5)],
     }]
+    table_src = table("T", "ID INT PRIMARY KEY, G STRING, X INT", "t")
+    PENDING["HAVING emits no tombstone for a group that never qualified"] = (
+        "a group failing HAVING emits a tombstone whether or not it was ever emitted")
+    for name in ("a table row updated within its group emits one update (Kafka Streams 3.5+)",
+                 "COLLECT_LIST over a changing table emits one update, not a retraction then the value"):
+        PENDING[name] = "a table aggregation emits the retraction from the old row, then the new value"
+    cases += [
+        {
+            "name": "HAVING emits no tombstone for a group that never qualified",
+            "statements": [stream("S", "ID INT KEY, G STRING", "s"),
+                           "CREATE TABLE C AS SELECT G, COUNT(*) AS N FROM S GROUP BY G HAVING COUNT(*) > 1;"],
+            "inputs": [rec("s", 1, {"G": "a"}, 1), rec("s", 2, {"G": "a"}, 2), rec("s", 3, {"G": "b"}, 3)],
+            "outputs": [rec("C", "a", {"N": 2}, 2)],
+        },
+        {
+            "name": "a table row updated within its group emits one update (Kafka Streams 3.5+)",
+            "statements": [table_src, "CREATE TABLE C AS SELECT G, SUM(X) AS S FROM T GROUP BY G;"],
+            "inputs": [rec("t", 1, {"G": "a", "X": 1}, 1), rec("t", 1, {"G": "a", "X": 5}, 2)],
+            "outputs": [rec("C", "a", {"S": 1}, 1), rec("C", "a", {"S": 5}, 2)],
+        },
+        {
+            "name": "COLLECT_LIST over a changing table emits one update, not a retraction then the value",
+            "statements": [table_src, "CREATE TABLE C AS SELECT G, COLLECT_LIST(X) AS L FROM T GROUP BY G;"],
+            "inputs": [rec("t", 1, {"G": "a", "X": 1}, 1), rec("t", 1, {"G": "a", "X": 2}, 2)],
+            "outputs": [rec("C", "a", {"L": [1]}, 1), rec("C", "a", {"L": [2]}, 2)],
+        },
+        {
+            "name": "EMIT FINAL emits only the windows stream time has closed",
+            "statements": [stream("S", "ID INT KEY, G STRING", "s"),
+                           "CREATE TABLE C AS SELECT G, COUNT(*) AS N FROM S WINDOW TUMBLING (SIZE 10 SECONDS, "
+                           "GRACE PERIOD 0 SECONDS) GROUP BY G EMIT FINAL;"],
+            "inputs": [rec("s", 1, {"G": "a"}, 1000), rec("s", 2, {"G": "a"}, 5000), rec("s", 3, {"G": "a"}, 15000)],
+            "outputs": [rec("C", "a", {"N": 2}, 5000) | {"window": {"start": 0, "end": 10000}}],
+        },
+    ]
     return cases
 
 

@@ -52,7 +52,7 @@ from headwater.registry import SchemaRegistry
 from headwater.registry.inference import infer_columns, statement_text
 from headwater.registry.remote import RemoteSchemaRegistry
 from headwater.registry.store import local_registry
-from headwater.sql import ast
+from headwater.sql import ast, join_aggregate
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
 from headwater.sql.ddl import sink_from_select, source_from_create
@@ -73,6 +73,11 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "ksql.persistence.wrap.single.values": "true",
     "ksql.query.pull.table.scan.enabled": "true",
 }
+#: The suffix of the query that runs the join of a GROUP BY over a join (the statement's other query).
+JOIN_PART = "_JOIN"
+#: The statements recorded in the command log (they change what the service holds or runs).
+_COMMANDS = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.CreateType,
+             ast.DropType)
 _PROPERTY_PREFIXES = ("ksql.", "auto.offset.reset", "processing.guarantee", "cache.max.bytes.buffering",
                       "commit.interval.ms", "ksql.streams.")
 
@@ -136,7 +141,7 @@ class Session:
             stripped = substitute_variables(piece.text, self.variables, piece.line, piece.column)
             if not stripped.strip().rstrip(";").strip():
                 continue
-            statement = parse_statement(stripped, piece.line, piece.column)
+            statement = self.catalog.types.resolve(parse_statement(stripped, piece.line, piece.column))
             entity = self._execute(statement, stripped.strip(), scoped)
             if entity is not None:
                 results.append(entity)
@@ -146,13 +151,13 @@ class Session:
         """Run a SELECT: a push query (``EMIT CHANGES``) streams rows until LIMIT or ``close()``;
         a pull query returns the rows a materialized table holds now."""
         stripped = substitute_variables(text, self.variables)
-        statement = parse_statement(stripped)
+        statement = self.catalog.types.resolve(parse_statement(stripped))
         if not isinstance(statement, ast.Query):
             raise SqlSemanticError("query() runs SELECT statements; use execute() for the others.", statement.pos)
         if not statement.is_push:
             with self._lock:
                 self._push_counter += 1
-                return pull(self, statement, f"query_{self._push_counter}")
+                return pull(self, statement, f"query_{self._push_counter}", {**self.properties, **(properties or {})})
         plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
         with self._lock:
@@ -243,7 +248,7 @@ class Session:
     # -- dispatch -----------------------------------------------------------------
     def _execute(self, statement: ast.Statement, text: str, scoped: dict[str, str]) -> Entity | None:
         props = {**self.properties, **scoped}
-        if isinstance(statement, (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate)):
+        if isinstance(statement, _COMMANDS):
             return self._command(statement, text, props)
         if isinstance(statement, ast.InsertValues):
             insert_values(self, statement)
@@ -308,7 +313,7 @@ class Session:
         for command in self.commands.replay():
             props = {**DEFAULT_PROPERTIES, **command.properties}
             try:
-                statement = parse_statement(command.statement)
+                statement = self.catalog.types.resolve(parse_statement(command.statement))
                 self._prepare(statement, command.statement, props)(command.offset, False)
                 replayed += 1
             except Exception as exc:  # noqa: BLE001 - one bad command never stops the start of the others
@@ -335,6 +340,14 @@ class Session:
             return self._prepare_drop(statement, text)
         if isinstance(statement, ast.Terminate):
             return self._prepare_terminate(statement, text)
+        if isinstance(statement, ast.CreateType):
+            self.catalog.types.check_new(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/create", self.catalog.types.register(statement), sequence=sequence)
+        if isinstance(statement, ast.DropType):
+            self.catalog.types.check_drop(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/drop", self.catalog.types.drop(statement), sequence=sequence)
         raise SqlSemanticError(f"{type(statement).__name__} is not a command", statement.pos)
 
     @property
@@ -433,8 +446,12 @@ class Session:
                                                          f"{kind_word.capitalize()} already exists.", sequence=sequence)
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
         timestamp = statement.properties.get("TIMESTAMP")
-        plan = self.plan(statement.query, sink_name=statement.name,
-                          timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
+        joined: tuple[JoinPlan, DataSource] | None = None
+        if isinstance(statement.query.from_, ast.Join) and aggregating:
+            joined, plan = self._plan_join_aggregate(statement, text)
+        else:
+            plan = self.plan(statement.query, sink_name=statement.name,
+                             timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
         wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
         sink = self._with_registry(sink_from_select(statement.kind, statement.name, statement.properties, plan, text,
                                                     pos=statement.pos, default_wrap=wrap))
@@ -455,7 +472,14 @@ class Session:
             partitions = self._ensure_topic(sink.topic, sink.partitions, sink.properties)
             registered = _with_partitions(sink, partitions)
             self.catalog.put(registered)
-            self._add_query(query_id, text, plan, registered, props, live)
+            final_plan = plan
+            if joined is not None:  # the join's half of the statement, into its internal topic
+                join_plan, between = joined
+                between = replace(between, topic=join_aggregate.internal_topic(self.service_id, query_id))
+                between = _with_partitions(between, self._ensure_topic(between.topic, between.partitions, {}))
+                self._add_query(f"{query_id}{JOIN_PART}", text, join_plan, between, props, live)
+                final_plan = replace(plan, source=between)
+            self._add_query(query_id, text, final_plan, registered, props, live)
             return current_status(text, f"{kind_word}/`{sink.name}`/create",
                                   f"Created query with ID {query_id}", query_id, sequence)
 
@@ -472,7 +496,7 @@ class Session:
             raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
                                    "KSTREAM but select query result is KTABLE.", statement.pos)
         plan = self.plan(statement.query, sink_name=target.name)
-        produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
+        produced = [(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs)]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
         if produced != expected:
             raise SqlSemanticError(
@@ -504,7 +528,13 @@ class Session:
                 f"Incompatible data source type is {actual.upper()}, but statement was DROP {statement.kind.value}",
                 statement.pos,
             )
-        writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
+        if statement.delete_topic and source.is_source:
+            raise SqlSemanticError(f"Cannot delete topic for read-only source: {source.name}", statement.pos)
+        # DROP terminates the query of the CREATE ... AS that made the source, as ksqlDB does; other writers
+        # (INSERT INTO) and readers must be terminated first.
+        creators = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id.startswith(("CSAS_", "CTAS_"))]
+        creators += [f"{c}{JOIN_PART}" for c in creators if f"{c}{JOIN_PART}" in self.queries]
+        writers = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id not in creators]
         readers = [q.id for q in self.queries.values()
                    if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
         if writers or readers:
@@ -520,6 +550,10 @@ class Session:
             )
 
         def apply(sequence: int, live: bool) -> Entity:
+            for query_id in creators:
+                query = self.queries.pop(query_id)
+                if live:
+                    query.stop()
             self.catalog.remove(source.name)
             if statement.delete_topic and live and source.topic in self.log.list_topics():
                 if not self.catalog.by_topic(source.topic):
@@ -534,6 +568,7 @@ class Session:
         for query_id in ids:
             if query_id not in self.queries:
                 raise SqlSemanticError(f"Unknown queryId: {query_id}", statement.pos)
+        ids += [f"{i}{JOIN_PART}" for i in ids if f"{i}{JOIN_PART}" in self.queries and f"{i}{JOIN_PART}" not in ids]
 
         def apply(sequence: int, live: bool) -> Entity:
             for query_id in ids:
@@ -564,6 +599,21 @@ class Session:
         if query.window is not None or query.having is not None:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
+
+    def _plan_join_aggregate(self, statement: ast.CreateAsSelect, text: str) -> tuple[tuple[JoinPlan, DataSource],
+                                                                                         AggregatePlan]:
+        """GROUP BY over a join: the join's plan and the internal stream or table it writes, and the
+        aggregation's plan over that (see ``sql/join_aggregate.py``)."""
+        query = statement.query
+        assert isinstance(query.from_, ast.Join)
+        if query.window is not None and join_produces_table(query, self.catalog):
+            raise SqlSemanticError("Windowing not supported for table aggregations.", query.pos)
+        joined_query, aggregation = join_aggregate.split(query, query.from_, self.catalog)
+        name = f"{statement.name}{JOIN_PART}"
+        join_plan = plan_join(joined_query, query.from_, self.catalog, sink_name=name)
+        kind = ast.SourceKind.TABLE if join_plan.is_table else ast.SourceKind.STREAM
+        between = sink_from_select(kind, name, {}, join_plan, text, pos=statement.pos)  # type: ignore[arg-type]
+        return (join_plan, between), plan_aggregate(aggregation(between), between, None, sink_name=statement.name)
 
     def _reads_table(self, query: ast.Query) -> bool:
         """A SELECT over one TABLE (no join) produces a table: CREATE STREAM AS SELECT cannot hold it."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from headwater.errors import SqlSemanticError
 from headwater.sql.ast import SourceKind
+from headwater.sql.custom_types import TypeRegistry
 from headwater.sql.expressions import NO_POSITION, Position
 from headwater.sql.types import SqlType
 
@@ -92,6 +93,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self._sources: dict[str, DataSource] = {}
+        #: The types of CREATE TYPE.
+        self.types = TypeRegistry()
 
     def __contains__(self, name: str) -> bool:
         return name in self._sources

@@ -204,6 +204,8 @@ def check_source(source: DataSource, pos: Position = NO_POSITION) -> None:
         if keys:
             key_props = registry_properties(source, "key") if format_class(source.key_format).uses_registry else {}
             create_format(source.key_format, keys, key_props, role="key")
+        else:
+            format_class(source.key_format)  # a keyless source's KEY_FORMAT must still name a format
         props: dict[str, object] = (registry_properties(source, "value")
                                     if format_class(source.value_format).uses_registry else {})
         if source.value_delimiter is not None:
@@ -247,7 +249,8 @@ def sink_from_select(
     check_properties(props, pos)
     source = plan.source
     key_fmt, value_fmt = formats_of(props, {"key": source.key_format, "value": source.value_format}, pos)
-    columns = tuple(Column(o.name, o.type, o.namespace) for o in plan.outputs)
+    # Key columns first, as ksqlDB's schemas (and so DESCRIBE and SELECT *) list them.
+    columns = tuple(Column(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs))
     wrap = _bool_or_none(_value(props, "WRAP_SINGLE_VALUE"))
     if wrap is None and default_wrap is False and sum(c.namespace is Namespace.VALUE for c in columns) == 1:
         wrap = False  # ksql.persistence.wrap.single.values=false

@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: demo test test-lowest bench chaos fuzz soak clean
+.PHONY: demo demo-memory test test-lowest bench chaos fuzz soak clean
 
 # The long profiles of issue 12's reliability suites (short ones run inside `make test`).
 CHAOS_CYCLES ?= 100
@@ -41,12 +41,19 @@ bench: $(STAMP)
 	$(PY) -m bench.sql_windows
 	$(PY) -m bench.sql_joins
 	$(PY) -m bench.formats_json
+	$(PY) -m bench.formats_avro
+	$(PY) -m bench.s3_sink
 	$(PY) -m bench.connectors
 	$(PY) -m bench.connect_file
 	$(PY) -m bench.collector_load
 	$(PY) -m bench.restore
 	$(PY) -m bench.log_fencing
 	$(PY) -m bench.server_memory
+	@bash scripts/services.sh >/dev/null && $(PY) -m bench.cdc_throughput || echo "make bench: cdc_throughput needs the local MariaDB and PostgreSQL"
+
+# `headwater demo` (every app and its generators) for MINUTES=10, the server's memory sampled every 30 s.
+demo-memory: $(STAMP)
+	$(PY) -m bench.demo_memory --minutes $(or $(DEMO_MINUTES),10)
 
 # kill -9 cycles under Segment load (SQLite, MariaDB and PostgreSQL sinks) and a JDBC sink's database outage.
 chaos: $(STAMP)

@@ -68,7 +68,7 @@ def run_query(root: str, name: str, records: int, service_id: str | None = None)
         session.wait_until_processed(timeout_s=1800)
         elapsed = time.perf_counter() - started
         out = log.end_offset(SINKS[name], 0)
-        live = len(session.query(f"SELECT WINDOWSTART FROM {SINKS[name]};").rows) if name == "state" else 0
+        live = session.query(f"SELECT WINDOWSTART FROM {SINKS[name]};").num_rows if name == "state" else 0  # type: ignore[union-attr]
         session.execute("TERMINATE ALL;")
     log.close()
     print(f"{name}: {records:,} records in {elapsed:.2f} s, {out:,} output records", flush=True)

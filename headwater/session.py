@@ -45,17 +45,23 @@ from headwater.connect.policy import ConnectPolicy
 from headwater.connect.runtime import ConnectRuntime
 from headwater.connect.store import CONFIG_TOPIC
 from headwater.engine import processing_log
+from headwater.engine.codec import register_schemas
 from headwater.engine.commands import CommandLog
 from headwater.engine.operators import persistent_operator, push_operator
 from headwater.engine.pull import PullResult, pull
 from headwater.engine.push import PushQuery
 from headwater.engine.aggregate import AggregateOperator
 from headwater.engine.query import PersistentQuery, QueryError, QueryFailedError, QueryState, new_connection
-from headwater.errors import LogError, ProducerFencedError, SqlSemanticError
+from headwater.errors import FormatError, LogError, ProducerFencedError, SqlSemanticError
+from headwater.formats.base import uses_registry
 from headwater.log import DEFAULT_LOG_URL, Log, ServiceClaim, open_log
 from headwater.log.base import validate_topic_config, validate_topic_name
 from headwater.log.printing import print_lines
-from headwater.sql import ast
+from headwater.registry import SchemaRegistry
+from headwater.registry.inference import infer_columns, statement_text
+from headwater.registry.remote import RemoteSchemaRegistry
+from headwater.registry.store import local_registry
+from headwater.sql import ast, join_aggregate
 from headwater.sql.aggregate_planner import AggregatePlan, plan_aggregate
 from headwater.sql.catalog import Catalog, DataSource
 from headwater.sql.ddl import sink_from_select, source_from_create
@@ -76,9 +82,14 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "ksql.persistence.wrap.single.values": "true",
     "ksql.query.pull.table.scan.enabled": "true",
 }
+#: The suffix of the query that runs the join of a GROUP BY over a join (the statement's other query).
+JOIN_PART = "_JOIN"
+#: The statements recorded in the command log (they change what the service holds or runs).
+_COMMANDS = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.CreateType,
+             ast.DropType)
+
 #: Statements that record a command, start a query or write: refused by a read-only session.
-_WRITING = (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate, ast.InsertValues,
-            ast.CreateConnector, ast.DropConnector)
+_WRITING = (*_COMMANDS, ast.InsertValues, ast.CreateConnector, ast.DropConnector)
 
 
 class ReadOnlySessionError(SqlSemanticError):
@@ -89,7 +100,8 @@ def _statement_words(statement: ast.Statement) -> str:
     words = {ast.CreateSource: "CREATE STREAM/TABLE statements", ast.CreateAsSelect: "CREATE ... AS SELECT statements",
              ast.InsertInto: "INSERT INTO statements", ast.DropSource: "DROP statements",
              ast.Terminate: "TERMINATE statements", ast.InsertValues: "INSERT ... VALUES statements",
-             ast.CreateConnector: "CREATE CONNECTOR statements", ast.DropConnector: "DROP CONNECTOR statements"}
+             ast.CreateConnector: "CREATE CONNECTOR statements", ast.DropConnector: "DROP CONNECTOR statements",
+             ast.CreateType: "CREATE TYPE statements", ast.DropType: "DROP TYPE statements"}
     return words.get(type(statement), "statements that write")
 
 
@@ -136,6 +148,7 @@ class Session:
         self._push_counter = 0
         self._lock = threading.RLock()
         self._connect: Any = None
+        self._schema_registry: SchemaRegistry | None = None
         self.processing_log_topic = processing_log.topic_name(self.service_id)
         try:
             self.commands = CommandLog(self.log, self.service_id)
@@ -162,7 +175,7 @@ class Session:
             stripped = substitute_variables(piece.text, self.variables, piece.line, piece.column)
             if not stripped.strip().rstrip(";").strip():
                 continue
-            statement = parse_statement(stripped, piece.line, piece.column)
+            statement = self.catalog.types.resolve(parse_statement(stripped, piece.line, piece.column))
             entity = self._execute(statement, stripped.strip(), scoped)
             if entity is not None:
                 results.append(entity)
@@ -172,7 +185,7 @@ class Session:
         """Run a SELECT: a push query (``EMIT CHANGES``) streams rows until LIMIT or ``close()``;
         a pull query returns the rows a materialized table holds now."""
         stripped = substitute_variables(text, self.variables)
-        statement = parse_statement(stripped)
+        statement = self.catalog.types.resolve(parse_statement(stripped))
         if not isinstance(statement, ast.Query):
             raise SqlSemanticError("query() runs SELECT statements; use execute() for the others.", statement.pos)
         if not statement.is_push:
@@ -180,7 +193,7 @@ class Session:
                 self._push_counter += 1
                 if self.read_only:
                     self._read_state(statement)
-                return pull(self, statement, f"query_{self._push_counter}")
+                return pull(self, statement, f"query_{self._push_counter}", {**self.properties, **(properties or {})})
         plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
         with self._lock:
@@ -257,6 +270,8 @@ class Session:
                 push.close()
             for query in self.queries.values():
                 query.stop()
+            if isinstance(self._schema_registry, RemoteSchemaRegistry):
+                self._schema_registry.close()
         if self.claim is not None:
             self.claim.release()
         if self._owns_log:
@@ -274,7 +289,7 @@ class Session:
         if self.read_only and isinstance(statement, _WRITING):
             raise ReadOnlySessionError(self._read_only_message(f"{_statement_words(statement)} go to"),
                                        statement.pos)
-        if isinstance(statement, (ast.CreateSource, ast.CreateAsSelect, ast.InsertInto, ast.DropSource, ast.Terminate)):
+        if isinstance(statement, _COMMANDS):
             return self._command(statement, text, props)
         if isinstance(statement, ast.InsertValues):
             insert_values(self, statement)
@@ -345,7 +360,8 @@ class Session:
         with self._lock:
             apply = self._prepare(statement, text, props)
             recorded = {k: v for k, v in props.items() if k != "ksql.service.id"}
-            sequence = self.commands.append(text, recorded)
+            # A statement may be recorded as written out (CREATE with inferred columns: ``recorded_text``).
+            sequence = self.commands.append(getattr(apply, "recorded_text", text), recorded)
             return apply(sequence, True)
 
     def _replay(self) -> None:
@@ -354,7 +370,7 @@ class Session:
         for command in self.commands.replay():
             props = {**DEFAULT_PROPERTIES, **command.properties}
             try:
-                statement = parse_statement(command.statement)
+                statement = self.catalog.types.resolve(parse_statement(command.statement))
                 self._prepare(statement, command.statement, props)(command.offset, False)
                 replayed += 1
             except Exception as exc:  # noqa: BLE001 - one bad command never stops the start of the others
@@ -382,7 +398,34 @@ class Session:
             return self._prepare_drop(statement, text)
         if isinstance(statement, ast.Terminate):
             return self._prepare_terminate(statement, text)
+        if isinstance(statement, ast.CreateType):
+            self.catalog.types.check_new(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/create", self.catalog.types.register(statement), sequence=sequence)
+        if isinstance(statement, ast.DropType):
+            self.catalog.types.check_drop(statement)
+            return lambda sequence, live: current_status(
+                text, f"type/`{statement.name}`/drop", self.catalog.types.drop(statement), sequence=sequence)
         raise SqlSemanticError(f"{type(statement).__name__} is not a command", statement.pos)
+
+    @property
+    def schema_registry(self) -> SchemaRegistry:
+        """The registry of AVRO/PROTOBUF/JSON_SR sources: ``ksql.schema.registry.url``'s, else one in this log."""
+        with self._lock:
+            if self._schema_registry is None:
+                url = self.properties.get("ksql.schema.registry.url") or self.properties.get("schema.registry.url")
+                self._schema_registry = (RemoteSchemaRegistry(url, user_info=self.properties.get(
+                    "ksql.schema.registry.basic.auth.user.info")) if url else local_registry(self.log))
+            return self._schema_registry
+
+    def _registry_for(self, props: ast.Properties) -> SchemaRegistry | None:
+        names = [props.get(n) for n in ("FORMAT", "KEY_FORMAT", "VALUE_FORMAT")]
+        return self.schema_registry if any(uses_registry(str(n.value)) for n in names if n is not None) else None  # type: ignore[attr-defined]
+
+    def _with_registry(self, source: DataSource) -> DataSource:
+        if uses_registry(source.key_format) or uses_registry(source.value_format):
+            return replace(source, schema_registry=self.schema_registry)
+        return source
 
     def _check_new_name(self, kind: ast.SourceKind, name: str, or_replace: bool, pos: ast.Position) -> bool:
         """False when the name is taken and IF NOT EXISTS lets the statement do nothing."""
@@ -406,7 +449,10 @@ class Session:
 
             return noop
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
-        source = source_from_create(statement, text, None)
+        inferred = infer_columns(statement, self._registry_for(statement.properties))
+        if inferred is not statement:  # the command log keeps the columns and schema ids, as ksqlDB does
+            statement, text = inferred, statement_text(inferred)
+        source = self._with_registry(source_from_create(statement, text, None))
         topic_partitions = self._topic_partitions(source.topic)
         requested = source.properties.get("PARTITIONS")
         if topic_partitions is None and requested is None:
@@ -427,6 +473,10 @@ class Session:
             )
         if topic_partitions is None:
             self._check_new_topic(source.topic, source.partitions, source.properties, statement.pos)
+            try:  # a topic this statement makes gets its subjects too, as ksqlDB's SchemaRegisterInjector does
+                register_schemas(source, if_absent=True)
+            except FormatError as exc:
+                raise SqlSemanticError(str(exc), statement.pos) from None
         kind_word = statement.kind.value.capitalize()
 
         def apply(sequence: int, live: bool) -> Entity:
@@ -435,6 +485,7 @@ class Session:
             return current_status(text, f"{kind_word.lower()}/`{source.name}`/create", f"{kind_word} created",
                                   sequence=sequence)
 
+        apply.recorded_text = text  # type: ignore[attr-defined]
         return apply
 
     def _prepare_csas(self, statement: ast.CreateAsSelect, text: str, props: dict[str, str]) -> Any:
@@ -453,15 +504,23 @@ class Session:
                                                          f"{kind_word.capitalize()} already exists.", sequence=sequence)
         self._check_new_name(statement.kind, statement.name, statement.or_replace, statement.pos)
         timestamp = statement.properties.get("TIMESTAMP")
-        plan = self.plan(statement.query, sink_name=statement.name,
-                          timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
+        joined: tuple[JoinPlan, DataSource] | None = None
+        if isinstance(statement.query.from_, ast.Join) and aggregating:
+            joined, plan = self._plan_join_aggregate(statement, text)
+        else:
+            plan = self.plan(statement.query, sink_name=statement.name,
+                             timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
         wrap = props.get("ksql.persistence.wrap.single.values", "true").lower() != "false"
-        sink = sink_from_select(statement.kind, statement.name, statement.properties, plan, text, pos=statement.pos,
-                                default_wrap=wrap)
+        sink = self._with_registry(sink_from_select(statement.kind, statement.name, statement.properties, plan, text,
+                                                    pos=statement.pos, default_wrap=wrap))
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
         elif isinstance(plan, SelectPlan) and plan.source.window is not None:
             sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
+        try:
+            register_schemas(sink)  # as ksqlDB: the output's subjects hold its schemas before any record
+        except FormatError as exc:
+            raise SqlSemanticError(str(exc), statement.pos) from None
         prefix = "CTAS" if produces_table else "CSAS"
         if self._topic_partitions(sink.topic) is None:
             self._check_new_topic(sink.topic, sink.partitions, sink.properties, statement.pos)
@@ -471,7 +530,14 @@ class Session:
             partitions = self._ensure_topic(sink.topic, sink.partitions, sink.properties)
             registered = _with_partitions(sink, partitions)
             self.catalog.put(registered)
-            self._add_query(query_id, text, plan, registered, props, live)
+            final_plan = plan
+            if joined is not None:  # the join's half of the statement, into its internal topic
+                join_plan, between = joined
+                between = replace(between, topic=join_aggregate.internal_topic(self.service_id, query_id))
+                between = _with_partitions(between, self._ensure_topic(between.topic, between.partitions, {}))
+                self._add_query(f"{query_id}{JOIN_PART}", text, join_plan, between, props, live)
+                final_plan = replace(plan, source=between)
+            self._add_query(query_id, text, final_plan, registered, props, live)
             return current_status(text, f"{kind_word}/`{sink.name}`/create",
                                   f"Created query with ID {query_id}", query_id, sequence)
 
@@ -488,7 +554,7 @@ class Session:
             raise SqlSemanticError(f"Incompatible data sink and query result. Data sink ({target.name}) type is "
                                    "KSTREAM but select query result is KTABLE.", statement.pos)
         plan = self.plan(statement.query, sink_name=target.name)
-        produced = [(o.name, o.type, o.namespace) for o in plan.outputs]
+        produced = [(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs)]
         expected = [(c.name, c.type, c.namespace) for c in target.columns if c.namespace.value in ("KEY", "VALUE")]
         if produced != expected:
             raise SqlSemanticError(
@@ -520,7 +586,13 @@ class Session:
                 f"Incompatible data source type is {actual.upper()}, but statement was DROP {statement.kind.value}",
                 statement.pos,
             )
-        writers = [q.id for q in self.queries.values() if q.sink.name == source.name]
+        if statement.delete_topic and source.is_source:
+            raise SqlSemanticError(f"Cannot delete topic for read-only source: {source.name}", statement.pos)
+        # DROP terminates the query of the CREATE ... AS that made the source, as ksqlDB does; other writers
+        # (INSERT INTO) and readers must be terminated first.
+        creators = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id.startswith(("CSAS_", "CTAS_"))]
+        creators += [f"{c}{JOIN_PART}" for c in creators if f"{c}{JOIN_PART}" in self.queries]
+        writers = [q.id for q in self.queries.values() if q.sink.name == source.name and q.id not in creators]
         readers = [q.id for q in self.queries.values()
                    if source.name in (s.source.name for s in getattr(q.plan, "sources", [q.plan]))]
         if writers or readers:
@@ -536,6 +608,10 @@ class Session:
             )
 
         def apply(sequence: int, live: bool) -> Entity:
+            for query_id in creators:
+                query = self.queries.pop(query_id)
+                if live:
+                    query.stop()
             self.catalog.remove(source.name)
             if statement.delete_topic and live and source.topic in self.log.list_topics():
                 if not self.catalog.by_topic(source.topic):
@@ -550,6 +626,7 @@ class Session:
         for query_id in ids:
             if query_id not in self.queries:
                 raise SqlSemanticError(f"Unknown queryId: {query_id}", statement.pos)
+        ids += [f"{i}{JOIN_PART}" for i in ids if f"{i}{JOIN_PART}" in self.queries and f"{i}{JOIN_PART}" not in ids]
 
         def apply(sequence: int, live: bool) -> Entity:
             for query_id in ids:
@@ -580,6 +657,21 @@ class Session:
         if query.window is not None or query.having is not None:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
+
+    def _plan_join_aggregate(self, statement: ast.CreateAsSelect, text: str) -> tuple[tuple[JoinPlan, DataSource],
+                                                                                         AggregatePlan]:
+        """GROUP BY over a join: the join's plan and the internal stream or table it writes, and the
+        aggregation's plan over that (see ``sql/join_aggregate.py``)."""
+        query = statement.query
+        assert isinstance(query.from_, ast.Join)
+        if query.window is not None and join_produces_table(query, self.catalog):
+            raise SqlSemanticError("Windowing not supported for table aggregations.", query.pos)
+        joined_query, aggregation = join_aggregate.split(query, query.from_, self.catalog)
+        name = f"{statement.name}{JOIN_PART}"
+        join_plan = plan_join(joined_query, query.from_, self.catalog, sink_name=name)
+        kind = ast.SourceKind.TABLE if join_plan.is_table else ast.SourceKind.STREAM
+        between = sink_from_select(kind, name, {}, join_plan, text, pos=statement.pos)  # type: ignore[arg-type]
+        return (join_plan, between), plan_aggregate(aggregation(between), between, None, sink_name=statement.name)
 
     def _reads_table(self, query: ast.Query) -> bool:
         """A SELECT over one TABLE (no join) produces a table: CREATE STREAM AS SELECT cannot hold it."""

@@ -100,7 +100,10 @@ def test_topics_create_list_describe_delete(run: Run) -> None:
     assert_error(run("topics", "describe", "clicks"), "unknown topic 'clicks'")
 
 
-def test_topics_list_empty(run: Run) -> None:
+def test_topics_list_empty(run: Run, log_dir: str) -> None:
+    result = run("topics", "list")  # a mistyped --log is refused, not made into an empty log
+    assert result.exit_code == 1 and "no log at" in result.stderr and not os.path.exists(log_dir)
+    open_log(log_dir).close()
     result = run("topics", "list")
     assert result.exit_code == 0 and result.stdout == "No topics.\n"
 
@@ -279,13 +282,15 @@ def test_print_tombstones_and_binary(run: Run, log_dir: str) -> None:
     ]
 
 
-def test_demo_fills_and_shows_the_clickstream_topic(tmp_path: Path) -> None:
+def test_tour_fills_and_shows_the_clickstream_topic(tmp_path: Path) -> None:
     log_dir = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--records", "5000", "--log", str(log_dir)])
+    result = CliRunner().invoke(app, ["tour", "--records", "5000", "--log", str(log_dir)])
     assert result.exit_code == 0, result.output
     assert "Appended 5,000 click events to clickstream" in result.output
     assert "rowtime: " in result.output and '"userid":' in result.output
     assert "rows in BANDWIDTH_PER_MIN" in result.output
+    assert "A stream" in result.output and "pull query" in result.output and "headwater up" in result.output
+    assert "headwater sql" in result.output and "http://127.0.0.1:8088/" in result.output
     with EmbeddedLog(str(log_dir)) as log:
         assert sum(log.end_offset("clickstream", p) for p in range(3)) == 5000
         errors = sum(log.end_offset("ERRORS", p) for p in range(3))

@@ -7,7 +7,7 @@ commands on the shared ``app`` (``common.py``).
 
 from __future__ import annotations
 
-from headwater.cli import demo, generate, logs, records, server, sql, topics  # noqa: F401 - they register their commands
+from headwater.cli import apps, demo, generate, logs, records, server, sql, topics, tour  # noqa: F401 - they register their commands
 from headwater.cli.common import app
 
 __all__ = ["app"]

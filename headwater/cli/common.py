@@ -8,6 +8,7 @@ default).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -16,10 +17,26 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from headwater import __version__
 from headwater.errors import HeadwaterError
 from headwater.log import Log, open_log
 
 app = typer.Typer(name="headwater", help="Real-time event analytics.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"headwater {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Real-time event analytics: a durable log, streaming SQL (ksqlDB's dialect), connectors, dashboards."""
+
 topics_app = typer.Typer(help="Create, list, describe and delete topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 log_app = typer.Typer(help="Look after an embedded log directory (find and repair damage).", no_args_is_help=True)
@@ -40,8 +57,24 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def missing_log(url: str) -> str | None:
+    """Why ``url`` names no existing log (a mistyped path), or None when it does (or is a Kafka URL)."""
+    if url.startswith("kafka://"):
+        return None
+    path = url.removeprefix("file://")
+    if os.path.isdir(os.path.join(path, "topics")):
+        return None
+    what = "does not exist" if not os.path.exists(path) else "is not a Headwater log directory"
+    return (f"no log at {path}: the directory {what}. Check --log (or HEADWATER_LOG); `headwater up --log {path}` "
+            "or `headwater topics create TOPIC --log PATH` starts a new one.")
+
+
 @contextmanager
-def opened_log(url: str) -> Iterator[Log]:
+def opened_log(url: str, *, create: bool = False) -> Iterator[Log]:
+    """The log at ``url``; without ``create``, a directory that is not a log yet is refused (no empty log is made)."""
+    problem = None if create else missing_log(url)
+    if problem is not None:
+        raise fail(problem)
     try:
         with open_log(url) as log:
             yield log

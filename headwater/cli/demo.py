@@ -1,100 +1,202 @@
-"""``headwater demo``: what runs end to end today, on a fresh machine.
+"""``headwater demo``: the server, the five seed systems as apps, their generators; the URL and what to look at.
 
-A ``clickstream`` topic filled from the clickstream generator, then the
-clickstream demo's streaming SQL on it (an errors stream and bandwidth per
-user per minute, exactly once), answered with a pull query. Run it again and
-the same queries, replayed from the command log, take the new clicks. The
-demo grows with the product (collector, connectors, dashboards).
+It starts ``headwater up`` (a child process on ``--port``, data in ``--log``),
+applies every app whose requirements are met (``cdc`` needs the CDC
+connectors, MariaDB and PostgreSQL; the others need nothing), starts their
+generators at a moderate rate (datagen connectors, and Segment batches posted
+to the collector), prints where to look, and runs until Ctrl-C, which stops
+the traffic and then the server cleanly. ``--seconds N`` stops by itself after
+N seconds (tests, the memory benchmark). Run it again: the apps are already
+there (a rerun changes nothing) and go on from their data.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from typing import Annotated
 
+import httpx
 import typer
-from rich.table import Table
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from headwater.cli.common import LogUrl, app, console, fail, opened_log
-from headwater.errors import ServiceOwnedError
-from headwater.log.printing import format_records
-from headwater.cli.topics import topics_describe
-from headwater.datagen.clickstream import generate
-from headwater.log import DEFAULT_LOG_URL, Log
-from headwater.session import Session
+from headwater.apps.runner import AppError, HttpTarget, Settings, check_requirements, run_app, unavailable
+from headwater.apps.spec import all_apps
+from headwater.apps.traffic import SegmentTraffic
+from headwater.cli.common import LogUrl, app, console, err_console, fail
+from headwater.log import DEFAULT_LOG_URL
 
-DEMO_TOPIC = "clickstream"
-CHUNK = 10_000
+WRITE_KEY = "demo-write-key"
+DATABASE_HOSTS = ("127.0.0.1:3306", "127.0.0.1:5432")
+
+EXPLAINED = "\n".join([
+    "[bold]What you are looking at[/bold]",
+    "- A [bold]stream[/bold] is an unbounded sequence of events over a topic: every website visit, every click.",
+    "- A [bold]table[/bold] holds the latest value per key, updated as events arrive: visit seconds per last page "
+    "in 5-second windows (website), counts per day and product (auditlog), bytes per user per minute "
+    "(clickstream).",
+    "- Persistent queries turn streams into streams and tables, continuously and exactly once: ABANDONED_CARTS "
+    "takes the visits that ended in the cart, [bold]ERRORS_PER_MIN[/bold] counts the clicks with an error status.",
+    "- A [bold]pull query[/bold] asks a table for its current rows and ends, like a database query "
+    "(SELECT * FROM VISIT_LEADERBOARD;); a push query (EMIT CHANGES) streams every change until stopped.",
+])
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise fail(f"the server exited (code {server.returncode}); its messages are above")
+        try:
+            if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise fail(f"the server did not answer on {url} within {timeout_s:.0f} s")
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
+    """Apply every app that can run here; return the names of those started."""
+    target = HttpTarget(url)
+    started = []
+    try:
+        for spec in all_apps():
+            missing = unavailable(spec)
+            try:
+                if missing is None:
+                    check_requirements(spec, settings)
+            except AppError as exc:
+                missing = str(exc)
+            if missing is None and spec.requires and not databases:
+                missing = "the demo server was started without database access"
+            if missing is not None:
+                console.print(Text(f"  {spec.name}: not started ({missing})"), soft_wrap=True)
+                continue
+            try:
+                report = run_app(spec, target, settings)
+            except AppError as exc:  # one app that cannot start does not stop the others
+                console.print(Text(f"  {spec.name}: failed to start ({exc})", style="red"), soft_wrap=True)
+                continue
+            changed = [line for line in report if line.startswith("connector ") and "unchanged" not in line]
+            console.print(Text(f"  {spec.name}: {spec.title}" + (f" ({len(changed)} connectors started)"
+                                                                  if changed else "")), soft_wrap=True)
+            started.append(spec.name)
+    finally:
+        target.close()
+    return started
 
 
 @app.command()
 def demo(
-    records: Annotated[int, typer.Option(min=1, help="Click events to generate.")] = 200_000,
-    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the clickstream topic.")] = 3,
     log_url: LogUrl = DEFAULT_LOG_URL,
+    port: Annotated[int, typer.Option(envvar="HEADWATER_PORT", help="Port of the demo's server.")] = 8088,
+    seconds: Annotated[float | None, typer.Option(
+        min=0, help="Stop by itself after this many seconds (default: run until Ctrl-C).")] = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Stop as soon as every app's tables have data (at most --seconds, default 180).")] = False,
+    traffic_interval_s: Annotated[float, typer.Option(
+        min=0.05, help="Seconds between the Segment batches sent to the collector.")] = 1.0,
 ) -> None:
-    """Fill a clickstream topic with generated click events and show it."""
-    console.print("[bold]Headwater demo[/bold]: click events -> durable log -> streaming SQL -> tables\n")
-    now_ms = time.time_ns() // 1_000_000
-    rate = 2000
-    table = generate(records, seed=now_ms, users=5000, rate_per_s=rate, start_ms=now_ms - records * 1000 // rate)
-    with opened_log(log_url) as log:
-        log.create_topic(DEMO_TOPIC, partitions, exist_ok=True)
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("appending click events"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        ) as progress:
-            task = progress.add_task("append", total=records)
-            for start in range(0, records, CHUNK):
-                chunk = table.slice(start, CHUNK)
-                log.produce(DEMO_TOPIC, chunk)
-                progress.advance(task, chunk.num_rows)
-        elapsed = time.perf_counter() - started
-        console.print(
-            f"Appended {records:,} click events to [bold]{DEMO_TOPIC}[/bold] in {elapsed:.2f} s "
-            f"({records / elapsed:,.0f} records/s, durable), keyed by ip over {partitions} partitions.\n"
-        )
-        first = log.read(DEMO_TOPIC, 0, log.beginning_offset(DEMO_TOPIC, 0), max_records=3)
-        topics_describe(DEMO_TOPIC, log_url)
-        console.print("The first records of partition 0, as PRINT shows them:")
-        typer.echo(format_records(first))
+    """The server with the five seed systems as apps and their generators; prints where to look."""
+    if "://" in log_url.removeprefix("file://"):
+        raise fail("the demo runs on an embedded log directory (--log DIR)")
+    data_dir = os.path.abspath(log_url.removeprefix("file://"))
+    url = f"http://127.0.0.1:{port}"
+    console.print("[bold]Headwater demo[/bold]: the five seed systems as apps on one server\n")
+    with socket.socket() as probe:
         try:
-            _streaming_sql(log)
-        except ServiceOwnedError as exc:  # a running `headwater up` on the directory runs the queries
-            raise fail(f"{exc.root} is in use: {exc.owner} runs its persistent queries. The click events were "
-                       "appended; see the queries there (`headwater sql`), or give the demo another --log.") from None
-    console.print(
-        f"\nData is in {log_url}. Next: [bold]headwater print ERRORS --from-beginning --limit 10[/bold], "
-        f"[bold]headwater topics describe {DEMO_TOPIC}[/bold], [bold]headwater topics list[/bold]."
-    )
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise fail(f"port {port} is in use (a running `headwater up`?): stop it, or give the demo --port") from None
+    databases = all(_answers(host) for host in DATABASE_HOSTS)
+    command = [sys.executable, "-m", "headwater", "up", "--log", data_dir, "--port", str(port), "--host",
+               "127.0.0.1", "--write-key", WRITE_KEY, "--ksql-property", "auto.offset.reset=earliest"]
+    if databases:
+        command += [arg for host in DATABASE_HOSTS for arg in ("--connect-allow-host", host)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    server = subprocess.Popen(command, env={**env, "HEADWATER_LOG_LEVEL": "warning"}, start_new_session=True)
+    traffic: SegmentTraffic | None = None
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _wait_healthy(url, server, 120)
+        console.print(f"Server up on {url} (data in {data_dir}). Starting the apps:")
+        settings = Settings(data_dir=data_dir, files_dir=os.path.join(data_dir, "connect-files"))
+        started = _start_apps(url, settings, databases)
+        if "collector" in started:
+            traffic = SegmentTraffic(url, WRITE_KEY, interval_s=traffic_interval_s).start()
+        console.print()
+        console.print(EXPLAINED)
+        console.print(f"\n[bold]Open {url}/[/bold] (the web UI). Dashboards, filling within a minute:")
+        for name in started:
+            console.print(f"  {url}/ui/dashboards/{'clickstream-app' if name == 'clickstream' else name}")
+        console.print(
+            f"\nNext: [bold]headwater sql {url}[/bold] (the SQL shell on this server: try SELECT * FROM "
+            "VISIT_LEADERBOARD; and 'help'), [bold]headwater apps list[/bold], and later [bold]headwater up --log "
+            f"{data_dir}[/bold] brings the same apps back (their queries and connectors are kept in the log)."
+            "\nCtrl-C stops the demo.")
+        if once:
+            _wait_for_data(url, started, stop, seconds if seconds is not None else 180.0)
+        else:
+            stop.wait(seconds)
+    except KeyboardInterrupt:
+        pass
+    except AppError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        err_console.print("Stopping the demo...")
+        if traffic is not None:
+            traffic.stop()
+        _stop_server(server)
+    if traffic is not None and traffic.refused:
+        console.print(f"{traffic.refused} Segment events of the demo's traffic were refused by the collector.")
+    console.print("Demo stopped.")
 
 
-STATEMENTS = f"""
-CREATE STREAM IF NOT EXISTS clickstream (_time BIGINT, time VARCHAR, ip VARCHAR, request VARCHAR, status INT,
-    userid INT, bytes BIGINT, agent VARCHAR) WITH (kafka_topic='{DEMO_TOPIC}', value_format='json');
-CREATE STREAM IF NOT EXISTS errors AS SELECT userid, request, status FROM clickstream WHERE status >= 400;
-CREATE TABLE IF NOT EXISTS bandwidth_per_min AS SELECT userid AS k, AS_VALUE(userid) AS userid,
-    WINDOWSTART AS event_ts, COUNT(*) AS clicks, SUM(bytes) AS total_bytes
-    FROM clickstream WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY userid EMIT CHANGES;
-"""
+def _has_rows(client: httpx.Client, sql: str) -> bool:
+    try:
+        response = client.post("/query", json={"ksql": sql, "streamsProperties": {}},
+                               headers={"Content-Type": "application/vnd.ksql.v1+json"})
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and any("row" in item for item in response.json())
 
 
-def _streaming_sql(log: Log) -> None:
-    console.print("\n[bold]Streaming SQL[/bold] (ksqlDB's dialect, from the clickstream demo):")
-    console.print(STATEMENTS.strip(), highlight=False, markup=False)
-    started = time.perf_counter()
-    with Session(log, properties={"auto.offset.reset": "earliest"}) as session:
-        session.execute(STATEMENTS)
-        session.wait_until_processed(timeout_s=300)
-        elapsed = time.perf_counter() - started
-        errors = sum(log.end_offset("ERRORS", p) for p in range(log.describe_topic("ERRORS").partitions))
-        rows = session.query("SELECT k, event_ts, clicks, total_bytes FROM bandwidth_per_min;").rows  # type: ignore[union-attr]
-    console.print(f"\nProcessed in {elapsed:.2f} s: {errors:,} records in ERRORS, {len(rows):,} rows in "
-                  "BANDWIDTH_PER_MIN. Top users by bytes in one minute (a pull query on the table):")
-    table = Table("userid", "minute (UTC)", "clicks", "bytes")
-    for userid, start, clicks, total in sorted(rows, key=lambda r: -r[3])[:5]:
-        minute = time.strftime("%H:%M", time.gmtime(start / 1000))
-        table.add_row(str(userid), minute, str(clicks), f"{total:,}")
-    console.print(table)
+def _wait_for_data(url: str, started: list[str], stop: threading.Event, timeout_s: float) -> None:
+    """Until each started app's probe query has rows; says which have none at the timeout."""
+    probes = {spec.name: spec.probe for spec in all_apps() if spec.name in started and spec.probe}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while probes and time.monotonic() < deadline and not stop.is_set():
+            probes = {name: sql for name, sql in probes.items() if not _has_rows(client, sql)}
+            if probes:
+                stop.wait(1)
+    if probes:
+        raise fail(f"no data after {timeout_s:.0f} s in: {', '.join(sorted(probes))}")
+    console.print("Every app has data.")
+
+
+def _answers(host_port: str) -> bool:
+    host, _, port = host_port.partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -66,7 +66,7 @@ def generate(
     seed = seed if seed is not None else time.time_ns()
     chunk = MAX_CHUNK if rate == 0 else max(1, min(MAX_CHUNK, int(rate / 10)))
     written = 0
-    with opened_log(log_url) as log:
+    with opened_log(log_url, create=True) as log:
         log.create_topic(topic, partitions, exist_ok=True)
         started = time.monotonic()
         progress = Progress(

@@ -90,7 +90,7 @@ def up(
     connect_allow_host: Annotated[
         list[str] | None,
         typer.Option("--connect-allow-host", envvar="HEADWATER_CONNECT_ALLOW_HOSTS",
-                     help="Database host or host:port JDBC connectors may reach (repeat; '*' allows any)."),
+                     help="Database host or host:port JDBC and CDC connectors may reach (repeat; '*' allows any)."),
     ] = None,
     tls_cert: Annotated[
         str | None, typer.Option(envvar="HEADWATER_TLS_CERT", help="PEM certificate (chain): serve HTTPS.")
@@ -130,7 +130,7 @@ def up(
     http2: Annotated[
         bool, typer.Option("--http2", envvar="HEADWATER_HTTP2",
                            help="Also serve HTTP/2 without TLS (h2c), as the ksqlDB clients' /query-stream "
-                           "calls need (pip install 'headwater[http2]').")
+                           "calls need (pip install 'headwater\\[http2]').")
     ] = False,
     workers: Annotated[
         int, typer.Option(envvar="HEADWATER_WORKERS", min=1, help="Server processes: one primary (SQL, "

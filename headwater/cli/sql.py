@@ -35,6 +35,22 @@ from headwater.sql.script import StatementText, split_statements, substitute_var
 DEFAULT_SERVER = "http://127.0.0.1:8088"
 HISTORY_FILE = Path.home() / ".headwater" / "sql_history"
 
+HELP = """Statements end with ';' and may span lines. Ctrl-C stops a running query; Ctrl-D or 'exit' quits.
+
+  SHOW STREAMS; SHOW TABLES; SHOW TOPICS; SHOW QUERIES; SHOW CONNECTORS;   what exists
+  DESCRIBE name; DESCRIBE CONNECTOR name; EXPLAIN query_id;               details
+  CREATE STREAM s (col TYPE, ...) WITH (kafka_topic='t', value_format='json');
+  CREATE STREAM s2 AS SELECT ... FROM s WHERE ...;                        a persistent query
+  CREATE TABLE t AS SELECT k, COUNT(*) FROM s WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY k;
+  SELECT * FROM t WHERE k = 1;                                            pull query: the table now
+  SELECT * FROM s EMIT CHANGES LIMIT 10;                                  push query: rows as they come
+  PRINT 'topic' FROM BEGINNING LIMIT 5;                                   raw records of a topic
+  CREATE SINK CONNECTOR c WITH ('connector.class'='FileStreamSink', ...); connectors
+  SET 'auto.offset.reset'='earliest';   queries read topics from the beginning
+  RUN SCRIPT 'file.sql'; DEFINE name = 'value'; TERMINATE query_id; DROP STREAM s;
+Streams are unbounded sequences of events; tables hold the latest value per key (aggregations make
+tables). ksqlDB's syntax reference applies: https://docs.ksqldb.io/en/latest/developer-guide/ksqldb-reference/"""
+
 
 class Shell:
     """Runs statement texts against a backend and prints what comes back."""
@@ -139,9 +155,13 @@ class Shell:
             except EOFError:
                 self.out.print("Exiting Headwater SQL.")
                 return
-            if not buffer and line.strip().rstrip(";").strip().lower() in ("exit", "quit"):
+            word = line.strip().rstrip(";").strip().lower() if not buffer else ""
+            if word in ("exit", "quit"):
                 self.out.print("Exiting Headwater SQL.")
                 return
+            if word in ("help", "?"):
+                self.out.print(Text(HELP))
+                continue
             buffer += line + "\n"
             state = _completeness(buffer)
             if state == "incomplete":
@@ -234,8 +254,8 @@ def sql(
             except KeyboardInterrupt:
                 raise typer.Exit(130) from None
             return
-        out.print(Text(f"Headwater SQL ({where}). Statements end with ';'. Ctrl-C stops a query, "
-                       "Ctrl-D or 'exit' quits."))
+        out.print(Text(f"Headwater SQL ({where}). Statements end with ';'. 'help' lists what you can "
+                       "type; Ctrl-C stops a query, Ctrl-D or 'exit' quits."))
         shell.repl(_line_reader(out))
     finally:
         backend.close()

@@ -183,7 +183,60 @@ def _query_description(console: Console, e: Entity) -> None:
     console.print(Text(f"\nExecution plan      \n--------------      \n{q.get('executionPlan', '')}"))
 
 
+def _connector_info(console: Console, e: Entity) -> None:
+    info = e["info"]
+    console.print(Text(f" Created connector {info['name']}"))
+
+
+def _drop_connector(console: Console, e: Entity) -> None:
+    console.print(Text(f" Dropped connector \"{e['connectorName']}\""))
+
+
+def _warning_entity(console: Console, e: Entity) -> None:
+    console.print(Text(f" {e['message']}"))
+
+
+def _connector_list(console: Console, e: Entity) -> None:
+    table = _table("Connector Name", "Type", "Class", "Status")
+    for c in e["connectors"]:
+        table.add_row(c["name"], str(c.get("type", "")).upper(), c.get("className", ""), _text(c.get("state", "")))
+    _show(console, table)
+
+
+def _connector_description(console: Console, e: Entity) -> None:
+    status = e["status"]
+    lines = [("Name", status["name"]), ("Class", e.get("connectorClass", "")),
+             ("Type", str(status.get("type", "")).upper()), ("State", status["connector"]["state"]),
+             ("WorkerId", status["connector"].get("worker_id", ""))]
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        console.print(Text(f"{key.ljust(width)} : {value}"), soft_wrap=True)
+    tasks = _table("Task ID", "State", "Error Trace")
+    for task in status.get("tasks", []):
+        tasks.add_row(str(task["id"]), task["state"], _text(task.get("trace", "")))
+    console.print()
+    _show(console, tasks)
+    sources = _table("Related Topics")
+    for topic in e.get("topics", []):
+        sources.add_row(topic)
+    console.print()
+    _show(console, sources)
+
+
+def _connector_plugins(console: Console, e: Entity) -> None:
+    table = _table("Connector Plugin Class", "Type", "Version")
+    for p in e["connectorPlugins"]:
+        table.add_row(p["className"], str(p.get("type", "")).upper(), _text(p.get("version", "")))
+    _show(console, table)
+
+
 _RENDERERS = {
+    "connector_info": _connector_info,
+    "drop_connector": _drop_connector,
+    "warning_entity": _warning_entity,
+    "connector_list": _connector_list,
+    "connector_description": _connector_description,
+    "connector_plugins_list": _connector_plugins,
     "currentStatus": _current_status,
     "streams": _sources,
     "tables": _sources,

@@ -37,7 +37,7 @@ def topics_create(
 ) -> None:
     """Create a topic."""
     configs = _parse_configs(config or [])
-    with opened_log(log_url) as log:
+    with opened_log(log_url, create=True) as log:
         existed = if_not_exists and name in log.list_topics()
         info = log.create_topic(name, partitions, configs, exist_ok=if_not_exists)
     if existed:

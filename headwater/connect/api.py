@@ -100,12 +100,23 @@ class SinkTask(Task):
         (the runtime retries the same batch), ConnectError to fail the task.
         """
 
+    #: Whether the runtime calls ``flush`` and ``pre_commit`` while no records come (about every
+    #: half second), for sinks that close files on a wall-clock schedule.
+    flush_when_idle: ClassVar[bool] = False
+
     def flush(self) -> None:
         """Make everything ``put`` so far durable; the runtime then commits the consumer offsets.
 
         A replay after a crash re-puts records after the last committed offset,
         so sinks must be idempotent (upserts) or accept duplicates, as in Connect.
         """
+
+    def pre_commit(self, offsets: Mapping[tuple[str, int], int]) -> Mapping[tuple[str, int], int]:
+        """The offsets to commit after ``flush``, per (topic, partition): by default ``offsets``, the
+        next offset of everything put. A sink that holds records back (an open file, as Connect's
+        ``preCommit``) answers the first offset it has not made durable, so a crash replays from there;
+        it may name partitions ``offsets`` does not (a file closed by a schedule)."""
+        return offsets
 
 
 class SourceTask(Task):

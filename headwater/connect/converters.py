@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import importlib
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ import orjson
 
 from headwater.connect.api import ConnectError
 from headwater.connect.data import ConnectSchema, Field
+from headwater.log import Log
 
 TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
 DATE = "org.apache.kafka.connect.data.Date"
@@ -41,6 +43,9 @@ class Converter(ABC):
     def configure(self, config: Mapping[str, str], is_key: bool) -> None:
         self.config = dict(config)
         self.is_key = is_key
+
+    def attach_log(self, log: Log) -> None:  # noqa: B027 - optional hook
+        """The worker's log, where converters that need a schema registry find Headwater's own."""
 
     @abstractmethod
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]: ...
@@ -61,10 +66,9 @@ class StringConverter(Converter):
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
             return _OPTIONAL_STRING, None
-        try:
-            return _OPTIONAL_STRING, data.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise ConversionError(f"StringConverter: the data of topic {topic} is not valid UTF-8: {exc}") from None
+        # As Kafka's StringDeserializer (Java's new String(bytes, charset)): bytes that are not valid in the
+        # encoding become U+FFFD, so a windowed key (key bytes + 8 binary bytes of window) still reads.
+        return _OPTIONAL_STRING, data.decode(self.encoding, errors="replace")
 
     def from_connect(self, topic: str, schema: ConnectSchema | None, value: Any) -> bytes | None:
         if value is None:
@@ -302,20 +306,37 @@ DEFAULT_VALUE_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 DEFAULT_VALUE_CONVERTER_CONFIG = {"schemas.enable": "false"}
 
 
+#: Converters that talk to a schema registry, by import string (loaded when a config names them).
+REGISTRY_CONVERTERS: dict[str, str] = {
+    "io.confluent.connect.avro.AvroConverter": "headwater.connect.registry_converters:AvroConverter",
+    "io.confluent.connect.json.JsonSchemaConverter": "headwater.connect.registry_converters:JsonSchemaConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter": "headwater.connect.protobuf_converter:ProtobufConverter",
+}
+
+
 def converter_class(name: str) -> type[Converter]:
     """The converter for a Java class name or its simple name (``JsonConverter``)."""
     found = CONVERTERS.get(name) or next((c for k, c in CONVERTERS.items() if k.rsplit(".", 1)[-1] == name), None)
-    if found is None:
+    if found is not None:
+        return found
+    target = REGISTRY_CONVERTERS.get(name) or next(
+        (t for k, t in REGISTRY_CONVERTERS.items() if k.rsplit(".", 1)[-1] == name), None)
+    if target is None:
         raise ConnectError(f"Class {name} could not be found.")
-    return found
+    module, _, attr = target.partition(":")
+    loaded: type[Converter] = getattr(importlib.import_module(module), attr)
+    return loaded
 
 
-def converter_from_config(config: Mapping[str, str], is_key: bool) -> Converter:
-    """The key or value converter a connector config asks for (worker defaults otherwise)."""
+def converter_from_config(config: Mapping[str, str], is_key: bool, log: Log | None = None) -> Converter:
+    """The key or value converter a connector config asks for (worker defaults otherwise); ``log`` is the
+    worker's, where a registry converter without ``schema.registry.url`` keeps its schemas."""
     prefix = "key.converter" if is_key else "value.converter"
     name = config.get(prefix) or (DEFAULT_KEY_CONVERTER if is_key else DEFAULT_VALUE_CONVERTER)
     settings = {} if is_key or config.get(prefix) else dict(DEFAULT_VALUE_CONVERTER_CONFIG)
     settings.update({k[len(prefix) + 1:]: v for k, v in config.items() if k.startswith(prefix + ".")})
     converter = converter_class(name)()
     converter.configure(settings, is_key)
+    if log is not None:
+        converter.attach_log(log)
     return converter

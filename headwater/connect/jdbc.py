@@ -48,6 +48,7 @@ from headwater.connect.jdbc_dialect import (
     database_message,
     infer_type,
     is_transient,
+    key_length,
     sql_type,
     sqlalchemy_url,
     upsert,
@@ -294,13 +295,15 @@ class JdbcSinkTask(SinkTask):
     def _column_types(self, rows: list[Row], names: list[str]) -> dict[str, tuple[sa.types.TypeEngine[Any], bool]]:
         """Type and nullability of each column, from the schemas or inferred from the values."""
         result = {}
+        key_columns = {c for r in rows for c in r.key_columns}
+        chars = key_length(len(key_columns))  # several string keys share one index (MariaDB: 3072 bytes)
         for name in names:
-            key = any(name in r.key_columns for r in rows)
+            key = name in key_columns
             schema = next((r.schemas.get(name) for r in rows if r.schemas.get(name) is not None), None)
             if schema is not None:
-                result[name] = (sql_type(schema, key), schema.optional and not key)
+                result[name] = (sql_type(schema, key, chars), schema.optional and not key)
             else:
-                sql, _inferred = infer_type((r.values.get(name) for r in rows), key)
+                sql, _inferred = infer_type((r.values.get(name) for r in rows), key, chars)
                 result[name] = (sql, not key)
         return result
 

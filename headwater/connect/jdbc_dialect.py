@@ -9,11 +9,23 @@ Column types with a Connect schema follow Confluent's JDBC sink dialects:
 | int8 / int16 / int32 / int64 | TINYINT / SMALLINT / INT / BIGINT | SMALLINT / SMALLINT / INT / BIGINT | INTEGER affinity |
 | float32 / float64 | FLOAT / DOUBLE | REAL / DOUBLE PRECISION | REAL affinity |
 | boolean | BOOL (TINYINT(1)) | BOOLEAN | BOOLEAN |
-| string | TEXT (VARCHAR(256) in a key) | TEXT | TEXT |
+| string | TEXT (VARCHAR(256) in a key (*)) | TEXT (VARCHAR(256) in a key (*)) | TEXT (VARCHAR(256) in a key (*)) |
 | bytes | BLOB (VARBINARY(1024) in a key) | BYTEA | BLOB |
 | Decimal (scale s) | DECIMAL(65, s) | NUMERIC | NUMERIC |
 | Date / Time / Timestamp | DATE / TIME(3) / DATETIME(3) | DATE / TIME / TIMESTAMP | DATE / TIME / DATETIME |
 | struct / map / array | TEXT holding JSON | TEXT holding JSON | TEXT holding JSON |
+
+The primary key (``auto.create``) is the record key's fields with
+``pk.mode=record_key`` (a struct key: its fields, or ``pk.fields`` of them; a
+primitive key: the one column ``pk.fields`` names), ``pk.fields`` of the value
+with ``record_value``, ``__connect_topic, __connect_partition,
+__connect_offset`` with ``kafka``; key columns are NOT NULL. A windowed
+table's key becomes ``(key, WINDOWSTART, WINDOWEND)`` with the
+``WindowedKey`` transform (``headwater.connect.windowed``), the bounds as
+Timestamps, hence DATETIME(3)/TIMESTAMP columns.
+
+(*) With more than three key columns each gets 768 / n characters (at
+least 64), so the key fits MariaDB's 3072-byte index in utf8mb4.
 
 Without a schema (schemaless JSON, plain dicts) the type is inferred from the
 Python values of the batch: ``bool`` -> boolean, ``int`` -> int64, ``float``
@@ -111,12 +123,21 @@ def create_engine(url: URL) -> sa.Engine:
 # -- column types ---------------------------------------------------------------
 
 
-def _text(primary_key: bool) -> sa.types.TypeEngine[Any]:
-    return sa.Text().with_variant(sa.String(256), *MYSQL) if primary_key else sa.Text()
+#: MariaDB/InnoDB's longest index: 3072 bytes, 768 utf8mb4 characters over all the string key columns.
+KEY_CHARS = 768
 
 
-def sql_type(schema: ConnectSchema, primary_key: bool = False) -> sa.types.TypeEngine[Any]:
-    """The column type for a Connect schema (table above)."""
+def key_length(string_keys: int) -> int:
+    """VARCHAR length of each of ``string_keys`` string key columns: 256, less when several share the index."""
+    return max(64, min(256, KEY_CHARS // max(string_keys, 1)))
+
+
+def _text(primary_key: bool, length: int = 256) -> sa.types.TypeEngine[Any]:
+    return sa.String(length) if primary_key else sa.Text()
+
+
+def sql_type(schema: ConnectSchema, primary_key: bool = False, key_chars: int = 256) -> sa.types.TypeEngine[Any]:
+    """The column type for a Connect schema (table above); ``key_chars``: VARCHAR length in a key."""
     name = schema.name
     if name == DECIMAL:
         scale = int((schema.parameters or {}).get("scale", 0))
@@ -144,10 +165,11 @@ def sql_type(schema: ConnectSchema, primary_key: bool = False) -> sa.types.TypeE
         return sa.Boolean()
     if kind == "bytes":
         return sa.LargeBinary().with_variant(mysql.VARBINARY(1024), *MYSQL) if primary_key else sa.LargeBinary()
-    return _text(primary_key)  # string, and struct/map/array as JSON text
+    return _text(primary_key, key_chars)  # string, and struct/map/array as JSON text
 
 
-def infer_type(values: Iterable[Any], primary_key: bool = False) -> tuple[sa.types.TypeEngine[Any], ConnectSchema]:
+def infer_type(values: Iterable[Any], primary_key: bool = False,
+               key_chars: int = 256) -> tuple[sa.types.TypeEngine[Any], ConnectSchema]:
     """The column type (and the Connect schema it stands for) of schemaless values (module docstring)."""
     kinds: set[str] = set()
     for value in values:
@@ -179,7 +201,7 @@ def infer_type(values: Iterable[Any], primary_key: bool = False) -> tuple[sa.typ
     }.get(kind) or ConnectSchema(kind, optional=not primary_key)
     if kind == "decimal":
         return sa.Numeric().with_variant(mysql.DECIMAL(65, 10), *MYSQL), schema
-    return sql_type(schema, primary_key), schema
+    return sql_type(schema, primary_key, key_chars), schema
 
 
 def column_value(value: Any, schema: ConnectSchema | None) -> Any:

@@ -78,3 +78,14 @@ register("io.confluent.kafka.connect.datagen.DatagenConnector", "headwater.conne
          "datagen")
 register("io.confluent.connect.jdbc.JdbcSinkConnector", "headwater.connect.jdbc:JdbcSinkConnector", "jdbc-sink",
          "jdbc")
+register("io.confluent.connect.s3.S3SinkConnector", "headwater.connect.s3:S3SinkConnector", "s3-sink", "s3")
+register("io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+         "headwater.connect.elasticsearch:ElasticsearchSinkConnector", "elasticsearch-sink", "elasticsearch")
+register("io.debezium.connector.postgresql.PostgresConnector", "headwater.connect.cdc.postgres:PostgresConnector",
+         "postgres-cdc", "postgresql-cdc")
+register("io.debezium.connector.mysql.MySqlConnector", "headwater.connect.cdc.mysql:MySqlConnector", "mysql-cdc",
+         "mariadb-cdc", "io.debezium.connector.mariadb.MariaDbConnector")
+register("com.mongodb.kafka.connect.MongoSourceConnector", "headwater.connect.cdc.mongodb:MongoSourceConnector",
+         "mongodb-source")
+register("io.debezium.connector.mongodb.MongoDbConnector", "headwater.connect.cdc.mongodb:MongoDbConnector",
+         "mongodb-cdc")

@@ -26,7 +26,9 @@ _URL_PARAM = re.compile(r"(?P<head>(?:password|passwd|pwd)=)(?P<secret>[^&;\s]+)
 
 def is_password_key(key: str, password_keys: Iterable[str] = ()) -> bool:
     last = key.rsplit(".", 1)[-1].lower()
-    return key in password_keys or last in ("password", "passwd", "secret") or last.endswith("password")
+    # basic.auth.user.info is "user:password" (the schema-registry converters' credentials).
+    return (key in password_keys or last in ("password", "passwd", "secret") or last.endswith("password")
+            or key.lower().endswith("basic.auth.user.info"))
 
 
 def url_secrets(url: str) -> list[str]:

@@ -1,5 +1,6 @@
 """A connector's ``transforms`` chain (Kafka Connect's ``transforms=a,b`` with ``predicates``): the
-single message transforms of ``connect/transforms.py`` and Debezium's ``ExtractNewRecordState``."""
+single message transforms of ``connect/transforms.py``, Debezium's ``ExtractNewRecordState`` and
+Headwater's ``WindowedKey`` (``connect/windowed.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from headwater.connect.api import ConnectError
 from headwater.connect.debezium import ExtractNewRecordState
 from headwater.connect.transforms import PREDICATES, TRANSFORMS, Predicate, R, Transformation, split_list
+from headwater.connect.windowed import WindowedKey
 
 
 def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
@@ -23,7 +25,8 @@ class TransformChain:
 
     def __init__(self, config: Mapping[str, str]) -> None:
         table: dict[str, Callable[[], Transformation]] = {
-            **TRANSFORMS, "io.debezium.transforms.ExtractNewRecordState": ExtractNewRecordState}
+            **TRANSFORMS, "io.debezium.transforms.ExtractNewRecordState": ExtractNewRecordState,
+            "io.headwater.connect.transforms.WindowedKey": WindowedKey}
         predicates: dict[str, Predicate] = {}
         for alias in split_list(config.get("predicates")):
             prefix = f"predicates.{alias}."

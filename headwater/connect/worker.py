@@ -116,8 +116,8 @@ class WorkerTask:
             self.errors = ErrorHandler(self.log, self.connector, self.id, self.config)
             self.errors.on_retrying = self._retrying
             self.transforms = TransformChain(self.config)
-            self.key_converter = converter_from_config(self.config, is_key=True)
-            self.value_converter = converter_from_config(self.config, is_key=False)
+            self.key_converter = converter_from_config(self.config, is_key=True, log=self.log)
+            self.value_converter = converter_from_config(self.config, is_key=False, log=self.log)
             self._start_task()
             self._set(RUNNING if self._resumed.is_set() else PAUSED)
             while not self._stopping.is_set():
@@ -187,6 +187,9 @@ class SinkWorkerTask(WorkerTask):
         except OffsetOutOfRangeError as exc:  # retention removed what we were about to read
             self.positions[TopicPartition(exc.topic, exc.partition)] = exc.start
             return
+        if not batches and self.task.flush_when_idle and self._resumed.is_set() and not self._stopping.is_set():
+            self.errors.retry(self.task.flush, TASK_PUT, self._stopping)
+            self._commit({})
         if not batches or not self._resumed.is_set() or self._stopping.is_set():
             return  # paused or stopped while polling: these records are read again on resume
         records: list[SinkRecord] = []
@@ -210,8 +213,14 @@ class SinkWorkerTask(WorkerTask):
                 r = failure.record
                 self.errors.tolerate(TASK_PUT, failure.error, raws.get((r.topic, r.partition, r.offset)))
         self.errors.retry(self.task.flush, TASK_PUT, self._stopping)
-        self.log.commit(self.group, advanced)
+        self._commit(advanced)
         self.positions.update(advanced)
+
+    def _commit(self, advanced: dict[TopicPartition, int]) -> None:
+        """Commit what the task says is durable (all of ``advanced`` unless it holds records back)."""
+        ready = self.task.pre_commit(advanced)
+        if ready:
+            self.log.commit(self.group, {TopicPartition(*tp): offset for tp, offset in ready.items()})
 
     def _convert(self, raw: RawRecord) -> SinkRecord | None:
         stage = KEY_CONVERTER

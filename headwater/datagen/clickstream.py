@@ -5,7 +5,7 @@ time, _time, request, status and bytes as strings, referrer, agent) and drawing
 from its value sets (``headwater.datagen.quickstarts``), but built for volume:
 userid 1..``users`` and event time advancing ``rate_per_s`` records per
 second with up to ``disorder_ms`` of disorder. Built with Arrow compute: no Python
-loop per record. The benchmarks (bench/clickstream.py) and ``headwater demo``
+loop per record. The benchmarks (bench/clickstream.py) and ``headwater tour``
 use it; the datagen connector and ``headwater generate`` use the quickstart itself.
 """
 

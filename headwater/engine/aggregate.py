@@ -28,7 +28,6 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -39,7 +38,7 @@ import pyarrow.compute as pc
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
 from headwater.engine.operator import Step
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
-from headwater.engine.session_runs import session_runs
+from headwater.engine.session_merge import merge_sessions, sessions_per_record
 from headwater.engine.stateless import SourceOperator, run_plan
 from headwater.engine.state import KeyedStore, StoreNotReadyError, run
 from headwater.errors import UnknownTopicError
@@ -83,7 +82,7 @@ class AggregateOperator(SourceOperator):
         self.state_cols: list[list[str]] = [
             [f"s{j}_{m}" for m in range(len(agg.state_types))] for j, agg in enumerate(plan.aggregates)
         ]
-        self._key = ", ".join(self.groups + ["ws"])
+        self.key = ", ".join(self.groups + ["ws"])
         columns = [(g, t.to_duckdb()) for g, t in zip(self.groups, plan.group_types, strict=True)]
         columns += [("ws", "BIGINT"), ("we", "BIGINT")]
         for agg, names in zip(plan.aggregates, self.state_cols, strict=True):
@@ -300,16 +299,18 @@ class AggregateOperator(SourceOperator):
             con.register("b", batch)
             try:
                 if plan.window is not None and plan.window.kind == "SESSION" and not plan.emit_final:
-                    changes, changed, deleted = self._sessions_per_record(con, batch)
+                    changes, changed, deleted = sessions_per_record(self, con, batch)
                     outputs.append(changes)
                 elif plan.window is not None and plan.window.kind == "SESSION":
-                    _, changed, deleted = self._sessions(con)
+                    _, changed, deleted = merge_sessions(self, con)
                 else:
                     # The stored rows of the batch's (group, window) keys: read once, by key.
-                    self.store.get(con, f"SELECT DISTINCT {self._key} FROM b", "__cur")
+                    ws = pc.min_max(batch.column("ws")).as_py()  # keys stay within the batch's windows
+                    within = f"{{t}}.ws BETWEEN {int(ws['min'])} AND {int(ws['max'])}"
+                    self.store.get(con, f"SELECT DISTINCT {self.key} FROM b", "__cur", within)
                     if not plan.emit_final:
                         outputs.append(self._running(con))
-                    changed = self._merge(con)
+                    changed = self._merge(con, within)
                     self._state_rows = changed
                     run(con, "DROP TABLE __cur")
             finally:
@@ -386,7 +387,7 @@ class AggregateOperator(SourceOperator):
 
     def _running(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
         """One row per (record, window): the aggregate after that record (EMIT CHANGES)."""
-        window = _W.format(groups=self._key)
+        window = _W.format(groups=self.key)
         running, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(agg.running):
@@ -399,7 +400,7 @@ class AggregateOperator(SourceOperator):
         # The update's timestamp is the newest of its window so far (Kafka Streams: max(record, aggregate)).
         merged_sql = (
             f"SELECT {groups}, r.ws, r.we, greatest(r.__ts, s.__ts) AS __ts, r.__offset, {', '.join(merged)} FROM "
-            f"(SELECT {self._key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
+            f"(SELECT {self.key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
             f"LEFT JOIN __cur s ON {on}"
         )
         return self.post(con, merged_sql, order="__offset, ws")
@@ -414,7 +415,7 @@ class AggregateOperator(SourceOperator):
         finally:
             con.unregister("agg")
 
-    def _merge(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    def _merge(self, con: duckdb.DuckDBPyConnection, within: str) -> pa.Table:
         """Fold the batch into the state; return the changed state rows."""
         partial, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
@@ -428,157 +429,11 @@ class AggregateOperator(SourceOperator):
         changed = con.sql(
             f"SELECT {groups}, p.ws, p.we, {', '.join(merged)}, greatest(s.__ts, p.__ts) AS __ts, "
             f"coalesce(s.__emitted, false) AS __emitted FROM "
-            f"(SELECT {self._key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self._key}) p "
+            f"(SELECT {self.key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self.key}) p "
             f"LEFT JOIN __cur s ON {on}"
         ).to_arrow_table()
-        self.store.put(con, changed)
+        self.store.put(con, changed, within)
         return changed
-
-    def _sessions_per_record(
-        self, con: duckdb.DuckDBPyConnection, batch: pa.Table
-    ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
-        """SESSION with EMIT CHANGES, as Kafka Streams with caching off: each record emits a
-        tombstone for every session it merged away, then its merged session.
-
-        A record can only change the sessions of its own key, so the batch runs in rounds: round
-        k merges the k-th record of every key at once (vectorized across keys), and the outputs
-        are put back in offset order. A batch needs as many rounds as it has records of its
-        busiest key.
-        """
-        outputs: list[pa.Table] = []
-        seqs: list[np.ndarray] = []
-        changed: list[pa.Table] = []
-        replaced: list[pa.Table] = []
-        # Most keys' records extend or follow their sessions: one pass (engine/session_runs.py).
-        fast, fast_seq, touched, rest = session_runs(self, con)
-        if fast is not None and fast_seq is not None and touched is not None:
-            outputs.append(fast)
-            seqs.append(fast_seq)
-            changed.append(touched)
-        con.register("__rest", rest)
-        ranked = con.sql(f"SELECT *, row_number() OVER (PARTITION BY {', '.join(self.groups)} ORDER BY __offset) "
-                         "AS __rank FROM __rest").to_arrow_table()
-        con.unregister("__rest")
-        rank = ranked.column("__rank").to_numpy()
-        ranked = ranked.drop_columns(["__rank"])
-        con.unregister("b")
-        try:
-            for k in range(1, int(rank.max(initial=0)) + 1):
-                con.register("b", ranked.filter(pa.array(rank == k)))
-                try:
-                    out, rows, gone, seq = self._sessions(con, with_seq=True)
-                finally:
-                    con.unregister("b")
-                outputs.append(out)
-                seqs.append(seq)
-                changed.append(rows)
-                if gone is not None:
-                    replaced.append(gone)
-        finally:
-            con.register("b", batch)
-        out = pa.concat_tables(outputs)
-        order = np.argsort(np.concatenate(seqs), kind="stable")
-        # For the changelog: of every state key a round touched, the row the state holds now, or
-        # its deletion (a session created in one round may be absorbed in a later one).
-        con.register("__touched", pa.concat_tables([t.select(self.groups + ["ws"]) for t in changed + replaced]))
-        try:
-            on = " AND ".join(f"s.{c} = t.{c}" for c in self.groups + ["ws"])
-            run(con, "CREATE OR REPLACE TEMP TABLE __tk AS SELECT DISTINCT * FROM __touched")
-            rows = con.sql(f"SELECT s.* FROM state s SEMI JOIN __tk t ON {on}").to_arrow_table()
-            gone = con.sql(f"SELECT t.* FROM __tk t ANTI JOIN state s ON {on}").to_arrow_table()
-        finally:
-            con.unregister("__touched")
-        return out.take(pa.array(order)), rows, gone if gone.num_rows else None
-
-    def _sessions(self, con: duckdb.DuckDBPyConnection, with_seq: bool = False) -> Any:
-        """Merge the batch's records with the stored sessions they touch (gap inclusive).
-
-        Returns the output changes (a tombstone for every stored session that
-        was absorbed, then the new session), the new state rows, and the keys
-        of the absorbed sessions. Updates are per batch, not per record.
-        """
-        gap = self.plan.window.gap_ms  # type: ignore[union-attr]
-        groups = ", ".join(self.groups)
-        on_groups = " AND ".join(f"s.{g} = k.{g}" for g in self.groups)
-        # Stored sessions that may merge: same key, within gap of the batch's records of that key.
-        run(con, 
-            f"CREATE OR REPLACE TEMP TABLE __old AS SELECT s.* FROM state s JOIN "
-            f"(SELECT {groups}, min(__ts) AS lo, max(__ts) AS hi FROM b GROUP BY {groups}) k ON {on_groups} "
-            f"WHERE s.we >= k.lo - {gap} AND s.ws <= k.hi + {gap}"
-        )
-        # Intervals: stored sessions and records; a new session starts after a gap larger than `gap`.
-        run(con, 
-            f"CREATE OR REPLACE TEMP TABLE __iv AS SELECT *, sum(CASE WHEN prev_end IS NULL OR ws > prev_end + {gap} "
-            f"THEN 1 ELSE 0 END) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS UNBOUNDED PRECEDING) "
-            f"AS sid FROM (SELECT *, max(we) OVER (PARTITION BY {groups} ORDER BY ws, we, src, __offset ROWS BETWEEN "
-            f"UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM ("
-            f"SELECT {groups}, ws, we, 0 AS src, -1 AS __offset FROM __old UNION ALL "
-            f"SELECT {groups}, __ts AS ws, __ts AS we, 1 AS src, __offset FROM b))"
-        )
-        run(con, f"CREATE OR REPLACE TEMP TABLE __bs AS SELECT b.*, iv.sid FROM b JOIN __iv iv USING ({groups}, __offset)")
-        run(con, f"CREATE OR REPLACE TEMP TABLE __os AS SELECT o.*, iv.sid, row_number() OVER (PARTITION BY "
-                    f"{', '.join('o.' + g for g in self.groups)}, iv.sid ORDER BY o.ws) AS k FROM __old o JOIN __iv iv "
-                    f"ON {' AND '.join(f'o.{g} = iv.{g}' for g in self.groups)} AND o.ws = iv.ws AND o.we = iv.we "
-                    f"AND iv.src = 0")
-        partial, state_names = [], []
-        for j, agg in enumerate(self.plan.aggregates):
-            for m, template in enumerate(agg.partial):
-                partial.append(f"{self.render(template, j)} AS {self.state_cols[j][m]}")
-                state_names.append(self.state_cols[j][m])
-        merged = con.sql(
-            f"SELECT {groups}, sid, min(__ts) AS ws, max(__ts) AS we, {', '.join(partial)}, max(__ts) AS __ts "
-            f"FROM __bs GROUP BY {groups}, sid"
-        ).to_arrow_table()
-        rounds = run(con, "SELECT coalesce(max(k), 0) FROM __os")[0][0]
-        for k in range(1, int(rounds) + 1):
-            con.register("__m", merged)
-            merges = []
-            for j, agg in enumerate(self.plan.aggregates):
-                news = {f"n{x}": f"m.{self.state_cols[j][x]}" for x in range(len(agg.merge))}
-                for m, template in enumerate(agg.merge):
-                    merges.append(f"CASE WHEN s.ws IS NULL THEN m.{self.state_cols[j][m]} ELSE "
-                                  f"{self.render(template, j, **news)} END AS {self.state_cols[j][m]}")
-            on = " AND ".join(f"m.{g} = s.{g}" for g in self.groups + ["sid"])
-            merged = con.sql(
-                f"SELECT {', '.join('m.' + g for g in self.groups)}, m.sid, least(m.ws, coalesce(s.ws, m.ws)) AS ws, "
-                f"greatest(m.we, coalesce(s.we, m.we)) AS we, {', '.join(merges)}, greatest(m.__ts, s.__ts) AS __ts "
-                f"FROM __m m LEFT JOIN (SELECT * FROM __os WHERE k = {k}) s ON {on}"
-            ).to_arrow_table()
-            con.unregister("__m")
-        con.register("__m", merged)
-        changed = con.sql(f"SELECT {groups}, ws, we, {', '.join(state_names)}, __ts, false AS __emitted FROM __m"
-                          ).to_arrow_table()
-        # Absorbed sessions' keys, except one the merged session took over (same start): a restore
-        # applies upserts before deletions.
-        on_m = " AND ".join(f"o.{c} = m.{c}" for c in self.groups + ["ws"])
-        replaced = con.sql(f"SELECT {', '.join('o.' + c for c in self.groups + ['ws'])} FROM __os o "
-                           f"ANTI JOIN __m m ON {on_m}").to_arrow_table()
-        seq = None
-        if with_seq:  # one record per key in ``b``: each output row takes its record's offset
-            on_b = " AND ".join(f"x.{g} = b.{g}" for g in self.groups)
-            both = (f"SELECT * FROM (SELECT x.*, b.__offset AS __seq, 0 AS __kind FROM __os x JOIN b ON {on_b} "
-                    f"UNION ALL BY NAME SELECT x.*, b.__offset AS __seq, 1 AS __kind FROM __m x JOIN b ON {on_b})")
-            order = "__seq, __kind, ws"
-            run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
-            ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
-            seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
-            out = self.post(con, "SELECT * FROM __both", order=order)
-            out = out.set_column(out.column_names.index("__having"), "__having",
-                                 pc.and_(out.column("__having"), pa.array(kinds == 1)))
-            con.unregister("__m")
-            run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
-            self.store.put(con, changed)
-            return out, changed, replaced if replaced.num_rows else None, seq
-        tombstones = self.post(con, "SELECT * FROM __os", order="ws")
-        updates = self.post(con, "SELECT * FROM __m", order="ws")
-        con.unregister("__m")
-        run(con, f"DELETE FROM state WHERE ({self._key}) IN (SELECT ({self._key}) FROM __os)")
-        self.store.put(con, changed)
-        if tombstones.num_rows:
-            tombstones = tombstones.set_column(tombstones.column_names.index("__having"), "__having",
-                                               pa.array([False] * tombstones.num_rows))
-            updates = pa.concat_tables([tombstones, updates])
-        return updates, changed, replaced if replaced.num_rows else None
 
     def _now(self) -> int:
         return max(self.stream_time.values()) if self.stream_time else np.iinfo(np.int64).min
@@ -620,7 +475,7 @@ class AggregateOperator(SourceOperator):
         gone = f"we + {self.plan.window.retention_ms} <= {self._now()}"
         if not self._may_reach("all", self._last_changed, self.plan.window.retention_ms):
             return None
-        deleted = con.sql(f"SELECT {self._key} FROM state WHERE {gone}").to_arrow_table()
+        deleted = con.sql(f"SELECT {self.key} FROM state WHERE {gone}").to_arrow_table()
         if deleted.num_rows:
             run(con, f"DELETE FROM state WHERE {gone}")
         self._earliest_end["all"] = self._earliest(con, "all")

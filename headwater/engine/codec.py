@@ -17,16 +17,22 @@ import pyarrow.compute as pc
 
 from headwater.engine.isolation import isolate
 from headwater.engine.processing_log import DESERIALIZATION_ERROR, SERIALIZATION_ERROR, ProcessingError
-from headwater.formats import create_format
-from headwater.formats.base import Decoded, Format, deserialize_error
+from headwater.formats import create_format, format_class
+from headwater.formats.base import Decoded, Format, deserialize_error, registry_properties
 from headwater.log import Fetched
+from headwater.log.base import HEADER_TYPE
 from headwater.sql.functions.date_patterns import strptime_format
 from headwater.sql.catalog import Column, DataSource, Namespace
-from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn
+from headwater.sql.planner import (
+    DELETED, HEADERS_PASS, NULL_VALUES, RECORD_HEADERS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START,
+    InputColumn, OutputColumn,
+)
 from headwater.sql.types import BaseType, SqlType
 
 def _format_props(source: DataSource, role: str) -> dict[str, object]:
     props: dict[str, object] = {}
+    if format_class(source.key_format if role == "key" else source.value_format).uses_registry:
+        props.update(registry_properties(source, role))
     if role == "value":
         if source.value_delimiter is not None:
             props["VALUE_DELIMITER"] = source.value_delimiter
@@ -49,12 +55,24 @@ def value_format(source: DataSource) -> Format:
     return create_format(source.value_format, values, _format_props(source, "value"), role="value")
 
 
+def register_schemas(sink: DataSource, *, if_absent: bool = False) -> None:
+    """Register the key and value schemas a sink writes, for formats with a registry (FormatError if refused);
+    with ``if_absent``, only under subjects that hold no schema yet."""
+    for fmt in (key_format(sink), value_format(sink)):
+        if fmt is not None and fmt.uses_registry:
+            fmt.register_schema(if_absent=if_absent)
+
+
 class SourceDecoder:
     """Decodes batches of one source into the ``src`` relation of a plan."""
 
     def __init__(self, source: DataSource, inputs: Sequence[InputColumn]) -> None:
         self.source = source
-        self.inputs = list(inputs)
+        #: A stream plan that passes null values on (``NULL_VALUES`` among its inputs) gets them as rows.
+        self.null_values = NULL_VALUES in inputs
+        #: A plan that copies each record's headers to its output (``HEADERS_PASS`` among its inputs).
+        self.record_headers = HEADERS_PASS in inputs
+        self.inputs = [i for i in inputs if i not in (NULL_VALUES, HEADERS_PASS)]
         if source.timestamp and not any(i.column.name == source.timestamp for i in self.inputs):
             column = source.column(source.timestamp)
             if column is not None:
@@ -95,7 +113,7 @@ class SourceDecoder:
             null_keys = np.nonzero(np.asarray(batch.column("key").is_null(), dtype=bool))[0]
             failed(null_keys, ["Record with a null key dropped: a table row needs a key."] * len(null_keys), "key",
                    batch.column("key"))
-        else:
+        elif not self.null_values:
             # A stream ignores records with a null value (tombstones have no meaning there).
             keep &= ~tombstones
         if self._values:
@@ -115,21 +133,25 @@ class SourceDecoder:
                 columns[i.alias] = decoded.table.column(i.column.name)
         for i in self._headers:
             columns[i.alias] = _header_column(batch.column("headers"), i.column)
+        if self.record_headers:
+            columns[RECORD_HEADERS] = batch.column("headers")
 
         rowtime = batch.column("timestamp")
         if self._ts_alias is not None:
             rowtime, bad = _event_time(columns[self._ts_alias], self.source)
-            if self.source.is_table:  # a tombstone has no TIMESTAMP column: it keeps the record's time
+            if self.source.is_table or self.null_values:  # a tombstone has no TIMESTAMP column: it keeps the record's time
                 rowtime = pa.array(np.where(tombstones, batch.column("timestamp").to_numpy(), rowtime.to_numpy()))
                 bad = bad[~tombstones[bad]]
             reasons = [f"Invalid timestamp in column {self.source.timestamp}: null or unparseable"] * len(bad)
             failed(bad, reasons, "value", value_data)
+        # Kafka Streams skips a record whose timestamp is negative (an invalid timestamp): so does ksqlDB.
+        keep &= np.asarray(pc.fill_null(pc.greater_equal(rowtime, 0), True), dtype=bool)
         columns[ROWTIME] = rowtime
         columns[ROWPARTITION] = pa.array(np.full(n, fetched.partition, dtype=np.int32))
         columns[ROWOFFSET] = offsets
         if self.source.window is not None:
             columns[WINDOW_START], columns[WINDOW_END] = _window_bounds(batch.column("key"), self.source)
-        if self.source.is_table:
+        if self.source.is_table or self.null_values:
             columns[DELETED] = pa.array(tombstones)
         table = pa.table(columns)
         if not keep.all():
@@ -293,7 +315,10 @@ class SinkEncoder:
                 keys = _window_key(keys, result, self.window_kind)
         else:
             keys = pa.nulls(n, pa.binary())
-        return pa.table({"timestamp": result.column("__ts"), "key": keys, "value": values})
+        records = {"timestamp": result.column("__ts"), "key": keys, "value": values}
+        if RECORD_HEADERS in result.column_names:  # the input records' headers, copied as Kafka Streams does
+            records["headers"] = result.column(RECORD_HEADERS).cast(HEADER_TYPE)
+        return pa.table(records)
 
 
 def _window_key(keys: pa.Array, result: pa.Table, kind: str) -> pa.Array:

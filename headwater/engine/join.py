@@ -1,6 +1,6 @@
 """The join operator: stream-table, stream-stream, table-table and foreign-key joins, N-way.
 
-A :class:`JoinQuery` reads the topics of all its sources. Records are taken
+A :class:`JoinOperator` reads the topics of all its sources. Records are taken
 in the order a Kafka Streams task takes them (:func:`join_sources.runs`) and
 cut into runs of one source; a run goes through the plan's steps as one
 DuckDB query per step, never a Python loop per record. Each step's state

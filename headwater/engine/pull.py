@@ -1,4 +1,5 @@
-"""Pull queries: ``SELECT ... FROM table [WHERE ...] [LIMIT n]`` answered from a query's state.
+"""Pull queries: ``SELECT ... FROM table [WHERE ...] [LIMIT n]`` answered from a query's state, and on streams
+by a scan of their topic.
 
 A table materialized by a CTAS keeps its rows in the aggregation's DuckDB
 state; a pull query reads a snapshot of it through the CTAS projection, so it
@@ -23,7 +24,9 @@ from headwater.formats import duck
 from headwater.sql import ast
 from headwater.log import Log
 from headwater.sql.catalog import Catalog, DataSource, Namespace
-from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, InputColumn, OutputColumn
+from headwater.sql.planner import (
+    DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START, InputColumn, OutputColumn,
+)
 from headwater.sql.compile import TableScope, compile_expression
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.functions import install_functions
@@ -109,22 +112,89 @@ def topic_snapshot(session: PullSource, source: DataSource, outputs: Sequence[Ou
         con.close()
 
 
-def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
+def stream_snapshot(session: PullSource, source: DataSource) -> tuple[pa.Table, list[OutputColumn]]:
+    """A stream's topic as it is now, from its beginning (a pull query on a stream scans the topic).
+
+    Shaped like :func:`topic_snapshot`; records with a null value are not rows of a stream.
+    """
+    columns = [*source.key_columns, *source.value_columns]
+    outputs = [OutputColumn(c.name, c.type, c.namespace, f'"c{i}"') for i, c in enumerate(columns)]
+    decoder = SourceDecoder(source, [InputColumn(f"c{i}", c) for i, c in enumerate(columns)])
+    log = session.log
+    parts = []
+    for partition in range(log.describe_topic(source.topic).partitions):
+        offset = log.beginning_offset(source.topic, partition)
+        while offset < log.end_offset(source.topic, partition):
+            fetched = log.read(source.topic, partition, offset)
+            decoded, _ = decoder.decode(fetched)
+            parts.append(decoded)
+            offset = fetched.next_offset
+    renamed = []
+    for part in parts:
+        n = part.num_rows
+        data = {f"o{i}": part.column(f"c{i}") for i in range(len(columns))}
+        data["__ts"] = part.column(ROWTIME)
+        data["ws"] = part.column(WINDOW_START) if WINDOW_START in part.column_names else pa.nulls(n, pa.int64())
+        data["we"] = part.column(WINDOW_END) if WINDOW_END in part.column_names else pa.nulls(n, pa.int64())
+        data["__having"] = pa.array([True] * n, pa.bool_())
+        renamed.append(pa.table(data))
+    if not renamed:
+        empty = {f"o{i}": pa.nulls(0, c.type.to_arrow()) for i, c in enumerate(columns)}
+        return pa.table(empty | {"__ts": pa.nulls(0, pa.int64()), "ws": pa.nulls(0, pa.int64()),
+                                 "we": pa.nulls(0, pa.int64()), "__having": pa.nulls(0, pa.bool_())}), outputs
+    return pa.concat_tables(renamed, promote_options="default"), outputs
+
+
+def _is_key_lookup(where: ast.Expression | None, source: DataSource) -> bool:
+    """The WHERE clause pins every key column (``k = x`` or ``k IN (...)`` in its top-level conjunction)."""
+    pinned: set[str] = set()
+    pending = [where] if where is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.LogicalOp) and node.op == "AND":
+            pending += [node.left, node.right]
+        elif isinstance(node, ast.Comparison) and node.op == "=":
+            for side in (node.left, node.right):
+                if isinstance(side, ast.ColumnRef):
+                    pinned.add(side.name)
+        elif isinstance(node, ast.InList) and not node.negated and isinstance(node.value, ast.ColumnRef):
+            pinned.add(node.value.name)
+    return all(c.name in pinned for c in source.key_columns)
+
+
+def _check_properties(query: ast.Query, source: DataSource, props: dict[str, str]) -> None:
+    """``ksql.query.pull.stream.enabled`` and ``ksql.query.pull.table.scan.enabled``, as ksqlDB honours them."""
+    if not source.is_table:
+        if props.get("ksql.query.pull.stream.enabled", "true").lower() != "true":
+            raise SqlSemanticError("Pull queries on streams are disabled. To create a push query on the stream, add "
+                                   "EMIT CHANGES to the end. To enable pull queries on streams, set the "
+                                   "ksql.query.pull.stream.enabled config to 'true'.", query.pos)
+    elif (props.get("ksql.query.pull.table.scan.enabled", "true").lower() != "true"
+          and not _is_key_lookup(query.where, source)):
+        raise SqlSemanticError("Query requires table scan to be enabled. Table scans can be enabled by setting "
+                               "ksql.query.pull.table.scan.enabled=true", query.pos)
+
+
+def pull(session: PullSource, query: ast.Query, query_id: str, properties: dict[str, str] | None = None) -> PullResult:
     relation = query.from_
     if not isinstance(relation, ast.AliasedRelation):
         raise SqlSemanticError("Pull queries don't support JOIN clauses.", relation.pos)
     if query.group_by is not None or query.window is not None or query.partition_by is not None:
         raise SqlSemanticError("Pull queries don't support GROUP BY, WINDOW or PARTITION BY clauses.", query.pos)
     source = session.catalog.get(relation.name, relation.pos)
+    _check_properties(query, source, properties or {})
     writer: Any = next((q for q in session.queries.values()
                         if isinstance(q.operator, AggregateOperator) and q.sink.name == source.name), None)
     snapshot = None
+    outputs: list[OutputColumn] | None = None
+    if not source.is_table:  # a pull query on a stream scans its topic (ksqlDB 0.23+)
+        snapshot, outputs = stream_snapshot(session, source)
     if writer is None and source.is_table:
         # A CTAS without GROUP BY (a query over a table) keeps no state: its table is its topic.
         writer = next((q for q in session.queries.values() if q.sink.name == source.name), None)
         if writer is not None:
             snapshot = topic_snapshot(session, source, writer.plan.outputs)
-    if writer is None:
+    if writer is None and outputs is None:
         raise SqlSemanticError(
             f"The `{source.name}` {'table' if source.is_table else 'stream'} isn't queryable. To derive a queryable "
             f"table, you can do 'CREATE TABLE QUERYABLE_{source.name} AS SELECT * FROM {source.name}'. "
@@ -133,11 +203,13 @@ def pull(session: PullSource, query: ast.Query, query_id: str) -> PullResult:
         )
     if snapshot is None:
         snapshot = writer.operator.snapshot()
+    if outputs is None:
+        outputs = list(writer.plan.outputs)
     columns: dict[str, SqlType] = {}
     renames = []
     windowed = source.window is not None
-    keys = [(i, o) for i, o in enumerate(writer.plan.outputs) if o.namespace is Namespace.KEY]
-    values = [(i, o) for i, o in enumerate(writer.plan.outputs) if o.namespace is Namespace.VALUE]
+    keys = [(i, o) for i, o in enumerate(outputs) if o.namespace is Namespace.KEY]
+    values = [(i, o) for i, o in enumerate(outputs) if o.namespace is Namespace.VALUE]
     star = [o.name for _, o in keys] + (["WINDOWSTART", "WINDOWEND"] if windowed else []) + [o.name for _, o in values]
     for i, o in keys + values:
         columns[o.name] = o.type

@@ -35,6 +35,8 @@ class SessionAggregation(Protocol):
 
     plan: AggregatePlan
     groups: list[str]
+    #: The state's key columns, comma-separated (the groups and ``ws``).
+    key: str
     state_cols: list[list[str]]
     store: KeyedStore
 

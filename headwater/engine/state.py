@@ -111,17 +111,24 @@ class KeyedStore:
             run(con, f"DROP TABLE {self._pending}")
 
     # -- per batch ------------------------------------------------------------------------------
-    def get(self, con: duckdb.DuckDBPyConnection, keys_sql: str, into: str) -> None:
+    def get(self, con: duckdb.DuckDBPyConnection, keys_sql: str, into: str, within: str = "") -> None:
+        """The stored rows of the keys ``keys_sql`` selects, into temp table ``into``. ``within``: a
+        condition on the stored rows every one of those keys meets (a constant range the scan can
+        prune row groups by: the cost then follows the keys' range, not the store's size)."""
         on = " AND ".join(f"s.{k} = k.{k}" for k in self.keys)
+        where = f" WHERE {within.format(t='s')}" if within else ""
         run(con, f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT s.* FROM {self.name} s "
-                 f"SEMI JOIN ({keys_sql}) k ON {on}")
+                 f"SEMI JOIN ({keys_sql}) k ON {on}{where}")
 
-    def put(self, con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    def put(self, con: duckdb.DuckDBPyConnection, rows: pa.Table, within: str = "") -> None:
+        """Upsert ``rows`` by key (``within``: as for ``get``, met by every stored row they replace)."""
         if not rows.num_rows:
             return
         con.register("__put", rows)
         try:
             on = " AND ".join(f"{self.name}.{k} = __put.{k}" for k in self.keys)
+            if within:
+                on += f" AND {within.format(t=self.name)}"
             run(con, f"DELETE FROM {self.name} USING __put WHERE {on}")
             run(con, f"INSERT INTO {self.name} SELECT * FROM __put")
         finally:

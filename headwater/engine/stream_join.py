@@ -1,7 +1,7 @@
 """Stream-stream join steps: both sides buffered in DuckDB for WITHIN + GRACE PERIOD.
 
-A mixin of :class:`headwater.engine.join.JoinQuery`: it owns the buffers
-``lb<k>``/``rb<k>`` (created by the query's ``_prepare``) and the stream time
+A mixin of :class:`headwater.engine.join.JoinOperator`: it owns the buffers
+``lb<k>``/``rb<k>`` (created by the operator's ``restore``) and the stream time
 of each stream-stream step. See :meth:`StreamStreamSteps._stream_stream`.
 """
 

@@ -1,13 +1,13 @@
 """Serialization formats for record keys and values: a registry of plug-ins.
 
 ``create_format("json", columns, {"WRAP_SINGLE_VALUE": False})`` builds a
-:class:`Format`; the built-ins (JSON, DELIMITED, KAFKA, NONE) register
+:class:`Format`; the built-ins (JSON, DELIMITED, KAFKA, NONE, AVRO, JSON_SR, PROTOBUF, PROTOBUF_NOSR) register
 themselves through :func:`register_format`, as a plug-in format would.
 """
 
 from __future__ import annotations
 
-from headwater.formats import delimited, json, kafka, none
+from headwater.formats import avro, delimited, json, json_sr, kafka, none, protobuf
 from headwater.formats.base import (
     Column,
     Decoded,
@@ -26,12 +26,15 @@ __all__ = [
     "Format",
     "FormatError",
     "Role",
+    "avro",
     "create_format",
     "delimited",
     "format_class",
     "format_names",
     "json",
+    "json_sr",
     "kafka",
     "none",
+    "protobuf",
     "register_format",
 ]

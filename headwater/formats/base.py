@@ -1,6 +1,6 @@
 """The format contract: how a record's key or value bytes become typed Arrow columns and back.
 
-A *format* (JSON, DELIMITED, KAFKA, NONE; later AVRO, PROTOBUF) is registered by
+A *format* (JSON, DELIMITED, KAFKA, NONE, AVRO, ...) is registered by
 name in one registry, the same one a plug-in uses (:func:`register_format`).
 :func:`create_format` looks the name up case-insensitively and builds a
 :class:`Format` bound to
@@ -107,6 +107,10 @@ class Format(ABC):
     supports_wrapping: ClassVar[bool] = False
     #: Whether the format can carry more than one column.
     supports_multiple_columns: ClassVar[bool] = True
+    #: Whether the format talks to a schema registry: the engine then passes the properties
+    #: ``SCHEMA_REGISTRY`` (a ``headwater.registry.SchemaRegistry``) and ``KAFKA_TOPIC`` (for the subject),
+    #: and the WITH clause's ``KEY_SCHEMA_ID``/``VALUE_SCHEMA_ID``/``*_SCHEMA_FULL_NAME``.
+    uses_registry: ClassVar[bool] = False
 
     def __init__(self, columns: Sequence[Column], properties: Mapping[str, object], role: Role) -> None:
         if role not in ("key", "value"):
@@ -173,6 +177,13 @@ class Format(ABC):
     @abstractmethod
     def encode(self, table: pa.Table) -> pa.Array:
         """Encode the format's columns of ``table`` into one binary value per row."""
+
+    def register_schema(self, *, if_absent: bool = False) -> int | None:
+        """Register the schema this format writes under its subject and return its id (None: no registry).
+
+        With ``if_absent``, a subject that already holds a schema is left alone (None).
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.role} {format_columns(self.columns)} {self.properties}>"
@@ -257,6 +268,21 @@ def table_of(columns: Sequence[tuple[str, pa.Array]], num_rows: int) -> pa.Table
     return pa.table(dict(columns))
 
 
+def registry_properties(source: object, role: Role) -> dict[str, object]:
+    """The properties a registry format gets from a stream or table (a ``DataSource``): see ``uses_registry``."""
+    declared = dict(getattr(source, "properties", {}) or {})
+    props: dict[str, object] = {"KAFKA_TOPIC": getattr(source, "topic", "")}
+    registry = getattr(source, "schema_registry", None)
+    if registry is not None:
+        props["SCHEMA_REGISTRY"] = registry
+    names = (("KEY_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME") if role == "key"
+             else ("VALUE_SCHEMA_ID", "VALUE_SCHEMA_FULL_NAME", "VALUE_AVRO_SCHEMA_FULL_NAME"))
+    for name in names:
+        if declared.get(name) is not None:
+            props[name] = declared[name]
+    return props
+
+
 _FormatT = TypeVar("_FormatT", bound=type[Format])
 _REGISTRY: dict[str, type[Format]] = {}
 
@@ -280,6 +306,12 @@ def format_class(name: str) -> type[Format]:
     if found is None:
         raise FormatError(f"Unknown format: {name}. Known formats: {', '.join(format_names())}")
     return found
+
+
+def uses_registry(name: str) -> bool:
+    """Whether the format ``name`` talks to a schema registry (False for an unknown name)."""
+    found = _REGISTRY.get(name.strip().upper())
+    return found is not None and found.uses_registry
 
 
 def create_format(

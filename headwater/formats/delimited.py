@@ -215,10 +215,15 @@ class DelimitedFormat(Format):
     def encode(self, table: pa.Table) -> pa.Array:
         if not self.columns:
             return pa.nulls(table.num_rows, pa.binary())
-        texts = [to_text(column_of(table, name).cast(t.to_arrow()), t, self.delimiter, first=i == 0) for i, (name, t) in enumerate(self.columns)]
-        if len(texts) == 1:
-            return texts[0].cast(pa.binary())
-        return pc.binary_join_element_wise(*texts, self.delimiter).cast(pa.binary())
+        arrays = [column_of(table, name).cast(t.to_arrow()) for name, t in self.columns]
+        texts = [to_text(a, t, self.delimiter, first=i == 0) for i, (a, (_, t)) in enumerate(zip(arrays, self.columns))]
+        joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, self.delimiter)
+        if self.role == "key":  # a key whose columns are all null is a null key, as ksqlDB writes it
+            all_null = arrays[0].is_null()
+            for array in arrays[1:]:
+                all_null = pc.and_(all_null, array.is_null())
+            joined = pc.if_else(all_null, pa.scalar(None, pa.string()), joined)
+        return joined.cast(pa.binary())
 
 
 def _true(array: pa.Array) -> np.ndarray:

@@ -95,7 +95,7 @@ def to_text(array: pa.Array, sql_type: SqlType, delimiter: str, *, first: bool) 
     if base is BaseType.STRING:
         text = _quote(array, delimiter, first=first)
     elif base is BaseType.DOUBLE:
-        text = _double_text(array)
+        text = double_texts(array)
     elif base is BaseType.BYTES:
         text = duck.single(duck.run("SELECT to_base64(v) AS s FROM t", t=pa.table({"v": array})).column(0))
     elif base is BaseType.TIMESTAMP:
@@ -117,7 +117,7 @@ def _quote(array: pa.Array, delimiter: str, *, first: bool) -> pa.Array:
     return pc.if_else(needs, quoted, array)
 
 
-def _double_text(array: pa.Array) -> pa.Array:
+def double_texts(array: pa.Array) -> pa.Array:
     """Java's ``Double.toString``: vectorized for 1e-3 <= |x| < 1e7, where it only adds a missing ``.0``."""
     text = array.cast(pa.string())
     magnitude = pc.abs(array)
@@ -132,3 +132,20 @@ def _double_text(array: pa.Array) -> pa.Array:
     positions[others] = len(array) + np.arange(len(others))
     return pa.concat_arrays([text, pa.array(rendered, pa.string())]).take(pa.array(positions))
 
+
+
+def java_double_exceptions(array: pa.Array) -> pa.Array | None:
+    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB and Arrow
+    write (zero, NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
+    None when no value of the batch needs it (the usual case)."""
+    values = np.asarray(pc.fill_null(array, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        odd = ~((magnitude >= 1e-3) & (magnitude < 1e7))
+    rows = np.flatnonzero(odd)
+    if len(rows) == 0:
+        return None
+    texts: list[str | None] = [None] * len(values)
+    for row in rows.tolist():
+        texts[row] = java.double_to_string(float(values[row]))
+    return pa.array(texts, pa.string())

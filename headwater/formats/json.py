@@ -65,7 +65,8 @@ from headwater.formats.base import (
     table_of,
 )
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
-from headwater.formats.json_sql import json_expr, post, stand_in, walk
+from headwater.formats.delimited_types import java_double_exceptions
+from headwater.formats.json_sql import json_expr, marked_double, new_nonce, post, stand_in, unmark, walk
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
 from headwater.sql.types import BaseType, MapType, SqlType
@@ -299,14 +300,33 @@ class JsonFormat(Format):
         arrays = {f"c{i}": column_of(table, name).cast(t.to_arrow()) for i, (name, t) in enumerate(self.columns)}
         if not self.columns:
             return pa.nulls(table.num_rows, pa.binary())
+        values = []
+        nonce = new_nonce()
+        marked = False
+        for i, (_, t) in enumerate(self.columns):
+            exceptions = java_double_exceptions(arrays[f"c{i}"]) if t.base is BaseType.DOUBLE else None
+            if exceptions is not None:  # Java's Double.toString where DuckDB writes another text
+                arrays[f"t{i}"] = exceptions
+                values.append(marked_double(f"c{i}", f"t{i}", nonce))
+                marked = True
+            elif t.base is BaseType.DOUBLE:
+                values.append(f"c{i}")
+            else:
+                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'")
+                              .replace("'{nonce}hw'", f"'{nonce}hw'"))
         if self.wrapped:
-            fields = ", ".join(f"{duck.identifier(name)} := {json_expr(f'c{i}', t)}" for i, (name, t) in enumerate(self.columns))
+            fields = ", ".join(f"{duck.identifier(name)} := {values[i]}" for i, (name, _) in enumerate(self.columns))
             expr = f"to_json(struct_pack({fields}))"
         else:
-            expr = f"to_json({json_expr('c0', self.columns[0][1])})"
+            expr = f"to_json({values[0]})"
+        if self.role == "key" and self.wrapped:  # a key whose columns are all null is a null key
+            every = " AND ".join(f"c{i} IS NULL" for i in range(len(self.columns)))
+            expr = f"CASE WHEN {every} THEN NULL ELSE {expr} END"
         source = duck.chunked(pa.table(arrays))
-        result = duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source)
-        return duck.single(result.column(0)).cast(pa.binary())
+        result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
+        if marked or any(t.base is BaseType.DECIMAL or not t.is_primitive for _, t in self.columns):
+            result = unmark(result, nonce)
+        return result.cast(pa.binary())
 
 
 def _as_type(array: pa.Array, sql_type: SqlType) -> pa.Array:

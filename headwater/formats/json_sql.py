@@ -9,7 +9,11 @@ what ksqlDB writes (epoch numbers, base64) before ``to_json``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
+from typing import Any
+
+import pyarrow.compute as pc
 
 from headwater.formats import duck
 from headwater.sql.types import (
@@ -97,6 +101,10 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         return f"CAST({expr} - DATE '1970-01-01' AS INTEGER)"
     if base is BaseType.BYTES:
         return f"to_base64({expr})"
+    if base is BaseType.DECIMAL:
+        # Written with its scale (12.30), as Jackson writes a BigDecimal: a marked string, unquoted by unmark().
+        # DuckDB writes 0.10 as .10; BigDecimal.toString has the 0.
+        return f"({MARK} || regexp_replace(CAST({expr} AS VARCHAR), '^(-?)[.]', '\\10.') || {END_MARK})"
     if isinstance(sql_type, ArrayType):
         inner = json_expr("x", sql_type.element)
         return expr if inner == "x" else f"list_transform({expr}, lambda x: {inner})"
@@ -112,3 +120,27 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         )
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
     return expr
+
+
+#: Marked values (see :func:`marked_double`) are strings between these, whose nonce is new for each batch,
+#: so that no string a user writes can pass for one; :func:`unmark` drops the marks and the quotes.
+MARK = "chr(1) || 'hw{nonce}'"
+END_MARK = "chr(1) || '{nonce}hw'"
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def marked_double(expr: str, text: str, nonce: str) -> str:
+    """A DOUBLE as ksqlDB writes it in JSON (Jackson: Java's ``Double.toString``), as a JSON value. ``text`` (a
+    column) holds the Java text where DuckDB's differs (see ``java_double_exceptions``), else null; NaN and the
+    infinities become strings (Jackson quotes non-numeric numbers)."""
+    return (f"CASE WHEN {text} IS NULL THEN to_json({expr}) WHEN isfinite({expr}) THEN "
+            f"to_json({MARK.format(nonce=nonce)} || {text} || {END_MARK.format(nonce=nonce)}) ELSE to_json({text}) END")
+
+
+def unmark(texts: Any, nonce: str) -> Any:
+    """The JSON texts with every marked value put in as bare text (two plain replacements, no regex)."""
+    opened = pc.replace_substring(texts, f'"\\u0001hw{nonce}', "")
+    return pc.replace_substring(opened, f'\\u0001{nonce}hw"', "")

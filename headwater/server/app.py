@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute
 
 from headwater.connect.policy import ConnectPolicy
 from headwater.log import Log, open_log
-from headwater.server import collector, connect, ksql, metrics, proxy, topics
+from headwater.server import collector, connect, ksql, metrics, proxy, schema_registry, topics
 from headwater.server.config import ServerConfig
 from headwater.server.guard import Guard, error_body
 from headwater.server.memory import MemoryTrimmer, NoteActivity
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 def _route_modules() -> list[Any]:
     # The UI first: its GET / (the landing page for browsers, a redirect to /info for API clients, as ksqlDB
     # answered before) must come before Connect's GET / (which ksql's redirect used to shadow).
-    return [ui, collector, ksql, topics, connect, metrics]
+    return [ui, collector, ksql, topics, connect, metrics, schema_registry]
 
 
 def create_app(config: ServerConfig | None = None, *, log: Log | None = None) -> Starlette:

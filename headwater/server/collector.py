@@ -172,7 +172,9 @@ class Collector:
                                                     f"{self.max_record_bytes} bytes for one record.")
             client = request.client
             key = f"address-{client.host}:{client.port}".encode() if client else None
-            return await self._submit(Submission(keys=[key], values=[body], raw=True, received_ms=received_ms))
+            status, _, outcome = await self._submit(Submission(keys=[key], values=[body], raw=True,
+                                                               received_ms=received_ms))
+            return status, b"", outcome  # seed 004's Go service: an empty 200
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -286,6 +288,9 @@ def _json_or_repr(event: Any) -> bytes:
 
 def routes(state: ServerState) -> list[BaseRoute]:
     collector = Collector(state)
+    if state.config.raw_batch:  # seed 004's router: these two routes, 404 for every other path
+        return [Route("/healthcheck", collector.healthcheck, methods=["GET"]),
+                Route("/v1/batch", collector.batch, methods=["POST"])]
     out: list[BaseRoute] = [
         Route("/healthcheck", collector.healthcheck, methods=["GET"]),
         Route("/js/headwater.js", collector.tracker, methods=["GET"]),

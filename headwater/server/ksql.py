@@ -6,6 +6,7 @@
   ``streamsProperties``/``sessionVariables`` with every request). SELECT and
   PRINT are refused with 40002; they go to ``/query`` or ``/query-stream``
   (``ksql_query.py``).
+- ``POST /inserts-stream``: rows into a stream (``ksql_inserts.py``).
 - ``GET /info``, ``GET /status[/{commandId}]``, and ksqlDB's health check at
   ``GET /ksql/healthcheck`` (``GET /healthcheck`` belongs to the Segment
   collector, which answers ``Alive``).
@@ -28,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from headwater import __version__ as headwater_version
 from headwater.errors import HeadwaterError
-from headwater.server import ksql_query
+from headwater.server import ksql_inserts, ksql_query
 from headwater.server.state import ServerState
 from headwater.server.guard import READ, request_role
 from headwater.server.ksql_common import (
@@ -182,6 +183,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
         Route("/status", wrap("status", status_all), methods=["GET"]),
         Route("/status/{type}/{entity}/{action}", wrap("status", status_one), methods=["GET"]),
         *ksql_query.routes(state, counter),
+        *ksql_inserts.routes(state, counter),
     ]
 
 

@@ -10,6 +10,9 @@ hot path pays for them:
   them, so ``rate(headwater_log_records_total[1m])`` is the append rate per topic;
 - ``headwater_consumer_lag{group,topic,partition}``: end offset minus the
   group's committed offset;
+- ``headwater_cdc_slot_lag_bytes``, ``headwater_cdc_commit_lag_ms`` and
+  ``headwater_cdc_events`` ``{connector,source}``: what the CDC source tasks
+  keep (:mod:`headwater.connect.cdc.metrics`);
 - per persistent query: records in and out, failed records, late records,
   state rows (windowed aggregations), seconds since the last checkpoint
   (commit of output + offsets), and its state.
@@ -32,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from headwater.connect.cdc import metrics as cdc_metrics
 from headwater.errors import HeadwaterError
 from headwater.log import TopicPartition
 from headwater.server.state import ServerState
@@ -48,6 +52,15 @@ class LogAndQueryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._log_metrics()
         yield from self._query_metrics()
+        yield from self._cdc_metrics()
+
+    @staticmethod
+    def _cdc_metrics() -> Iterator[Metric]:
+        families = {name: GaugeMetricFamily(name, text, labels=["connector", "source"])
+                    for name, text in cdc_metrics.HELP.items()}
+        for sample in cdc_metrics.samples():
+            families[sample.name].add_metric([sample.connector, sample.source], sample.value)
+        yield from families.values()
 
     def _log_metrics(self) -> Iterator[Metric]:
         log = self.state.log

@@ -26,7 +26,9 @@ from headwater.sql.catalog import DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, implicit_name
+from headwater.sql.planner import (
+    DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, duplicate_key_message, implicit_name,
+)
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
 
@@ -212,6 +214,8 @@ def plan_aggregate(
             if i not in key_found:
                 key_found[i] = name
                 namespace = Namespace.KEY
+            elif sink_name is not None:
+                raise SqlSemanticError(duplicate_key_message(key_found[i], name), item.pos)
         if compiled.type is None:
             raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", item.pos)
         outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
@@ -232,6 +236,10 @@ def plan_aggregate(
         )
     if sink_name is not None and not any(o.namespace is Namespace.VALUE for o in outputs):
         raise SqlSemanticError("The projection contains no value columns.", query.pos)
+    if sink_name is not None:  # ksqlDB's key columns come in GROUP BY order, before the values
+        group_of = {name: i for i, name in key_found.items()}
+        outputs = (sorted((o for o in outputs if o.namespace is Namespace.KEY), key=lambda o: group_of[o.name])
+                   + [o for o in outputs if o.namespace is not Namespace.KEY])
     having_sql = "TRUE"
     if having is not None:
         compiled_having = compile_expression(having, post_scope)

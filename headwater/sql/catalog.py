@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from headwater.errors import SqlSemanticError
 from headwater.sql.ast import SourceKind
+from headwater.sql.custom_types import TypeRegistry
 from headwater.sql.expressions import NO_POSITION, Position
 from headwater.sql.types import SqlType
 
@@ -61,6 +62,8 @@ class DataSource:
     is_source: bool = False
     partitions: int = 1
     properties: dict[str, object] = field(default_factory=dict, compare=False)
+    #: The schema registry of the session (a ``headwater.registry.SchemaRegistry``) for formats that use one.
+    schema_registry: object = field(default=None, compare=False, repr=False)
 
     @property
     def key_columns(self) -> tuple[Column, ...]:
@@ -90,6 +93,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self._sources: dict[str, DataSource] = {}
+        #: The types of CREATE TYPE.
+        self.types = TypeRegistry()
 
     def __contains__(self, name: str) -> bool:
         return name in self._sources

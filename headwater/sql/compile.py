@@ -223,7 +223,8 @@ class _Compiler:
 
     def _Comparison(self, node: ex.Comparison) -> Compiled:
         left, right = self._compare(node, node.op, node.left, node.right)
-        return Compiled(f"({left} {node.op} {right})", ty.BOOLEAN)
+        # ksqlDB's comparisons are false, not NULL, when either side is NULL (so NOT (a = 1) holds for a NULL a).
+        return Compiled(f"coalesce(({left} {node.op} {right}), false)", ty.BOOLEAN)
 
     def _IsDistinctFrom(self, node: ex.IsDistinctFrom) -> Compiled:
         op = "IS NOT DISTINCT FROM" if node.negated else "IS DISTINCT FROM"
@@ -268,9 +269,13 @@ class _Compiler:
         target = value.type
         for item_node, item in zip(node.items, items):
             if not rules.comparable(value.type, item.type, "="):
+                # ksqlDB coerces an IN list to one type (CoercionUtil) and words a mismatch its way.
+                if isinstance(item_node, ex.StringLiteral):
+                    raise SqlSemanticError(f"invalid input syntax for type {_name(value.type)}: "
+                                           f"\"{_fmt(item_node)}\".", item_node.pos)
                 raise SqlSemanticError(
-                    f"Error processing expression: Cannot compare {_fmt(node.value)} ({_name(value.type)}) to "
-                    f"{_fmt(item_node)} ({_name(item.type)}) with EQUAL.",
+                    f"operator does not exist: {_name(value.type)} = {_name(item.type)} ({_fmt(item_node)})\n"
+                    "Hint: You might need to add explicit type casts.",
                     item_node.pos,
                 )
             # The type all are compared in: numbers widen, a string meets a date/time as that type.

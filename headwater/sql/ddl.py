@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from headwater.errors import SqlSemanticError
-from headwater.formats import create_format
-from headwater.formats.base import FormatError
+from headwater.formats import create_format, format_class
+from headwater.formats.base import FormatError, registry_properties
 from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace, WindowInfo
 from headwater.sql.expressions import NO_POSITION, TIME_UNITS, Position
@@ -202,8 +202,12 @@ def check_source(source: DataSource, pos: Position = NO_POSITION) -> None:
     try:
         keys = [(c.name, c.type) for c in source.key_columns]
         if keys:
-            create_format(source.key_format, keys, {}, role="key")
-        props: dict[str, object] = {}
+            key_props = registry_properties(source, "key") if format_class(source.key_format).uses_registry else {}
+            create_format(source.key_format, keys, key_props, role="key")
+        else:
+            format_class(source.key_format)  # a keyless source's KEY_FORMAT must still name a format
+        props: dict[str, object] = (registry_properties(source, "value")
+                                    if format_class(source.value_format).uses_registry else {})
         if source.value_delimiter is not None:
             props["VALUE_DELIMITER"] = source.value_delimiter
         if source.wrap_single_value is not None:
@@ -245,7 +249,8 @@ def sink_from_select(
     check_properties(props, pos)
     source = plan.source
     key_fmt, value_fmt = formats_of(props, {"key": source.key_format, "value": source.value_format}, pos)
-    columns = tuple(Column(o.name, o.type, o.namespace) for o in plan.outputs)
+    # Key columns first, as ksqlDB's schemas (and so DESCRIBE and SELECT *) list them.
+    columns = tuple(Column(o.name, o.type, o.namespace) for o in (*plan.key_outputs, *plan.value_outputs))
     wrap = _bool_or_none(_value(props, "WRAP_SINGLE_VALUE"))
     if wrap is None and default_wrap is False and sum(c.namespace is Namespace.VALUE for c in columns) == 1:
         wrap = False  # ksql.persistence.wrap.single.values=false

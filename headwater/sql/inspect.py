@@ -69,6 +69,8 @@ class Inspector:
             return ent.properties_list(text, props, overwritten)
         if kind == "VARIABLES":
             return ent.variables_list(text, session.variables)
+        if kind == "TYPES":
+            return session.catalog.types.entity(text)
         if kind == "FUNCTIONS":
             return {"@type": "function_names", "statementText": text, "functions": function_names(), "warnings": []}
         raise SqlSemanticError(f"SHOW {kind} is not supported yet.", statement.pos)

@@ -220,7 +220,7 @@ def _relations(join: ast.Join, catalog: object) -> list[tuple[DataSource, str, a
         out.append((source, rel.alias or source.name, rel))
     names = [s.name for s, _, _ in out]
     for k, (source, alias, rel) in enumerate(out):
-        if names.index(source.name) != k and (rel.alias is None or out[names.index(source.name)][2].alias is None):
+        if names.index(source.name) != k:  # ksqlDB refuses self joins, aliased or not
             raise SqlSemanticError(f"Can not join '{source.name}' to '{source.name}': self joins are not yet "
                                    "supported.", rel.pos)
         if source.window is not None:
@@ -404,7 +404,7 @@ def _project(
                                       item.pos))
         elif isinstance(item, ast.SingleColumn):
             compiled = compile_expression(item.expression, scope)
-            name = item.alias or implicit_name(item.expression)
+            name = item.alias or _join_column_name(item.expression, scope, relations) or implicit_name(item.expression)
             if name is None:
                 name = f"KSQL_COL_{generated}"
                 generated += 1
@@ -460,6 +460,18 @@ def _project(
         JoinSource(i, source, alias, tuple(scope.used[i].values())) for i, (source, alias, _) in enumerate(relations)
     )
     return JoinPlan(relations[0][0], sources, steps, tuple(outputs), sql, is_table, query.limit)
+
+
+def _join_column_name(expr: Expression, scope: JoinScope,
+                      relations: list[tuple[DataSource, str, ast.AliasedRelation]]) -> str | None:
+    """ksqlDB's implicit name of a column of a join whose name several sources have: ``<ALIAS>_<NAME>``."""
+    found = scope.column_of(expr)
+    if found is None:
+        return None
+    i, column = found
+    holders = sum(1 for source, _, _ in relations
+                  if any(c.name == column.name and c.namespace in (Namespace.KEY, Namespace.VALUE) for c in source.columns))
+    return f"{relations[i][1]}_{column.name}" if holders > 1 else None
 
 
 __all__ = ["FOREIGN_KEY", "STREAM_STREAM", "STREAM_TABLE", "TABLE_TABLE", "JoinPlan", "JoinSource", "JoinStep",

@@ -22,9 +22,11 @@ from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
+from headwater.sql.functions import REGISTRY, FunctionKind
+from headwater.sql.functions.calls import TABLE_FUNCTIONS
 from headwater.sql.rewrite import iso_timestamps_as_millis
 from headwater.sql.typing import strict_evaluation
-from headwater.sql.types import BIGINT, INTEGER, SqlType, epoch_millis_sql
+from headwater.sql.types import BIGINT, BOOLEAN, INTEGER, SqlType, epoch_millis_sql
 
 ROWTIME, ROWPARTITION, ROWOFFSET = "__rowtime", "__partition", "__offset"
 #: Over a windowed source (its keys carry the window), the window bounds of each record.
@@ -41,6 +43,14 @@ class InputColumn:
 
     alias: str
     column: Column
+
+
+#: Among a stream plan's inputs: decode records with a null value too (as rows whose DELETED is true).
+NULL_VALUES = InputColumn(DELETED, Column(DELETED, BOOLEAN, Namespace.VALUE))
+#: The column of a stream plan's ``src`` holding each record's headers as the log stores them; a plan whose
+#: ``sql`` yields it as ``__headers`` has its records' headers copied to its output records, as ksqlDB does.
+RECORD_HEADERS = "__headers"
+HEADERS_PASS = InputColumn(RECORD_HEADERS, Column(RECORD_HEADERS, BIGINT, Namespace.HEADERS))
 
 
 @dataclass(frozen=True)
@@ -189,7 +199,7 @@ def _plan_select(
 
     outputs: list[OutputColumn] = []
     seen: set[str] = set()
-    found_keys: set[str] = set()
+    found_keys: dict[str, str] = {}  # key -> the projection name that carries it
     for name, expr, compiled, pos in items:
         if name in seen:
             raise SqlSemanticError(f"Duplicate column name '{name}' in the projection.", pos)
@@ -199,10 +209,14 @@ def _plan_select(
         seen.add(name)
         namespace = Namespace.VALUE
         for key_name, key_expr in keys:
-            if key_name not in found_keys and _same_key(expr, key_expr):
+            if not _same_key(expr, key_expr):
+                continue
+            if key_name not in found_keys:
                 namespace = Namespace.KEY
-                found_keys.add(key_name)
+                found_keys[key_name] = name
                 break
+            if sink_name is not None:
+                raise SqlSemanticError(duplicate_key_message(found_keys[key_name], name), pos)
         if compiled.type is None:
             raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", pos)
         outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
@@ -234,8 +248,23 @@ def _plan_select(
         # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
         select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
         return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
+    inputs = tuple(scope.used.values())
+    if sink_name is not None:
+        inputs += (HEADERS_PASS,)
+        select += f', "{RECORD_HEADERS}" AS {RECORD_HEADERS}'  # Kafka Streams forwards the input's headers
+    if sink_name is not None and where is None and query.partition_by is None and "UNNEST(" not in select:
+        # ksqlDB's stateless select maps a null value to a null value: pass it on as one.
+        inputs += (NULL_VALUES,)
+        select += f', NOT "{DELETED}" AS __having'
     sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
-    return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), sql, query.limit)
+    return SelectPlan(source, inputs, tuple(outputs), sql, query.limit)
+
+
+def duplicate_key_message(first: str, second: str) -> str:
+    """ksqlDB's refusal of a projection that selects a key column twice."""
+    return (f"The projection contains a key column more than once: `{first}` and `{second}`. Each key column must only "
+            "be in the projection once. If you intended to copy the key into the value, then consider using the "
+            "AS_VALUE function to indicate which key reference should be copied.")
 
 
 def timestamp_sql(sql: str, type_: SqlType) -> str:
@@ -283,11 +312,11 @@ def _expand(
                     bounds_done = True
                     for bound in ("WINDOWSTART", "WINDOWEND"):
                         out.append((bound, ColumnRef(bound), scope.resolve(ColumnRef(bound)), item.pos))
-                if column.namespace in (Namespace.KEY, Namespace.VALUE):
-                    ref = ColumnRef(column.name)
+                if column.namespace in (Namespace.KEY, Namespace.VALUE, Namespace.HEADERS, Namespace.HEADER):
+                    ref = ColumnRef(column.name)  # headers columns too, as ksqlDB's SELECT * has them
                     out.append((column.name, ref, Compiled(f'"{scope.use(column).alias}"', column.type), item.pos))
         elif isinstance(item, ast.SingleColumn):
-            compiled = compile_expression(item.expression, scope)
+            compiled = _compile_item(item.expression, scope)
             name = item.alias or implicit_name(item.expression)
             if name is None:
                 name = f"KSQL_COL_{generated}"
@@ -307,6 +336,21 @@ def _expand(
         else:
             raise SqlSemanticError(f"{type(item).__name__} is not supported in this projection.", item.pos)
     return out
+
+
+def _compile_item(expr: ast.Expression, scope: SourceScope) -> Compiled:
+    """A SELECT item; a table function call (EXPLODE...) is allowed here, over a stream."""
+    spec = REGISTRY.get(expr.name) if isinstance(expr, ast.FunctionCall) else None
+    if spec is None or spec.kind is not FunctionKind.TABLE:
+        return compile_expression(expr, scope)
+    if scope.source.is_table:
+        raise SqlSemanticError(f"Table functions are not supported on tables: {spec.name} over {scope.source.name}.",
+                               expr.pos)
+    token = TABLE_FUNCTIONS.set(True)
+    try:
+        return compile_expression(expr, scope)
+    finally:
+        TABLE_FUNCTIONS.reset(token)
 
 
 def implicit_name(expr: ast.Expression) -> str | None:

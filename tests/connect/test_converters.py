@@ -49,8 +49,10 @@ def test_string_and_byte_array_converters() -> None:
     assert string.from_connect("t", None, "héllo") == "héllo".encode()
     assert string.to_connect("t", "héllo".encode())[1] == "héllo"
     assert string.from_connect("t", None, 42) == b"42"
-    with pytest.raises(ConversionError, match="UTF-8"):
-        string.to_connect("t", b"\xff\xfe")
+    # As Kafka's (Java's new String(bytes, UTF_8)): invalid bytes become U+FFFD, the record is not refused.
+    assert string.to_connect("t", b"\xff\xfe")[1] == "\ufffd\ufffd"
+    windowed = b"UAE" + (1_700_000_000_000).to_bytes(8, "big")  # a TimeWindowed key: key + 8-byte window start
+    assert string.to_connect("t", windowed)[1].startswith("UAE")
     raw = make("org.apache.kafka.connect.converters.ByteArrayConverter")
     assert raw.to_connect("t", b"\x00\x01")[1] == b"\x00\x01"
     assert raw.from_connect("t", None, b"\x02") == b"\x02"

@@ -249,7 +249,7 @@ def test_connect_types_map_to_sql_types(sink: Sink, db_url: str, topic: str) -> 
         assert types["code"][0].startswith("VARCHAR(256)") and types["price"][0] == "DECIMAL(65, 2)"
         assert types["at"][0] == "DATETIME(FSP=3)" or types["at"][0].startswith("DATETIME")
     if "postgresql" in db_url:
-        assert types["code"][0] == "TEXT" and types["flag"][0] == "BOOLEAN" and types["raw"][0] == "BYTEA"
+        assert types["code"][0] == "VARCHAR(256)" and types["flag"][0] == "BOOLEAN" and types["raw"][0] == "BYTEA"
         assert types["ratio"][0] == "DOUBLE PRECISION" and types["at"][0] in ("TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE")
 
 

@@ -233,12 +233,15 @@ ENCODINGS: list[tuple[list[tuple[str, SqlType]], dict[str, Any], bytes]] = [
     ([("T", TIMESTAMP), ("D", DATE), ("TM", TIME)],
      {"T": datetime.datetime(2023, 11, 14, 22, 13, 20, 123000), "D": datetime.date(2022, 1, 8), "TM": datetime.time(1, 2, 3, 4000)},
      b'{"T":1700000000123,"D":19000,"TM":3723004}'),
-    ([("B", BYTES), ("M", DecimalType(5, 2))], {"B": b"\x00\x01\x02", "M": Decimal("1.50")}, b'{"B":"AAEC","M":1.5}'),
+    ([("B", BYTES), ("M", DecimalType(5, 2))], {"B": b"\x00\x01\x02", "M": Decimal("1.50")}, b'{"B":"AAEC","M":1.50}'),
     ([("L", ArrayType(TIMESTAMP)), ("S", StructType((StructField("X", BYTES), StructField("y", BOOLEAN))))],
      {"L": [datetime.datetime(1970, 1, 1, 0, 0, 1), None], "S": {"X": b"\xff", "y": True}},
      b'{"L":[1000,null],"S":{"X":"/w==","y":true}}'),
     ([("M", MapType(STRING, DATE))], {"M": [("k", datetime.date(1970, 1, 3))]}, b'{"M":{"k":2}}'),
     ([("D", DOUBLE), ("BI", BIGINT)], {"D": 0.5, "BI": 2**62}, b'{"D":0.5,"BI":4611686018427387904}'),
+    # Doubles as Java's Double.toString writes them (Jackson): E-notation below 1e-3 and from 1e7 on.
+    ([("D", DOUBLE), ("E", DOUBLE), ("F", DOUBLE)], {"D": 922337203692.0, "E": 1e-4, "F": 100.0},
+     b'{"D":9.22337203692E11,"E":1.0E-4,"F":100.0}'),
 ]
 
 
@@ -343,3 +346,11 @@ def test_batches_mixing_text_that_is_not_json_with_objects_decode_every_good_row
     assert set(decoded.error_rows.tolist()) == failed
     again = fmt.decode(pa.array([b'{"a": 5}', b'{"a": 6}']), topic="t")  # a clean batch after a dirty one
     assert values(again) == [{"A": 5}, {"A": 6}] and again.num_errors == 0
+
+
+def test_non_finite_doubles_are_written_as_strings_and_no_string_passes_for_a_number() -> None:
+    fmt = create_format("JSON", [("D", DOUBLE), ("S", STRING)])
+    table = pa.table({"D": pa.array([float("nan"), float("-inf"), None], pa.float64()),
+                      "S": ["\x01hw0123456789abcdef12\x01", "\u0001", None]})
+    assert fmt.encode(table).to_pylist() == [b'{"D":"NaN","S":"\\u0001hw0123456789abcdef12\\u0001"}',
+                                             b'{"D":"-Infinity","S":"\\u0001"}', b'{"D":null,"S":null}']

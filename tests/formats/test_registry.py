@@ -44,7 +44,7 @@ def test_names_are_case_insensitive(name: str) -> None:
 
 
 def test_an_unknown_format_names_the_known_ones() -> None:
-    with pytest.raises(FormatError, match=r"Unknown format: XML\. Known formats: DELIMITED, JSON, KAFKA, NONE"):
+    with pytest.raises(FormatError, match=r"Unknown format: XML\. Known formats: AVRO, DELIMITED, JSON, JSON_SR, KAFKA, NONE, PROTOBUF, PROTOBUF_NOSR"):
         create_format("XML", [("A", INTEGER)])
 
 

@@ -178,12 +178,16 @@ def test_raw_batch_stores_the_body_byte_for_byte(make_client: AppFactory) -> Non
     client = make_client(raw_batch=True)
     body = b'{"batch":[{"type":"track","userId":"123456","event":"Download"}],  "sentAt": "x"}\n'
     response = client.post("/v1/batch", content=body)
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.content == b""  # the seed's Go service: an empty 200
     [record] = stored(client)
     assert record["value"] == body
     assert record["key"].startswith(b"address-")  # what the Go collector of seed 004 used as key
     assert client.post("/v1/batch", content=b"not even json").status_code == 200
     assert stored(client)[1]["value"] == b"not even json"
+    # The seed's router had /healthcheck and /v1/batch only: the rest is 404, nothing stored.
+    assert client.post("/v1/track", json={"userId": "u", "event": "E"}).status_code == 404
+    assert client.get("/healthcheck").text == "Alive"
+    assert len(stored(client)) == 2
 
 
 def test_healthcheck_tracker_and_cors(make_client: AppFactory) -> None:

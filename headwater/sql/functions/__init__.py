@@ -31,8 +31,10 @@ from headwater.sql.functions import (
     regex,
     runtime,
     string,
+    table,
     url,
 )
+from headwater.sql.functions.table import table_function
 from headwater.sql.functions.registry import (
     Arg,
     Call,
@@ -44,7 +46,8 @@ from headwater.sql.functions.registry import (
     variant,
 )
 
-_BUILTIN_MODULES = (runtime, numeric, string, mask, regex, bytes, json, url, arrays, maps, lambdas, conditional, datetime)
+_BUILTIN_MODULES = (runtime, numeric, string, mask, regex, bytes, json, url, arrays, maps, lambdas, conditional, datetime,
+                    table)
 
 
 def builtin_registry() -> FunctionRegistry:
@@ -90,5 +93,6 @@ __all__ = [
     "function_names",
     "install_functions",
     "scalar",
+    "table_function",
     "variant",
 ]

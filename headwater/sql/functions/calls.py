@@ -13,6 +13,7 @@ arguments are converted, because a lambda's result can widen a generic
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -46,6 +47,9 @@ class ExpressionCompiler(Protocol):
     def fresh(self) -> str: ...
 
 
+#: True while the planner compiles a whole SELECT item of a stream query: only there may a table function be.
+TABLE_FUNCTIONS: contextvars.ContextVar[bool] = contextvars.ContextVar("table_functions", default=False)
+
 def compile_call(
     compiler: ExpressionCompiler, registry: FunctionRegistry, node: ex.FunctionCall
 ) -> tuple[str, SqlType | None]:
@@ -55,7 +59,8 @@ def compile_call(
         raise SqlSemanticError(f"Can't find any functions with the name '{node.name}'", node.pos)
     if spec.kind is FunctionKind.AGGREGATE:
         raise SqlSemanticError(f"Use of aggregate function {spec.name} requires a GROUP BY clause.", node.pos)
-    if spec.kind is FunctionKind.TABLE:
+    table_call = spec.kind is FunctionKind.TABLE
+    if table_call and not TABLE_FUNCTIONS.get():
         raise SqlSemanticError(f"Table function {spec.name} can only be used in the SELECT clause of a query.", node.pos)
     if node.star or node.distinct:
         raise SqlSemanticError(f"{spec.name} does not take {'*' if node.star else 'DISTINCT'}.", node.pos)
@@ -86,6 +91,8 @@ def compile_call(
     else:
         result = substitute(variant.returns, binder.bound)
     call = Call(spec.name, tuple(final), result, binder.bound, node.pos, compiler.fresh)
+    if table_call:
+        return f"UNNEST({variant.translate(call)})", result
     return f"({variant.translate(call)})", result
 
 

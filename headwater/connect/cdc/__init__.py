@@ -1,0 +1,1 @@
+"""Change data capture sources in Debezium's shape: PostgreSQL, MariaDB/MySQL, MongoDB."""

@@ -1,0 +1,289 @@
+"""Protobuf schemas for the PROTOBUF formats: ``.proto`` text to message descriptors, SQL columns to
+``.proto`` text as ksqlDB writes it, and descriptors back to SQL types (schema inference).
+
+``.proto`` text is parsed by ``proto-schema-parser`` into a ``FileDescriptorProto`` (type names left for
+the descriptor pool to resolve with protobuf's scoping rules) and built in a pool of its own, beside the
+well-known ``google/protobuf/*.proto`` files it may import and the schemas its registry references name.
+Columns map as ksqlDB's PROTOBUF serializer maps them: INT int32, BIGINT int64, DOUBLE double, BOOLEAN
+bool, STRING string, BYTES bytes, TIMESTAMP ``google.protobuf.Timestamp``, ARRAY repeated, MAP<STRING,V>
+map, STRUCT a nested message; the message is ``ConnectDefault1`` unless a full name is given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.protobuf import (
+    any_pb2,
+    descriptor_pb2,
+    descriptor_pool,
+    duration_pb2,
+    empty_pb2,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from proto_schema_parser import ast as proto_ast
+from proto_schema_parser.parser import Parser
+
+from headwater.errors import FormatError
+from headwater.sql.types import (
+    BIGINT,
+    BOOLEAN,
+    BYTES,
+    DOUBLE,
+    INTEGER,
+    STRING,
+    TIMESTAMP,
+    ArrayType,
+    BaseType,
+    MapType,
+    SqlType,
+    StructField,
+    StructType,
+)
+
+WELL_KNOWN = {m.DESCRIPTOR.name: m.DESCRIPTOR for m in (any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2,
+                                                        wrappers_pb2)}
+_SCALARS = {
+    "double": FieldDescriptor.TYPE_DOUBLE, "float": FieldDescriptor.TYPE_FLOAT, "int64": FieldDescriptor.TYPE_INT64,
+    "uint64": FieldDescriptor.TYPE_UINT64, "int32": FieldDescriptor.TYPE_INT32, "fixed64": FieldDescriptor.TYPE_FIXED64,
+    "fixed32": FieldDescriptor.TYPE_FIXED32, "bool": FieldDescriptor.TYPE_BOOL, "string": FieldDescriptor.TYPE_STRING,
+    "bytes": FieldDescriptor.TYPE_BYTES, "uint32": FieldDescriptor.TYPE_UINT32,
+    "sfixed32": FieldDescriptor.TYPE_SFIXED32, "sfixed64": FieldDescriptor.TYPE_SFIXED64,
+    "sint32": FieldDescriptor.TYPE_SINT32, "sint64": FieldDescriptor.TYPE_SINT64,
+}
+_LABELS = {proto_ast.FieldCardinality.REPEATED: FieldDescriptor.LABEL_REPEATED,
+           proto_ast.FieldCardinality.REQUIRED: FieldDescriptor.LABEL_REQUIRED}
+_files = itertools.count()
+
+
+def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type_name: str,
+           label: int = FieldDescriptor.LABEL_OPTIONAL, proto3_optional: bool = False) -> None:
+    field = message.field.add(name=name, number=number, label=label)
+    if type_name in _SCALARS:
+        field.type = _SCALARS[type_name]
+    else:
+        field.type_name = type_name
+    if proto3_optional:
+        field.proto3_optional = True
+
+
+def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> None:
+    out.name = node.name
+    for element in node.elements:
+        if isinstance(element, proto_ast.Field):
+            label = _LABELS.get(element.cardinality, FieldDescriptor.LABEL_OPTIONAL)  # type: ignore[arg-type]
+            optional = element.cardinality is proto_ast.FieldCardinality.OPTIONAL
+            if optional:
+                out.oneof_decl.add(name=f"_{element.name}")
+            _field(out, element.name, element.number, element.type, label, optional)
+            if optional:
+                out.field[-1].oneof_index = len(out.oneof_decl) - 1
+        elif isinstance(element, proto_ast.MapField):
+            entry = out.nested_type.add(name="".join(p.capitalize() for p in element.name.split("_")) + "Entry")
+            entry.options.map_entry = True
+            _field(entry, "key", 1, element.key_type)
+            _field(entry, "value", 2, element.value_type)
+            _field(out, element.name, element.number, entry.name, FieldDescriptor.LABEL_REPEATED)
+        elif isinstance(element, proto_ast.Message):
+            _message(element, out.nested_type.add())
+        elif isinstance(element, proto_ast.Enum):
+            _enum(element, out.enum_type.add())
+        elif isinstance(element, proto_ast.OneOf):
+            index = len(out.oneof_decl)
+            out.oneof_decl.add(name=element.name)
+            for inner in element.elements:
+                if isinstance(inner, proto_ast.Field):
+                    _field(out, inner.name, inner.number, inner.type)
+                    out.field[-1].oneof_index = index
+
+
+def _enum(node: proto_ast.Enum, out: descriptor_pb2.EnumDescriptorProto) -> None:
+    out.name = node.name
+    for element in node.elements:
+        if isinstance(element, proto_ast.EnumValue):
+            out.value.add(name=element.name, number=element.number)
+
+
+def file_descriptor(text: str, name: str) -> descriptor_pb2.FileDescriptorProto:
+    """The ``FileDescriptorProto`` of ``.proto`` text (FormatError when it does not parse)."""
+    try:
+        parsed = Parser().parse(text)
+    except Exception as exc:  # noqa: BLE001 - the parser raises its own and ANTLR's errors
+        raise FormatError(f"Protobuf schema does not parse: {exc}") from None
+    out = descriptor_pb2.FileDescriptorProto(name=name, syntax=parsed.syntax or "proto2")
+    for element in parsed.file_elements:
+        if isinstance(element, proto_ast.Package):
+            out.package = element.name
+        elif isinstance(element, proto_ast.Import):
+            out.dependency.append(element.name)
+        elif isinstance(element, proto_ast.Message):
+            _message(element, out.message_type.add())
+        elif isinstance(element, proto_ast.Enum):
+            _enum(element, out.enum_type.add())
+    return out
+
+
+def build(text: str, resolve: Callable[[str], str | None] = lambda _: None) -> list[Descriptor]:
+    """The top-level message descriptors of ``.proto`` text; ``resolve(import)`` gives an import's text."""
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(source: str, name: str) -> None:
+        proto = file_descriptor(source, name)
+        for dependency in proto.dependency:
+            if dependency in added:
+                continue
+            added.add(dependency)
+            if dependency in WELL_KNOWN:
+                pool.AddSerializedFile(WELL_KNOWN[dependency].serialized_pb)
+                continue
+            found = resolve(dependency)
+            if found is None:
+                raise FormatError(f"Protobuf schema imports {dependency!r}, which is not a well-known type "
+                                  "nor a registry reference")
+            add(found, dependency)
+        try:
+            pool.Add(proto)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise FormatError(f"Protobuf schema is not valid: {exc}") from None
+
+    name = f"headwater_{next(_files)}.proto"
+    add(text, name)
+    try:
+        built = pool.FindFileByName(name)
+    except KeyError as exc:
+        raise FormatError(f"Protobuf schema is not valid: {exc}") from None
+    if not built.message_types_by_name:
+        raise FormatError("Protobuf schema defines no message")
+    return list(built.message_types_by_name.values())
+
+
+def message_for(messages: Sequence[Descriptor], full_name: str | None) -> tuple[Descriptor, list[int]]:
+    """The message a format reads and writes (the first, or the one named) and its Confluent index path."""
+    if full_name is None:
+        return messages[0], [0]
+    for i, message in enumerate(messages):
+        if full_name in (message.full_name, message.name):
+            return message, [i]
+        for j, nested in enumerate(message.nested_types):
+            if full_name in (nested.full_name, f"{message.name}.{nested.name}"):
+                return nested, [i, j]
+    raise FormatError(f"Protobuf schema has no message {full_name!r}")
+
+
+def _proto_type(sql_type: SqlType, name: str, nested: list[str]) -> str:
+    base = sql_type.base
+    simple = {BaseType.INTEGER: "int32", BaseType.BIGINT: "int64", BaseType.DOUBLE: "double",
+              BaseType.BOOLEAN: "bool", BaseType.STRING: "string", BaseType.BYTES: "bytes",
+              BaseType.TIMESTAMP: "google.protobuf.Timestamp"}.get(base)
+    if simple is not None:
+        return simple
+    if isinstance(sql_type, StructType):
+        nested.append(message_text(name, [(f.name, f.type) for f in sql_type.fields]))
+        return name
+    raise FormatError(f"The PROTOBUF format cannot carry the type {sql_type.sql()}")
+
+
+def message_text(name: str, columns: Sequence[tuple[str, SqlType]]) -> str:
+    """A proto3 message for columns, as ksqlDB's serializer names and numbers them."""
+    lines, nested = [], []
+    for number, (column, sql_type) in enumerate(columns, start=1):
+        if isinstance(sql_type, ArrayType):
+            lines.append(f"  repeated {_proto_type(sql_type.element, f'ConnectDefault{number + 1}', nested)} "
+                         f"{column} = {number};")
+        elif isinstance(sql_type, MapType):
+            if sql_type.key.base is not BaseType.STRING:
+                raise FormatError(f"The PROTOBUF format only supports MAP types with STRING keys: {sql_type.sql()}")
+            value = _proto_type(sql_type.value, f"ConnectDefault{number + 1}", nested)
+            lines.append(f"  map<string, {value}> {column} = {number};")
+        else:
+            lines.append(f"  {_proto_type(sql_type, f'ConnectDefault{number + 1}', nested)} {column} = {number};")
+    body = "\n".join(lines + ["  " + n.replace("\n", "\n  ") for n in nested])
+    return f"message {name} {{\n{body}\n}}"
+
+
+def proto_text(columns: Sequence[tuple[str, SqlType]], full_name: str | None) -> str:
+    """The ``.proto`` file ksqlDB registers for these columns."""
+    package, _, name = (full_name or "ConnectDefault1").rpartition(".")
+    needs_time = any(t.base is BaseType.TIMESTAMP for _, t in columns) or "TIMESTAMP" in str(columns)
+    head = ['syntax = "proto3";'] + ([f"package {package};"] if package else [])
+    if needs_time:
+        head.append('import "google/protobuf/timestamp.proto";')
+    return "\n".join(head) + "\n\n" + message_text(name, columns) + "\n"
+
+
+def repeated(field: FieldDescriptor) -> bool:
+    """Whether a field is repeated (protobuf 6 and later say ``is_repeated``, earlier ones ``label``)."""
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def sql_type_of(field: FieldDescriptor) -> SqlType:
+    """The SQL type of a field (FormatError when it has none)."""
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+        return MapType(_single(key), _single(value))
+    single = _single(field)
+    return ArrayType(single) if repeated(field) else single
+
+
+def _single(field: FieldDescriptor) -> SqlType:
+    kind = field.type
+    if kind in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32,
+                FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32):
+        return INTEGER if kind != FieldDescriptor.TYPE_UINT32 and kind != FieldDescriptor.TYPE_FIXED32 else BIGINT
+    if kind in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64,
+                FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64):
+        return BIGINT
+    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return DOUBLE
+    if kind == FieldDescriptor.TYPE_BOOL:
+        return BOOLEAN
+    if kind in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM):
+        return STRING
+    if kind == FieldDescriptor.TYPE_BYTES:
+        return BYTES
+    message = field.message_type
+    if message.full_name == "google.protobuf.Timestamp":
+        return TIMESTAMP
+    return StructType(tuple(StructField(f.name.upper(), sql_type_of(f)) for f in message.fields))
+
+
+def columns_of(message: Descriptor) -> list[tuple[str, SqlType]]:
+    return [(f.name.upper(), sql_type_of(f)) for f in message.fields]
+
+
+def to_python(message: Any, descriptor: Descriptor | None = None) -> dict[str, Any]:
+    """A message as a dict by field name (unset messages None, scalars their proto3 defaults, enums names)."""
+    out: dict[str, Any] = {}
+    for field in (descriptor or message.DESCRIPTOR).fields:
+        value = getattr(message, field.name)
+        out[field.name] = _value(field, value, message)
+    return out
+
+
+def _value(field: FieldDescriptor, value: Any, parent: Any) -> Any:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        inner = field.message_type.fields_by_name["value"]
+        return {k: _plain(inner, v) for k, v in value.items()}
+    if repeated(field):
+        return [_plain(field, v) for v in value]
+    if field.message_type is not None and not parent.HasField(field.name):
+        return None
+    return _plain(field, value)
+
+
+def _plain(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        found = field.enum_type.values_by_number.get(value)
+        return found.name if found is not None else str(value)
+    if field.message_type is not None:
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            return value.seconds * 1000 + value.nanos // 1_000_000
+        return to_python(value)
+    return value

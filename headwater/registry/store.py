@@ -1,0 +1,326 @@
+"""The registry's data in the log: a compacted ``_schemas`` topic, in the record shapes Confluent's registry writes.
+
+Keys and values are JSON:
+
+- ``{"keytype":"SCHEMA","subject":S,"version":V,"magic":1}`` ->
+  ``{"subject","version","id","schema","deleted"[,"schemaType","references"]}``; a tombstone is a hard delete;
+- ``{"keytype":"CONFIG","subject":S|null,"magic":0}`` -> ``{"compatibilityLevel": LEVEL}`` or a tombstone.
+
+On start the topic is read from its beginning; before each change the tail
+written since (by this or another process) is read, so ids stay unique
+under the lock. Appends are durable before the call returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from headwater.log import Log, Record
+from headwater.registry.base import (
+    Reference,
+    RegisteredSchema,
+    RegistryError,
+    Schema,
+    SchemaRegistry,
+    schema_not_found,
+    subject_not_found,
+    version_not_found,
+)
+from headwater.registry.compatibility import LEVELS, canonical, incompatibilities
+
+SCHEMAS_TOPIC = "_schemas"
+DEFAULT_LEVEL = "BACKWARD"
+
+
+@dataclass(frozen=True)
+class _Version:
+    schema_id: int
+    schema: Schema
+    deleted: bool = False
+
+
+class LogSchemaRegistry(SchemaRegistry):
+    """Subjects, versions, ids and compatibility levels, kept in ``topic`` of ``log``."""
+
+    def __init__(self, log: Log, topic: str = SCHEMAS_TOPIC) -> None:
+        self.log = log
+        self.topic = topic
+        log.create_topic(topic, 1, {"cleanup.policy": "compact"}, exist_ok=True)
+        self._lock = threading.RLock()
+        self._subjects: dict[str, dict[int, _Version]] = {}
+        self._ids: dict[int, Schema] = {}
+        self._configs: dict[str | None, str] = {}
+        self._position = log.beginning_offset(topic, 0)
+        self._catch_up()
+
+    # -- reading the topic --------------------------------------------------------------
+    def _records(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        end = self.log.end_offset(self.topic, 0)
+        while self._position < end:
+            fetched = self.log.read(self.topic, 0, self._position)
+            yield from zip(fetched.records.column("key").to_pylist(), fetched.records.column("value").to_pylist(),
+                           strict=True)
+            if fetched.next_offset <= self._position:
+                break
+            self._position = fetched.next_offset
+
+    def _catch_up(self) -> None:
+        with self._lock:
+            for key, value in self._records():
+                try:
+                    self._apply(orjson.loads(key) if key else {}, orjson.loads(value) if value else None)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # not a registry record: the topic is writable like any other
+
+    def _apply(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
+        kind = key.get("keytype")
+        if kind == "SCHEMA":
+            subject, version = str(key["subject"]), int(key["version"])
+            versions = self._subjects.setdefault(subject, {})
+            if value is None:
+                versions.pop(version, None)
+                if not versions:
+                    self._subjects.pop(subject, None)
+                return
+            refs = tuple(Reference(r["name"], r["subject"], int(r["version"])) for r in value.get("references") or ())
+            schema = Schema(str(value["schema"]), str(value.get("schemaType") or "AVRO"), refs)
+            schema_id = int(value["id"])
+            versions[version] = _Version(schema_id, schema, bool(value.get("deleted")))
+            self._ids.setdefault(schema_id, schema)
+        elif kind == "CONFIG":
+            subject = key.get("subject")
+            if value is None:
+                self._configs.pop(subject, None)
+            else:
+                self._configs[subject] = str(value["compatibilityLevel"]).upper()
+
+    def _write(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
+        self.log.append(self.topic, 0, [Record(None if value is None else orjson.dumps(value), orjson.dumps(key))])
+        self._catch_up()
+
+    def _write_version(self, subject: str, version: int, entry: _Version | None) -> None:
+        key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
+        if entry is None:
+            self._write(key, None)
+            return
+        value: dict[str, Any] = {"subject": subject, "version": version, "id": entry.schema_id,
+                                 "schema": entry.schema.text, "deleted": entry.deleted}
+        if entry.schema.schema_type != "AVRO":
+            value["schemaType"] = entry.schema.schema_type
+        if entry.schema.references:
+            value["references"] = [r.to_json() for r in entry.schema.references]
+        self._write(key, value)
+
+    # -- the contract -------------------------------------------------------------------
+    def register(self, subject: str, schema: Schema, *, normalize: bool = False) -> int:
+        return self.register_version(subject, schema).schema_id
+
+    def register_version(self, subject: str, schema: Schema) -> RegisteredSchema:
+        """Register (or find) ``schema`` under ``subject``; Confluent's POST /subjects/{subject}/versions."""
+        schema = canonical(schema)
+        with self._lock:
+            self._catch_up()
+            self._check_references(schema)
+            versions = self._subjects.get(subject, {})
+            for number, entry in sorted(versions.items()):
+                if not entry.deleted and entry.schema == schema:
+                    return RegisteredSchema(subject, number, entry.schema_id, entry.schema)
+            live = [entry.schema for _, entry in sorted(versions.items()) if not entry.deleted]
+            level = self.compatibility(subject)
+            problems = incompatibilities(level, schema, live)
+            if problems:
+                raise RegistryError(409, 409, f"Schema being registered is incompatible with an earlier schema for "
+                                              f"subject \"{subject}\", details: [{', '.join(problems)}]")
+            schema_id = next((i for i, s in self._ids.items() if s == schema), None)
+            if schema_id is None:
+                schema_id = max(self._ids, default=0) + 1
+            number = max(versions, default=0) + 1
+            self._write_version(subject, number, _Version(schema_id, schema))
+            return RegisteredSchema(subject, number, schema_id, schema)
+
+    def schema(self, schema_id: int) -> Schema:
+        with self._lock:
+            found = self._ids.get(schema_id)
+            if found is None:
+                self._catch_up()
+                found = self._ids.get(schema_id)
+        if found is None:
+            raise schema_not_found(schema_id)
+        return found
+
+    def version(self, subject: str, version: int | str = "latest", *, deleted: bool = False) -> RegisteredSchema:
+        with self._lock:
+            self._catch_up()
+            versions = self._live(subject, deleted)
+            if version in ("latest", -1):
+                number = max(versions)
+            else:
+                number = _version_number(version)
+                if number not in versions:
+                    raise version_not_found(version)
+            entry = versions[number]
+        return RegisteredSchema(subject, number, entry.schema_id, entry.schema)
+
+    # -- the rest of Confluent's API ------------------------------------------------------
+    def _live(self, subject: str, deleted: bool = False) -> dict[int, _Version]:
+        versions = {n: e for n, e in self._subjects.get(subject, {}).items() if deleted or not e.deleted}
+        if not versions:
+            raise subject_not_found(subject)
+        return versions
+
+    def _check_references(self, schema: Schema) -> None:
+        for ref in schema.references:
+            self.version(ref.subject, ref.version)
+
+    def subjects(self, *, deleted: bool = False, prefix: str = "") -> list[str]:
+        with self._lock:
+            self._catch_up()
+            return sorted(s for s, v in self._subjects.items()
+                          if s.startswith(prefix) and any(deleted or not e.deleted for e in v.values()))
+
+    def versions(self, subject: str, *, deleted: bool = False) -> list[int]:
+        with self._lock:
+            self._catch_up()
+            return sorted(self._live(subject, deleted))
+
+    def lookup(self, subject: str, schema: Schema, *, deleted: bool = False) -> RegisteredSchema:
+        """The version of ``subject`` holding ``schema``: POST /subjects/{subject}."""
+        schema = canonical(schema)
+        with self._lock:
+            self._catch_up()
+            for number, entry in sorted(self._live(subject, deleted).items()):
+                if entry.schema == schema:
+                    return RegisteredSchema(subject, number, entry.schema_id, entry.schema)
+        raise schema_not_found()
+
+    def id_versions(self, schema_id: int) -> list[tuple[str, int]]:
+        """``(subject, version)`` of every live version with this id."""
+        self.schema(schema_id)
+        with self._lock:
+            return sorted((s, n) for s, v in self._subjects.items() for n, e in v.items()
+                          if e.schema_id == schema_id and not e.deleted)
+
+    def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
+        with self._lock:
+            self._catch_up()
+            everything = dict(self._subjects.get(subject, {}))
+            if not everything:
+                raise subject_not_found(subject)
+            if permanent:
+                live = [n for n, e in everything.items() if not e.deleted]
+                if live:
+                    raise RegistryError(404, 40405, f"Subject '{subject}' was not deleted first before being "
+                                                    "deleted permanently")
+                numbers = sorted(everything)
+                for number in numbers:
+                    self._write_version(subject, number, None)
+                return numbers
+            live = sorted(n for n, e in everything.items() if not e.deleted)
+            if not live:
+                raise RegistryError(404, 40404, f"Subject '{subject}' was soft deleted.Set permanent=true to delete "
+                                                "permanently")
+            for number in live:
+                self._write_version(subject, number, replace(everything[number], deleted=True))
+            return live
+
+    def delete_version(self, subject: str, version: int | str, *, permanent: bool = False) -> int:
+        with self._lock:
+            self._catch_up()
+            everything = self._subjects.get(subject, {})
+            if not everything:
+                raise subject_not_found(subject)
+            if version in ("latest", -1):
+                live = [n for n, e in everything.items() if not e.deleted]
+                if not live:
+                    raise version_not_found(version)
+                number = max(live)
+            else:
+                number = _version_number(version)
+            entry = everything.get(number)
+            if entry is None:
+                raise version_not_found(version)
+            if permanent:
+                if not entry.deleted:
+                    raise RegistryError(404, 40407, f"Subject '{subject}' Version {number} was not deleted first "
+                                                    "before being permanently deleted")
+                self._write_version(subject, number, None)
+            else:
+                if entry.deleted:
+                    raise RegistryError(404, 40406, f"Subject '{subject}' Version {number} was soft deleted.Set "
+                                                    "permanent=true to delete permanently")
+                self._write_version(subject, number, replace(entry, deleted=True))
+            return number
+
+    def compatibility(self, subject: str | None = None, *, default_to_global: bool = True) -> str:
+        with self._lock:
+            self._catch_up()
+            if subject is not None and subject in self._configs:
+                return self._configs[subject]
+            if subject is not None and not default_to_global:
+                raise RegistryError(404, 40408, f"Subject '{subject}' does not have subject-level compatibility "
+                                                "configured")
+            return self._configs.get(None, DEFAULT_LEVEL)
+
+    def set_compatibility(self, level: object, subject: str | None = None) -> str:
+        text = str(level).upper() if isinstance(level, str) else ""
+        if text not in LEVELS:
+            raise RegistryError(422, 42203, f"Invalid compatibility level. Valid values are none, backward, forward, "
+                                            f"full, backward_transitive, forward_transitive, and full_transitive")
+        with self._lock:
+            self._write({"keytype": "CONFIG", "subject": subject, "magic": 0}, {"compatibilityLevel": text})
+        return text
+
+    def delete_compatibility(self, subject: str | None = None) -> str:
+        with self._lock:
+            previous = self.compatibility(subject)
+            self._write({"keytype": "CONFIG", "subject": subject, "magic": 0}, None)
+        return previous
+
+    def check(self, subject: str, schema: Schema, version: int | str | None = "latest") -> list[str]:
+        """Why ``schema`` is incompatible with a version (``None``: every version the level covers)."""
+        schema = canonical(schema)
+        with self._lock:
+            self._catch_up()
+            try:
+                live = self._live(subject)
+            except RegistryError:
+                if version is None:
+                    return []
+                raise
+            level = self.compatibility(subject)
+            if version is None:
+                against = [e.schema for _, e in sorted(live.items())]
+                return incompatibilities(level if level.endswith("_TRANSITIVE") or level == "NONE"
+                                         else f"{level}_TRANSITIVE", schema, against)
+            old = self.version(subject, version)
+            return incompatibilities(level.removesuffix("_TRANSITIVE"), schema, [old.schema])
+
+
+def _version_number(version: object) -> int:
+    try:
+        number = int(str(version))
+    except ValueError:
+        number = 0
+    if number < 1 or number > 2**31 - 1:
+        raise RegistryError(422, 42202, "The specified version '{}' is not a valid version id. Allowed values are "
+                                        "between [1, 2^31-1] and the string \"latest\"".format(version))
+    return number
+
+
+_LOCAL: weakref.WeakKeyDictionary[Log, LogSchemaRegistry] = weakref.WeakKeyDictionary()
+_LOCAL_LOCK = threading.Lock()
+
+
+def local_registry(log: Log) -> LogSchemaRegistry:
+    """The one registry object of ``log`` in this process (shared by the session, the server and converters)."""
+    with _LOCAL_LOCK:
+        found = _LOCAL.get(log)
+        if found is None:
+            found = _LOCAL[log] = LogSchemaRegistry(log)
+        return found

@@ -12,6 +12,7 @@ for the columns, without a registry or a header. A record that does not parse is
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -34,11 +35,22 @@ from headwater.formats.base import (
     register_format,
     table_of,
 )
-from headwater.formats.protobuf_schema import build, message_for, proto_text, repeated, to_python
+from headwater.formats.protobuf_schema import (
+    DATE_MESSAGE,
+    DECIMAL_MESSAGE,
+    TIME_MESSAGE,
+    TIMESTAMP_MESSAGE,
+    build,
+    message_for,
+    proto_text,
+    decimal_type,
+    repeated,
+    to_python,
+)
 from headwater.formats.records import record_columns
 from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
 from headwater.registry.base import RegistryError, Schema
-from headwater.sql.types import SqlType
+from headwater.sql.types import DecimalType, SqlType
 
 
 def zigzag_varint(data: bytes, position: int) -> tuple[int, int]:
@@ -88,7 +100,7 @@ def _set(message: Message, field: FieldDescriptor, value: Any) -> None:
             if v is None:
                 continue
             if inner.message_type is not None:
-                fill_message(target[k], v)
+                _message_value(target[k], v, field)
             else:
                 target[k] = v
         return
@@ -96,21 +108,40 @@ def _set(message: Message, field: FieldDescriptor, value: Any) -> None:
         target = getattr(message, field.name)
         for item in value:
             if kind is not None:
-                _message_value(target.add(), item)
+                _message_value(target.add(), item, field)
             elif item is not None:
                 target.append(item)
         return
     if kind is not None:
-        _message_value(getattr(message, field.name), value)
+        _message_value(getattr(message, field.name), value, field)
         getattr(message, field.name).SetInParent()  # an empty struct is still set, not null
         return
     setattr(message, field.name, value)
 
 
-def _message_value(target: Message, value: Any) -> None:
-    if target.DESCRIPTOR.full_name == "google.protobuf.Timestamp":
+def _message_value(target: Message, value: Any, field: FieldDescriptor | None = None) -> None:
+    kind = target.DESCRIPTOR.full_name
+    if kind == TIMESTAMP_MESSAGE:
         when = value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
         target.FromDatetime(when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc))
+    elif kind == DATE_MESSAGE:
+        day = value if isinstance(value, dt.date) else dt.date(1970, 1, 1) + dt.timedelta(days=int(value))
+        target.year, target.month, target.day = day.year, day.month, day.day
+    elif kind == TIME_MESSAGE:
+        if not isinstance(value, dt.time):
+            millis = int(value)
+            value = dt.time(millis // 3_600_000, millis // 60_000 % 60, millis // 1000 % 60, millis % 1000 * 1000)
+        target.hours, target.minutes, target.seconds = value.hour, value.minute, value.second
+        target.nanos = value.microsecond * 1000
+    elif kind == DECIMAL_MESSAGE:
+        number = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+        sql_type = decimal_type(field) if field is not None else None
+        scale = sql_type.scale if isinstance(sql_type, DecimalType) else max(0, -int(number.as_tuple().exponent))
+        unscaled = int(number.scaleb(scale).to_integral_value(decimal.ROUND_HALF_UP))
+        target.value = unscaled.to_bytes(max(1, (unscaled.bit_length() + 8) // 8), "big", signed=True)
+        target.scale = scale
+        if isinstance(sql_type, DecimalType):
+            target.precision = sql_type.precision
     elif isinstance(value, dict):
         fill_message(target, value)
 
@@ -142,7 +173,7 @@ class _ProtobufCodec:
                 fill_message(message, row)
             elif row is not None:
                 _set(message, descriptor.fields[0], row)
-        except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+        except (TypeError, ValueError, OverflowError, AttributeError, decimal.InvalidOperation) as exc:
             raise FormatError(f"Failed to serialize {self.fmt.name} {self.fmt.role}: {exc}") from None
         return bytes(message.SerializeToString())
 
@@ -259,7 +290,7 @@ class ProtobufNoSrFormat(Format):
         for row in np.nonzero(valid)[0].tolist():
             try:
                 decoded[row] = self.codec.decode_one(self.descriptor, raw[offsets[row]:offsets[row + 1]])
-            except DecodeError as exc:
+            except (DecodeError, ValueError) as exc:
                 errors[row] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message: {exc}")
         return _decoded(self, decoded, selected, errors, valid, topic)
 

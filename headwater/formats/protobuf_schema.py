@@ -5,12 +5,17 @@
 the descriptor pool to resolve with protobuf's scoping rules) and built in a pool of its own, beside the
 well-known ``google/protobuf/*.proto`` files it may import and the schemas its registry references name.
 Columns map as ksqlDB's PROTOBUF serializer maps them: INT int32, BIGINT int64, DOUBLE double, BOOLEAN
-bool, STRING string, BYTES bytes, TIMESTAMP ``google.protobuf.Timestamp``, ARRAY repeated, MAP<STRING,V>
-map, STRUCT a nested message; the message is ``ConnectDefault1`` unless a full name is given.
+bool, STRING string, BYTES bytes, TIMESTAMP ``google.protobuf.Timestamp``, DATE ``google.type.Date``, TIME
+``google.type.TimeOfDay``, DECIMAL ``confluent.type.Decimal`` (unscaled big-endian two's-complement bytes,
+its precision and scale in the field's ``confluent.field_meta`` params, as Confluent's ProtobufData writes
+them), ARRAY repeated, MAP<STRING,V> map, STRUCT a nested message; the message is ``ConnectDefault1`` unless
+a full name is given. The Confluent and ``google/type`` imports are built in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,29 +30,47 @@ from google.protobuf import (
     timestamp_pb2,
     wrappers_pb2,
 )
+from confluent_kafka.schema_registry.confluent import meta_pb2
+from confluent_kafka.schema_registry.confluent.type import decimal_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from proto_schema_parser import ast as proto_ast
 from proto_schema_parser.parser import Parser
 
-from headwater.errors import FormatError
+from headwater.errors import FormatError, SqlError
 from headwater.sql.types import (
     BIGINT,
     BOOLEAN,
     BYTES,
+    DATE,
     DOUBLE,
     INTEGER,
     STRING,
+    TIME,
     TIMESTAMP,
     ArrayType,
     BaseType,
+    DecimalType,
     MapType,
     SqlType,
     StructField,
     StructType,
 )
 
-WELL_KNOWN = {m.DESCRIPTOR.name: m.DESCRIPTOR for m in (any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2,
-                                                        wrappers_pb2)}
+WELL_KNOWN = {m.DESCRIPTOR.name: m.DESCRIPTOR for m in (any_pb2, descriptor_pb2, duration_pb2, empty_pb2, struct_pb2,
+                                                        timestamp_pb2, wrappers_pb2, meta_pb2, decimal_pb2)}
+# google/type's files as googleapis publishes them (the messages only); not a dependency of their own here.
+BUILT_IN_TEXT = {
+    "google/type/date.proto": 'syntax = "proto3";\npackage google.type;\n'
+                              "message Date { int32 year = 1; int32 month = 2; int32 day = 3; }\n",
+    "google/type/timeofday.proto": 'syntax = "proto3";\npackage google.type;\n'
+                                   "message TimeOfDay { int32 hours = 1; int32 minutes = 2; int32 seconds = 3; "
+                                   "int32 nanos = 4; }\n",
+}
+DECIMAL_MESSAGE, DATE_MESSAGE, TIME_MESSAGE = "confluent.type.Decimal", "google.type.Date", "google.type.TimeOfDay"
+TIMESTAMP_MESSAGE = "google.protobuf.Timestamp"
+_IMPORTS = {BaseType.TIMESTAMP: "google/protobuf/timestamp.proto", BaseType.DATE: "google/type/date.proto",
+            BaseType.TIME: "google/type/timeofday.proto", BaseType.DECIMAL: "confluent/type/decimal.proto"}
+_META_OPTION = "(confluent.field_meta)"
 _SCALARS = {
     "double": FieldDescriptor.TYPE_DOUBLE, "float": FieldDescriptor.TYPE_FLOAT, "int64": FieldDescriptor.TYPE_INT64,
     "uint64": FieldDescriptor.TYPE_UINT64, "int32": FieldDescriptor.TYPE_INT32, "fixed64": FieldDescriptor.TYPE_FIXED64,
@@ -62,7 +85,8 @@ _files = itertools.count()
 
 
 def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type_name: str,
-           label: int = FieldDescriptor.LABEL_OPTIONAL, proto3_optional: bool = False) -> None:
+           label: int = FieldDescriptor.LABEL_OPTIONAL, proto3_optional: bool = False,
+           options: Sequence[proto_ast.Option] = ()) -> None:
     field = message.field.add(name=name, number=number, label=label)
     if type_name in _SCALARS:
         field.type = _SCALARS[type_name]
@@ -70,6 +94,16 @@ def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type
         field.type_name = type_name
     if proto3_optional:
         field.proto3_optional = True
+    for option in options:
+        if option.name == _META_OPTION and isinstance(option.value, proto_ast.MessageLiteral):
+            params = field.options.Extensions[meta_pb2.field_meta].params
+            for element in option.value.elements:
+                if element.name != "params":
+                    continue
+                for param in element.value if isinstance(element.value, list) else [element.value]:
+                    pairs = {e.name: e.value for e in getattr(param, "elements", ())}
+                    if "key" in pairs and "value" in pairs:
+                        params[str(pairs["key"])] = str(pairs["value"])
 
 
 def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> None:
@@ -80,7 +114,7 @@ def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> No
             optional = element.cardinality is proto_ast.FieldCardinality.OPTIONAL
             if optional:
                 out.oneof_decl.add(name=f"_{element.name}")
-            _field(out, element.name, element.number, element.type, label, optional)
+            _field(out, element.name, element.number, element.type, label, optional, element.options)
             if optional:
                 out.field[-1].oneof_index = len(out.oneof_decl) - 1
         elif isinstance(element, proto_ast.MapField):
@@ -88,7 +122,8 @@ def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> No
             entry.options.map_entry = True
             _field(entry, "key", 1, element.key_type)
             _field(entry, "value", 2, element.value_type)
-            _field(out, element.name, element.number, entry.name, FieldDescriptor.LABEL_REPEATED)
+            _field(out, element.name, element.number, entry.name, FieldDescriptor.LABEL_REPEATED,
+                   options=element.options)
         elif isinstance(element, proto_ast.Message):
             _message(element, out.nested_type.add())
         elif isinstance(element, proto_ast.Enum):
@@ -98,7 +133,7 @@ def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> No
             out.oneof_decl.add(name=element.name)
             for inner in element.elements:
                 if isinstance(inner, proto_ast.Field):
-                    _field(out, inner.name, inner.number, inner.type)
+                    _field(out, inner.name, inner.number, inner.type, options=inner.options)
                     out.field[-1].oneof_index = index
 
 
@@ -133,6 +168,14 @@ def build(text: str, resolve: Callable[[str], str | None] = lambda _: None) -> l
     pool = descriptor_pool.DescriptorPool()
     added: set[str] = set()
 
+    def add_known(name: str) -> None:
+        known = WELL_KNOWN[name]
+        for dependency in known.dependencies:
+            if dependency.name not in added:
+                added.add(dependency.name)
+                add_known(dependency.name)
+        pool.AddSerializedFile(known.serialized_pb)
+
     def add(source: str, name: str) -> None:
         proto = file_descriptor(source, name)
         for dependency in proto.dependency:
@@ -140,9 +183,9 @@ def build(text: str, resolve: Callable[[str], str | None] = lambda _: None) -> l
                 continue
             added.add(dependency)
             if dependency in WELL_KNOWN:
-                pool.AddSerializedFile(WELL_KNOWN[dependency].serialized_pb)
+                add_known(dependency)
                 continue
-            found = resolve(dependency)
+            found = BUILT_IN_TEXT.get(dependency) or resolve(dependency)
             if found is None:
                 raise FormatError(f"Protobuf schema imports {dependency!r}, which is not a well-known type "
                                   "nor a registry reference")
@@ -176,11 +219,22 @@ def message_for(messages: Sequence[Descriptor], full_name: str | None) -> tuple[
     raise FormatError(f"Protobuf schema has no message {full_name!r}")
 
 
+def _options(sql_type: SqlType) -> str:
+    """The field options ksqlDB writes for a type: a DECIMAL's precision and scale."""
+    inner = sql_type.element if isinstance(sql_type, ArrayType) else (
+        sql_type.value if isinstance(sql_type, MapType) else sql_type)
+    if not isinstance(inner, DecimalType):
+        return ""
+    return (f' [({_META_OPTION[1:-1]}) = {{ params: [{{ key: "precision", value: "{inner.precision}" }}, '
+            f'{{ key: "scale", value: "{inner.scale}" }}] }}]')
+
+
 def _proto_type(sql_type: SqlType, name: str, nested: list[str]) -> str:
     base = sql_type.base
     simple = {BaseType.INTEGER: "int32", BaseType.BIGINT: "int64", BaseType.DOUBLE: "double",
               BaseType.BOOLEAN: "bool", BaseType.STRING: "string", BaseType.BYTES: "bytes",
-              BaseType.TIMESTAMP: "google.protobuf.Timestamp"}.get(base)
+              BaseType.TIMESTAMP: TIMESTAMP_MESSAGE, BaseType.DATE: DATE_MESSAGE, BaseType.TIME: TIME_MESSAGE,
+              BaseType.DECIMAL: DECIMAL_MESSAGE}.get(base)
     if simple is not None:
         return simple
     if isinstance(sql_type, StructType):
@@ -195,14 +249,15 @@ def message_text(name: str, columns: Sequence[tuple[str, SqlType]]) -> str:
     for number, (column, sql_type) in enumerate(columns, start=1):
         if isinstance(sql_type, ArrayType):
             lines.append(f"  repeated {_proto_type(sql_type.element, f'ConnectDefault{number + 1}', nested)} "
-                         f"{column} = {number};")
+                         f"{column} = {number}{_options(sql_type)};")
         elif isinstance(sql_type, MapType):
             if sql_type.key.base is not BaseType.STRING:
                 raise FormatError(f"The PROTOBUF format only supports MAP types with STRING keys: {sql_type.sql()}")
             value = _proto_type(sql_type.value, f"ConnectDefault{number + 1}", nested)
-            lines.append(f"  map<string, {value}> {column} = {number};")
+            lines.append(f"  map<string, {value}> {column} = {number}{_options(sql_type)};")
         else:
-            lines.append(f"  {_proto_type(sql_type, f'ConnectDefault{number + 1}', nested)} {column} = {number};")
+            lines.append(f"  {_proto_type(sql_type, f'ConnectDefault{number + 1}', nested)} {column} = {number}"
+                         f"{_options(sql_type)};")
     body = "\n".join(lines + ["  " + n.replace("\n", "\n  ") for n in nested])
     return f"message {name} {{\n{body}\n}}"
 
@@ -210,11 +265,26 @@ def message_text(name: str, columns: Sequence[tuple[str, SqlType]]) -> str:
 def proto_text(columns: Sequence[tuple[str, SqlType]], full_name: str | None) -> str:
     """The ``.proto`` file ksqlDB registers for these columns."""
     package, _, name = (full_name or "ConnectDefault1").rpartition(".")
-    needs_time = any(t.base is BaseType.TIMESTAMP for _, t in columns) or "TIMESTAMP" in str(columns)
+    used: set[BaseType] = set()
+    for _, sql_type in columns:
+        _bases(sql_type, used)
     head = ['syntax = "proto3";'] + ([f"package {package};"] if package else [])
-    if needs_time:
-        head.append('import "google/protobuf/timestamp.proto";')
+    if BaseType.DECIMAL in used:
+        head.append('import "confluent/meta.proto";')
+    head += [f'import "{path}";' for base, path in _IMPORTS.items() if base in used]
     return "\n".join(head) + "\n\n" + message_text(name, columns) + "\n"
+
+
+def _bases(sql_type: SqlType, out: set[BaseType]) -> None:
+    out.add(sql_type.base)
+    if isinstance(sql_type, ArrayType):
+        _bases(sql_type.element, out)
+    elif isinstance(sql_type, MapType):
+        _bases(sql_type.key, out)
+        _bases(sql_type.value, out)
+    elif isinstance(sql_type, StructType):
+        for field in sql_type.fields:
+            _bases(field.type, out)
 
 
 def repeated(field: FieldDescriptor) -> bool:
@@ -227,12 +297,22 @@ def sql_type_of(field: FieldDescriptor) -> SqlType:
     """The SQL type of a field (FormatError when it has none)."""
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
-        return MapType(_single(key), _single(value))
+        return MapType(_single(key), _single(value, field))
     single = _single(field)
     return ArrayType(single) if repeated(field) else single
 
 
-def _single(field: FieldDescriptor) -> SqlType:
+def decimal_type(field: FieldDescriptor) -> DecimalType:
+    """A Decimal field's type from its ``confluent.field_meta`` params (ksqlDB's default precision 64, scale 0)."""
+    params = field.GetOptions().Extensions[meta_pb2.field_meta].params
+    try:
+        precision, scale = int(params.get("precision", "64")), int(params.get("scale", "0"))
+        return DecimalType(precision, scale)
+    except (ValueError, SqlError) as exc:
+        raise FormatError(f"Protobuf field {field.name!r} has an invalid decimal precision or scale: {exc}") from None
+
+
+def _single(field: FieldDescriptor, holder: FieldDescriptor | None = None) -> SqlType:
     kind = field.type
     if kind in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32,
                 FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32):
@@ -249,8 +329,11 @@ def _single(field: FieldDescriptor) -> SqlType:
     if kind == FieldDescriptor.TYPE_BYTES:
         return BYTES
     message = field.message_type
-    if message.full_name == "google.protobuf.Timestamp":
-        return TIMESTAMP
+    simple = {TIMESTAMP_MESSAGE: TIMESTAMP, DATE_MESSAGE: DATE, TIME_MESSAGE: TIME}.get(message.full_name)
+    if simple is not None:
+        return simple
+    if message.full_name == DECIMAL_MESSAGE:
+        return decimal_type(holder or field)
     return StructType(tuple(StructField(f.name.upper(), sql_type_of(f)) for f in message.fields))
 
 
@@ -283,7 +366,15 @@ def _plain(field: FieldDescriptor, value: Any) -> Any:
         found = field.enum_type.values_by_number.get(value)
         return found.name if found is not None else str(value)
     if field.message_type is not None:
-        if field.message_type.full_name == "google.protobuf.Timestamp":
+        kind = field.message_type.full_name
+        if kind == TIMESTAMP_MESSAGE:
             return value.seconds * 1000 + value.nanos // 1_000_000
+        if kind == DATE_MESSAGE:
+            return dt.date(value.year, value.month, value.day)
+        if kind == TIME_MESSAGE:
+            return dt.time(value.hours, value.minutes, value.seconds, value.nanos // 1000)
+        if kind == DECIMAL_MESSAGE:
+            unscaled = int.from_bytes(value.value, "big", signed=True)
+            return decimal.Decimal(unscaled).scaleb(-value.scale)
         return to_python(value)
     return value

@@ -7,8 +7,18 @@ Keys and values are JSON:
 - ``{"keytype":"CONFIG","subject":S|null,"magic":0}`` -> ``{"compatibilityLevel": LEVEL}`` or a tombstone.
 
 On start the topic is read from its beginning; before each change the tail
-written since (by this or another process) is read, so ids stay unique
-under the lock. Appends are durable before the call returns.
+written since (by this or another process) is read. Appends are durable
+before the call returns.
+
+Several processes may register into one log at once (the log has no
+compare-and-append that Kafka would also offer), so a registration is an
+optimistic claim: every reader applies the ``_schemas`` records in log order
+and ignores a SCHEMA record that claims an id already bound to another
+schema, or a live version already holding another id ("first claim wins",
+the same decision in every process). After appending, the registrar reads
+the tail back: if its claim lost it re-appends the winner's record under
+the contested key (so that compaction, which keeps a key's last record,
+keeps the winner) and tries again with the next id and version.
 """
 
 from __future__ import annotations
@@ -91,6 +101,9 @@ class LogSchemaRegistry(SchemaRegistry):
             refs = tuple(Reference(r["name"], r["subject"], int(r["version"])) for r in value.get("references") or ())
             schema = Schema(str(value["schema"]), str(value.get("schemaType") or "AVRO"), refs)
             schema_id = int(value["id"])
+            bound, held = self._ids.get(schema_id), versions.get(version)
+            if (bound is not None and bound != schema) or (held is not None and held.schema_id != schema_id):
+                return  # a lost claim (see the module docstring)
             versions[version] = _Version(schema_id, schema, bool(value.get("deleted")))
             self._ids.setdefault(schema_id, schema)
         elif kind == "CONFIG":
@@ -125,6 +138,14 @@ class LogSchemaRegistry(SchemaRegistry):
         """Register (or find) ``schema`` under ``subject``; Confluent's POST /subjects/{subject}/versions."""
         schema = canonical(schema)
         with self._lock:
+            while True:
+                found = self._claim(subject, schema)
+                if found is not None:
+                    return found
+
+    def _claim(self, subject: str, schema: Schema) -> RegisteredSchema | None:
+        """One attempt at registering: the registered version, or None when another process's claim won."""
+        with self._lock:
             self._catch_up()
             self._check_references(schema)
             versions = self._subjects.get(subject, {})
@@ -142,7 +163,12 @@ class LogSchemaRegistry(SchemaRegistry):
                 schema_id = max(self._ids, default=0) + 1
             number = max(versions, default=0) + 1
             self._write_version(subject, number, _Version(schema_id, schema))
-            return RegisteredSchema(subject, number, schema_id, schema)
+            won = self._subjects.get(subject, {}).get(number)
+            if won is not None and won.schema_id == schema_id and won.schema == schema:
+                return RegisteredSchema(subject, number, schema_id, schema)
+            if won is not None:  # the same key holds our losing record last: make the winner's the last
+                self._write_version(subject, number, won)
+            return None
 
     def schema(self, schema_id: int) -> Schema:
         with self._lock:

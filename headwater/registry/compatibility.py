@@ -14,8 +14,8 @@ symbol in the reader, unless the reader has a default; fixed by name and
 size; arrays by items, maps by values; a writer union is readable when each
 branch is, a reader union when one branch reads the writer.
 
-JSON and PROTOBUF schemas are compared only for identity of type here (see
-docs/schema-registry.md for what is unverified).
+JSON and PROTOBUF schemas follow the differences Confluent reports
+(``schema_diff.py``), compared in the same directions.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import orjson
 from fastavro.schema import SchemaParseException, UnknownType
 
 from headwater.registry.base import Schema, invalid_schema
+from headwater.registry.schema_diff import json_differences, protobuf_differences_or_invalid
 
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
 
@@ -214,18 +215,24 @@ def incompatibilities(level: str, new: Schema, existing: Sequence[Schema]) -> li
         if old.schema_type != new.schema_type:
             messages.append(f"Incompatible schema type: {old.schema_type} vs {new.schema_type}")
             continue
-        if new.schema_type != "AVRO":
-            continue
-        reader_new, writer_old = schema_json(new), schema_json(old)
         found: list[str] = []
         if level.startswith(("BACKWARD", "FULL")):
-            found += avro_reads(reader_new, writer_old)
+            found += _breaks(new, old)
         if level.startswith(("FORWARD", "FULL")):
-            found += avro_reads(writer_old, reader_new)
+            found += _breaks(old, new)
         if found:
             messages += found
             messages.append(f"{{oldSchemaVersion: ?}}, {{oldSchema: '{old.text}'}}, {{compatibility: '{level}'}}")
     return messages
+
+
+def _breaks(reader: Schema, writer: Schema) -> list[str]:
+    """Why data written with ``writer`` may not be read with ``reader`` (same schema type)."""
+    if reader.schema_type == "AVRO":
+        return avro_reads(schema_json(reader), schema_json(writer))
+    if reader.schema_type == "JSON":
+        return json_differences(schema_json(writer), schema_json(reader))
+    return protobuf_differences_or_invalid(writer.text, reader.text)
 
 
 def canonical(schema: Schema) -> Schema:

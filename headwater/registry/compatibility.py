@@ -27,6 +27,8 @@ import fastavro
 import orjson
 from fastavro.schema import SchemaParseException, UnknownType
 
+from headwater.errors import FormatError
+from headwater.formats.protobuf_schema import build
 from headwater.registry.base import Schema, invalid_schema
 from headwater.registry.schema_diff import json_differences, protobuf_differences_or_invalid
 
@@ -242,6 +244,11 @@ def canonical(schema: Schema) -> Schema:
     if schema.schema_type == "PROTOBUF":
         if not schema.text.strip():
             raise invalid_schema("empty protobuf schema")
+        try:
+            build(schema.text)
+        except FormatError as exc:
+            if not schema.references:  # a reference's types live in another subject
+                raise invalid_schema(str(exc)) from None
         return schema
     parsed = schema_json(schema)
     if schema.schema_type == "AVRO":

@@ -133,3 +133,9 @@ def test_protobuf_required_fields_and_transitive(shared: LogSchemaRegistry) -> N
                                         "PROTOBUF"))
     retyped = Schema('syntax = "proto2";\nmessage M { required int32 a = 1; optional double s = 3; }\n', "PROTOBUF")
     assert _kinds(registry.check(subject, retyped, None)) == {"FIELD_SCALAR_KIND_CHANGED"}
+
+
+def test_an_invalid_protobuf_schema_is_rejected_with_42201(shared: LogSchemaRegistry) -> None:
+    with pytest.raises(RegistryError) as raised:
+        shared.register("bad-value", Schema("message M { int32 a = 1; Unknown b = 2; }", "PROTOBUF"))
+    assert (raised.value.status, raised.value.error_code) == (422, 42201)

@@ -17,11 +17,14 @@ def _schema(owner: str, i: int) -> Schema:
     return Schema(json.dumps({"type": "record", "name": f"{owner}{i}", "fields": [{"name": "a", "type": "int"}]}))
 
 
-def _registrar(url: str, owner: str, subject: str, start: object, out: object) -> None:
+def _subject(owner: str, i: int) -> str:
+    return "shared" if i % 2 == 0 else f"own-{owner}"
+
+
+def _registrar(url: str, owner: str, start: object, out: object) -> None:
     registry = LogSchemaRegistry(open_log(url))
-    registry.set_compatibility("NONE", subject)
     start.wait()  # type: ignore[attr-defined]
-    got = [(i, registry.register_version(subject, _schema(owner, i))) for i in range(COUNT)]
+    got = [(i, registry.register_version(_subject(owner, i), _schema(owner, i))) for i in range(COUNT)]
     out.put([(owner, i, r.subject, r.version, r.schema_id) for i, r in got])  # type: ignore[attr-defined]
 
 
@@ -30,9 +33,8 @@ def test_two_processes_registering_at_once_get_distinct_ids(tmp_path: Path) -> N
     LogSchemaRegistry(open_log(url)).set_compatibility("NONE")
     context = multiprocessing.get_context("spawn")
     start, out = context.Barrier(2), context.Queue()
-    # Different schemas, both in one subject (version numbers contested) and in two subjects (ids contested).
-    workers = [context.Process(target=_registrar, args=(url, owner, subject, start, out))
-               for owner, subject in (("A", "shared"), ("B", "shared"))]
+    # Different schemas, in one subject (versions and ids contested) and in one subject each (ids contested).
+    workers = [context.Process(target=_registrar, args=(url, owner, start, out)) for owner in ("A", "B")]
     for worker in workers:
         worker.start()
     results = [row for _ in workers for row in out.get(timeout=120)]
@@ -48,4 +50,6 @@ def test_two_processes_registering_at_once_get_distinct_ids(tmp_path: Path) -> N
         assert fresh.schema(schema_id).text == _schema(owner, i).text.replace(" ", "")
         found = fresh.version(subject, version)
         assert (found.schema_id, found.schema.text) == (schema_id, fresh.schema(schema_id).text)
-    assert fresh.versions("shared") == list(range(1, 2 * COUNT + 1))
+    evens = len(range(0, COUNT, 2))
+    assert fresh.versions("shared") == list(range(1, 2 * evens + 1))
+    assert fresh.versions("own-A") == fresh.versions("own-B") == list(range(1, COUNT - evens + 1))

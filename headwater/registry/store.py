@@ -46,6 +46,7 @@ from headwater.registry.compatibility import LEVELS, canonical, incompatibilitie
 
 SCHEMAS_TOPIC = "_schemas"
 DEFAULT_LEVEL = "BACKWARD"
+_CLAIM_ATTEMPTS = 100  # each lost claim means another registrar's succeeded: progress is made
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,12 @@ class LogSchemaRegistry(SchemaRegistry):
         """Register (or find) ``schema`` under ``subject``; Confluent's POST /subjects/{subject}/versions."""
         schema = canonical(schema)
         with self._lock:
-            while True:
+            for _ in range(_CLAIM_ATTEMPTS):
                 found = self._claim(subject, schema)
                 if found is not None:
                     return found
+        raise RegistryError(500, 50001, f"Error while registering schema for subject \"{subject}\": other "
+                                        f"registrars won {_CLAIM_ATTEMPTS} claims in a row")
 
     def _claim(self, subject: str, schema: Schema) -> RegisteredSchema | None:
         """One attempt at registering: the registered version, or None when another process's claim won."""

@@ -89,7 +89,8 @@ def test_demo_dashboards_show_data_in_chromium(tmp_path: Path, open_page: Callab
             demo.wait()
     output = out.read_text()
     assert demo.returncode == 0 and "Demo stopped." in output, output
-    with socket.socket() as sock:  # the server is gone: its port is free again
+    with socket.socket() as sock:  # the server is gone: its port is free again (TIME_WAIT aside)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
 
 

@@ -73,8 +73,9 @@ def _stop_server(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
-    """Apply every app that can run here; return the names of those started."""
+def _start_apps(url: str, settings: Settings, databases: str | None) -> list[str]:
+    """Apply every app that can run here; return the names of those started. ``databases``: why the apps that
+    need a database cannot have one, or None."""
     target = HttpTarget(url)
     started = []
     try:
@@ -85,8 +86,8 @@ def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
                     check_requirements(spec, settings)
             except AppError as exc:
                 missing = str(exc)
-            if missing is None and spec.requires and not databases:
-                missing = "the demo server was started without database access"
+            if missing is None and spec.requires and databases is not None:
+                missing = databases
             if missing is not None:
                 console.print(Text(f"  {spec.name}: not started ({missing})"), soft_wrap=True)
                 continue
@@ -143,7 +144,8 @@ def demo(
         settings = Settings(data_dir=data_dir, files_dir=os.path.join(data_dir, "connect-files"))
         if databases:  # the cdc app's source tables exist before its connectors take their first snapshot
             producers = _prepared_producers()
-        started = _start_apps(url, settings, databases and producers is not None)
+        started = _start_apps(url, settings, None if producers is not None else (
+            "its source tables could not be made" if databases else "MariaDB or PostgreSQL does not answer"))
         if "collector" in started:
             traffic = SegmentTraffic(url, WRITE_KEY, interval_s=traffic_interval_s).start()
         if producers is not None and "cdc" in started:

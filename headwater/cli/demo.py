@@ -22,9 +22,11 @@ import time
 from typing import Annotated
 
 import httpx
+import sqlalchemy as sa
 import typer
 from rich.text import Text
 
+from headwater.apps.producers import CdcProducers
 from headwater.apps.runner import AppError, HttpTarget, Settings, check_requirements, run_app, unavailable
 from headwater.apps.spec import all_apps
 from headwater.apps.traffic import SegmentTraffic
@@ -71,8 +73,9 @@ def _stop_server(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
-    """Apply every app that can run here; return the names of those started."""
+def _start_apps(url: str, settings: Settings, databases: str | None) -> list[str]:
+    """Apply every app that can run here; return the names of those started. ``databases``: why the apps that
+    need a database cannot have one, or None."""
     target = HttpTarget(url)
     started = []
     try:
@@ -83,8 +86,8 @@ def _start_apps(url: str, settings: Settings, databases: bool) -> list[str]:
                     check_requirements(spec, settings)
             except AppError as exc:
                 missing = str(exc)
-            if missing is None and spec.requires and not databases:
-                missing = "the demo server was started without database access"
+            if missing is None and spec.requires and databases is not None:
+                missing = databases
             if missing is not None:
                 console.print(Text(f"  {spec.name}: not started ({missing})"), soft_wrap=True)
                 continue
@@ -132,15 +135,21 @@ def demo(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     server = subprocess.Popen(command, env={**env, "HEADWATER_LOG_LEVEL": "warning"}, start_new_session=True)
     traffic: SegmentTraffic | None = None
+    producers: CdcProducers | None = None
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         _wait_healthy(url, server, 120)
         console.print(f"Server up on {url} (data in {data_dir}). Starting the apps:")
         settings = Settings(data_dir=data_dir, files_dir=os.path.join(data_dir, "connect-files"))
-        started = _start_apps(url, settings, databases)
+        if databases:  # the cdc app's source tables exist before its connectors take their first snapshot
+            producers = _prepared_producers()
+        started = _start_apps(url, settings, None if producers is not None else (
+            "its source tables could not be made" if databases else "MariaDB or PostgreSQL does not answer"))
         if "collector" in started:
             traffic = SegmentTraffic(url, WRITE_KEY, interval_s=traffic_interval_s).start()
+        if producers is not None and "cdc" in started:
+            producers.start()
         console.print()
         console.print(EXPLAINED)
         console.print(f"\n[bold]Open {url}/[/bold] (the web UI). Dashboards, filling within a minute:")
@@ -164,10 +173,27 @@ def demo(
         err_console.print("Stopping the demo...")
         if traffic is not None:
             traffic.stop()
+        if producers is not None:
+            producers.stop()
         _stop_server(server)
     if traffic is not None and traffic.refused:
         console.print(f"{traffic.refused} Segment events of the demo's traffic were refused by the collector.")
+    if producers is not None and producers.failed:
+        console.print(f"{producers.failed} rounds of the cdc app's database writes failed.")
     console.print("Demo stopped.")
+
+
+def _prepared_producers() -> CdcProducers | None:
+    """The cdc app's producers with their tables made, or None (said) when a database refuses."""
+    producers = CdcProducers()
+    try:
+        producers.prepare()
+    except sa.exc.SQLAlchemyError as exc:
+        console.print(Text(f"  cdc: the source tables could not be made ({exc.__class__.__name__}: "
+                           f"{str(exc).splitlines()[0]})"), soft_wrap=True)
+        producers.stop()
+        return None
+    return producers
 
 
 def _has_rows(client: httpx.Client, sql: str) -> bool:

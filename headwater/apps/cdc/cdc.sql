@@ -21,6 +21,15 @@ CREATE STREAM IF NOT EXISTS tv_series_ids_data WITH (kafka_topic='tv_series_ids_
         payload->after->id AS id
     FROM tv_series_ids_source WHERE payload->after IS NOT NULL;
 
+-- The people: MongoDB's maf.person_ids in the seed, whose cleansing it never wrote; here a PostgreSQL table.
+CREATE STREAM IF NOT EXISTS person_ids_source (payload STRUCT<after STRUCT<name VARCHAR, popularity DOUBLE, id INT,
+    adult BOOLEAN>, op VARCHAR>)
+    WITH (kafka_topic='postgres.maf.person_ids', value_format='json', partitions=1);
+CREATE STREAM IF NOT EXISTS person_ids_data WITH (kafka_topic='person_ids_data', value_format='json', partitions=2) AS
+    SELECT TRIM(payload->after->name) AS name, payload->after->popularity AS popularity, payload->after->id AS id,
+        COALESCE(payload->after->adult, false) AS adult
+    FROM person_ids_source WHERE payload->after IS NOT NULL;
+
 -- Changes per minute by table and operation (c, u, d, r), for the dashboard.
 CREATE TABLE IF NOT EXISTS movie_changes_per_min AS
     SELECT payload->op AS op, COUNT(*) AS changes

@@ -143,8 +143,9 @@ class LogSchemaRegistry(SchemaRegistry):
                 found = self._claim(subject, schema)
                 if found is not None:
                     return found
-        raise RegistryError(500, 50001, f"Error while registering schema for subject \"{subject}\": other "
-                                        f"registrars won {_CLAIM_ATTEMPTS} claims in a row")
+        # Contention, not a defect: a 503 the client may retry (Confluent's 50002, "operation timed out").
+        raise RegistryError(503, 50002, f"Registering a schema for subject \"{subject}\" timed out: other "
+                                        f"registrars won {_CLAIM_ATTEMPTS} claims in a row; retry")
 
     def _claim(self, subject: str, schema: Schema) -> RegisteredSchema | None:
         """One attempt at registering: the registered version, or None when another process's claim won."""

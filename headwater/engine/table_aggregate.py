@@ -6,9 +6,10 @@ the group its latest value puts it in. So when a row changes, its *prior*
 value leaves its old group (the aggregates' ``undo``) and the new value
 joins its new group (``merge``); a delete, or a value that stops matching
 WHERE, only leaves. As in ksqlDB (Kafka Streams' table aggregation), each
-change emits two updates with caching off: the old group after the
-retraction, then the new group after the addition; a group whose rows all
-left stays, with COUNT 0.
+change that moves a row to another group emits two updates with caching
+off: the old group after the retraction, then the new group after the
+addition; a change within its group emits one update (Kafka Streams 3.5+
+sends it as one record). A group whose rows all left stays, with COUNT 0.
 
 All vectorized per batch, in DuckDB:
 
@@ -152,6 +153,9 @@ class TableAggregateOperator(AggregateOperator):
         new = ", ".join(cols)
         groups = ", ".join(self.groups)
         eq = " AND ".join(f"e.{g} = s.{g}" for g in self.groups)
+        # A retraction from the group the same change adds to emits nothing (Kafka Streams 3.5+ sends
+        # such a change as one record): only the addition after it shows the group's new value.
+        same = " AND ".join(["__contrib"] + [f"__o_{g} IS NOT DISTINCT FROM {g}" for g in self.groups])
         # A new round starts at a retraction that follows an addition of the same group. The output
         # timestamp is the newest so far of the group (Kafka Streams: max(record, aggregate)).
         run(con,
@@ -161,8 +165,9 @@ class TableAggregateOperator(AggregateOperator):
               f"{', '.join('e.' + g for g in self.groups)} ORDER BY e.__offset ROWS UNBOUNDED PRECEDING)) AS __out_ts "
               f"FROM (SELECT *, CASE WHEN NOT __add AND lag(__add) OVER (PARTITION BY {groups} ORDER BY __offset) "
               f"THEN 1 ELSE 0 END AS __start FROM ("
-              f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add FROM __chg WHERE __had UNION ALL "
-              f"SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add FROM __chg WHERE __contrib)) e "
+              f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add, {same} AS __same FROM __chg WHERE __had "
+              f"UNION ALL SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add, false AS __same FROM __chg "
+              f"WHERE __contrib)) e "
               f"LEFT JOIN state s ON {eq}")
         rounds = run(con, "SELECT max(__round) FROM __ev")[0][0]
         return 0 if rounds is None else int(rounds) + 1
@@ -207,12 +212,12 @@ class TableAggregateOperator(AggregateOperator):
         sql = (
             f"SELECT {groups}, ws, we, __ts, __offset, {', '.join(results)} FROM ("
             f"SELECT {', '.join('e.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, "
-            f"e.__out_ts AS __ts, e.__offset, {', '.join(states)} FROM __evk e "
+            f"e.__out_ts AS __ts, e.__offset, e.__same, {', '.join(states)} FROM __evk e "
             f"ASOF LEFT JOIN (SELECT {groups}, __offset, {adds} FROM __evk WHERE __add) a "
             f"ON {eq.format(x='a')} AND e.__offset >= a.__offset "
             f"ASOF LEFT JOIN (SELECT {groups}, __offset, {rems} FROM __evk WHERE NOT __add) r "
             f"ON {eq.format(x='r')} AND e.__offset >= r.__offset "
-            f"LEFT JOIN state s ON {eq.format(x='s')}) ORDER BY __offset"
+            f"LEFT JOIN state s ON {eq.format(x='s')}) WHERE NOT __same ORDER BY __offset"
         )
         agg = con.sql(sql).to_arrow_table()
         con.register("agg", agg)

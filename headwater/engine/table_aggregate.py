@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.engine.aggregate import AggregateOperator
+from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.state import KeyedStore, run
 from headwater.log import Fetched
@@ -95,11 +96,13 @@ class TableAggregateOperator(AggregateOperator):
             changed: list[pa.Table] = []
             for k in range(rounds):
                 run(con, f"CREATE OR REPLACE TEMP TABLE __evk AS SELECT * FROM __ev WHERE __round = {k}")
-                if not self.plan.emit_final:
+                flags = not self.plan.emit_final
+                if flags:
                     out, seq = self._running_changes(con)
                     shown.append(out)
                     seqs.append(seq)
-                rows = self._merge_events(con)
+                rows = self._merge_events(con, flags)
+                drop_flags(con)
                 if rows is not None:
                     changed.append(rows)
             self._update_prior(con)
@@ -222,25 +225,33 @@ class TableAggregateOperator(AggregateOperator):
         agg = con.sql(sql).to_arrow_table()
         con.register("agg", agg)
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table(), agg.column("__offset")
+            out = con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.unregister("agg")
+        keep = out.append_column("__seq", agg.column("__offset"))
+        keep, _ = gate_having(con, keep, agg.select(self.store.keys), "state")
+        return keep.drop_columns(["__seq"]), keep.column("__seq")
 
-    def _merge_events(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
-        """Fold this round's events into the state; return the changed state rows."""
+    def _merge_events(self, con: duckdb.DuckDBPyConnection, flags: bool) -> pa.Table | None:
+        """Fold this round's events into the state; return the changed state rows. ``flags``:
+        ``__emitted`` takes whether the group's last update qualified HAVING (``having.py``)."""
         groups = ", ".join(self.groups)
         using = f"USING ({groups})"
         adds = ", ".join(self._states("partial", "pa"))
         rems = ", ".join(self._states("partial", "pr"))
         states = self._combined("s", "a.pa", "r.pr")
         eq = " AND ".join(f"x.{g} = s.{g}" for g in self.groups)
+        emitted, hv = "false", ""
+        if flags:
+            emitted = "coalesce(h.__q, s.__emitted, false)"
+            hv = f" LEFT JOIN {FLAGS} h ON " + " AND ".join(f"x.{g} = h.{g}" for g in self.groups)
         changed = con.sql(
             f"SELECT {', '.join('x.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, {', '.join(states)}, "
-            f"greatest(s.__ts, x.__ts) AS __ts, false AS __emitted FROM "
+            f"greatest(s.__ts, x.__ts) AS __ts, {emitted} AS __emitted FROM "
             f"(SELECT {groups}, max(__ts) AS __ts FROM __evk GROUP BY {groups}) x "
             f"LEFT JOIN (SELECT {groups}, {adds} FROM __evk WHERE __add GROUP BY {groups}) a {using} "
             f"LEFT JOIN (SELECT {groups}, {rems} FROM __evk WHERE NOT __add GROUP BY {groups}) r {using} "
-            f"LEFT JOIN state s ON {eq}"
+            f"LEFT JOIN state s ON {eq}{hv}"
         ).to_arrow_table()
         if not changed.num_rows:
             return None

@@ -557,10 +557,11 @@ def sessions(records: list[dict[str, Any]], gap: int, grace: int = 86_400_000, f
         for s in sorted(overlapping):
             sessions_of.remove(s)
             if not final:
-                out.append({"topic": "OUT", "key": g, "window": {"start": s[0], "end": s[1]}, "value": None})
+                out.append({"topic": "OUT", "key": g, "window": {"start": s[0], "end": s[1]}, "value": None,
+                            "timestamp": s[1]})
         sessions_of.append([start, end, n, b])
         if not final:
-            # Kafka Streams forwards a session with its end as the timestamp.
+            # Kafka Streams forwards a session change (tombstones too) with the session's end as the timestamp.
             out.append({"topic": "OUT", "key": g, "window": {"start": start, "end": end},
                         "value": {"N": n, "B": b, "START": start}, "timestamp": end})
     return _logs_last(out)

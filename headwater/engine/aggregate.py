@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
+from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.operator import Step
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
 from headwater.engine.session_merge import merge_sessions, sessions_per_record
@@ -309,10 +310,12 @@ class AggregateOperator(SourceOperator):
                     within = f"{{t}}.ws BETWEEN {int(ws['min'])} AND {int(ws['max'])}"
                     self.store.get(con, f"SELECT DISTINCT {self.key} FROM b", "__cur", within)
                     if not plan.emit_final:
-                        outputs.append(self._running(con))
-                    changed = self._merge(con, within)
+                        out, keys = self._running(con)
+                        outputs.append(gate_having(con, out, keys, "__cur")[0])
+                    changed = self._merge(con, within, flags=not plan.emit_final)
                     self._state_rows = changed
                     run(con, "DROP TABLE __cur")
+                    drop_flags(con)
             finally:
                 con.unregister("b")
         return outputs, changed, deleted
@@ -385,8 +388,8 @@ class AggregateOperator(SourceOperator):
         values.setdefault("offset", "__offset")
         return template.format(*args, **values)
 
-    def _running(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
-        """One row per (record, window): the aggregate after that record (EMIT CHANGES)."""
+    def _running(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
+        """One row per (record, window): the aggregate after that record (EMIT CHANGES), and its state key."""
         window = _W.format(groups=self.key)
         running, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
@@ -403,20 +406,25 @@ class AggregateOperator(SourceOperator):
             f"(SELECT {self.key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
             f"LEFT JOIN __cur s ON {on}"
         )
-        return self.post(con, merged_sql, order="__offset, ws")
+        return self.post_keyed(con, merged_sql, order="__offset, ws")
 
     def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
+        return self.post_keyed(con, states_sql, order)[0]
+
+    def post_keyed(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> tuple[pa.Table, pa.Table]:
+        """The projected rows of ``states_sql`` in ``order``, and the state key of each."""
         results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
         agg_sql = f"SELECT {', '.join(self.groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
         agg = con.sql(agg_sql).to_arrow_table()
         con.register("agg", agg)
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table()
+            return con.sql(self.plan.post_sql).to_arrow_table(), agg.select(self.store.keys)
         finally:
             con.unregister("agg")
 
-    def _merge(self, con: duckdb.DuckDBPyConnection, within: str) -> pa.Table:
-        """Fold the batch into the state; return the changed state rows."""
+    def _merge(self, con: duckdb.DuckDBPyConnection, within: str, flags: bool = False) -> pa.Table:
+        """Fold the batch into the state; return the changed state rows. ``flags``: EMIT CHANGES,
+        ``__emitted`` takes whether the key's last update qualified HAVING (``having.py``)."""
         partial, merged = [], []
         for j, agg in enumerate(self.plan.aggregates):
             for m, template in enumerate(agg.partial):
@@ -426,11 +434,15 @@ class AggregateOperator(SourceOperator):
                               f"AS {self.state_cols[j][m]}")
         on = " AND ".join(f"p.{c} = s.{c}" for c in self.groups + ["ws"])
         groups = ", ".join(f"p.{g}" for g in self.groups)
+        emitted, hv = "coalesce(s.__emitted, false)", ""
+        if flags:
+            emitted = "coalesce(h.__q, s.__emitted, false)"
+            hv = f" LEFT JOIN {FLAGS} h ON " + " AND ".join(f"p.{c} = h.{c}" for c in self.groups + ["ws"])
         changed = con.sql(
             f"SELECT {groups}, p.ws, p.we, {', '.join(merged)}, greatest(s.__ts, p.__ts) AS __ts, "
-            f"coalesce(s.__emitted, false) AS __emitted FROM "
+            f"{emitted} AS __emitted FROM "
             f"(SELECT {self.key}, min(we) AS we, max(__ts) AS __ts, {', '.join(partial)} FROM b GROUP BY {self.key}) p "
-            f"LEFT JOIN __cur s ON {on}"
+            f"LEFT JOIN __cur s ON {on}{hv}"
         ).to_arrow_table()
         self.store.put(con, changed, within)
         return changed

@@ -113,9 +113,10 @@ def session_runs(
           f"CREATE OR REPLACE TEMP TABLE __upd AS SELECT {rg}, r.__cur_ws AS ws, r.__cur_we AS we, "
           f"{', '.join(merged_running)}, r.__cur_we AS __ts, r.__offset AS __seq, r.__lag_ws, r.__lag_we, r.__seg, "
           f"r.__l_ws, r.__l_we FROM (SELECT *, {', '.join(running)} FROM __fw) r {stored}")
-    # Output: a tombstone for the session version the record replaced, then the new version.
-    both = (f"SELECT * FROM (SELECT * EXCLUDE (ws, we), coalesce(__lag_ws, __l_ws) AS ws, coalesce(__lag_we, __l_we) "
-            f"AS we, 0 AS __kind FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME "
+    # Output: a tombstone for the session version the record replaced (timestamped with that
+    # version's end, as Kafka Streams forwards every session change), then the new version.
+    both = (f"SELECT * FROM (SELECT * EXCLUDE (ws, we, __ts), coalesce(__lag_ws, __l_ws) AS ws, coalesce(__lag_we, "
+            f"__l_we) AS we, coalesce(__lag_we, __l_we) AS __ts, 0 AS __kind FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME "
             f"SELECT *, 1 AS __kind FROM __upd)")
     order = "__seq, __kind"
     run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")

@@ -6,9 +6,10 @@ the group its latest value puts it in. So when a row changes, its *prior*
 value leaves its old group (the aggregates' ``undo``) and the new value
 joins its new group (``merge``); a delete, or a value that stops matching
 WHERE, only leaves. As in ksqlDB (Kafka Streams' table aggregation), each
-change emits two updates with caching off: the old group after the
-retraction, then the new group after the addition; a group whose rows all
-left stays, with COUNT 0.
+change that moves a row to another group emits two updates with caching
+off: the old group after the retraction, then the new group after the
+addition; a change within its group emits one update (Kafka Streams 3.5+
+sends it as one record). A group whose rows all left stays, with COUNT 0.
 
 All vectorized per batch, in DuckDB:
 
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.engine.aggregate import AggregateOperator
+from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.state import KeyedStore, run
 from headwater.log import Fetched
@@ -94,11 +96,13 @@ class TableAggregateOperator(AggregateOperator):
             changed: list[pa.Table] = []
             for k in range(rounds):
                 run(con, f"CREATE OR REPLACE TEMP TABLE __evk AS SELECT * FROM __ev WHERE __round = {k}")
-                if not self.plan.emit_final:
+                flags = not self.plan.emit_final
+                if flags:
                     out, seq = self._running_changes(con)
                     shown.append(out)
                     seqs.append(seq)
-                rows = self._merge_events(con)
+                rows = self._merge_events(con, flags)
+                drop_flags(con)
                 if rows is not None:
                     changed.append(rows)
             self._update_prior(con)
@@ -152,6 +156,9 @@ class TableAggregateOperator(AggregateOperator):
         new = ", ".join(cols)
         groups = ", ".join(self.groups)
         eq = " AND ".join(f"e.{g} = s.{g}" for g in self.groups)
+        # A retraction from the group the same change adds to emits nothing (Kafka Streams 3.5+ sends
+        # such a change as one record): only the addition after it shows the group's new value.
+        same = " AND ".join(["__contrib"] + [f"__o_{g} IS NOT DISTINCT FROM {g}" for g in self.groups])
         # A new round starts at a retraction that follows an addition of the same group. The output
         # timestamp is the newest so far of the group (Kafka Streams: max(record, aggregate)).
         run(con,
@@ -161,8 +168,9 @@ class TableAggregateOperator(AggregateOperator):
               f"{', '.join('e.' + g for g in self.groups)} ORDER BY e.__offset ROWS UNBOUNDED PRECEDING)) AS __out_ts "
               f"FROM (SELECT *, CASE WHEN NOT __add AND lag(__add) OVER (PARTITION BY {groups} ORDER BY __offset) "
               f"THEN 1 ELSE 0 END AS __start FROM ("
-              f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add FROM __chg WHERE __had UNION ALL "
-              f"SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add FROM __chg WHERE __contrib)) e "
+              f"SELECT {old}, __ts, 2 * __offset AS __offset, false AS __add, {same} AS __same FROM __chg WHERE __had "
+              f"UNION ALL SELECT {new}, __ts, 2 * __offset + 1 AS __offset, true AS __add, false AS __same FROM __chg "
+              f"WHERE __contrib)) e "
               f"LEFT JOIN state s ON {eq}")
         rounds = run(con, "SELECT max(__round) FROM __ev")[0][0]
         return 0 if rounds is None else int(rounds) + 1
@@ -207,35 +215,43 @@ class TableAggregateOperator(AggregateOperator):
         sql = (
             f"SELECT {groups}, ws, we, __ts, __offset, {', '.join(results)} FROM ("
             f"SELECT {', '.join('e.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, "
-            f"e.__out_ts AS __ts, e.__offset, {', '.join(states)} FROM __evk e "
+            f"e.__out_ts AS __ts, e.__offset, e.__same, {', '.join(states)} FROM __evk e "
             f"ASOF LEFT JOIN (SELECT {groups}, __offset, {adds} FROM __evk WHERE __add) a "
             f"ON {eq.format(x='a')} AND e.__offset >= a.__offset "
             f"ASOF LEFT JOIN (SELECT {groups}, __offset, {rems} FROM __evk WHERE NOT __add) r "
             f"ON {eq.format(x='r')} AND e.__offset >= r.__offset "
-            f"LEFT JOIN state s ON {eq.format(x='s')}) ORDER BY __offset"
+            f"LEFT JOIN state s ON {eq.format(x='s')}) WHERE NOT __same ORDER BY __offset"
         )
         agg = con.sql(sql).to_arrow_table()
         con.register("agg", agg)
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table(), agg.column("__offset")
+            out = con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.unregister("agg")
+        keep = out.append_column("__seq", agg.column("__offset"))
+        keep, _ = gate_having(con, keep, agg.select(self.store.keys), "state")
+        return keep.drop_columns(["__seq"]), keep.column("__seq")
 
-    def _merge_events(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
-        """Fold this round's events into the state; return the changed state rows."""
+    def _merge_events(self, con: duckdb.DuckDBPyConnection, flags: bool) -> pa.Table | None:
+        """Fold this round's events into the state; return the changed state rows. ``flags``:
+        ``__emitted`` takes whether the group's last update qualified HAVING (``having.py``)."""
         groups = ", ".join(self.groups)
         using = f"USING ({groups})"
         adds = ", ".join(self._states("partial", "pa"))
         rems = ", ".join(self._states("partial", "pr"))
         states = self._combined("s", "a.pa", "r.pr")
         eq = " AND ".join(f"x.{g} = s.{g}" for g in self.groups)
+        emitted, hv = "false", ""
+        if flags:
+            emitted = "coalesce(h.__q, s.__emitted, false)"
+            hv = f" LEFT JOIN {FLAGS} h ON " + " AND ".join(f"x.{g} = h.{g}" for g in self.groups)
         changed = con.sql(
             f"SELECT {', '.join('x.' + g for g in self.groups)}, 0::BIGINT AS ws, 0::BIGINT AS we, {', '.join(states)}, "
-            f"greatest(s.__ts, x.__ts) AS __ts, false AS __emitted FROM "
+            f"greatest(s.__ts, x.__ts) AS __ts, {emitted} AS __emitted FROM "
             f"(SELECT {groups}, max(__ts) AS __ts FROM __evk GROUP BY {groups}) x "
             f"LEFT JOIN (SELECT {groups}, {adds} FROM __evk WHERE __add GROUP BY {groups}) a {using} "
             f"LEFT JOIN (SELECT {groups}, {rems} FROM __evk WHERE NOT __add GROUP BY {groups}) r {using} "
-            f"LEFT JOIN state s ON {eq}"
+            f"LEFT JOIN state s ON {eq}{hv}"
         ).to_arrow_table()
         if not changed.num_rows:
             return None

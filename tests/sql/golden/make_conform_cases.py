@@ -687,11 +687,6 @@ def emission_cases() -> list[Case]:
         "outputs": [rec("C", 1, {"N": 1}, 5)],
     }]
     table_src = table("T", "ID INT PRIMARY KEY, G STRING, X INT", "t")
-    PENDING["HAVING emits no tombstone for a group that never qualified"] = (
-        "a group failing HAVING emits a tombstone whether or not it was ever emitted")
-    for name in ("a table row updated within its group emits one update (Kafka Streams 3.5+)",
-                 "COLLECT_LIST over a changing table emits one update, not a retraction then the value"):
-        PENDING[name] = "a table aggregation emits the retraction from the old row, then the new value"
     cases += [
         {
             "name": "HAVING emits no tombstone for a group that never qualified",

@@ -124,7 +124,7 @@ def _lagging(log: Log, positions: dict[TopicPartition, int], ends: dict[TopicPar
     return bounds
 
 
-class JoinOperator(StreamStreamSteps, Operator):
+class JoinOperator(StreamStreamSteps, Operator[JoinPlan]):
     """A join (CSAS / CTAS, or a push query's): see the module docstring.
 
     reads: every source's topic (or its repartition topic), one consistent cut per poll. owns: the
@@ -132,8 +132,6 @@ class JoinOperator(StreamStreamSteps, Operator):
     rows through the projection. changelogs: nothing but the records it repartitions (the source
     topics are the tables' changelogs). restores: by reading the inputs up to the committed offsets.
     """
-
-    plan: JoinPlan
 
     def __init__(self, plan: JoinPlan, log: Log, *, group: str | None, offset_reset: str, query_id: str,
                  service_id: str) -> None:

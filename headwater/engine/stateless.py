@@ -131,7 +131,8 @@ class StatelessOperator(SourceOperator[SelectPlan]):
         if not src.num_rows:
             return
         if self.strict:
-            result, errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
+            result, errors = run_plan(con, self.plan.strict_sql or self.plan.sql, src, fetched,
+                                      lenient_sql=self.plan.sql)
         else:
             result, errors = run_plan(con, self.plan.sql, src, fetched)
         step.errors.extend(errors)

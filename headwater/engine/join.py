@@ -22,6 +22,11 @@ failure) the state is rebuilt by reading each table source's topic up to its
 committed offset (the source topic is the table's changelog, as in ksqlDB)
 and replaying the stream-stream sides' retained records. So after ``kill -9``
 the query resumes with no lost and no doubled output.
+
+The parts: polling one consistent cut (``join_poll.py``), the table state and the steps over it
+(``join_tables.TableSteps``), the stream-stream steps (``stream_join.StreamStreamSteps``), the
+order records are taken in (``join_sources.py``); this module holds the operator: its state's
+lifecycle (restore) and one round (repartition, hold back, join, project).
 """
 
 from __future__ import annotations

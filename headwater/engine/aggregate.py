@@ -58,7 +58,7 @@ def changelog_topic(service_id: str, query_id: str) -> str:
     return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
 
 
-class AggregateOperator(SourceOperator):
+class AggregateOperator(SourceOperator[AggregatePlan]):
     """GROUP BY over a stream: see the module docstring.
 
     reads: one source, batch by batch. owns: ``state``, one row per (group, window) (a
@@ -67,8 +67,6 @@ class AggregateOperator(SourceOperator):
     restores: snapshot + changelog tail (``engine/changelog.py``). With ``service_id`` None (a push
     query) the state is transient: empty at start, never logged.
     """
-
-    plan: AggregatePlan
 
     def __init__(self, plan: AggregatePlan, log: Log, *, group: str | None, offset_reset: str, query_id: str,
                  statement: str = "", service_id: str | None = None) -> None:

@@ -22,6 +22,11 @@ failure) the state is rebuilt by reading each table source's topic up to its
 committed offset (the source topic is the table's changelog, as in ksqlDB)
 and replaying the stream-stream sides' retained records. So after ``kill -9``
 the query resumes with no lost and no doubled output.
+
+The parts: polling one consistent cut (``join_poll.py``), the table state and the steps over it
+(``join_tables.TableSteps``), the stream-stream steps (``stream_join.StreamStreamSteps``), the
+order records are taken in (``join_sources.py``); this module holds the operator: its state's
+lifecycle (restore) and one round (repartition, hold back, join, project).
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.engine.codec import SourceDecoder
+from headwater.engine.join_poll import merge_held, poll_fetcher
 from headwater.engine.join_sources import JoinDecoder, Piece, runs
-from headwater.engine.operator import MAX_POLL_RECORDS, Operator, Step, exec_sql
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.join_tables import TableSteps
+from headwater.engine.operator import Operator, Step, exec_sql
+from headwater.engine.processing_log import ProcessingError
 from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.stateless import run_plan, start_positions
 from headwater.engine.stream_join import StreamStreamSteps
@@ -50,81 +57,7 @@ from headwater.sql.planner import ROWOFFSET, ROWPARTITION, ROWTIME
 logger = logging.getLogger(__name__)
 
 
-
-def upto(fetched: Fetched, ends: dict[TopicPartition, int]) -> Fetched | None:
-    """``fetched`` without the records at or past ``ends`` of its partition (None when nothing is left)."""
-    end = ends.get(TopicPartition(fetched.topic, fetched.partition))
-    if end is None or fetched.next_offset <= end:
-        return fetched
-    offsets = fetched.records.column("offset").to_numpy()
-    keep = int(np.searchsorted(offsets, end))
-    if keep == 0:
-        return None
-    return Fetched(fetched.topic, fetched.partition, fetched.records.slice(0, keep), end, fetched.high_watermark)
-
-
-def _merge_held(held: list[Piece], pieces: list[Piece]) -> list[Piece]:
-    """Held-back records first, joined with newer records of the same source and partition."""
-    if not held:
-        return pieces
-    out = list(held)
-    for piece in pieces:
-        index = next((i for i, h in enumerate(out) if h.source == piece.source
-                      and h.fetched.topic == piece.fetched.topic and h.fetched.partition == piece.fetched.partition),
-                     None)
-        if index is None:
-            out.append(piece)
-        else:
-            h = out[index]
-            assert h.table is not None and piece.table is not None
-            out[index] = Piece(piece.source, piece.fetched, pa.concat_tables([h.table, piece.table]))
-    return out
-
-
-def poll_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callable[[Fetched], Any],
-                 max_bytes: int, timeout_s: float) -> Callable[[], list[Any]]:
-    """Everything one poll returned, decoded, as ONE item ``(items, lagging)``: records of different topics
-    fetched together can then be ordered by time before they are joined."""
-    positions = dict(positions)
-
-    def fetch() -> list[Any]:
-        # A consistent cut: records appended after these ends are left for the next poll, so a
-        # record is never processed before one appended earlier to another input partition.
-        ends = {tp: log.end_offset(*tp) for tp in positions}
-        polled = log.poll(positions, max_records=MAX_POLL_RECORDS, max_bytes=max_bytes, timeout_s=timeout_s)
-        batches = [f for f in (upto(f, ends) for f in polled) if f is not None]
-        if polled and not batches and ends == {tp: log.end_offset(*tp) for tp in positions}:
-            # Records past end offsets that did not move: the broker's end offsets lag (Tansu
-            # answers the last batch's base offset + 1); take the records as they are.
-            batches = polled
-        if not batches:
-            return []
-        items = []
-        for fetched in batches:
-            positions[TopicPartition(fetched.topic, fetched.partition)] = fetched.next_offset
-            items.append((fetched, decode(fetched)))
-        return [(items, _lagging(log, positions, ends))]
-
-    return fetch
-
-
-def _lagging(log: Log, positions: dict[TopicPartition, int], ends: dict[TopicPartition, int]
-             ) -> dict[TopicPartition, int]:
-    """The timestamp of the next unread record of each partition this poll did not read up to its end.
-
-    Kafka Streams only processes a record once every input partition has a buffered record (or
-    none to read); here the records of other partitions at or after these timestamps wait instead.
-    """
-    bounds = {}
-    for tp, position in positions.items():
-        if position < ends.get(tp, position):
-            head = log.read(tp.topic, tp.partition, position, max_records=1)
-            if len(head):
-                bounds[tp] = int(head.records.column("timestamp")[0].as_py())
-    return bounds
-
-
-class JoinOperator(StreamStreamSteps, Operator):
+class JoinOperator(TableSteps, StreamStreamSteps, Operator[JoinPlan]):
     """A join (CSAS / CTAS, or a push query's): see the module docstring.
 
     reads: every source's topic (or its repartition topic), one consistent cut per poll. owns: the
@@ -132,8 +65,6 @@ class JoinOperator(StreamStreamSteps, Operator):
     rows through the projection. changelogs: nothing but the records it repartitions (the source
     topics are the tables' changelogs). restores: by reading the inputs up to the committed offsets.
     """
-
-    plan: JoinPlan
 
     def __init__(self, plan: JoinPlan, log: Log, *, group: str | None, offset_reset: str, query_id: str,
                  service_id: str) -> None:
@@ -298,40 +229,6 @@ class JoinOperator(StreamStreamSteps, Operator):
         found = self.log.offset_for_time(tp.topic, tp.partition, horizon)
         return beginning if found is None else max(beginning, min(found, end))
 
-    def _rebuild_result(self, con: duckdb.DuckDBPyConnection, step: JoinStep) -> None:
-        """``r<k>``: the current result of a table step, from the current state of both sides."""
-        k = step.right
-        left = self._left_state[k]
-        if step.kind == TABLE_TABLE:
-            on = "l.__sk = r.__sk"
-            join = {"INNER": "JOIN", "LEFT": "LEFT JOIN", "RIGHT": "RIGHT JOIN", "FULL": "FULL JOIN"}[step.join_type]
-            key = "coalesce(l.__sk, r.__sk)"
-        else:
-            on = f"r.__sk = ({step.left_key})"
-            join = "JOIN" if step.join_type == "INNER" else "LEFT JOIN"
-            key = "l.__sk"
-        exec_sql(con, f"INSERT INTO r{k} SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'r.', k)}, {key} "
-                   f"FROM {left} l {join} t{k} r ON {on}")
-
-    def _apply_table(self, con: duckdb.DuckDBPyConnection, name: str, changes: pa.Table | None, *,
-                     upto: int | None = None) -> None:
-        """Upsert/delete ``changes`` (``__key``, ``__del``, columns) into state ``name``: last change per key wins."""
-        if changes is None or not changes.num_rows:
-            return
-        if name.startswith("t"):
-            self._snapshots.pop(int(name[1:]), None)
-        last = upto if upto is not None else int(name[1:])
-        first = last if name.startswith("t") else 0
-        con.register("__chg", changes)
-        try:
-            exec_sql(con, f"DELETE FROM {name} USING (SELECT DISTINCT __key FROM __chg) c WHERE {name}.__sk = c.__key")
-            seq = "__seq" if "__seq" in changes.column_names else "__offset"
-            exec_sql(con, f"INSERT INTO {name} SELECT {self._names(last, '', first)}, __key FROM (SELECT *, row_number() "
-                       f"OVER (PARTITION BY __key ORDER BY {seq} DESC) AS __rn FROM __chg WHERE __key IS NOT NULL) "
-                       f"WHERE __rn = 1 AND NOT __del")
-        finally:
-            con.unregister("__chg")
-
     # -- per round ------------------------------------------------------------------------
     def process(self, con: duckdb.DuckDBPyConnection, polled: tuple[list[Any], dict[TopicPartition, int]]) -> Step:
         """One round: repartition what needs it, then join everything whose turn has come.
@@ -365,7 +262,7 @@ class JoinOperator(StreamStreamSteps, Operator):
         for fetched, _ in items:
             if fetched.topic in self._decoder.repartitioned.values():
                 self._read_back(TopicPartition(fetched.topic, fetched.partition), len(fetched))
-        pieces = _merge_held(self._held, pieces)
+        pieces = merge_held(self._held, pieces)
         barrier = min([b for b in (self._barrier(), *lagging.values()) if b is not None], default=None)
         pieces, self._held = self._split_at(pieces, barrier)
         for piece in pieces:  # records held in an earlier round and done now move their partition on
@@ -465,90 +362,3 @@ class JoinOperator(StreamStreamSteps, Operator):
         if result is not None and f"r{k}" in self._left_state.values():
             self._apply_table(con, f"r{k}", result, upto=k)
         return result
-
-    def _stream_table(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table,
-                      fetched: Fetched, errors: list[ProcessingError]) -> pa.Table | None:
-        """Stream records look their key up in the table state: a hash lookup in Arrow, in record order.
-
-        Records whose join key is null do not join (Kafka Streams skips them); they are logged.
-        """
-        k = step.right
-        if side == "right":
-            self._apply_table(con, f"t{k}", batch)
-            return None
-        state = self._table_snapshot(con, k)
-        keys = con.sql(f"SELECT ({step.left_key}) AS __key FROM b").to_arrow_table().column(0)
-        keys = keys.cast(state.schema.field("__sk").type)
-        nulls = np.asarray(keys.is_null(), dtype=bool)
-        if nulls.any():
-            for offset in batch.column("__offset").to_numpy()[nulls].tolist():
-                errors.append(ProcessingError(RECORD_PROCESSING_ERROR, "Join key is null: record dropped.",
-                                              fetched.topic, fetched.partition, offset))
-        rows = pc.index_in(keys, value_set=state.column("__sk"))
-        keep = ~nulls if step.join_type != "INNER" else ~nulls & np.asarray(rows.is_valid(), dtype=bool)
-        if not keep.all():
-            mask = pa.array(keep)
-            batch, keys, rows = batch.filter(mask), keys.filter(mask), rows.filter(mask)
-        right = state.drop_columns(["__sk"]).take(rows)
-        left_names = [n for src in self.plan.sources[:k] for n, _ in src.column_sql()]
-        columns = {n: batch.column(n) for n in left_names}
-        columns.update({n: right.column(n) for n in right.column_names})
-        for name in ("__ts", "__offset", "__seq"):
-            columns[name] = batch.column(name)
-        columns["__key"] = keys
-        return pa.table(columns)
-
-    def _table_snapshot(self, con: duckdb.DuckDBPyConnection, k: int) -> pa.Table:
-        """The rows of table source ``k`` as Arrow (cached until the table changes)."""
-        cached = self._snapshots.get(k)
-        if cached is None:
-            cached = self._snapshots[k] = con.sql(f"SELECT {self._names(k, '', k)}, __sk FROM t{k}").to_arrow_table()
-        return cached
-
-    def _table_step(self, con: duckdb.DuckDBPyConnection, step: JoinStep, side: str, batch: pa.Table) -> pa.Table | None:
-        k = step.right
-        t = step.join_type
-        left_state = self._left_state[k]
-        right_ts = f'r."s{k}__rowtime"'
-        if side == "left":
-            if k == 1:
-                self._apply_table(con, "t0", batch)
-            # (for k > 1 the previous step keeps r<k-1> up to date)
-            if step.kind == TABLE_TABLE:
-                on = "r.__sk = b.__key"
-                keep = {"INNER": "r.__sk IS NOT NULL", "LEFT": "true", "RIGHT": "r.__sk IS NOT NULL",
-                        "FULL": "true"}[t]
-                deleted = {"INNER": "b.__del", "LEFT": "b.__del", "RIGHT": "false",
-                           "FULL": "b.__del AND r.__sk IS NULL"}[t]
-            else:
-                on = f"r.__sk = ({step.left_key})"
-                keep = "true"
-                deleted = "b.__del OR r.__sk IS NULL" if t == "INNER" else "b.__del"
-            return con.sql(
-                f"SELECT {self._names(k - 1, 'b.')}, {self._names(k, 'r.', k)}, "
-                f"greatest(b.__ts, coalesce({right_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
-                f"({deleted}) AS __del FROM b LEFT JOIN t{k} r ON {on} WHERE {keep} ORDER BY b.__seq"
-            ).to_arrow_table()
-        self._apply_table(con, f"t{k}", batch)
-        left_ts = 'l."s0__rowtime"'
-        if step.kind == TABLE_TABLE:
-            keep = {"INNER": "l.__sk IS NOT NULL", "LEFT": "l.__sk IS NOT NULL", "RIGHT": "true", "FULL": "true"}[t]
-            deleted = {"INNER": "b.__del", "LEFT": "false", "RIGHT": "b.__del",
-                       "FULL": "b.__del AND l.__sk IS NULL"}[t]
-            return con.sql(
-                f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
-                f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, b.__key AS __key, "
-                f"({deleted}) AS __del FROM b LEFT JOIN {left_state} l ON l.__sk = b.__key WHERE {keep} "
-                f"ORDER BY b.__seq"
-            ).to_arrow_table()
-        # Foreign key: a right-side change fans out to every left row that references it.
-        deleted = "b.__del" if t == "INNER" else "false"
-        return con.sql(
-            f"SELECT {self._names(k - 1, 'l.')}, {self._names(k, 'b.', k)}, "
-            f"greatest(b.__ts, coalesce({left_ts}, b.__ts)) AS __ts, b.__offset, b.__seq, l.__sk AS __key, "
-            f"({deleted}) AS __del FROM b JOIN {left_state} l ON ({step.left_key}) = b.__key "
-            f"ORDER BY b.__seq, l.__sk"
-        ).to_arrow_table()
-
-
-__all__ = ["JoinOperator"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from headwater.engine.join import JoinOperator, upto
+from headwater.engine.join import JoinOperator
+from headwater.engine.join_poll import upto
 from headwater.engine.repartition import Repartitioner
 from headwater.engine.stateless import start_positions
 from headwater.log import Log, TopicPartition

@@ -33,13 +33,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from headwater.engine.processing_log import ProcessingError
 from headwater.log import Fetched, Log, TopicPartition
+from headwater.sql.aggregate_planner import AggregatePlan
+from headwater.sql.join_planner import JoinPlan
+from headwater.sql.planner import SelectPlan
+
+#: Every plan an operator runs: a stateless SELECT, an aggregation, a join.
+Plan = SelectPlan | AggregatePlan | JoinPlan
+#: The plan type of one operator class (covariant: an ``Operator[JoinPlan]`` is an ``Operator[Plan]``).
+PlanT = TypeVar("PlanT", bound=Plan, covariant=True)
 
 #: Bytes read per batch: stateless work is linear, so batches stay small and zero-copy.
 MAX_POLL_BYTES = 4 * 1024 * 1024
@@ -58,16 +66,19 @@ class Step:
     records_in: int = 0
 
 
-class Operator(ABC):
-    """One query's computation (see the module docstring): reads, owns, emits, changelogs, restores."""
+class Operator(ABC, Generic[PlanT]):
+    """One query's computation (see the module docstring): reads, owns, emits, changelogs, restores.
+
+    ``PlanT``: the plan type the operator class runs (``SelectPlan``, ``AggregatePlan``, ``JoinPlan``).
+    """
 
     #: Bytes read per poll of one partition.
     poll_bytes = MAX_POLL_BYTES
     #: Records dropped because their window had closed (``/metrics``).
     late_records = 0
 
-    def __init__(self, plan: Any, log: Log, *, group: str | None, offset_reset: str) -> None:
-        self.plan = plan
+    def __init__(self, plan: PlanT, log: Log, *, group: str | None, offset_reset: str) -> None:
+        self.plan: PlanT = plan
         self.log = log
         self.group = group
         self.offset_reset = offset_reset

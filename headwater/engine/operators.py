@@ -5,19 +5,16 @@ from __future__ import annotations
 from headwater.engine.aggregate import AggregateOperator
 from headwater.engine.join import JoinOperator
 from headwater.engine.join_push import JoinPushOperator
-from headwater.engine.operator import Operator
+from headwater.engine.operator import Operator, Plan
 from headwater.engine.stateless import StatelessOperator
 from headwater.engine.table_aggregate import TableAggregateOperator
 from headwater.log import Log
 from headwater.sql.aggregate_planner import AggregatePlan
 from headwater.sql.join_planner import JoinPlan
-from headwater.sql.planner import SelectPlan
-
-Plan = SelectPlan | AggregatePlan | JoinPlan
 
 
 def persistent_operator(plan: Plan, log: Log, *, query_id: str, statement: str, service_id: str, group: str,
-                        offset_reset: str) -> Operator:
+                        offset_reset: str) -> Operator[Plan]:
     """The operator of a persistent query: its state is changelogged and restored."""
     if isinstance(plan, AggregatePlan):
         kind = TableAggregateOperator if plan.source.is_table else AggregateOperator
@@ -29,7 +26,7 @@ def persistent_operator(plan: Plan, log: Log, *, query_id: str, statement: str, 
     return StatelessOperator(plan, log, group=group, offset_reset=offset_reset, strict=True)
 
 
-def push_operator(plan: Plan, log: Log, *, query_id: str, service_id: str, offset_reset: str) -> Operator:
+def push_operator(plan: Plan, log: Log, *, query_id: str, service_id: str, offset_reset: str) -> Operator[Plan]:
     """The operator of a push query: state of its own, in memory, for as long as the query runs."""
     if isinstance(plan, AggregatePlan):
         kind = TableAggregateOperator if plan.source.is_table else AggregateOperator

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.operator import Operator
+from headwater.engine.operator import Operator, Plan
 from headwater.engine.processing_log import ProcessingError
 from headwater.engine.query import Checkpoint, RunLoop
 from headwater.errors import ProducerFencedError
@@ -57,7 +57,7 @@ class PushQuery(RunLoop, RowStream):
     group failing HAVING) are not shown.
     """
 
-    def __init__(self, query_id: str, operator: Operator, log: Log, *,
+    def __init__(self, query_id: str, operator: Operator[Plan], log: Log, *,
                  on_close: Callable[[PushQuery], None] | None = None,
                  processing_log_topic: str | None = None) -> None:
         super().__init__(query_id, operator, log, group="", processing_log_topic=processing_log_topic)

@@ -26,7 +26,7 @@ import pyarrow as pa
 from headwater.engine import processing_log
 from headwater.engine.codec import SinkEncoder
 from headwater.engine.isolation import reason
-from headwater.engine.operator import Operator, Step
+from headwater.engine.operator import Operator, Plan, Step
 from headwater.engine.prefetch import Prefetcher
 from headwater.engine.processing_log import ProcessingError
 from headwater.errors import HeadwaterError, LogError, ProducerFencedError
@@ -113,7 +113,7 @@ class RunLoop:
     goes and what a commit and a failure do (``_emit``, ``_commit``, ``_retry``).
     """
 
-    def __init__(self, query_id: str, operator: Operator, log: Log, *, group: str,
+    def __init__(self, query_id: str, operator: Operator[Plan], log: Log, *, group: str,
                  processing_log_topic: str | None, include_rows: bool = False) -> None:
         self.id = query_id
         self.operator = operator
@@ -278,7 +278,7 @@ class PersistentQuery(RunLoop):
         self,
         query_id: str,
         statement: str,
-        operator: Operator,
+        operator: Operator[Plan],
         sink: DataSource,
         log: Log,
         *,

@@ -7,7 +7,7 @@ failing records are found; they go to the processing log and the rest of the bat
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -17,7 +17,11 @@ from headwater.engine.isolation import isolate
 from headwater.engine.operator import MAX_POLL_RECORDS, Operator, Step
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.log import Fetched, Log, TopicPartition
-from headwater.sql.planner import ROWOFFSET
+from headwater.sql.aggregate_planner import AggregatePlan
+from headwater.sql.planner import ROWOFFSET, SelectPlan
+
+#: The plan of an operator over one source: a stateless SELECT or an aggregation.
+SourcePlanT = TypeVar("SourcePlanT", bound=SelectPlan | AggregatePlan, covariant=True)
 
 
 def run_plan(
@@ -84,13 +88,13 @@ def batch_fetcher(log: Log, positions: dict[TopicPartition, int], decode: Callab
     return fetch
 
 
-class SourceOperator(Operator):
+class SourceOperator(Operator[SourcePlanT]):
     """An operator over ONE source topic, polled batch by batch (stateless and aggregate operators).
 
     reads: the source's partitions from the committed offsets; an item is ``(fetched, (rows, errors))``.
     """
 
-    def __init__(self, plan: Any, log: Log, *, group: str | None, offset_reset: str) -> None:
+    def __init__(self, plan: SourcePlanT, log: Log, *, group: str | None, offset_reset: str) -> None:
         super().__init__(plan, log, group=group, offset_reset=offset_reset)
         self.decoder = SourceDecoder(plan.source, plan.inputs)
 
@@ -112,14 +116,14 @@ class SourceOperator(Operator):
         raise NotImplementedError
 
 
-class StatelessOperator(SourceOperator):
+class StatelessOperator(SourceOperator[SelectPlan]):
     """SELECT ... FROM one source, no GROUP BY: the plan's SQL over each batch, no state.
 
     emits: the projected rows of each batch; with ``strict`` (a persistent query) a record whose
     expression fails is logged and still emitted with NULL there, as ksqlDB does.
     """
 
-    def __init__(self, plan: Any, log: Log, *, group: str | None, offset_reset: str, strict: bool) -> None:
+    def __init__(self, plan: SelectPlan, log: Log, *, group: str | None, offset_reset: str, strict: bool) -> None:
         super().__init__(plan, log, group=group, offset_reset=offset_reset)
         self.strict = strict
 
@@ -127,7 +131,8 @@ class StatelessOperator(SourceOperator):
         if not src.num_rows:
             return
         if self.strict:
-            result, errors = run_plan(con, self.plan.strict_sql, src, fetched, lenient_sql=self.plan.sql)
+            result, errors = run_plan(con, self.plan.strict_sql or self.plan.sql, src, fetched,
+                                      lenient_sql=self.plan.sql)
         else:
             result, errors = run_plan(con, self.plan.sql, src, fetched)
         step.errors.extend(errors)

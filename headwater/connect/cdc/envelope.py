@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-from headwater.connect.cdc.types import Column
+from headwater.connect.api import ConnectError
+from headwater.connect.cdc.types import Column, TypeModes
 from headwater.connect.converters import value_to_json
 from headwater.connect.data import ConnectSchema, Field, SourceRecord
 
@@ -90,6 +91,23 @@ def column_filter(exclude: str | None) -> Callable[[str], bool]:
     """A predicate on ``namespace.table.column`` (``column.exclude.list``): True keeps the column."""
     patterns = [re.compile(p.strip()) for p in (exclude or "").split(",") if p.strip()]
     return lambda column_id: not any(p.fullmatch(column_id) for p in patterns)
+
+
+def config_problems(config: Mapping[str, str], integer_keys: tuple[str, ...],
+                    list_keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """The checks every CDC source makes: positive integers, the type modes, the table and column lists."""
+    errors: dict[str, list[str]] = {}
+    for key in integer_keys:
+        value = config.get(key)
+        if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
+            errors[key] = [f"{key} must be a positive integer, got {value!r}"]
+    try:
+        TypeModes.from_config(config)
+        for key in list_keys:
+            table_filter(config.get(key), None)
+    except (ConnectError, re.error) as exc:
+        errors["config"] = [str(exc)]
+    return errors
 
 
 class EnvelopeBuilder:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import builtins
 import random
-import re
 import select
 import time
 from collections.abc import Mapping, Sequence
@@ -37,7 +36,8 @@ from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateR
 
 from headwater.connect.api import ConfigKey, Connector, ConnectError, RetriableError, SourceTask, Task
 from headwater.connect.cdc import metrics
-from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, heartbeat, table_filter
+from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, config_problems, heartbeat, \
+    table_filter
 from headwater.connect.cdc.mysnapshot import MySnapshot
 from headwater.connect.cdc.mytypes import from_table_map, mysql_column
 from headwater.connect.cdc.types import TypeModes
@@ -101,16 +101,10 @@ class MySqlConnector(Connector):
         mode = config.get("snapshot.mode")
         if mode is not None and mode not in SNAPSHOT_MODES:
             errors["snapshot.mode"] = [f"must be one of {', '.join(SNAPSHOT_MODES)}, got {mode!r}"]
-        for key in ("database.port", "max.batch.size", "database.server.id"):
-            value = config.get(key)
-            if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
-                errors[key] = [f"{key} must be a positive integer, got {value!r}"]
-        try:
-            TypeModes.from_config(config)
-            for key in ("table.include.list", "table.exclude.list", "database.include.list", "column.exclude.list"):
-                table_filter(config.get(key), None)
-        except (ConnectError, re.error) as exc:
-            errors.setdefault("config", []).append(str(exc))
+        for key, problems in config_problems(
+                config, ("database.port", "max.batch.size", "database.server.id"),
+                ("table.include.list", "table.exclude.list", "database.include.list", "column.exclude.list")).items():
+            errors.setdefault(key, []).extend(problems)
         return errors
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:

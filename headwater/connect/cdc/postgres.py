@@ -38,7 +38,7 @@ from psycopg2 import sql
 
 from headwater.connect.api import ConfigKey, Connector, ConnectError, RetriableError, SourceTask, Task
 from headwater.connect.cdc import metrics
-from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, table_filter
+from headwater.connect.cdc.envelope import EnvelopeBuilder, Table, column_filter, config_problems, table_filter
 from headwater.connect.cdc.pgoutput import UNCHANGED, Begin, Commit, Delete, Insert, Relation, Truncate, Update, \
     decode, lsn_int, lsn_text
 from headwater.connect.cdc.pgsnapshot import Snapshot, catalog_table, captured_tables
@@ -100,16 +100,9 @@ class PostgresConnector(Connector):
                 errors[key] = [f"must be one of {', '.join(allowed)}, got {value!r}"]
         if not _SLOT_NAME.fullmatch(config.get("slot.name", "debezium")):
             errors["slot.name"] = ["a slot name has 1 to 63 lower-case letters, digits and underscores"]
-        for key in ("database.port", "max.batch.size"):
-            value = config.get(key)
-            if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
-                errors[key] = [f"{key} must be a positive integer, got {value!r}"]
-        try:
-            TypeModes.from_config(config)
-            for key in ("table.include.list", "table.exclude.list", "column.exclude.list"):
-                table_filter(config.get(key), None)
-        except (ConnectError, re.error) as exc:
-            errors.setdefault("config", []).append(str(exc))
+        for key, problems in config_problems(config, ("database.port", "max.batch.size"),
+                                             ("table.include.list", "table.exclude.list", "column.exclude.list")).items():
+            errors.setdefault(key, []).extend(problems)
         return errors
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:

@@ -5,8 +5,6 @@ registered under ``<topic>-key|value``; reading takes the first message of the r
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import message_factory
@@ -79,61 +77,51 @@ def connect_of_sql(sql_type: SqlType, optional: bool = True) -> ConnectSchema:
 class ProtobufConverter(RegistryConverter):
     """Protobuf in Confluent's wire format (message index [0]) with a registered ``.proto``."""
 
-    def configure(self, config: Mapping[str, str], is_key: bool) -> None:
-        super().configure(config, is_key)
-        self._lock = threading.Lock()
-        self._readers: dict[int, tuple[Any, Any, ConnectSchema]] = {}
-        self._writers: dict[tuple[str, int], tuple[ConnectSchema, int, Any]] = {}
-
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
             return None, None
         schema_id, body = self.payload(topic, data)
-        with self._lock:
-            found = self._readers.get(schema_id)
+
+        def reader_of(schema_id: int) -> tuple[Any, ConnectSchema]:
+            messages = build(self.registry.schema(schema_id).text)
+            columns = columns_of(messages[0])
+            connect = ConnectSchema("struct", True, name=messages[0].full_name, fields=tuple(
+                Field(f.name, connect_of_sql(t)) for f, (_, t) in zip(messages[0].fields, columns, strict=True)))
+            return message_factory.GetMessageClass(messages[0]), connect
+
         try:
-            if found is None:
-                messages = build(self.registry.schema(schema_id).text)
-                columns = columns_of(messages[0])
-                connect = ConnectSchema("struct", True, name=messages[0].full_name, fields=tuple(
-                    Field(f.name, connect_of_sql(t)) for f, (_, t) in zip(messages[0].fields, columns, strict=True)))
-                found = (messages, message_factory.GetMessageClass(messages[0]), connect)
-                with self._lock:
-                    self._readers[schema_id] = found
+            found = self.reader(schema_id, reader_of)
             count, position = zigzag_varint(bytes(body), 0)
             for _ in range(count):
                 _, position = zigzag_varint(bytes(body), position)
-            message = found[1].FromString(bytes(body[position:]))
+            message = found[0].FromString(bytes(body[position:]))
         except (RegistryError, FormatError, DecodeError) as exc:
             raise ConversionError(f"Converting byte[] to Kafka Connect data failed due to serialization error of "
                                   f"topic {topic}: {getattr(exc, 'message', exc)}") from None
-        return found[2], _timestamps(found[2], to_python(message))
+        return found[1], _timestamps(found[1], to_python(message))
 
     def from_connect(self, topic: str, schema: ConnectSchema | None, value: Any) -> bytes | None:
         if value is None and (schema is None or schema.optional):
             return None
         if schema is None or schema.type != "struct":
             raise ConversionError("ProtobufConverter: values must be structs with a schema")
-        with self._lock:
-            found = self._writers.get((topic, id(schema)))
-        if found is None or found[0] is not schema:
+        struct = schema
+
+        def writer_of() -> tuple[int, Any]:
             try:
-                text = proto_text([(f.name, sql_type_of_connect(f.schema)) for f in schema.fields], schema.name)
+                text = proto_text([(f.name, sql_type_of_connect(f.schema)) for f in struct.fields], struct.name)
                 descriptor = build(text)[0]
             except FormatError as exc:
                 raise ConversionError(f"ProtobufConverter: {exc}") from None
-            found = (schema, self.schema_id(topic, Schema(text, "PROTOBUF")),
-                     message_factory.GetMessageClass(descriptor))
-            with self._lock:
-                if len(self._writers) > 1024:
-                    self._writers.clear()
-                self._writers[(topic, id(schema))] = found
-        message = found[2]()
+            return self.schema_id(topic, Schema(text, "PROTOBUF")), message_factory.GetMessageClass(descriptor)
+
+        schema_id, message_class = self.writer(topic, schema, writer_of)
+        message = message_class()
         try:
             fill_message(message, value)
         except (TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise ConversionError(f"ProtobufConverter: cannot serialize the value for topic {topic}: {exc}") from None
-        return b"\x00" + found[1].to_bytes(4, "big") + b"\x00" + message.SerializeToString()
+        return b"\x00" + schema_id.to_bytes(4, "big") + b"\x00" + message.SerializeToString()
 
 
 def _timestamps(schema: ConnectSchema, value: Any) -> Any:

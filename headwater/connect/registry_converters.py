@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
@@ -41,6 +41,33 @@ class RegistryConverter(Converter):
             RemoteSchemaRegistry(url, user_info=config.get("basic.auth.user.info") or None) if url else None)
         self.auto_register = str(config.get("auto.register.schemas", "true")).lower() == "true"
         self.use_latest = str(config.get("use.latest.version", "false")).lower() == "true"
+        self._lock = threading.Lock()
+        self._readers: dict[int, Any] = {}
+        #: (topic, id(schema)) -> (schema, its id, what the format built): Connect schemas (dict parameters) are
+        #: not hashable, and a task passes the same schema object for a run of records.
+        self._writers: dict[tuple[str, int], tuple[ConnectSchema, int, Any]] = {}
+
+    def reader(self, schema_id: int, build: Callable[[int], Any]) -> Any:
+        """What ``build`` made of the writer schema ``schema_id``, built once per id."""
+        with self._lock:
+            found = self._readers.get(schema_id)
+        if found is None:
+            found = build(schema_id)
+            with self._lock:
+                self._readers[schema_id] = found
+        return found
+
+    def writer(self, topic: str, schema: ConnectSchema, build: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
+        """The registered id of ``schema`` for ``topic`` and what ``build`` made of it, built once per schema."""
+        with self._lock:
+            found = self._writers.get((topic, id(schema)))
+        if found is None or found[0] is not schema:
+            found = (schema, *build())
+            with self._lock:
+                if len(self._writers) > 1024:
+                    self._writers.clear()
+                self._writers[(topic, id(schema))] = found
+        return found[1], found[2]
 
     def attach_log(self, log: Log) -> None:
         if self._registry is None:
@@ -77,21 +104,12 @@ class RegistryConverter(Converter):
 class AvroConverter(RegistryConverter):
     """Avro in Confluent's wire format, Connect data mapped as Confluent's AvroData does."""
 
-    def configure(self, config: Mapping[str, str], is_key: bool) -> None:
-        super().configure(config, is_key)
-        self._lock = threading.Lock()
-        self._readers: dict[int, tuple[Any, ConnectSchema]] = {}
-        #: (topic, id(schema)) -> (schema, its id, parsed): Connect schemas (dict parameters) are not hashable,
-        #: and a task passes the same schema object for a run of records.
-        self._writers: dict[tuple[str, int], tuple[ConnectSchema, int, Any]] = {}
-
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
             return None, None
         schema_id, body = self.payload(topic, data)
-        with self._lock:
-            found = self._readers.get(schema_id)
-        if found is None:
+
+        def build(schema_id: int) -> tuple[Any, ConnectSchema]:
             try:
                 schema = self.registry.schema(schema_id)
             except RegistryError as exc:
@@ -99,10 +117,9 @@ class AvroConverter(RegistryConverter):
                                       f"of topic {topic}: error retrieving Avro schema for id {schema_id}: "
                                       f"{exc.message}") from None
             avro = orjson.loads(schema.text)
-            found = (fastavro.parse_schema(avro, _write_hint=False), connect_schema(avro))
-            with self._lock:
-                self._readers[schema_id] = found
-        parsed, connect = found
+            return fastavro.parse_schema(avro, _write_hint=False), connect_schema(avro)
+
+        parsed, connect = self.reader(schema_id, build)
         try:
             value = fastavro.schemaless_reader(io.BytesIO(body), parsed, None)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is this record's
@@ -116,17 +133,12 @@ class AvroConverter(RegistryConverter):
             return None
         if schema is None:
             schema = inferred_schema(value)
-        with self._lock:
-            found = self._writers.get((topic, id(schema)))
-        if found is None or found[0] is not schema:
+        def build() -> tuple[int, Any]:
             avro = avro_schema(schema)
-            schema_id = self.schema_id(topic, Schema(orjson.dumps(avro).decode()))
-            found = (schema, schema_id, fastavro.parse_schema(avro, _write_hint=False))
-            with self._lock:
-                if len(self._writers) > 1024:
-                    self._writers.clear()
-                self._writers[(topic, id(schema))] = found
-        _, schema_id, parsed = found
+            return (self.schema_id(topic, Schema(orjson.dumps(avro).decode())),
+                    fastavro.parse_schema(avro, _write_hint=False))
+
+        schema_id, parsed = self.writer(topic, schema, build)
         out = io.BytesIO()
         out.write(b"\x00" + schema_id.to_bytes(4, "big"))
         try:
@@ -216,28 +228,21 @@ def connect_of_json(node: Any, optional: bool = False) -> ConnectSchema:
 class JsonSchemaConverter(RegistryConverter):
     """JSON in Confluent's wire format with a registered JSON Schema."""
 
-    def configure(self, config: Mapping[str, str], is_key: bool) -> None:
-        super().configure(config, is_key)
-        self._lock = threading.Lock()
-        self._readers: dict[int, ConnectSchema] = {}
-        self._writers: dict[tuple[str, int], tuple[ConnectSchema, int]] = {}
-
     def to_connect(self, topic: str, data: bytes | None) -> tuple[ConnectSchema | None, Any]:
         if data is None:
             return None, None
         schema_id, body = self.payload(topic, data)
-        with self._lock:
-            found = self._readers.get(schema_id)
-        if found is None:
+
+        def build(schema_id: int) -> ConnectSchema:
             try:
                 registered = self.registry.schema(schema_id)
             except RegistryError as exc:
                 raise ConversionError(f"Converting byte[] to Kafka Connect data failed due to serialization error "
                                       f"of topic {topic}: error retrieving JSON schema for id {schema_id}: "
                                       f"{exc.message}") from None
-            found = connect_of_json(orjson.loads(registered.text))
-            with self._lock:
-                self._readers[schema_id] = found
+            return connect_of_json(orjson.loads(registered.text))
+
+        found = self.reader(schema_id, build)
         try:
             value = orjson.loads(bytes(body))
         except orjson.JSONDecodeError as exc:
@@ -250,17 +255,11 @@ class JsonSchemaConverter(RegistryConverter):
             return None
         if schema is None:
             schema = inferred_schema(value)
-        with self._lock:
-            found = self._writers.get((topic, id(schema)))
-        if found is None or found[0] is not schema:
-            text = orjson.dumps(json_schema(schema)).decode()
-            found = (schema, self.schema_id(topic, Schema(text, "JSON")))
-            with self._lock:
-                if len(self._writers) > 1024:
-                    self._writers.clear()
-                self._writers[(topic, id(schema))] = found
+        schema_id, _ = self.writer(
+            topic, schema, lambda: (self.schema_id(topic, Schema(orjson.dumps(json_schema(schema)).decode(), "JSON")),
+                                    None))
         try:
             body = orjson.dumps(value_to_json(schema, value))
         except TypeError as exc:
             raise ConversionError(f"JsonSchemaConverter: cannot serialize the value for topic {topic}: {exc}") from None
-        return b"\x00" + found[1].to_bytes(4, "big") + body
+        return b"\x00" + schema_id.to_bytes(4, "big") + body

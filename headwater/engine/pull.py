@@ -84,15 +84,7 @@ def topic_snapshot(session: PullSource, source: DataSource, outputs: Sequence[Ou
     inputs = [InputColumn(f"c{i}", c) for i, c in enumerate(columns)]
     alias = {c.name: f"c{i}" for i, c in enumerate(columns)}
     decoder = SourceDecoder(source, inputs)
-    log = session.log
-    parts = []
-    for partition in range(log.describe_topic(source.topic).partitions):
-        offset = log.beginning_offset(source.topic, partition)
-        while offset < log.end_offset(source.topic, partition):
-            fetched = log.read(source.topic, partition, offset)
-            decoded, _ = decoder.decode(fetched)
-            parts.append(decoded)
-            offset = fetched.next_offset
+    parts = decoded_topic(session.log, source.topic, decoder)
     window = ', "__ws"' if source.window is not None else ""
     bounds = '"__ws" AS ws, "__we" AS we' if source.window is not None else "0::BIGINT AS ws, 0::BIGINT AS we"
     keys = ", ".join(f'"{alias[c.name]}"' for c in source.key_columns)
@@ -112,6 +104,19 @@ def topic_snapshot(session: PullSource, source: DataSource, outputs: Sequence[Ou
         con.close()
 
 
+def decoded_topic(log: Log, topic: str, decoder: SourceDecoder) -> list[pa.Table]:
+    """Every record of ``topic`` as it is now, decoded, one table per stored batch."""
+    parts = []
+    for partition in range(log.describe_topic(topic).partitions):
+        offset = log.beginning_offset(topic, partition)
+        while offset < log.end_offset(topic, partition):
+            fetched = log.read(topic, partition, offset)
+            decoded, _ = decoder.decode(fetched)
+            parts.append(decoded)
+            offset = fetched.next_offset
+    return parts
+
+
 def stream_snapshot(session: PullSource, source: DataSource) -> tuple[pa.Table, list[OutputColumn]]:
     """A stream's topic as it is now, from its beginning (a pull query on a stream scans the topic).
 
@@ -120,15 +125,7 @@ def stream_snapshot(session: PullSource, source: DataSource) -> tuple[pa.Table, 
     columns = [*source.key_columns, *source.value_columns]
     outputs = [OutputColumn(c.name, c.type, c.namespace, f'"c{i}"') for i, c in enumerate(columns)]
     decoder = SourceDecoder(source, [InputColumn(f"c{i}", c) for i, c in enumerate(columns)])
-    log = session.log
-    parts = []
-    for partition in range(log.describe_topic(source.topic).partitions):
-        offset = log.beginning_offset(source.topic, partition)
-        while offset < log.end_offset(source.topic, partition):
-            fetched = log.read(source.topic, partition, offset)
-            decoded, _ = decoder.decode(fetched)
-            parts.append(decoded)
-            offset = fetched.next_offset
+    parts = decoded_topic(session.log, source.topic, decoder)
     renamed = []
     for part in parts:
         n = part.num_rows

@@ -4,9 +4,13 @@ In order: the requirements are checked (a database the app needs answers;
 the app's parts have landed), each SQL script runs (statements are
 ``CREATE ... IF NOT EXISTS``, so a rerun changes nothing), each connector is
 created, or updated when its config differs, or left alone when it is the
-same (a connector whose class this installation lacks, or whose object store
-(``store.url``, the S3 sinks) does not answer, is skipped, with the reason), and the app's dashboards are named (``headwater.dashboards`` loads
-them from the app's folder). Every step is reported as one line.
+same; a connector whose class this installation lacks, whose service (S3's
+``store.url``, Elasticsearch's ``connection.url``) does not answer, or whose
+search URL was not given (``--search-url``) is skipped, with the reason, said
+once for all the connectors skipped for it), and the app's dashboards are
+named (``headwater.dashboards`` loads them from the app's folder). Every step
+is reported as one line. ``stop_app`` pauses the connectors; a PostgreSQL
+source is stopped and its replication slot dropped (``release_app``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg2
 import sqlalchemy as sa
 
 from headwater.apps.spec import AppSpec
 from headwater.connect import plugins
 from headwater.connect.api import ConnectError
+from headwater.connect.cdc.postgres import release as pg_release
 from headwater.connect.jdbc_dialect import MYSQL, create_engine, sqlalchemy_url
 from headwater.connect.runtime import ConnectRequestError
 from headwater.errors import ConfigError, HeadwaterError
@@ -31,6 +37,8 @@ from headwater.session import Session
 
 #: Where a requirement is looked for when no --database-url says otherwise.
 REQUIREMENT_PORTS = {"mariadb": 3306, "postgres": 5432}
+SEARCH_SINK = "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector"
+POSTGRES_SOURCE = "io.debezium.connector.postgresql.PostgresConnector"
 HIDDEN = "[hidden]"
 
 
@@ -48,6 +56,8 @@ class Target(Protocol):
     def connector_state(self, name: str) -> str: ...
 
     def set_paused(self, name: str, paused: bool) -> None: ...
+
+    def stop_connector(self, name: str) -> None: ...
 
 
 class HttpTarget:
@@ -92,6 +102,9 @@ class HttpTarget:
         action = "pause" if paused else "resume"
         self._checked(self.client.put(f"/connectors/{name}/{action}"), f"connector {name}")
 
+    def stop_connector(self, name: str) -> None:
+        self._checked(self.client.put(f"/connectors/{name}/stop"), f"connector {name}")
+
     def close(self) -> None:
         self.client.close()
 
@@ -127,6 +140,9 @@ class EmbeddedTarget:
         else:
             self.session.connect.resume(name)
 
+    def stop_connector(self, name: str) -> None:
+        self.session.connect.stop_connector(name)
+
 
 @dataclass
 class Settings:
@@ -135,6 +151,8 @@ class Settings:
     data_dir: str
     files_dir: str
     database_url: str | None = None
+    #: Elasticsearch/OpenSearch URL(s) for the apps' search sinks (``${search_url}``); None: those sinks are skipped.
+    search_url: str | None = None
     #: Create connectors that generate data (datagen); off for tests that feed fixed input.
     generators: bool = True
     report: list[str] = field(default_factory=list)
@@ -142,7 +160,8 @@ class Settings:
     def placeholders(self, spec: AppSpec) -> dict[str, str]:
         url = self.database_url or (f"jdbc:sqlite:{os.path.join(self.files_dir, spec.database)}"
                                     if spec.database else "")
-        return {"data_dir": self.data_dir, "files_dir": self.files_dir, "database_url": url}
+        return {"data_dir": self.data_dir, "files_dir": self.files_dir, "database_url": url,
+                "search_url": self.search_url or ""}
 
 
 def unavailable(spec: AppSpec) -> str | None:
@@ -177,6 +196,20 @@ def database_host(url: str) -> str:
     except ConfigError as exc:
         raise AppError(str(exc)) from None
     return f"{parsed.host or 'localhost'}:{parsed.port}" if parsed.port else (parsed.host or "localhost")
+
+
+def search_hosts(search_url: str | None) -> list[str]:
+    """host:port of each Elasticsearch/OpenSearch URL (what a confined connector policy must allow)."""
+    hosts = []
+    for url in filter(None, (u.strip() for u in (search_url or "").split(","))):
+        try:
+            host, port = _host_port(url)
+        except ValueError:
+            raise AppError(f"search URL {url!r} has no valid port") from None
+        if not host:
+            raise AppError(f"search URL {url!r} names no host (e.g. http://127.0.0.1:9200)")
+        hosts.append(f"{host}:{port}")
+    return hosts
 
 
 def ensure_database(url: str) -> None:
@@ -216,21 +249,37 @@ def _available(config: Mapping[str, str]) -> str | None:
     return None
 
 
+def _unset(config: Mapping[str, str]) -> str | None:
+    """Why a search sink has nowhere to write (no ``--search-url`` was given), or None."""
+    if config.get("connector.class") == SEARCH_SINK and not config.get("connection.url", "").strip():
+        return ("no Elasticsearch/OpenSearch URL was given: `headwater apps run NAME --search-url URL` or "
+                "HEADWATER_SEARCH_URL sends the tables there")
+    return None
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """The host and port of an http(s) URL (80/443 when it names none); ValueError for a bad port."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _unreachable(config: Mapping[str, str]) -> str | None:
-    """Why the object store a sink writes to (``store.url``) cannot be reached, or None."""
-    url = config.get("store.url")
+    """Why the service a sink writes to (S3's ``store.url``, Elasticsearch's first ``connection.url``) cannot be
+    reached, or None."""
+    key = "connection.url" if config.get("connector.class") == SEARCH_SINK else "store.url"
+    url = config.get(key, "").split(",")[0].strip()
     if not url:
         return None
-    parts = urlsplit(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = _host_port(url)
     except ValueError:
-        return f"store.url {url!r} has no valid port"
+        return f"{key} {url!r} has no valid port"
     try:
-        with socket.create_connection((parts.hostname or "", port), timeout=1.0):
+        with socket.create_connection(address, timeout=1.0):
             return None
     except OSError as exc:
-        return f"nothing answers at store.url {url} ({exc.strerror or exc}): start an S3-compatible server there"
+        service = "Elasticsearch or OpenSearch" if key == "connection.url" else "an S3-compatible server"
+        return f"nothing answers at {key} {url} ({exc.strerror or exc}): start {service} there"
 
 
 def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
@@ -238,6 +287,7 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
     check_requirements(spec, settings)
     placeholders = settings.placeholders(spec)
     report: list[str] = []
+    skipped: dict[str, list[str]] = {}  # the reason -> the connectors skipped for it (said once)
     if placeholders["database_url"]:
         ensure_database(placeholders["database_url"])
     os.makedirs(settings.files_dir, exist_ok=True)
@@ -251,13 +301,13 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
         if name in spec.generators and not settings.generators:
             report.append(f"connector {name}: generator left out")
             continue
-        missing = _available(config) or _unreachable(config)
+        missing = _unset(config) or _available(config) or _unreachable(config)
         if missing is not None:
-            report.append(f"connector {name}: skipped ({missing})")
+            skipped.setdefault(missing, []).append(name)
             continue
         current = target.connector_config(name)
         if current is not None and _same(current, config):
-            if target.connector_state(name) == "PAUSED":  # stopped by `headwater apps stop`
+            if target.connector_state(name) in ("PAUSED", "STOPPED"):  # by `headwater apps stop`
                 target.set_paused(name, False)
                 report.append(f"connector {name}: resumed")
             else:
@@ -268,18 +318,47 @@ def run_app(spec: AppSpec, target: Target, settings: Settings) -> list[str]:
         except AppError as exc:
             raise AppError(f"app {spec.name}: {exc}") from None
         report.append(f"connector {name}: {'created' if current is None else 'updated'}")
+    for reason, names in skipped.items():
+        report.append(f"{'connectors' if len(names) > 1 else 'connector'} {', '.join(names)}: skipped ({reason})")
     for document in spec.dashboard_documents():
         report.append(f"dashboard {document.get('id')}: /ui/dashboards/{document.get('id')}")
     return report
 
 
 def stop_app(spec: AppSpec, target: Target) -> list[str]:
-    """Pause the app's connectors (its generators and sinks); ``run_app`` resumes them. Queries keep their state."""
+    """Pause the app's connectors (its generators and sinks); ``run_app`` resumes them. Queries keep their state.
+
+    A connector that holds something in a database while it runs (a PostgreSQL source's replication slot) is
+    stopped instead (its task ends) and what it keeps there is dropped (:func:`release_app`)."""
     report = []
-    for name in (n for n, _ in spec.connector_configs({"data_dir": "", "files_dir": "", "database_url": ""})):
+    for name, config in spec.connector_configs(Settings("", "").placeholders(spec)):
         if target.connector_config(name) is None:
             continue
-        target.set_paused(name, True)
-        report.append(f"connector {name}: paused")
-    return report
+        if config.get("connector.class") == POSTGRES_SOURCE:
+            target.stop_connector(name)
+            report.append(f"connector {name}: stopped")
+        else:
+            target.set_paused(name, True)
+            report.append(f"connector {name}: paused")
+    return report + release_app(spec)
 
+
+def release_app(spec: AppSpec) -> list[str]:
+    """Drop what the app's stopped PostgreSQL sources keep in their databases (slot; publication they made).
+
+    ``headwater apps stop`` and a stopped ``headwater demo`` call it: a replication slot left behind makes the
+    database keep its WAL for as long as it exists. Connectors still running keep theirs (the slot is in use:
+    this waits for it, then raises). A database that does not answer is said, not raised."""
+    report = []
+    for name, config in spec.connector_configs(Settings("", "").placeholders(spec)):
+        if config.get("connector.class") != POSTGRES_SOURCE:
+            continue
+        try:
+            dropped = pg_release(config)
+        except psycopg2.OperationalError as exc:
+            report.append(f"connector {name}: could not reach its database to drop its slot ({exc})".strip())
+            continue
+        except psycopg2.Error as exc:
+            raise AppError(f"connector {name}: dropping its replication slot failed: {exc}".strip()) from None
+        report += [f"connector {name}: {what} dropped" for what in dropped]
+    return report

@@ -16,7 +16,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, stop_app, unavailable
+from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, \
+    search_hosts, stop_app, unavailable
 from headwater.apps.spec import all_apps, load_app
 from headwater.cli.common import LogUrl, app, console, fail
 from headwater.connect.policy import ConnectPolicy
@@ -69,6 +70,11 @@ def apps_run(
         help="JDBC URL of the app's database, e.g. jdbc:mariadb://127.0.0.1:3306/website_stats?user=root "
         "(the server needs --connect-allow-host 127.0.0.1:3306). Default: SQLite in the files directory.")
     ] = None,
+    search_url: Annotated[str | None, typer.Option(
+        envvar="HEADWATER_SEARCH_URL",
+        help="Elasticsearch/OpenSearch URL the clickstream app sends its tables to, e.g. http://127.0.0.1:9200 "
+        "(the server needs --connect-allow-host 127.0.0.1:9200). Default: those sinks are skipped.")
+    ] = None,
     generators: Annotated[bool, typer.Option(help="Create the app's data generators.")] = True,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="HEADWATER_API_KEY")] = None,
 ) -> None:
@@ -81,7 +87,8 @@ def apps_run(
         raise fail(str(exc)) from None
     path = log_url.removeprefix("file://")
     settings = Settings(data_dir=os.path.abspath(path) if "://" not in path else path,
-                        files_dir=_files_dir(log_url, files_dir), database_url=database_url, generators=generators)
+                        files_dir=_files_dir(log_url, files_dir), database_url=database_url, search_url=search_url,
+                        generators=generators)
     if not embedded:
         target = HttpTarget(server or DEFAULT_SERVER, api_key)
         try:
@@ -92,7 +99,7 @@ def apps_run(
             target.close()
         _print_report(spec.title, report, (server or DEFAULT_SERVER).rstrip("/"))
         return
-    hosts = [database_host(database_url)] if database_url else []
+    hosts = ([database_host(database_url)] if database_url else []) + search_hosts(search_url)
     try:
         with Session(log_url, connect_policy=ConnectPolicy.confined(settings.files_dir, hosts)) as session:
             report = run_app(spec, EmbeddedTarget(session), settings)
@@ -112,7 +119,8 @@ def apps_stop(
     server: Annotated[str | None, typer.Option(help=f"A running server (default {DEFAULT_SERVER}).")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="HEADWATER_API_KEY")] = None,
 ) -> None:
-    """Pause an app's connectors (generators and sinks) on a server; `apps run` resumes them."""
+    """Pause an app's connectors (generators and sinks) on a server; `apps run` resumes them. A PostgreSQL
+    source is stopped and its replication slot dropped (the database would keep its WAL for it)."""
     target = HttpTarget(server or DEFAULT_SERVER, api_key)
     try:
         report = stop_app(load_app(name), target)

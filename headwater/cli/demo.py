@@ -27,8 +27,9 @@ import typer
 from rich.text import Text
 
 from headwater.apps.producers import CdcProducers
-from headwater.apps.runner import AppError, HttpTarget, Settings, check_requirements, run_app, unavailable
-from headwater.apps.spec import all_apps
+from headwater.apps.runner import AppError, HttpTarget, Settings, check_requirements, release_app, run_app, \
+    search_hosts, unavailable
+from headwater.apps.spec import all_apps, load_app
 from headwater.apps.traffic import SegmentTraffic
 from headwater.cli.common import LogUrl, app, console, err_console, fail
 from headwater.log import DEFAULT_LOG_URL
@@ -115,6 +116,10 @@ def demo(
         "--once", help="Stop as soon as every app's tables have data (at most --seconds, default 180).")] = False,
     traffic_interval_s: Annotated[float, typer.Option(
         min=0.05, help="Seconds between the Segment batches sent to the collector.")] = 1.0,
+    search_url: Annotated[str | None, typer.Option(
+        envvar="HEADWATER_SEARCH_URL",
+        help="Elasticsearch/OpenSearch URL for the clickstream app's sinks (default: those sinks are skipped).")
+    ] = None,
 ) -> None:
     """The server with the five seed systems as apps and their generators; prints where to look."""
     if "://" in log_url.removeprefix("file://"):
@@ -130,18 +135,23 @@ def demo(
     databases = all(_answers(host) for host in DATABASE_HOSTS)
     command = [sys.executable, "-m", "headwater", "up", "--log", data_dir, "--port", str(port), "--host",
                "127.0.0.1", "--write-key", WRITE_KEY, "--ksql-property", "auto.offset.reset=earliest"]
-    if databases:
-        command += [arg for host in DATABASE_HOSTS for arg in ("--connect-allow-host", host)]
+    try:
+        allowed = [*(DATABASE_HOSTS if databases else ()), *search_hosts(search_url)]
+    except AppError as exc:
+        raise fail(str(exc)) from None
+    command += [arg for host in allowed for arg in ("--connect-allow-host", host)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     server = subprocess.Popen(command, env={**env, "HEADWATER_LOG_LEVEL": "warning"}, start_new_session=True)
     traffic: SegmentTraffic | None = None
     producers: CdcProducers | None = None
+    started: list[str] = []
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         _wait_healthy(url, server, 120)
         console.print(f"Server up on {url} (data in {data_dir}). Starting the apps:")
-        settings = Settings(data_dir=data_dir, files_dir=os.path.join(data_dir, "connect-files"))
+        settings = Settings(data_dir=data_dir, files_dir=os.path.join(data_dir, "connect-files"),
+                            search_url=search_url)
         if databases:  # the cdc app's source tables exist before its connectors take their first snapshot
             producers = _prepared_producers()
         started = _start_apps(url, settings, None if producers is not None else (
@@ -176,11 +186,21 @@ def demo(
         if producers is not None:
             producers.stop()
         _stop_server(server)
+        if "cdc" in started:  # the replication slot would make PostgreSQL keep its WAL until the next demo
+            _release_cdc()
     if traffic is not None and traffic.refused:
         console.print(f"{traffic.refused} Segment events of the demo's traffic were refused by the collector.")
     if producers is not None and producers.failed:
         console.print(f"{producers.failed} rounds of the cdc app's database writes failed.")
     console.print("Demo stopped.")
+
+
+def _release_cdc() -> None:
+    try:
+        for line in release_app(load_app("cdc")):
+            err_console.print(Text(f"  {line}"), soft_wrap=True)
+    except AppError as exc:
+        err_console.print(Text(f"  cdc: {exc}", style="red"), soft_wrap=True)
 
 
 def _prepared_producers() -> CdcProducers | None:

@@ -13,12 +13,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 import yaml
 
 from headwater.apps.producers import CdcProducers
-from headwater.apps.runner import EmbeddedTarget, Settings, run_app
+from headwater.apps.runner import EmbeddedTarget, Settings, run_app, stop_app
 from headwater.apps.spec import APPS_DIR, AppSpec
 from headwater.connect.policy import ConnectPolicy
 from headwater.session import Session
@@ -106,6 +107,60 @@ def test_cdc_app_cleanses_the_changes_of_both_databases(tmp_path: Path, mydb: st
         assert {r[0] for r in ops.rows} >= {"u", "d"}  # type: ignore[union-attr]
         # A rerun changes nothing.
         assert "connector mysql-connector: unchanged" in run_app(spec, EmbeddedTarget(session), settings)
+        # `apps stop` stops the PostgreSQL source and drops the slot and the publication it made ...
+        slot = f"headwater_{mydb}"
+        assert stop_app(spec, EmbeddedTarget(session))[-3:] == [
+            "connector postgres-connector: stopped", f"connector postgres-connector: replication slot {slot} dropped",
+            f"connector postgres-connector: publication {slot} dropped"]
+        assert _pg_objects(pgdb) == ([], [])
+        assert stop_app(spec, EmbeddedTarget(session))[-1] == "connector postgres-connector: stopped"  # nothing left
+        # ... and `apps run` starts it again on a new slot, from then on.
+        assert "connector postgres-connector: resumed" in run_app(spec, EmbeddedTarget(session), settings)
+        wait_until(lambda: _pg_objects(pgdb) == ([slot], [slot]), 60, "the slot and publication made again")
+        with producers.postgres.begin() as conn:
+            conn.exec_driver_sql(f'UPDATE "{mydb}".tv_series_ids SET popularity = 371.5 WHERE id = 1399')
+        wait_until(lambda: len(_values(session, "tv_series_ids_data")) == 3, 60, "a change after the restart")
+        assert _values(session, "tv_series_ids_data")[-1]["POPULARITY"] == 371.5
+    producers.stop()
+
+
+def _pg_objects(pgdb: str) -> tuple[list[str], list[str]]:
+    """The replication slots and publications of that database."""
+    with psycopg2.connect(f"host={HOST} port={POSTGRES_PORT} user=postgres dbname={pgdb}") as conn, \
+            conn.cursor() as cur:
+        cur.execute("SELECT slot_name FROM pg_replication_slots WHERE database = current_database()")
+        slots = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT pubname FROM pg_publication")
+        publications = [r[0] for r in cur.fetchall()]
+    conn.close()
+    return slots, publications
+
+
+def test_a_leftover_slot_does_not_stop_a_new_start(tmp_path: Path, mydb: str, pgdb: str) -> None:
+    """A demo killed before it could drop its slot (and a publication made by hand) leave them behind: the app
+    started on a new data directory takes its snapshot on a new slot, and `apps stop` leaves the publication it
+    did not make."""
+    spec = _app_copy(tmp_path, mydb, pgdb)
+    producers = CdcProducers(schema=mydb, mariadb_url=f"mysql+pymysql://root@{HOST}:{MARIADB_PORT}/",
+                             postgres_url=f"postgresql+psycopg2://postgres@{HOST}:{POSTGRES_PORT}/{pgdb}")
+    producers.prepare()
+    slot = f"headwater_{mydb}"
+    with producers.postgres.begin() as conn:
+        conn.exec_driver_sql(f'INSERT INTO "{mydb}".tv_series_ids VALUES (1399, %s, 369.5)', ("Game of Thrones",))
+        conn.exec_driver_sql(f'CREATE PUBLICATION "{slot}" FOR ALL TABLES')
+    with producers.postgres.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
+    assert _pg_objects(pgdb) == ([slot], [slot])
+    files = tmp_path / "files"
+    policy = ConnectPolicy.confined(str(files), [f"{HOST}:{MARIADB_PORT}", f"{HOST}:{POSTGRES_PORT}"])
+    with Session(str(tmp_path / "data"), connect_policy=policy,
+                 properties={"auto.offset.reset": "earliest"}) as session:
+        run_app(spec, EmbeddedTarget(session), Settings(data_dir=str(tmp_path / "data"), files_dir=str(files)))
+        wait_until(lambda: len(_values(session, "tv_series_ids_data")) == 1, 120, "the snapshot on a new slot")
+        assert session.connect.status("postgres-connector")["tasks"][0]["state"] == "RUNNING"
+        assert stop_app(spec, EmbeddedTarget(session))[-1] == \
+            f"connector postgres-connector: replication slot {slot} dropped"
+        assert _pg_objects(pgdb) == ([], [slot])  # the publication made by hand stays
     producers.stop()
 
 

@@ -48,6 +48,8 @@ from headwater.connect.data import SourceRecord
 SNAPSHOT_MODES = ("initial", "never", "initial_only", "no_data")
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
 UNAVAILABLE = "__debezium_unavailable_value"
+#: The comment on a publication this connector created (``release`` drops only those).
+CREATED_BY = "created by Headwater's PostgreSQL connector"
 
 
 def dsn(config: Mapping[str, str], **extra: str) -> str:
@@ -162,12 +164,13 @@ class PostgresSourceTask(SourceTask):
             name = sql.Identifier(self.publication)
             if mode == "all_tables":
                 cur.execute(sql.SQL("CREATE PUBLICATION {} FOR ALL TABLES").format(name))
-                return
-            tables = [sql.Identifier(*t.split(".", 1)) for t in captured_tables(self.sql, self.accept_table)]
-            if not tables:
-                raise ConnectError("PostgreSQL connector: publication.autocreate.mode=filtered found no table "
-                                   "matching table.include.list")
-            cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(name, sql.SQL(", ").join(tables)))
+            else:
+                tables = [sql.Identifier(*t.split(".", 1)) for t in captured_tables(self.sql, self.accept_table)]
+                if not tables:
+                    raise ConnectError("PostgreSQL connector: publication.autocreate.mode=filtered found no table "
+                                       "matching table.include.list")
+                cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(name, sql.SQL(", ").join(tables)))
+            cur.execute(sql.SQL("COMMENT ON PUBLICATION {} IS %s").format(name), (CREATED_BY,))
 
     def _begin(self, stored: Mapping[str, Any]) -> None:
         mode = self.config.get("snapshot.mode", "initial")
@@ -351,6 +354,34 @@ class PostgresSourceTask(SourceTask):
         if self.snapshot is not None:
             self.snapshot.close()
 
+
+
+def release(config: Mapping[str, str]) -> list[str]:
+    """Drop what a stopped connector of this config keeps in its database: the replication slot (which holds
+    WAL on the server for as long as it exists) and the publication when the connector created it. Returns what
+    was dropped; raises psycopg2.Error when the database refuses. After it, the connector starts again on a new
+    slot from the current position (changes made in between are not captured)."""
+    slot = config.get("slot.name", "debezium")
+    publication = config.get("publication.name", "dbz_publication")
+    dropped = []
+    connection = psycopg2.connect(dsn(config))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND database = current_database()",
+                        (slot,))
+            if cur.fetchone():
+                while_in_use(lambda: cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,)))
+                dropped.append(f"replication slot {slot}")
+            cur.execute("SELECT obj_description(oid, 'pg_publication') FROM pg_publication WHERE pubname = %s",
+                        (publication,))
+            row = cur.fetchone()
+            if row is not None and row[0] == CREATED_BY:
+                cur.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(publication)))
+                dropped.append(f"publication {publication}")
+    finally:
+        connection.close()
+    return dropped
 
 
 def while_in_use(action: Callable[[], object], timeout_s: float = 30.0) -> None:

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg2
 import pytest
+
+from headwater.log import open_log
 
 ROOT = Path(__file__).resolve().parents[2]
 #: One table per app that must have rows once its generators run.
@@ -70,3 +73,38 @@ def test_demo_once_stops_when_every_app_has_data(tmp_path: Path) -> None:
                            "--port", str(_free_port()), "--seconds", "240"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=400)
     assert done.returncode == 0 and "Every app has data." in done.stdout, done.stdout + done.stderr
+
+
+def _demo_slot() -> list[str]:
+    """The cdc app's replication slot, when it exists (the demo's PostgreSQL database is ``postgres``)."""
+    with psycopg2.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5") as conn, \
+            conn.cursor() as cur:
+        cur.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'headwater_maf'")
+        rows = [r[0] for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+@pytest.mark.slow  # about two minutes: two demos
+def test_a_stopped_demo_drops_its_slot_and_a_restarted_one_streams_again(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}, "PYTHONPATH": str(ROOT)}
+    data = tmp_path / "data"
+    topic = "postgres.maf.tv_series_ids"
+
+    def demo(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "headwater", "demo", "--log", str(data), "--port",
+                               str(_free_port()), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=400)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    first = demo("--once", "--seconds", "240")
+    if "cdc: Database changes" not in first:
+        pytest.skip("the demo did not start the cdc app (MariaDB or PostgreSQL does not answer)")
+    assert "replication slot headwater_maf dropped" in first and _demo_slot() == []
+    with open_log(str(data)) as log:
+        before = log.end_offset(topic, 0)
+    second = demo("--seconds", "20")  # the producers write every 2 s: the new slot streams their changes
+    assert "replication slot headwater_maf dropped" in second and _demo_slot() == []
+    with open_log(str(data)) as log:
+        assert log.end_offset(topic, 0) > before

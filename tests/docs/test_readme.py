@@ -3,9 +3,10 @@
 Python blocks run in this process. ``bash`` blocks run with ``bash -e`` in
 the directory, with a ``headwater`` command of this checkout first on PATH, in
 README order, as a newcomer copies them: ``bash needs-server`` blocks talk to
-a ``headwater up --write-key my-key`` the test runs in the same directory (the
-README's first server command), ``bash starts-server`` blocks start each line
-and wait until it answers /healthcheck, then stop it. Ports of the README
+the README's first server command (``headwater up --write-key my-key
+--connect-allow-host 127.0.0.1``), which the test runs in the same
+directory; ``bash starts-server`` blocks start each line and wait until it
+answers /healthcheck, then stop it. Ports of the README
 (8088, 9000, 9092) become free ones. ``sh`` blocks (``make demo``) are not run
 here. Nothing may be left in the repository by any of it.
 """
@@ -122,7 +123,10 @@ def test_readme_shell_blocks_run_twice(tmp_path: Path) -> None:
     port, broker_port = _free_port(), _free_port()
     blocks = [(kind.strip(), body.replace("8088", str(port)).replace("9092", str(broker_port)))
               for kind, body in SHELL_BLOCKS]
-    server = subprocess.Popen([sys.executable, "-m", "headwater", "up", "--write-key", "my-key", "--port", str(port)],
+    first = next(body for kind, body in SHELL_BLOCKS if kind.strip() == "starts-server").splitlines()[0]
+    command = first.split("#", 1)[0].split()  # the README's first server, as the reader starts it
+    assert command[:2] == ["headwater", "up"], first
+    server = subprocess.Popen([sys.executable, "-m", "headwater", *command[1:], "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_healthy(port, server)

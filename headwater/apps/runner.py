@@ -252,8 +252,7 @@ def _available(config: Mapping[str, str]) -> str | None:
 def _unset(config: Mapping[str, str]) -> str | None:
     """Why a search sink has nowhere to write (no ``--search-url`` was given), or None."""
     if config.get("connector.class") == SEARCH_SINK and not config.get("connection.url", "").strip():
-        return ("no Elasticsearch/OpenSearch URL was given: `headwater apps run NAME --search-url URL` or "
-                "HEADWATER_SEARCH_URL sends the tables there")
+        return "no Elasticsearch/OpenSearch URL was given: --search-url URL or HEADWATER_SEARCH_URL sends the tables there"
     return None
 
 

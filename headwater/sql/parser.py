@@ -13,11 +13,8 @@ from headwater.sql import ast
 from headwater.sql import types as ty
 from headwater.sql.ddl_parser import DdlParser
 from headwater.sql.lexer import TokenKind, tokenize
+from headwater.sql.token_stream import STATEMENT_WORDS
 
-_STATEMENT_WORDS = (
-    "SELECT", "CREATE", "INSERT", "DROP", "SHOW", "LIST", "DESCRIBE", "EXPLAIN", "PRINT",
-    "TERMINATE", "PAUSE", "RESUME", "SET", "UNSET", "ALTER", "DEFINE", "UNDEFINE", "RUN", "ASSERT",
-)
 _SHOW_SIMPLE = {
     "PROPERTIES": ast.ShowKind.PROPERTIES,
     "FUNCTIONS": ast.ShowKind.FUNCTIONS,
@@ -50,12 +47,10 @@ class StatementParser(DdlParser):
         tok = self.token
         if tok.kind is TokenKind.WORD:
             method = getattr(self, "_stmt_" + tok.value.lower(), None)
-            if method is not None and tok.value in _STATEMENT_WORDS:
+            if method is not None and tok.value in STATEMENT_WORDS:
                 statement: ast.Statement = method()
                 return statement
-        for word in _STATEMENT_WORDS:
-            self.note(word)
-        raise self.error()
+        raise self.unknown_statement()
 
     # --- SELECT (the other DML and DDL are in DdlParser) -----------------
 
@@ -254,7 +249,8 @@ def parse_statement(text: str, line: int = 1, column: int = 1) -> ast.Statement:
     """Exactly one statement, optionally followed by ``;``."""
     parser = StatementParser(tokenize(text, line, column))
     statement = parser.parse_statement()
-    parser.accept_symbol(";")
+    if not parser.accept_symbol(";") and not parser.at_end():
+        raise parser.error()  # ';' was noted: "missing ';' at ..." when a statement follows
     _expect_end(parser)
     return statement
 

@@ -104,12 +104,21 @@ def to_text(array: pa.Array, sql_type: SqlType, delimiter: str, *, first: bool) 
         text = array.view(pa.int32()).cast(pa.string())
     else:
         text = array.cast(pa.string())
+    if base is not BaseType.STRING and (first or delimiter.isalnum() or delimiter in _IN_NON_STRINGS):
+        text = _quote(text, delimiter, first=first)  # "-5" in the first field, as Commons CSV quotes it
     return pc.fill_null(text, "")
 
 
+#: Characters other than letters and digits in the texts of numbers, booleans, times and BYTES (base64).
+_IN_NON_STRINGS = ".-+/="
+
+
 def _quote(array: pa.Array, delimiter: str, *, first: bool) -> pa.Array:
-    """Commons CSV's minimal quoting: a delimiter, quote or line break inside, or edge characters at or below ``#``/space."""
-    pattern = f'[{re.escape(delimiter)}"\\r\\n]|^[\\x00-#]|[\\x00- ]$' + ("|^$" if first else "")
+    """Commons CSV 1.4's minimal quoting (what ksqlDB's DELIMITED writer uses), for every type: a delimiter, quote
+    or line break inside, a last character at or below space, a first character at or below ``#`` -- and, in the
+    first field of a record, an empty text or a first character that is not an ASCII letter or digit."""
+    start = "^[^0-9A-Za-z]|^$" if first else "^[\\x00-#]"
+    pattern = f'[{re.escape(delimiter)}"\\r\\n]|{start}|[\\x00- ]$'
     needs = pc.fill_null(pc.match_substring_regex(array, pattern), False)
     if not pc.any(needs).as_py():
         return array

@@ -66,7 +66,9 @@ from headwater.formats.base import (
 )
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
 from headwater.formats.delimited_types import java_double_exceptions
-from headwater.formats.json_sql import json_expr, marked_double, new_nonce, post, stand_in, unmark, walk
+from headwater.formats.json_sql import (
+    json_expr, marked_double, nested_doubles_differ, new_nonce, post, stand_in, unmark, walk,
+)
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
 from headwater.sql.types import BaseType, MapType, SqlType
@@ -312,7 +314,9 @@ class JsonFormat(Format):
             elif t.base is BaseType.DOUBLE:
                 values.append(f"c{i}")
             else:
-                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'")
+                java = not t.is_primitive and any(n.base is BaseType.DOUBLE for n in walk(t)) \
+                    and nested_doubles_differ(arrays[f"c{i}"], t)
+                values.append(json_expr(f"c{i}", t, java_doubles=java).replace("'hw{nonce}'", f"'hw{nonce}'")
                               .replace("'{nonce}hw'", f"'{nonce}hw'"))
         if self.wrapped:
             fields = ", ".join(f"{duck.identifier(name)} := {values[i]}" for i, (name, _) in enumerate(self.columns))

@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.formats import duck
@@ -90,9 +92,16 @@ def post(expr: str, sql_type: SqlType) -> str:
     return expr
 
 
-def json_expr(expr: str, sql_type: SqlType) -> str:
-    """SQL turning a column value into what ksqlDB writes in JSON."""
+def json_expr(expr: str, sql_type: SqlType, *, java_doubles: bool = False) -> str:
+    """SQL turning a column value into what ksqlDB writes in JSON.
+
+    With ``java_doubles``, every DOUBLE inside is written as Java's ``Double.toString`` (see
+    :func:`java_double_json`); without it DuckDB's text, which is the same unless a batch holds a
+    double outside [1e-3, 1e7) or a non-finite one (``nested_doubles_differ`` tells).
+    """
     base = sql_type.base
+    if base is BaseType.DOUBLE and java_doubles:
+        return java_double_json(expr)
     if base is BaseType.TIMESTAMP:
         return epoch_millis_sql(expr)
     if base is BaseType.TIME:
@@ -106,16 +115,17 @@ def json_expr(expr: str, sql_type: SqlType) -> str:
         # DuckDB writes 0.10 as .10; BigDecimal.toString has the 0.
         return f"({MARK} || regexp_replace(CAST({expr} AS VARCHAR), '^(-?)[.]', '\\10.') || {END_MARK})"
     if isinstance(sql_type, ArrayType):
-        inner = json_expr("x", sql_type.element)
+        inner = json_expr("x", sql_type.element, java_doubles=java_doubles)
         return expr if inner == "x" else f"list_transform({expr}, lambda x: {inner})"
     if isinstance(sql_type, MapType):
-        inner = json_expr("e.value", sql_type.value)
+        inner = json_expr("e.value", sql_type.value, java_doubles=java_doubles)
         if inner == "e.value":
             return expr
         return f"map_from_entries(list_transform(map_entries({expr}), lambda e: {{'key': e.key, 'value': {inner}}}))"
     if isinstance(sql_type, StructType):
         fields = ", ".join(
-            f"{duck.identifier(f.name)} := {json_expr(f'struct_extract_at({expr}, {i + 1})', f.type)}"
+            f"{duck.identifier(f.name)} := "
+            f"{json_expr(f'struct_extract_at({expr}, {i + 1})', f.type, java_doubles=java_doubles)}"
             for i, f in enumerate(sql_type.fields)
         )
         return f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({fields}) END"
@@ -138,6 +148,56 @@ def marked_double(expr: str, text: str, nonce: str) -> str:
     infinities become strings (Jackson quotes non-numeric numbers)."""
     return (f"CASE WHEN {text} IS NULL THEN to_json({expr}) WHEN isfinite({expr}) THEN "
             f"to_json({MARK.format(nonce=nonce)} || {text} || {END_MARK.format(nonce=nonce)}) ELSE to_json({text}) END")
+
+
+def nested_doubles_differ(array: pa.Array, sql_type: SqlType) -> bool:
+    """Whether a DOUBLE inside ``array`` (arrays, maps, structs of ``sql_type``) is one DuckDB's ``to_json``
+    writes otherwise than Java: non-finite, or non-zero outside [1e-3, 1e7). Vectorized; the usual batch
+    has none, and keeps DuckDB's writer."""
+    if sql_type.base is BaseType.DOUBLE:
+        values = np.asarray(pc.fill_null(array, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            magnitude = np.abs(values)
+            return bool(np.any(~((magnitude >= 1e-3) & (magnitude < 1e7)) & (values != 0)))
+    if isinstance(sql_type, ArrayType):
+        return nested_doubles_differ(pc.list_flatten(array), sql_type.element)
+    if isinstance(sql_type, MapType):
+        return nested_doubles_differ(array.items, sql_type.value)  # all the map values (unsliced: may say more)
+    if isinstance(sql_type, StructType):
+        return any(nested_doubles_differ(child, f.type)
+                   for child, f in zip(array.flatten(), sql_type.fields, strict=True)
+                   if any(t.base is BaseType.DOUBLE for t in walk(f.type)))
+    return False
+
+
+def java_double_json(x: str) -> str:
+    """A DOUBLE ``x`` (a SQL expression) as Jackson writes it, as a JSON value: Java's ``Double.toString``
+    (plain from 1e-3 to 1e7, else ``d.dddE±n`` with the shortest digits), NaN and the infinities as strings.
+
+    The digits are DuckDB's shortest round-trip text, rearranged: ``2e+22`` is ``2.0E22``,
+    ``922337203692.0`` is ``9.22337203692E11``, ``0.0001`` is ``1.0E-4``. The result is a marked string
+    (:data:`MARK`, nonce left as ``{nonce}``) that :func:`unmark` puts in bare; doubles DuckDB writes
+    as Java does are left to it.
+    """
+    s = f"CAST(abs({x}) AS VARCHAR)"
+    mantissa, exponent = f"split_part({s}, 'e', 1)", f"split_part({s}, 'e', 2)"
+    whole, fraction = f"split_part({s}, '.', 1)", f"split_part({s}, '.', 2)"
+    big = f"rtrim({whole} || {fraction}, '0')"  # digits of a plain text >= 1e7, the point dropped
+    small = f"rtrim(ltrim({fraction}, '0'), '0')"  # digits of a plain text < 1e-3
+    zeros = f"(length({fraction}) - length(ltrim({fraction}, '0')))"
+    text = (
+        f"(CASE WHEN {x} < 0 THEN '-' ELSE '' END || CASE "
+        f"WHEN contains({s}, 'e') THEN (CASE WHEN contains({mantissa}, '.') THEN {mantissa} ELSE {mantissa} || '.0' END)"
+        f" || 'E' || CAST(CAST({exponent} AS INTEGER) AS VARCHAR) "
+        f"WHEN abs({x}) >= 1 THEN left({big}, 1) || '.' || coalesce(nullif(substr({big}, 2), ''), '0')"
+        f" || 'E' || CAST(length({whole}) - 1 AS VARCHAR) "
+        f"ELSE left({small}, 1) || '.' || coalesce(nullif(substr({small}, 2), ''), '0')"
+        f" || 'E-' || CAST({zeros} + 1 AS VARCHAR) END)"
+    )
+    return (f"CASE WHEN {x} IS NULL THEN NULL "
+            f"WHEN {x} = 0 OR (abs({x}) >= 1e-3 AND abs({x}) < 1e7) THEN to_json({x}) "
+            f"WHEN isfinite({x}) THEN to_json({MARK} || {text} || {END_MARK}) "
+            f"WHEN isnan({x}) THEN to_json('NaN') WHEN {x} > 0 THEN to_json('Infinity') ELSE to_json('-Infinity') END")
 
 
 def unmark(texts: Any, nonce: str) -> Any:

@@ -49,6 +49,10 @@ class TokenStream:
             self._index += 1
         return tok
 
+    def peek_at(self, index: int) -> Token:
+        """The token at ``index`` (a :meth:`mark`), or the end."""
+        return self._tokens[min(index, len(self._tokens) - 1)]
+
     def mark(self) -> int:
         return self._index
 
@@ -156,6 +160,13 @@ class TokenStream:
     def error_at(self, token: Token, detail: str) -> SqlSyntaxError:
         return SqlSyntaxError(detail, token.line, token.column)
 
+    def no_viable_alternative(self, start: int) -> SqlSyntaxError:
+        """ANTLR's error when no rule fits the tokens from ``start`` to the current one (their texts joined by
+        a space: the white space between them is not kept)."""
+        tok = self.token
+        text = " ".join(t.text if t.kind is not TokenKind.EOF else "<EOF>" for t in self._tokens[start:self._index + 1])
+        return SqlSyntaxError("Syntax Error\nno viable alternative at input " + _display_text(text), tok.line, tok.column)
+
     def unknown_statement(self) -> SqlSyntaxError:
         """ksqlDB's error for a statement that starts with a word no statement starts with."""
         tok = self.token
@@ -182,7 +193,10 @@ _NAMES = ("name", "alias", "identifier", "query id", "subject", "type")
 
 def _display(tok: Token) -> str:
     """A token as ANTLR's error strategy shows it: its text quoted, white space escaped."""
-    text = "<EOF>" if tok.kind is TokenKind.EOF else tok.text
+    return _display_text("<EOF>" if tok.kind is TokenKind.EOF else tok.text)
+
+
+def _display_text(text: str) -> str:
     return "'" + text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + "'"
 
 

@@ -33,8 +33,8 @@ not read are not detected (ksqlDB decodes every column, so it fails the record).
 Encoding writes one object per row with the column names as keys (or the
 anonymous value when unwrapped), nulls as ``null``, TIMESTAMP as epoch
 milliseconds, TIME as milliseconds of the day, DATE as days, BYTES as base64,
-DECIMAL as a number (DuckDB's ``to_json`` drops trailing zeros: ``1.5`` where
-ksqlDB may write ``1.50``; the value is the same).
+DECIMAL as a number with its scale (``1.50``), DOUBLE as Java's
+``Double.toString`` at any depth (``2.0E22``; NaN and the infinities as strings).
 """
 
 from __future__ import annotations

@@ -242,6 +242,10 @@ ENCODINGS: list[tuple[list[tuple[str, SqlType]], dict[str, Any], bytes]] = [
     # Doubles as Java's Double.toString writes them (Jackson): E-notation below 1e-3 and from 1e7 on.
     ([("D", DOUBLE), ("E", DOUBLE), ("F", DOUBLE)], {"D": 922337203692.0, "E": 1e-4, "F": 100.0},
      b'{"D":9.22337203692E11,"E":1.0E-4,"F":100.0}'),
+    # ... and so are doubles nested in arrays, maps and structs.
+    ([("L", ArrayType(DOUBLE)), ("M", MapType(STRING, DOUBLE)), ("S", StructType((StructField("X", DOUBLE),)))],
+     {"L": [2e22, 0.5, None], "M": [("k", 1e-4)], "S": {"X": -1.25e-9}},
+     b'{"L":[2.0E22,0.5,null],"M":{"k":1.0E-4},"S":{"X":-1.25E-9}}'),
 ]
 
 

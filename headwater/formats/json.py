@@ -67,7 +67,7 @@ from headwater.formats.base import (
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
 from headwater.formats.delimited_types import java_double_exceptions
 from headwater.formats.json_sql import (
-    json_expr, marked_double, nested_doubles_differ, new_nonce, post, stand_in, unmark, walk,
+    java_double_leaves, json_expr, marked_double, new_nonce, post, stand_in, unmark, walk,
 )
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
@@ -314,8 +314,12 @@ class JsonFormat(Format):
             elif t.base is BaseType.DOUBLE:
                 values.append(f"c{i}")
             else:
-                java = not t.is_primitive and any(n.base is BaseType.DOUBLE for n in walk(t)) \
-                    and nested_doubles_differ(arrays[f"c{i}"], t)
+                paired = java_double_leaves(arrays[f"c{i}"], t) if not t.is_primitive and any(
+                    n.base is BaseType.DOUBLE for n in walk(t)) else None
+                java = paired is not None
+                if java:  # a double inside that DuckDB writes otherwise: with its Java text beside it
+                    arrays[f"c{i}"] = paired
+                    marked = True
                 values.append(json_expr(f"c{i}", t, java_doubles=java).replace("'hw{nonce}'", f"'hw{nonce}'")
                               .replace("'{nonce}hw'", f"'{nonce}hw'"))
         if self.wrapped:
@@ -328,7 +332,7 @@ class JsonFormat(Format):
             expr = f"CASE WHEN {every} THEN NULL ELSE {expr} END"
         source = duck.chunked(pa.table(arrays))
         result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
-        if marked or any(t.base is BaseType.DECIMAL or not t.is_primitive for _, t in self.columns):
+        if marked or any(n.base is BaseType.DECIMAL for _, t in self.columns for n in walk(t)):
             result = unmark(result, nonce)
         return result.cast(pa.binary())
 

@@ -13,11 +13,11 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.formats import duck
+from headwater.formats.delimited_types import java_double_exceptions
 from headwater.sql.types import (
     ArrayType,
     BaseType,
@@ -95,9 +95,9 @@ def post(expr: str, sql_type: SqlType) -> str:
 def json_expr(expr: str, sql_type: SqlType, *, java_doubles: bool = False) -> str:
     """SQL turning a column value into what ksqlDB writes in JSON.
 
-    With ``java_doubles``, every DOUBLE inside is written as Java's ``Double.toString`` (see
-    :func:`java_double_json`); without it DuckDB's text, which is the same unless a batch holds a
-    double outside [1e-3, 1e7) or a non-finite one (``nested_doubles_differ`` tells).
+    With ``java_doubles``, the value is the one :func:`java_double_leaves` made, and every DOUBLE inside
+    is written as Java's ``Double.toString`` (:func:`java_double_json`); without it DuckDB's text, which
+    is the same unless a double is non-finite or outside [1e-3, 1e7).
     """
     base = sql_type.base
     if base is BaseType.DOUBLE and java_doubles:
@@ -150,54 +150,49 @@ def marked_double(expr: str, text: str, nonce: str) -> str:
             f"to_json({MARK.format(nonce=nonce)} || {text} || {END_MARK.format(nonce=nonce)}) ELSE to_json({text}) END")
 
 
-def nested_doubles_differ(array: pa.Array, sql_type: SqlType) -> bool:
-    """Whether a DOUBLE inside ``array`` (arrays, maps, structs of ``sql_type``) is one DuckDB's ``to_json``
-    writes otherwise than Java: non-finite, or non-zero outside [1e-3, 1e7). Vectorized; the usual batch
-    has none, and keeps DuckDB's writer."""
+def java_double_leaves(array: pa.Array, sql_type: SqlType, *, force: bool = False) -> pa.Array | None:
+    """``array`` (a nested ``sql_type``) with each DOUBLE inside it paired with Java's text of it:
+    ``STRUCT<d DOUBLE, t VARCHAR>``, ``t`` null where DuckDB's ``to_json`` writes what Java writes (see
+    ``java_double_exceptions``: null, and finite values from 1e-3 to 1e7). None when no double inside needs
+    its Java text (unless ``force``), the usual batch, which keeps DuckDB's writer. What :func:`json_expr`
+    reads with ``java_doubles``."""
     if sql_type.base is BaseType.DOUBLE:
-        values = np.asarray(pc.fill_null(array, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            magnitude = np.abs(values)
-            return bool(np.any(~((magnitude >= 1e-3) & (magnitude < 1e7)) & (values != 0)))
-    if isinstance(sql_type, ArrayType):
-        return nested_doubles_differ(pc.list_flatten(array), sql_type.element)
+        texts = java_double_exceptions(array)
+        if texts is None and not force:
+            return None
+        return pa.StructArray.from_arrays([array, texts if texts is not None else pa.nulls(len(array), pa.string())],
+                                          names=["d", "t"])
+    if isinstance(sql_type, (ArrayType, MapType)) and array.offset and array.null_count:
+        array = pa.concat_arrays([array])  # a slice with nulls cannot be rebuilt from its offsets: unsliced
+    mask = array.is_null() if array.null_count else None
     if isinstance(sql_type, MapType):
-        return nested_doubles_differ(array.items, sql_type.value)  # all the map values (unsliced: may say more)
+        items = java_double_leaves(array.items, sql_type.value, force=force)
+        return None if items is None else pa.MapArray.from_arrays(array.offsets, array.keys, items, mask=mask)
+    if isinstance(sql_type, ArrayType):
+        values = java_double_leaves(array.values, sql_type.element, force=force)
+        return None if values is None else pa.ListArray.from_arrays(array.offsets, values, mask=mask)
     if isinstance(sql_type, StructType):
-        return any(nested_doubles_differ(child, f.type)
-                   for child, f in zip(array.flatten(), sql_type.fields, strict=True)
-                   if any(t.base is BaseType.DOUBLE for t in walk(f.type)))
-    return False
+        children = array.flatten()
+        doubles = [any(t.base is BaseType.DOUBLE for t in walk(f.type)) for f in sql_type.fields]
+        paired = [java_double_leaves(c, f.type, force=force) if d else None
+                  for c, f, d in zip(children, sql_type.fields, doubles, strict=True)]
+        if all(p is None for p in paired):
+            return None
+        # Every field holding a double is paired (the SQL reads them all so), the others kept.
+        paired = [java_double_leaves(c, f.type, force=True) if d and p is None else p
+                  for c, f, d, p in zip(children, sql_type.fields, doubles, paired, strict=True)]
+        return pa.StructArray.from_arrays([c if p is None else p for c, p in zip(children, paired, strict=True)],
+                                          names=[f.name for f in sql_type.fields], mask=mask)
+    return None
 
 
 def java_double_json(x: str) -> str:
-    """A DOUBLE ``x`` (a SQL expression) as Jackson writes it, as a JSON value: Java's ``Double.toString``
-    (plain from 1e-3 to 1e7, else ``d.dddE±n`` with the shortest digits), NaN and the infinities as strings.
-
-    The digits are DuckDB's shortest round-trip text, rearranged: ``2e+22`` is ``2.0E22``,
-    ``922337203692.0`` is ``9.22337203692E11``, ``0.0001`` is ``1.0E-4``. The result is a marked string
-    (:data:`MARK`, nonce left as ``{nonce}``) that :func:`unmark` puts in bare; doubles DuckDB writes
-    as Java does are left to it.
-    """
-    s = f"CAST(abs({x}) AS VARCHAR)"
-    mantissa, exponent = f"split_part({s}, 'e', 1)", f"split_part({s}, 'e', 2)"
-    whole, fraction = f"split_part({s}, '.', 1)", f"split_part({s}, '.', 2)"
-    big = f"rtrim({whole} || {fraction}, '0')"  # digits of a plain text >= 1e7, the point dropped
-    small = f"rtrim(ltrim({fraction}, '0'), '0')"  # digits of a plain text < 1e-3
-    zeros = f"(length({fraction}) - length(ltrim({fraction}, '0')))"
-    text = (
-        f"(CASE WHEN {x} < 0 THEN '-' ELSE '' END || CASE "
-        f"WHEN contains({s}, 'e') THEN (CASE WHEN contains({mantissa}, '.') THEN {mantissa} ELSE {mantissa} || '.0' END)"
-        f" || 'E' || CAST(CAST({exponent} AS INTEGER) AS VARCHAR) "
-        f"WHEN abs({x}) >= 1 THEN left({big}, 1) || '.' || coalesce(nullif(substr({big}, 2), ''), '0')"
-        f" || 'E' || CAST(length({whole}) - 1 AS VARCHAR) "
-        f"ELSE left({small}, 1) || '.' || coalesce(nullif(substr({small}, 2), ''), '0')"
-        f" || 'E-' || CAST({zeros} + 1 AS VARCHAR) END)"
-    )
-    return (f"CASE WHEN {x} IS NULL THEN NULL "
-            f"WHEN {x} = 0 OR (abs({x}) >= 1e-3 AND abs({x}) < 1e7) THEN to_json({x}) "
-            f"WHEN isfinite({x}) THEN to_json({MARK} || {text} || {END_MARK}) "
-            f"WHEN isnan({x}) THEN to_json('NaN') WHEN {x} > 0 THEN to_json('Infinity') ELSE to_json('-Infinity') END")
+    """A DOUBLE paired with its Java text (``x`` a ``STRUCT<d, t>`` of :func:`java_double_leaves`) as Jackson
+    writes it, as a JSON value: DuckDB's text where ``t`` is null, else ``t`` put in bare (a marked string,
+    nonce left as ``{nonce}``, see :func:`unmark`), NaN and the infinities as strings."""
+    d, t = f"struct_extract({x}, 'd')", f"struct_extract({x}, 't')"
+    return f"CASE WHEN {t} IS NULL THEN to_json({d}) WHEN isfinite({d}) THEN to_json({MARK} || {t} || {END_MARK}) " \
+           f"ELSE to_json({t}) END"
 
 
 def unmark(texts: Any, nonce: str) -> Any:

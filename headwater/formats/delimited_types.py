@@ -141,14 +141,14 @@ def double_texts(array: pa.Array) -> pa.Array:
 
 
 def java_double_exceptions(array: pa.Array) -> pa.Array | None:
-    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB and Arrow
-    write (zero, NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
+    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB
+    writes (NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
     None when no value of the batch needs it (the usual case)."""
     values = np.asarray((pc.fill_null(array, 1.0) if array.null_count else array).to_numpy(zero_copy_only=False),
                         dtype=np.float64)
     with np.errstate(invalid="ignore"):
         magnitude = np.abs(values)
-        odd = magnitude < 1e-3
+        odd = (magnitude < 1e-3) & (values != 0)  # DuckDB writes 0.0 and -0.0 as Java does
         odd |= ~(magnitude < 1e7)  # NaN too
     rows = np.flatnonzero(odd)
     if len(rows) == 0:
@@ -173,7 +173,6 @@ def java_texts(values: np.ndarray) -> pa.Array:
     The digits are Arrow's shortest round-trip text of ``|x|`` (``9.22337203692e+11``, ``0.000025``,
     ``10000000``), the exponent counted from where its point and its first non-zero digit stand.
     """
-    n = len(values)
     finite = np.isfinite(values) & (values != 0)
     parts = pc.extract_regex(pa.array(np.abs(np.where(finite, values, 1.0))).cast(pa.string()), _SHORTEST)
     whole, fraction, exponent = (parts.field(k) for k in ("whole", "fraction", "exponent"))
@@ -185,9 +184,13 @@ def java_texts(values: np.ndarray) -> pa.Array:
                                pc.subtract(pc.utf8_length(whole), 1)), leading)
     rest = pc.utf8_slice_codeunits(significant, 1)
     rest = pc.if_else(pc.equal(rest, ""), "0", rest)
-    sign = pa.array(np.where(values < 0, "-", ""), pa.string())
+    sign = pc.if_else(pa.array(values < 0), "-", "")
     text = pc.binary_join_element_wise(sign, pc.utf8_slice_codeunits(significant, 0, 1), ".", rest, "E",
                                        pc.cast(power, pa.string()), "")
-    special = np.where(np.isnan(values), "NaN", np.where(values > 0, "Infinity", "-Infinity"))
-    special = np.where(values == 0, np.where(np.signbit(values), "-0.0", "0.0"), special)
-    return pc.if_else(pa.array(finite), text, pa.array(special, pa.string())) if n else pa.array([], pa.string())
+    zeros = values == 0
+    if zeros.any():
+        text = pc.if_else(pa.array(zeros), pc.if_else(pa.array(np.signbit(values)), "-0.0", "0.0"), text)
+    others = np.flatnonzero(~finite & ~zeros)  # NaN and the infinities
+    if len(others) == 0:
+        return text
+    return _scatter(text, others, pa.array([java.double_to_string(float(v)) for v in values[others]], pa.string()))

@@ -153,7 +153,7 @@ def marked_double(expr: str, text: str, nonce: str) -> str:
 def java_double_leaves(array: pa.Array, sql_type: SqlType, *, force: bool = False) -> pa.Array | None:
     """``array`` (a nested ``sql_type``) with each DOUBLE inside it paired with Java's text of it:
     ``STRUCT<d DOUBLE, t VARCHAR>``, ``t`` null where DuckDB's ``to_json`` writes what Java writes (see
-    ``java_double_exceptions``: null, and finite values from 1e-3 to 1e7). None when no double inside needs
+    ``java_double_exceptions``: null, zero, and finite values from 1e-3 to 1e7). None when no double inside needs
     its Java text (unless ``force``), the usual batch, which keeps DuckDB's writer. What :func:`json_expr`
     reads with ``java_doubles``."""
     if sql_type.base is BaseType.DOUBLE:

@@ -161,10 +161,14 @@ class TokenStream:
         return SqlSyntaxError(detail, token.line, token.column)
 
     def no_viable_alternative(self, start: int) -> SqlSyntaxError:
-        """ANTLR's error when no rule fits the tokens from ``start`` to the current one (their texts joined by
-        a space: the white space between them is not kept)."""
+        """ANTLR's error when no rule fits the tokens from ``start`` to the current one (as written, but with
+        one space wherever white space or a comment stood between two of them)."""
         tok = self.token
-        text = " ".join(t.text if t.kind is not TokenKind.EOF else "<EOF>" for t in self._tokens[start:self._index + 1])
+        text = ""
+        for before, t in zip([None, *self._tokens[start:self._index]], self._tokens[start:self._index + 1]):
+            if before is not None and t.offset > before.offset + len(before.text):
+                text += " "
+            text += "<EOF>" if t.kind is TokenKind.EOF else t.text
         return SqlSyntaxError("Syntax Error\nno viable alternative at input " + _display_text(text), tok.line, tok.column)
 
     def unknown_statement(self) -> SqlSyntaxError:

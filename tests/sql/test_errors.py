@@ -96,3 +96,12 @@ def test_syntax_errors_are_headwater_sql_errors() -> None:
         parse("nonsense")
     with pytest.raises(HeadwaterError):
         parse("nonsense")
+
+
+def test_no_viable_alternative_shows_the_statement_so_far() -> None:
+    with pytest.raises(SqlSyntaxError) as caught:
+        parse("DESCRIBE;")
+    assert str(caught.value) == "line 1:9: Syntax Error\nno viable alternative at input 'DESCRIBE;'"
+    with pytest.raises(SqlSyntaxError) as caught:
+        parse("CREATE  /* x */ STREEM s (a INT);")
+    assert "no viable alternative at input 'CREATE STREEM'" in str(caught.value)

@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) -m bench.sql_windows
 	$(PY) -m bench.sql_joins
 	$(PY) -m bench.formats_json
+	$(PY) -m bench.formats_json_doubles
 	$(PY) -m bench.formats_avro
 	$(PY) -m bench.s3_sink
 	$(PY) -m bench.connectors

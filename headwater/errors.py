@@ -167,7 +167,8 @@ class SqlSyntaxError(SqlError):
     """A statement text that is not valid ksqlDB SQL.
 
     ``line`` and ``column`` are 1-based; the message reads like ksqlDB's:
-    ``line 1:15: Syntax error at or near 'FORM'; expected one of FROM, ','``.
+    ``line 1:10: Syntax Error`` and, on the next line, ANTLR's ``mismatched input 'FORM'
+    expecting {',', 'FROM'}`` (see :mod:`headwater.sql.token_stream`).
     """
 
     def __init__(self, detail: str, line: int, column: int) -> None:

@@ -104,12 +104,21 @@ def to_text(array: pa.Array, sql_type: SqlType, delimiter: str, *, first: bool) 
         text = array.view(pa.int32()).cast(pa.string())
     else:
         text = array.cast(pa.string())
+    if base is not BaseType.STRING and (first or delimiter.isalnum() or delimiter in _IN_NON_STRINGS):
+        text = _quote(text, delimiter, first=first)  # "-5" in the first field, as Commons CSV quotes it
     return pc.fill_null(text, "")
 
 
+#: Characters other than letters and digits in the texts of numbers, booleans, times and BYTES (base64).
+_IN_NON_STRINGS = ".-+/="
+
+
 def _quote(array: pa.Array, delimiter: str, *, first: bool) -> pa.Array:
-    """Commons CSV's minimal quoting: a delimiter, quote or line break inside, or edge characters at or below ``#``/space."""
-    pattern = f'[{re.escape(delimiter)}"\\r\\n]|^[\\x00-#]|[\\x00- ]$' + ("|^$" if first else "")
+    """Commons CSV 1.4's minimal quoting (what ksqlDB's DELIMITED writer uses), for every type: a delimiter, quote
+    or line break inside, a last character at or below space, a first character at or below ``#`` -- and, in the
+    first field of a record, an empty text or a first character that is not an ASCII letter or digit."""
+    start = "^[^0-9A-Za-z]|^$" if first else "^[\\x00-#]"
+    pattern = f'[{re.escape(delimiter)}"\\r\\n]|{start}|[\\x00- ]$'
     needs = pc.fill_null(pc.match_substring_regex(array, pattern), False)
     if not pc.any(needs).as_py():
         return array
@@ -127,25 +136,61 @@ def double_texts(array: pa.Array) -> pa.Array:
     others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
     if len(others) == 0:
         return text
-    rendered = [java.double_to_string(float(array[int(r)].as_py())) for r in others]
-    positions = np.arange(len(array))
-    positions[others] = len(array) + np.arange(len(others))
-    return pa.concat_arrays([text, pa.array(rendered, pa.string())]).take(pa.array(positions))
-
+    values = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)[others]
+    return _scatter(text, others, java_texts(values))
 
 
 def java_double_exceptions(array: pa.Array) -> pa.Array | None:
-    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB and Arrow
-    write (zero, NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
+    """Java's ``Double.toString`` of the values whose text differs from the shortest-digits form DuckDB
+    writes (NaN, the infinities, and magnitudes below 1e-3 or from 1e7 on: E-notation); null elsewhere.
     None when no value of the batch needs it (the usual case)."""
-    values = np.asarray(pc.fill_null(array, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    values = np.asarray((pc.fill_null(array, 1.0) if array.null_count else array).to_numpy(zero_copy_only=False),
+                        dtype=np.float64)
     with np.errstate(invalid="ignore"):
         magnitude = np.abs(values)
-        odd = ~((magnitude >= 1e-3) & (magnitude < 1e7))
+        odd = (magnitude < 1e-3) & (values != 0)  # DuckDB writes 0.0 and -0.0 as Java does
+        odd |= ~(magnitude < 1e7)  # NaN too
     rows = np.flatnonzero(odd)
     if len(rows) == 0:
         return None
-    texts: list[str | None] = [None] * len(values)
-    for row in rows.tolist():
-        texts[row] = java.double_to_string(float(values[row]))
-    return pa.array(texts, pa.string())
+    return _scatter(pa.nulls(len(values), pa.string()), rows, java_texts(values[rows]))
+
+
+def _scatter(base: pa.Array, rows: np.ndarray, texts: pa.Array) -> pa.Array:
+    """``base`` with ``texts`` at ``rows``."""
+    positions = np.arange(len(base))
+    positions[rows] = len(base) + np.arange(len(rows))
+    return pa.concat_arrays([base, texts]).take(pa.array(positions))
+
+
+_SHORTEST = r"^(?P<whole>\d+)(?:\.(?P<fraction>\d*))?(?:e(?P<exponent>[+-]\d+))?$"
+
+
+def java_texts(values: np.ndarray) -> pa.Array:
+    """``Double.toString`` of each value in E-notation (``9.22337203692E11``, ``1.0E-4``), vectorized; for
+    values outside [1e-3, 1e7), where Java writes that form, and zero, NaN and the infinities (``0.0``, ``NaN``).
+
+    The digits are Arrow's shortest round-trip text of ``|x|`` (``9.22337203692e+11``, ``0.000025``,
+    ``10000000``), the exponent counted from where its point and its first non-zero digit stand.
+    """
+    finite = np.isfinite(values) & (values != 0)
+    parts = pc.extract_regex(pa.array(np.abs(np.where(finite, values, 1.0))).cast(pa.string()), _SHORTEST)
+    whole, fraction, exponent = (parts.field(k) for k in ("whole", "fraction", "exponent"))
+    digits = pc.binary_join_element_wise(whole, fraction, "")
+    significant = pc.utf8_rtrim(pc.utf8_ltrim(digits, characters="0"), characters="0")
+    leading = pc.subtract(pc.utf8_length(digits), pc.utf8_length(pc.utf8_ltrim(digits, characters="0")))
+    exponent = pc.utf8_ltrim(exponent, characters="+")
+    power = pc.subtract(pc.add(pc.cast(pc.if_else(pc.equal(exponent, ""), "0", exponent), pa.int64()),
+                               pc.subtract(pc.utf8_length(whole), 1)), leading)
+    rest = pc.utf8_slice_codeunits(significant, 1)
+    rest = pc.if_else(pc.equal(rest, ""), "0", rest)
+    sign = pc.if_else(pa.array(values < 0), "-", "")
+    text = pc.binary_join_element_wise(sign, pc.utf8_slice_codeunits(significant, 0, 1), ".", rest, "E",
+                                       pc.cast(power, pa.string()), "")
+    zeros = values == 0
+    if zeros.any():
+        text = pc.if_else(pa.array(zeros), pc.if_else(pa.array(np.signbit(values)), "-0.0", "0.0"), text)
+    others = np.flatnonzero(~finite & ~zeros)  # NaN and the infinities
+    if len(others) == 0:
+        return text
+    return _scatter(text, others, pa.array([java.double_to_string(float(v)) for v in values[others]], pa.string()))

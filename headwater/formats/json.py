@@ -33,8 +33,8 @@ not read are not detected (ksqlDB decodes every column, so it fails the record).
 Encoding writes one object per row with the column names as keys (or the
 anonymous value when unwrapped), nulls as ``null``, TIMESTAMP as epoch
 milliseconds, TIME as milliseconds of the day, DATE as days, BYTES as base64,
-DECIMAL as a number (DuckDB's ``to_json`` drops trailing zeros: ``1.5`` where
-ksqlDB may write ``1.50``; the value is the same).
+DECIMAL as a number with its scale (``1.50``), DOUBLE as Java's
+``Double.toString`` at any depth (``2.0E22``; NaN and the infinities as strings).
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ from headwater.formats.base import (
 )
 from headwater.formats.json_coercion import JsonFailure, parse, record_values
 from headwater.formats.delimited_types import java_double_exceptions
-from headwater.formats.json_sql import json_expr, marked_double, new_nonce, post, stand_in, unmark, walk
+from headwater.formats.json_sql import (
+    java_double_leaves, json_expr, marked_double, new_nonce, post, stand_in, unmark, walk,
+)
 from headwater.formats.nested_nulls import nested_null_rows
 from headwater.formats.spellings import Spellings
 from headwater.sql.types import BaseType, MapType, SqlType
@@ -312,7 +314,13 @@ class JsonFormat(Format):
             elif t.base is BaseType.DOUBLE:
                 values.append(f"c{i}")
             else:
-                values.append(json_expr(f"c{i}", t).replace("'hw{nonce}'", f"'hw{nonce}'")
+                paired = java_double_leaves(arrays[f"c{i}"], t) if not t.is_primitive and any(
+                    n.base is BaseType.DOUBLE for n in walk(t)) else None
+                java = paired is not None
+                if java:  # a double inside that DuckDB writes otherwise: with its Java text beside it
+                    arrays[f"c{i}"] = paired
+                    marked = True
+                values.append(json_expr(f"c{i}", t, java_doubles=java).replace("'hw{nonce}'", f"'hw{nonce}'")
                               .replace("'{nonce}hw'", f"'{nonce}hw'"))
         if self.wrapped:
             fields = ", ".join(f"{duck.identifier(name)} := {values[i]}" for i, (name, _) in enumerate(self.columns))
@@ -324,7 +332,7 @@ class JsonFormat(Format):
             expr = f"CASE WHEN {every} THEN NULL ELSE {expr} END"
         source = duck.chunked(pa.table(arrays))
         result = duck.single(duck.run(f"SELECT CAST({expr} AS VARCHAR) AS j FROM source", source=source).column(0))
-        if marked or any(t.base is BaseType.DECIMAL or not t.is_primitive for _, t in self.columns):
+        if marked or any(n.base is BaseType.DECIMAL for _, t in self.columns for n in walk(t)):
             result = unmark(result, nonce)
         return result.cast(pa.binary())
 

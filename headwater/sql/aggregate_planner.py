@@ -27,7 +27,8 @@ from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Expression, FunctionCall, Node
 from headwater.sql.format_expression import format_expression
 from headwater.sql.planner import (
-    DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, duplicate_key_message, implicit_name,
+    DELETED, ROWTIME, InputColumn, OutputColumn, PlanOutputs, SourceScope, check_table_partition_by, duplicate_key_message,
+    implicit_name, missing_keys_message,
 )
 from headwater.sql.rewrite import rewrite
 from headwater.sql.types import BIGINT, SqlType
@@ -140,6 +141,8 @@ def plan_aggregate(
             raise SqlSemanticError(f"GROUP BY does not support aggregate functions: {found[0].name.upper()} is an "
                                    "aggregate function.", found[0].pos)
     scope = SourceScope(source, alias)
+    if query.partition_by is not None:
+        _check_partition_by(query.partition_by, source, scope)
     groups = [compile_expression(g, scope) for g in query.group_by]
 
     calls: list[FunctionCall] = []
@@ -228,12 +231,8 @@ def plan_aggregate(
         outputs = [OutputColumn(o.name, o.type, Namespace.VALUE, o.sql) for o in outputs]
         missing = []
     if missing:
-        shown = format_expression(query.group_by[missing[0]])
-        raise SqlSemanticError(
-            "Key missing from projection (ie, SELECT). The query used to build "
-            f"`{sink_name}` must include the grouping expression {shown} in its projection (eg, SELECT {shown}...).",
-            query.pos,
-        )
+        assert sink_name is not None
+        raise SqlSemanticError(missing_keys_message(sink_name, "grouping expression", list(query.group_by)), query.pos)
     if sink_name is not None and not any(o.namespace is Namespace.VALUE for o in outputs):
         raise SqlSemanticError("The projection contains no value columns.", query.pos)
     if sink_name is not None:  # ksqlDB's key columns come in GROUP BY order, before the values
@@ -283,6 +282,35 @@ def plan_aggregate(
         limit=query.limit,
         table_key_types=table_key_types,
     )
+
+
+def _check_partition_by(partition_by: tuple[Expression, ...], source: DataSource, scope: SourceScope) -> None:
+    """PARTITION BY in an aggregation re-keys the input before GROUP BY re-keys it again (ksqlDB's plan), so
+    it does not change the records; what ksqlDB refuses there is refused here: a table that would need a
+    repartition, an aggregate (no scalar function of that name), a window bound, a column that is not there."""
+    if source.is_table:
+        check_table_partition_by(partition_by, source)
+    for expr in partition_by:
+        for ref in _column_refs(expr):
+            if ref.source is None and ref.name in ("WINDOWSTART", "WINDOWEND"):
+                raise SqlSemanticError(f"Window bounds column {ref.name} can only be used in the SELECT clause of "
+                                       "windowed aggregations and can not be passed to aggregate functions.", ref.pos)
+        found = _aggregate_calls(expr)
+        if found:
+            raise SqlSemanticError(f"Can't find any functions with the name '{found[0].name.upper()}'", found[0].pos)
+        compile_expression(expr, scope)
+
+
+def _column_refs(node: Node) -> list[ColumnRef]:
+    found: list[ColumnRef] = []
+
+    def visit(n: Node) -> Node | None:
+        if isinstance(n, ColumnRef):
+            found.append(n)
+        return None
+
+    rewrite(node, visit)
+    return found
 
 
 def _aggregate_calls(node: Node) -> list[FunctionCall]:

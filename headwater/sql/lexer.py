@@ -9,7 +9,10 @@ Lexical rules (ksqlDB's ``SqlBase.g4``):
 - ``1`` is an integer, ``1.5`` a decimal, ``1.5E3`` a double;
 - comments are ``-- ...`` to the end of the line and ``/* ... */``;
 - ``${name}`` is a variable, replaced by :func:`headwater.sql.script.substitute_variables`
-  before parsing.
+  before parsing;
+- a character no token starts with (``#``, the quote of an unclosed string; ``/*`` without
+  ``*/`` reads as ``/`` and ``*``) is an UNRECOGNIZED token, as in ksqlDB's grammar, which
+  the parser then reports (``extraneous input ''' expecting ...``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ import enum
 import re
 from collections.abc import Iterator
 from typing import NamedTuple
-
-from headwater.errors import SqlSyntaxError
 
 
 class TokenKind(enum.Enum):
@@ -31,6 +32,7 @@ class TokenKind(enum.Enum):
     DOUBLE = "double"
     SYMBOL = "symbol"
     VARIABLE = "variable"  # value is the variable name
+    UNRECOGNIZED = "unrecognized"  # one character no token starts with (an unclosed quote, ``#``)
     EOF = "end of input"
 
 
@@ -68,7 +70,6 @@ _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<comment>--[^\n]*|/\*[\s\S]*?\*/)
-  | (?P<open_comment>/\*)
   | (?P<string>'(?:[^']|'')*')
   | (?P<dquoted>"(?:[^"]|"")*")
   | (?P<bquoted>`(?:[^`]|``)*`)
@@ -139,7 +140,7 @@ def tokenize(text: str, line: int = 1, column: int = 1) -> list[Token]:
         elif group == "variable":
             append(Token(TokenKind.VARIABLE, raw[2:-1], raw, line, column_here, start))
         else:
-            raise _lex_error(text, start, line, column_here)
+            append(Token(TokenKind.UNRECOGNIZED, raw, raw, line, column_here, start))
         newlines = raw.count("\n")
         if newlines:
             line += newlines
@@ -147,29 +148,3 @@ def tokenize(text: str, line: int = 1, column: int = 1) -> list[Token]:
     end = len(text)
     tokens.append(Token(TokenKind.EOF, "", "", line, end - line_start + 1, end))
     return tokens
-
-
-def _lex_error(text: str, offset: int, line: int, column: int) -> SqlSyntaxError:
-    rest = text[offset:]
-    first_line = rest.split("\n", 1)[0]
-    if rest.startswith("'"):
-        return SqlSyntaxError(
-            f"Syntax error at or near {_shorten(first_line)}: unterminated string literal", line, column
-        )
-    if rest.startswith(('"', "`")):
-        return SqlSyntaxError(
-            f"Syntax error at or near {_shorten(first_line)}: unterminated quoted identifier", line, column
-        )
-    if rest.startswith("/*"):
-        return SqlSyntaxError("Syntax error at or near '/*': unterminated comment", line, column)
-    if rest.startswith("${"):
-        return SqlSyntaxError(f"Syntax error at or near {_shorten(first_line)}: malformed variable", line, column)
-    return SqlSyntaxError(f"Syntax error at or near {_quote(rest[0])}: unexpected character", line, column)
-
-
-def _shorten(text: str, limit: int = 30) -> str:
-    return _quote(text if len(text) <= limit else text[:limit] + "...")
-
-
-def _quote(text: str) -> str:
-    return "'" + text + "'"

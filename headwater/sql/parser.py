@@ -9,15 +9,13 @@ Variables (``${name}``) must be substituted first, see
 
 from __future__ import annotations
 
+from headwater.errors import SqlSyntaxError
 from headwater.sql import ast
 from headwater.sql import types as ty
 from headwater.sql.ddl_parser import DdlParser
 from headwater.sql.lexer import TokenKind, tokenize
+from headwater.sql.token_stream import STATEMENT_WORDS
 
-_STATEMENT_WORDS = (
-    "SELECT", "CREATE", "INSERT", "DROP", "SHOW", "LIST", "DESCRIBE", "EXPLAIN", "PRINT",
-    "TERMINATE", "PAUSE", "RESUME", "SET", "UNSET", "ALTER", "DEFINE", "UNDEFINE", "RUN", "ASSERT",
-)
 _SHOW_SIMPLE = {
     "PROPERTIES": ast.ShowKind.PROPERTIES,
     "FUNCTIONS": ast.ShowKind.FUNCTIONS,
@@ -30,6 +28,11 @@ _SHOW_EXTENDABLE = {
     "TABLES": ast.ShowKind.TABLES,
     "QUERIES": ast.ShowKind.QUERIES,
 }
+
+
+#: Statement words several of ksqlDB's statement rules begin with: a wrong word after them is ANTLR's
+#: "no viable alternative" (the prediction of the statement fails), not a mismatched input.
+_SHARED_PREFIX = frozenset(("CREATE", "DROP", "SHOW", "LIST", "DESCRIBE", "ALTER", "ASSERT", "INSERT", "EXPLAIN"))
 
 
 class StatementParser(DdlParser):
@@ -50,12 +53,27 @@ class StatementParser(DdlParser):
         tok = self.token
         if tok.kind is TokenKind.WORD:
             method = getattr(self, "_stmt_" + tok.value.lower(), None)
-            if method is not None and tok.value in _STATEMENT_WORDS:
-                statement: ast.Statement = method()
+            if method is not None and tok.value in STATEMENT_WORDS:
+                start = self.mark()
+                try:
+                    statement: ast.Statement = method()
+                except SqlSyntaxError:
+                    if tok.value in _SHARED_PREFIX and self.mark() <= start + self._prefix_length(start):
+                        raise self.no_viable_alternative(start) from None
+                    raise
                 return statement
-        for word in _STATEMENT_WORDS:
-            self.note(word)
-        raise self.error()
+        raise self.unknown_statement()
+
+    def _prefix_length(self, start: int) -> int:
+        """Tokens of the statement at ``start`` that several statements begin with: the first word, and
+        for CREATE also ``OR REPLACE`` and ``SOURCE`` (ksqlDB's grammar tells them apart after these)."""
+        length = 1
+        if self.peek_at(start).value == "CREATE":
+            if self.peek_at(start + 1).value == "OR" and self.peek_at(start + 2).value == "REPLACE":
+                length += 2
+            if self.peek_at(start + length).value == "SOURCE":
+                length += 1
+        return length
 
     # --- SELECT (the other DML and DDL are in DdlParser) -----------------
 
@@ -254,7 +272,8 @@ def parse_statement(text: str, line: int = 1, column: int = 1) -> ast.Statement:
     """Exactly one statement, optionally followed by ``;``."""
     parser = StatementParser(tokenize(text, line, column))
     statement = parser.parse_statement()
-    parser.accept_symbol(";")
+    if not parser.accept_symbol(";") and not parser.at_end():
+        raise parser.error()  # ';' was noted: "missing ';' at ..." when a statement follows
     _expect_end(parser)
     return statement
 

@@ -22,6 +22,7 @@ from headwater.sql import ast
 from headwater.sql.catalog import Column, DataSource, Namespace
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Dereference, Position
+from headwater.sql.format_expression import format_expression
 from headwater.sql.functions import REGISTRY, FunctionKind
 from headwater.sql.functions.calls import TABLE_FUNCTIONS
 from headwater.sql.rewrite import iso_timestamps_as_millis
@@ -183,13 +184,14 @@ def _plan_select(
     items = _expand(query.select, scope, window_bounds=sink_name is None)
     # Key expressions as AST: a projection item that is exactly one of them becomes a key column.
     keys: list[tuple[str, ast.Expression]]
-    if query.partition_by is not None:
-        if source.is_table:
-            raise SqlSemanticError("Cannot repartition a TABLE source: PARTITION BY applies to streams only.",
-                                   query.partition_by[0].pos)
+    partition_by = query.partition_by
+    if partition_by is not None and source.is_table:
+        check_table_partition_by(partition_by, source)
+        partition_by = None  # by the table's own key: nothing to repartition
+    if partition_by is not None:
         keys = [
             (_partition_name(expr, i), expr)
-            for i, expr in enumerate(query.partition_by)
+            for i, expr in enumerate(partition_by)
             if not _is_null_literal(expr)
         ]
         for _, expr in keys:
@@ -221,14 +223,9 @@ def _plan_select(
             raise SqlSemanticError(f"Can't infer a type of null for column '{name}'. Use CAST.", pos)
         outputs.append(OutputColumn(name, compiled.type, namespace, compiled.sql))
     if sink_name is not None:
-        missing = [name for name, _ in keys if name not in found_keys]
-        if missing:
-            raise SqlSemanticError(
-                "Key missing from projection (ie, SELECT). The query used to build "
-                f"`{sink_name}` must include the key column {missing[0]} in its projection "
-                f"(eg, SELECT {missing[0]}...).",
-                query.pos,
-            )
+        if any(name not in found_keys for name, _ in keys):
+            kind = "key column" if partition_by is None else "partitioning expression"
+            raise SqlSemanticError(missing_keys_message(sink_name, kind, [expr for _, expr in keys]), query.pos)
         if not any(o.namespace is Namespace.VALUE for o in outputs):
             raise SqlSemanticError("The projection contains no value columns.", query.pos)
     else:
@@ -252,12 +249,37 @@ def _plan_select(
     if sink_name is not None:
         inputs += (HEADERS_PASS,)
         select += f', "{RECORD_HEADERS}" AS {RECORD_HEADERS}'  # Kafka Streams forwards the input's headers
-    if sink_name is not None and where is None and query.partition_by is None and "UNNEST(" not in select:
+    if sink_name is not None and where is None and partition_by is None and "UNNEST(" not in select:
         # ksqlDB's stateless select maps a null value to a null value: pass it on as one.
         inputs += (NULL_VALUES,)
         select += f', NOT "{DELETED}" AS __having'
     sql = f"SELECT {select} FROM src" + (f" WHERE {where}" if where else "")
     return SelectPlan(source, inputs, tuple(outputs), sql, query.limit)
+
+
+def missing_keys_message(sink_name: str, kind: str, required: list[ast.Expression]) -> str:
+    """ksqlDB's refusal of a persistent query whose projection leaves out a key (its FinalProjectNode):
+    ``kind`` is ``key column``, ``partitioning expression``, ``grouping expression`` or ``join expression``,
+    and the message names every required expression."""
+    plural = "s" if len(required) > 1 else ""
+    shown = ", ".join(format_expression(e) for e in required)
+    return (f"Key{plural} missing from projection (ie, SELECT). The query used to build `{sink_name}` must include "
+            f"the {kind}{plural} {shown} in its projection (eg, SELECT {shown}...).")
+
+
+def check_table_partition_by(partition_by: tuple[ast.Expression, ...], source: DataSource) -> None:
+    """PARTITION BY over a table: by its own key columns it changes nothing; by anything else ksqlDB
+    refuses to repartition a table (Kafka Streams' KTable cannot be re-keyed)."""
+    keys = [c.name for c in source.key_columns]
+    if [e.name if isinstance(e, ColumnRef) else None for e in partition_by] == keys:
+        return
+    if len(keys) > 1:
+        detail = "If this is a join, joins on tables with multiple columns is not yet supported."
+    else:
+        shown = ", ".join(format_expression(e) for e in partition_by)
+        detail = (f"If this is a join, make sure that the criteria uses the TABLE's key column {keys[0]} "
+                  f"instead of [{shown}]")
+    raise SqlSemanticError(f"Cannot repartition a TABLE source. {detail}", partition_by[0].pos)
 
 
 def duplicate_key_message(first: str, second: str) -> str:

@@ -70,7 +70,7 @@ def test_script_error_exits_1_with_line_and_column(server: LiveServer, tmp_path:
     syntax = tmp_path / "syntax.sql"
     syntax.write_text("SHOW STREAMS;\n\nSELEKT 1;\n")
     result = run_sql([server.url, "-f", str(syntax)], tmp_path)
-    assert result.returncode == 1 and f"{syntax}: line 3:1: Syntax error" in result.stderr
+    assert result.returncode == 1 and f"{syntax}: line 3:1: Syntax Error" in result.stderr
 
 
 def test_unreachable_server_is_an_error(tmp_path: Path) -> None:

@@ -242,7 +242,19 @@ ENCODINGS: list[tuple[list[tuple[str, SqlType]], dict[str, Any], bytes]] = [
     # Doubles as Java's Double.toString writes them (Jackson): E-notation below 1e-3 and from 1e7 on.
     ([("D", DOUBLE), ("E", DOUBLE), ("F", DOUBLE)], {"D": 922337203692.0, "E": 1e-4, "F": 100.0},
      b'{"D":9.22337203692E11,"E":1.0E-4,"F":100.0}'),
+    # ... and so are doubles nested in arrays, maps and structs.
+    ([("L", ArrayType(DOUBLE)), ("M", MapType(STRING, DOUBLE)), ("S", StructType((StructField("X", DOUBLE),)))],
+     {"L": [2e22, 0.5, None], "M": [("k", 1e-4)], "S": {"X": -1.25e-9}},
+     b'{"L":[2.0E22,0.5,null],"M":{"k":1.0E-4},"S":{"X":-1.25E-9}}'),
+    ([("S", StructType((StructField("X", DOUBLE), StructField("Y", DOUBLE), StructField("L", ArrayType(DOUBLE)))))],
+     {"S": {"X": 1e-7, "Y": 3.25, "L": [1.0]}}, b'{"S":{"X":1.0E-7,"Y":3.25,"L":[1.0]}}'),
 ]
+
+
+def test_nested_doubles_of_a_slice_with_nulls_are_written_as_java_does() -> None:
+    fmt = create_format("JSON", [("L", ArrayType(DOUBLE))])
+    column = pa.array([[1.0], None, [2e22, None], [0.5]], pa.list_(pa.float64())).slice(1)
+    assert fmt.encode(pa.table({"L": column})).to_pylist() == [b'{"L":null}', b'{"L":[2.0E22,null]}', b'{"L":[0.5]}']
 
 
 @pytest.mark.parametrize(("columns", "row", "expected"), ENCODINGS)

@@ -35,12 +35,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.engine.aggregate_windows import WindowSteps
 from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
 from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.operator import Step
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
+from headwater.engine.record_headers import with_input_headers
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.session_merge import merge_sessions, sessions_per_record
-from headwater.engine.stateless import SourceOperator, run_plan
+from headwater.engine.stateless import SourceOperator, outside_duckdb_range, run_plan
 from headwater.engine.state import KeyedStore, StoreNotReadyError, run
 from headwater.errors import UnknownTopicError
 from headwater.log import Fetched, Log, TopicPartition
@@ -58,7 +60,7 @@ def changelog_topic(service_id: str, query_id: str) -> str:
     return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
 
 
-class AggregateOperator(SourceOperator[AggregatePlan]):
+class AggregateOperator(WindowSteps, SourceOperator[AggregatePlan]):
     """GROUP BY over a stream: see the module docstring.
 
     reads: one source, batch by batch. owns: ``state``, one row per (group, window) (a
@@ -206,7 +208,7 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         if changelog.snapshot_due():
             self._snapshot(con)
         outputs, changed, deleted = self.aggregate(con, fetched, src, step.errors)
-        step.outputs.extend((out, fetched) for out in outputs if out.num_rows)
+        step.outputs.extend((with_input_headers(out, fetched), fetched) for out in outputs if out.num_rows)
         touched = self._touched(changed, deleted)
         rows = [self._state_rows] + [None] * (len(touched) - 1)
         step.changelog.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
@@ -329,54 +331,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
                                   fetched.topic, fetched.partition, o) for o in offsets]
         return pre.filter(pa.array(~nulls)), errors
 
-    def _windowed(self, con: duckdb.DuckDBPyConnection, pre: pa.Table, partition: int) -> tuple[pa.Table, list[ProcessingError]]:
-        """Assign windows and drop (record, window) pairs whose window closed before the record arrived."""
-        ts = pre.column("__ts").to_numpy()
-        previous = self.stream_time.get(partition, np.iinfo(np.int64).min)
-        stream = np.maximum.accumulate(np.maximum(ts, previous))
-        self.stream_time[partition] = int(stream[-1])
-        pre = pre.append_column("__st", pa.array(stream))
-        window = self.plan.window
-        con.register("pre", pre)
-        try:
-            if window is None:
-                return con.sql("SELECT *, 0::BIGINT AS ws, 0::BIGINT AS we FROM pre").to_arrow_table(), []
-            size, grace = window.size_ms, window.grace_ms
-            if window.kind == "SESSION":
-                # A record opens a session [ts, ts]; it is late once ts + grace is behind stream time.
-                starts, size = "SELECT *, __ts AS ws FROM pre", 0
-            elif window.kind == "TUMBLING":
-                starts = f"SELECT *, __ts - (((__ts % {size}) + {size}) % {size}) AS ws FROM pre"
-            else:
-                adv = window.advance_ms
-                count = -(-size // adv)
-                last = f"(__ts - (((__ts % {adv}) + {adv}) % {adv}))"
-                starts = (
-                    f"SELECT * EXCLUDE (__w), __w AS ws FROM (SELECT *, UNNEST([x FOR x IN generate_series("
-                    f"{last} - {(count - 1) * adv}, {last}, {adv}) IF x > __ts - {size} AND x >= 0]) AS __w FROM pre)"
-                )
-            # Kafka Streams drops a time-window record when end + grace <= stream time, a session record
-            # only when end + grace < stream time.
-            late_op = "<" if window.kind == "SESSION" else "<="
-            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} {late_op} __st AS __late FROM ({starts})"
-                            ).to_arrow_table()
-        finally:
-            con.unregister("pre")
-        late = np.asarray(table.column("__late"), dtype=bool)
-        errors = []
-        if late.any():
-            self.late_records += int(late.sum())
-            rows = table.filter(pa.array(late)).select(["__offset", "ws", "we"]).to_pylist()
-            errors = [
-                ProcessingError(RECORD_PROCESSING_ERROR,
-                                f"Record dropped: its window [{r['ws']}, {r['we']}) closed (end + grace period "
-                                f"{window.grace_ms} ms is before stream time {self.stream_time[partition]}).",
-                                self.plan.source.topic, partition, r["__offset"])
-                for r in rows
-            ]
-            table = table.filter(pa.array(~late))
-        return table.drop_columns(["__late", "__st"]), errors
-
     def render(self, template: str, j: int, **extra: str) -> str:
         args = self.plan.agg_args[j]
         names = self.state_cols[j]
@@ -404,21 +358,28 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
             f"(SELECT {self.key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
             f"LEFT JOIN __cur s ON {on}"
         )
-        return self.post_keyed(con, merged_sql, order="__offset, ws")
+        return self.post_keyed(con, merged_sql, order="__offset, ws", offsets=True)
 
     def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
         return self.post_keyed(con, states_sql, order)[0]
 
-    def post_keyed(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> tuple[pa.Table, pa.Table]:
-        """The projected rows of ``states_sql`` in ``order``, and the state key of each."""
+    def post_keyed(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str,
+                   offsets: bool = False) -> tuple[pa.Table, pa.Table]:
+        """The projected rows of ``states_sql`` in ``order``, and the state key of each; ``offsets``:
+        the rows keep the ``__offset`` of ``states_sql`` (the record each update is for)."""
         results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-        agg_sql = f"SELECT {', '.join(self.groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
+        extra = ", __offset" if offsets else ""
+        agg_sql = (f"SELECT {', '.join(self.groups)}, ws, we, __ts{extra}, {', '.join(results)} FROM ({states_sql}) "
+                   f"ORDER BY {order}")
         agg = con.sql(agg_sql).to_arrow_table()
         con.register("agg", agg)
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table(), agg.select(self.store.keys)
+            out = con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.unregister("agg")
+        if offsets:
+            out = out.append_column("__offset", agg.column("__offset"))
+        return out, agg.select(self.store.keys)
 
     def _merge(self, con: duckdb.DuckDBPyConnection, within: str, flags: bool = False) -> pa.Table:
         """Fold the batch into the state; return the changed state rows. ``flags``: EMIT CHANGES,
@@ -444,52 +405,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         ).to_arrow_table()
         self.store.put(con, changed, within)
         return changed
-
-    def _now(self) -> int:
-        return max(self.stream_time.values()) if self.stream_time else np.iinfo(np.int64).min
-
-    def _earliest(self, con: duckdb.DuckDBPyConnection, which: str) -> int | None:
-        """The smallest window end of the state rows (``which`` = 'open' for not yet emitted, or 'all')."""
-        where = "WHERE NOT __emitted" if which == "open" else ""
-        found = run(con, f"SELECT min(we) FROM state {where}")[0][0]
-        return None if found is None else int(found)
-
-    def _may_reach(self, which: str, changed: pa.Table | None, horizon_ms: int) -> bool:
-        """Whether some window end + ``horizon_ms`` may be at or behind stream time (cheap, no scan)."""
-        earliest = self._earliest_end.get(which)
-        if changed is not None and changed.num_rows:
-            low = pc_min(changed, which)
-            if low is not None:
-                earliest = low if earliest is None else min(earliest, low)
-                self._earliest_end[which] = earliest
-        return earliest is not None and earliest + horizon_ms <= self._now()
-
-    def _close_windows(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table | None, pa.Table | None]:
-        """EMIT FINAL: windows whose end + grace has passed, emitted once."""
-        assert self.plan.window is not None
-        closed = f"NOT __emitted AND we + {self.plan.window.grace_ms} <= {self._now()}"
-        if not self._may_reach("open", self._last_changed, self.plan.window.grace_ms):
-            return None, None
-        self._earliest_end["open"] = None  # recomputed below, after this round of closing
-        if not run(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
-            self._earliest_end["open"] = self._earliest(con, "open")
-            return None, None
-        final = self.post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
-        emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
-        run(con, f"UPDATE state SET __emitted = true WHERE {closed}")
-        self._earliest_end["open"] = self._earliest(con, "open")
-        return final, emitted
-
-    def _expire(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
-        assert self.plan.window is not None
-        gone = f"we + {self.plan.window.retention_ms} <= {self._now()}"
-        if not self._may_reach("all", self._last_changed, self.plan.window.retention_ms):
-            return None
-        deleted = con.sql(f"SELECT {self.key} FROM state WHERE {gone}").to_arrow_table()
-        if deleted.num_rows:
-            run(con, f"DELETE FROM state WHERE {gone}")
-        self._earliest_end["all"] = self._earliest(con, "all")
-        return deleted if deleted.num_rows else None
 
     # -- pull queries -------------------------------------------------------------------
     def state_rows(self) -> int | None:
@@ -531,38 +446,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
                 con.close()
         finally:
             self._gate.leave()
-
-
-#: DuckDB holds a TIMESTAMP in microseconds: a value in s or ms past this many units of it cannot be held.
-_TIMESTAMP_LIMITS = {"s": np.iinfo(np.int64).max // 1_000_000, "ms": np.iinfo(np.int64).max // 1_000}
-
-
-def outside_duckdb_range(pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
-    """``pre`` without the records holding a TIMESTAMP DuckDB cannot hold (past year 294247): state,
-    changelog and sink could not encode them. Each goes to the processing log (a serialization error,
-    as a row the sink cannot hold) and the query goes on."""
-    bad = np.zeros(pre.num_rows, dtype=bool)
-    for column, field in zip(pre.columns, pre.schema, strict=True):
-        if pa.types.is_timestamp(field.type) and field.type.unit in _TIMESTAMP_LIMITS:
-            limit = _TIMESTAMP_LIMITS[field.type.unit]
-            values = pc.fill_null(column.cast(pa.int64()), 0).to_numpy()
-            bad |= (values > limit) | (values < -limit)
-    if not bad.any():
-        return pre
-    for offset in pre.column("__offset").to_numpy()[bad].tolist():
-        errors.append(ProcessingError(
-            SERIALIZATION_ERROR, "Error serializing message: a TIMESTAMP value is out of range (after year 294247 "
-            "or before year -290308): record dropped.", fetched.topic, fetched.partition, offset))
-    return pre.filter(pa.array(~bad))
-
-
-def pc_min(changed: pa.Table, which: str) -> int | None:
-    """The smallest ``we`` of changed rows (only not-emitted ones for 'open')."""
-    ends = changed.column("we")
-    if which == "open":
-        ends = ends.filter(pc.invert(changed.column("__emitted")))
-    low = pc.min(ends).as_py()
-    return None if low is None else int(low)
 
 
 __all__ = ["AggregateOperator", "changelog_topic"]

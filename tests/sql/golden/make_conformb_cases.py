@@ -165,10 +165,18 @@ def header_cases() -> list[Case]:
     }, {
         "name": "GROUP BY a HEADER('k') column",
         "statements": [stream("S", "ID INT KEY, G STRING, TR BYTES HEADER('trace')", "s"),
-                       "CREATE TABLE C AS SELECT TO_BASE64(TR) AS K, COUNT(*) AS N FROM S GROUP BY TO_BASE64(TR);"],
+                       "CREATE TABLE C AS SELECT FROM_BYTES(TR, 'base64') AS K, COUNT(*) AS N FROM S GROUP BY FROM_BYTES(TR, 'base64');"],
         "inputs": [rec("s", 1, {"G": "a"}, 1, headers=H1), rec("s", 2, {"G": "a"}, 2, headers=H1)],
         "outputs": [rec("C", "AQI=", {"N": 1}, 1, headers=H1), rec("C", "AQI=", {"N": 2}, 2, headers=H1)],
     }]
+    cases.append({
+        "name": "a stateless query over a table copies each change's headers, its tombstones' too",
+        "statements": [table("T", "ID INT PRIMARY KEY, F INT", "t"), "CREATE TABLE O AS SELECT * FROM T WHERE F > 1;"],
+        "inputs": [rec("t", 1, {"F": 5}, 1, headers=H1), rec("t", 1, {"F": 0}, 2, headers=H2),
+                   rec("t", 2, {"F": 7}, 3), rec("t", 2, None, 4, headers=H1)],
+        "outputs": [rec("O", 1, {"F": 5}, 1, headers=H1), rec("O", 1, None, 2, headers=H2),
+                    rec("O", 2, {"F": 7}, 3, headers=[]), rec("O", 2, None, 4, headers=H1)],
+    })
     s_j = stream("S", "ID INT KEY, V INT", "s")
     t_j = table("T", "ID INT PRIMARY KEY, F INT", "t")
     t2_j = table("T2", "ID INT PRIMARY KEY, G INT", "t2")
@@ -198,13 +206,177 @@ def header_cases() -> list[Case]:
                        "CREATE STREAM J AS SELECT S.ID, H, TR, F FROM S JOIN T ON S.ID = T.ID;"],
         "inputs": [rec("t", 1, {"F": 10}, 0), rec("s", 1, {"V": 5}, 10, headers=H1)],
         "outputs": [rec("J", 1, {"H": [{"KEY": "trace", "VALUE": "AQI="}], "TR": "AQI=", "F": 10}, 10, headers=H1)],
+    }, {
+        "name": "SELECT * of a join includes the HEADERS columns, prefixed",
+        "statements": [stream("S", "ID INT KEY, V INT, H ARRAY<STRUCT<KEY STRING, VALUE BYTES>> HEADERS", "s"), t_j,
+                       "CREATE STREAM J AS SELECT * FROM S L JOIN T R ON L.ID = R.ID;"],
+        "inputs": [rec("t", 1, {"F": 10}, 0), rec("s", 1, {"V": 5}, 10, headers=H1)],
+        "outputs": [rec("J", 1, {"L_V": 5, "L_H": [{"KEY": "trace", "VALUE": "AQI="}], "R_ID": 1, "R_F": 10}, 10,
+                        headers=H1)],
+    }, {
+        "name": "a join through a repartition (ON a value column) keeps the stream record's headers",
+        "statements": [stream("S", "ID INT KEY, TID INT, V INT", "s"), t_j,
+                       "CREATE STREAM J AS SELECT S.TID, V, F FROM S JOIN T ON S.TID = T.ID;"],
+        "inputs": [rec("t", 7, {"F": 10}, 0, headers=H1), rec("s", 1, {"TID": 7, "V": 5}, 10, headers=H2),
+                   rec("s", 2, {"TID": 7, "V": 6}, 11)],
+        "outputs": [rec("J", 7, {"V": 5, "F": 10}, 10, headers=H2), rec("J", 7, {"V": 6, "F": 10}, 11, headers=[])],
+    }, {
+        "name": "a join of two-partition sources: each result carries its own record's headers",
+        "statements": [stream("S", "ID INT KEY, V INT", "s").replace("partitions=1", "partitions=2"),
+                       table("T", "ID INT PRIMARY KEY, F INT", "t").replace("partitions=1", "partitions=2"),
+                       "CREATE STREAM J AS SELECT S.ID, V, F FROM S JOIN T ON S.ID = T.ID;"],
+        "inputs": [rec("t", 1, {"F": 10}, 0, partition=0), rec("t", 2, {"F": 20}, 0, partition=1),
+                   rec("s", 1, {"V": 1}, 10, partition=0, headers=H1), rec("s", 2, {"V": 2}, 10, partition=1),
+                   rec("s", 1, {"V": 3}, 11, partition=0), rec("s", 2, {"V": 4}, 11, partition=1, headers=H2)],
+        "outputs": [rec("J", 1, {"V": 1, "F": 10}, 10, partition=0, headers=H1),
+                    rec("J", 1, {"V": 3, "F": 10}, 11, partition=0, headers=[]),
+                    rec("J", 2, {"V": 2, "F": 20}, 10, partition=1, headers=[]),
+                    rec("J", 2, {"V": 4, "F": 20}, 11, partition=1, headers=H2)],
     }]
     return cases
+
+
+# -- joins of windowed sources -----------------------------------------------------------------------
+def wtable(name: str, columns: str, topic: str, window: str) -> str:
+    return (f"CREATE TABLE {name} ({columns}) WITH (kafka_topic='{topic}', value_format='JSON', partitions=1, "
+            f"{window});")
+
+
+TUMBLING_10S = "window_type='TUMBLING', window_size='10 SECONDS'"
+W_A = wtable("A", "ID INT PRIMARY KEY, N BIGINT", "a", TUMBLING_10S)
+W_B = wtable("B", "ID INT PRIMARY KEY, T BIGINT", "b", TUMBLING_10S)
+
+
+def windowed_join_cases() -> list[Case]:
+    w0, w1 = win(0, 10000), win(10000, 20000)
+    inputs = [rec("a", 1, {"N": 1}, 1000) | w0, rec("b", 1, {"T": 5}, 2000) | w0, rec("a", 1, {"N": 2}, 3000) | w0,
+              rec("b", 1, {"T": 7}, 12000) | w1, rec("a", 2, {"N": 9}, 12500) | w1, rec("a", 1, {"N": 1}, 13000) | w1,
+              rec("b", 2, {"T": 8}, 14000) | w0]
+    cases = [{
+        "name": "table-table INNER JOIN of TUMBLING windowed tables matches key and window",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;", "DESCRIBE J;"],
+        "responses": [None, None, None, {"sourceDescription": {"windowType": "TUMBLING", "fields": [
+            {"name": "A_ID", "type": "KEY"}, {"name": "N"}, {"name": "T"}]}}],
+        "inputs": inputs,
+        "outputs": [rec("J", 1, {"N": 1, "T": 5}, 2000) | w0, rec("J", 1, {"N": 2, "T": 5}, 3000) | w0,
+                    rec("J", 1, {"N": 1, "T": 7}, 13000) | w1],
+    }, {
+        "name": "table-table LEFT JOIN of TUMBLING windowed tables: a window the right side lacks is null-padded",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, N, T FROM A LEFT JOIN B ON A.ID = B.ID;"],
+        "inputs": inputs,
+        "outputs": [rec("J", 1, {"N": 1, "T": None}, 1000) | w0, rec("J", 1, {"N": 1, "T": 5}, 2000) | w0,
+                    rec("J", 1, {"N": 2, "T": 5}, 3000) | w0, rec("J", 2, {"N": 9, "T": None}, 12500) | w1,
+                    rec("J", 1, {"N": 1, "T": 7}, 13000) | w1],
+    }, {
+        "name": "a windowed join's WINDOWSTART and WINDOWEND, aliased, in the projection",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, WINDOWSTART AS WS, WINDOWEND AS WE, N, T FROM A "
+                                 "JOIN B ON A.ID = B.ID;"],
+        "inputs": inputs[:2],
+        "outputs": [rec("J", 1, {"WS": 0, "WE": 10000, "N": 1, "T": 5}, 2000) | w0],
+    }, {
+        "name": "a windowed table-table join: a deleted window deletes the joined row",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;"],
+        "inputs": [rec("a", 1, {"N": 1}, 1000) | w0, rec("b", 1, {"T": 5}, 2000) | w0, rec("a", 1, None, 3000) | w0],
+        "outputs": [rec("J", 1, {"N": 1, "T": 5}, 2000) | w0, rec("J", 1, None, 3000) | w0],
+    }, {
+        "name": "table-table JOIN of SESSION windowed tables matches the whole session",
+        "statements": [wtable("A", "ID INT PRIMARY KEY, N BIGINT", "a", "window_type='SESSION'"),
+                       wtable("B", "ID INT PRIMARY KEY, T BIGINT", "b", "window_type='SESSION'"),
+                       "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;"],
+        "inputs": [rec("a", 1, {"N": 1}, 1000) | win(0, 1000), rec("b", 1, {"T": 5}, 2000) | win(0, 2000),
+                   rec("b", 1, {"T": 6}, 2500) | win(0, 1000)],
+        "outputs": [rec("J", 1, {"N": 1, "T": 6}, 2500) | win(0, 1000)],
+    }, {
+        "name": "a join of two windowed aggregations with the same window",
+        "statements": [stream("S1", "ID INT KEY, V INT", "s1"), stream("S2", "ID INT KEY, W INT", "s2"),
+                       "CREATE TABLE A AS SELECT ID, COUNT(*) AS N FROM S1 WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY ID;",
+                       "CREATE TABLE B AS SELECT ID, SUM(W) AS T FROM S2 WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY ID;",
+                       "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;"],
+        "inputs": [rec("s2", 1, {"W": 5}, 1000), rec("s1", 1, {"V": 1}, 3000), rec("s1", 2, {"V": 1}, 4000),
+                   rec("s2", 2, {"W": 8}, 12000), rec("s2", 1, {"W": 7}, 13000), rec("s1", 1, {"V": 1}, 15000)],
+        "outputs": [rec("A", 1, {"N": 1}, 3000) | w0, rec("A", 2, {"N": 1}, 4000) | w0,
+                    rec("A", 1, {"N": 1}, 15000) | w1,
+                    rec("B", 1, {"T": 5}, 1000) | w0, rec("B", 2, {"T": 8}, 12000) | w1,
+                    rec("B", 1, {"T": 7}, 13000) | w1,
+                    rec("J", 1, {"N": 1, "T": 5}, 3000) | w0, rec("J", 1, {"N": 1, "T": 7}, 15000) | w1],
+    }, {
+        "name": "a windowed join's WINDOWSTART unaliased is a reserved column name",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, WINDOWSTART, N, T FROM A JOIN B ON A.ID = B.ID;"],
+        "expectedException": {"type": "SqlSemanticError",
+                              "message": "Reserved column name in select: `WINDOWSTART`. Please remove or alias the "
+                                         "column."},
+    }]
+    plain = table("P", "ID INT PRIMARY KEY, X INT", "p")
+    for left, right in (("A", "P"), ("P", "A")):
+        cases.append({
+            "name": f"joining a windowed with a non-windowed table is refused ({left} JOIN {right})",
+            "statements": [W_A, plain, f"CREATE TABLE J AS SELECT {left}.ID, N, X FROM {left} JOIN {right} "
+                                       f"ON {left}.ID = {right}.ID;"],
+            "expectedException": {"type": "SqlSemanticError",
+                                  "message": "Can not join windowed source to non-windowed source."},
+        })
+    cases.append({
+        "name": "joining a stream with a windowed table is refused",
+        "statements": [stream("S", "ID INT KEY, V INT", "s"), W_A,
+                       "CREATE STREAM J AS SELECT S.ID, V, N FROM S JOIN A ON S.ID = A.ID;"],
+        "expectedException": {"type": "SqlSemanticError",
+                              "message": "Can not join windowed source to non-windowed source."},
+    })
+    return cases
+
+
+# -- push queries with GROUP BY over a join ---------------------------------------------------------------
+def push_join_aggregate_cases() -> list[Case]:
+    s_j = stream("S", "ID INT KEY, NAME STRING, V INT", "s")
+    t_j = table("T", "ID INT PRIMARY KEY, NAME STRING, F INT", "t")
+    t2_j = table("T2", "ID INT PRIMARY KEY, G STRING", "t2")
+    inputs = [rec("t", 1, {"NAME": "t1", "F": 10}, 0), rec("t", 2, {"NAME": "t2", "F": 20}, 0),
+              rec("s", 1, {"NAME": "s1", "V": 5}, 10), rec("s", 2, {"NAME": "s2", "V": 6}, 11),
+              rec("s", 1, {"NAME": "s3", "V": 7}, 12)]
+    return [{
+        "name": "a push query with GROUP BY over a stream-table join emits every update",
+        "statements": [s_j, t_j],
+        "inputs": inputs,
+        "queries": [{"sql": "SELECT T.NAME, COUNT(*) AS N, SUM(V) AS TOTAL FROM S JOIN T ON S.ID = T.ID "
+                            "GROUP BY T.NAME EMIT CHANGES;",
+                     "rows": [["t1", 1, 5], ["t2", 1, 6], ["t1", 2, 12]]}],
+    }, {
+        "name": "a push query with WHERE, GROUP BY over a join and HAVING",
+        "statements": [s_j, t_j],
+        "inputs": inputs,
+        "queries": [{"sql": "SELECT F, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID WHERE V > 5 GROUP BY F "
+                            "HAVING COUNT(*) >= 1 EMIT CHANGES;",
+                     "rows": [[20, 1], [10, 1]]}],
+    }, {
+        "name": "a push query with a windowed GROUP BY over a join",
+        "statements": [s_j, t_j],
+        "inputs": inputs,
+        "queries": [{"sql": "SELECT T.NAME, WINDOWSTART AS W, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID "
+                            "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY T.NAME EMIT CHANGES;",
+                     "rows": [["t1", 0, 1], ["t2", 0, 1], ["t1", 0, 2]]}],
+    }, {
+        "name": "a push query with GROUP BY over a table-table join: a row that moves group retracts",
+        "statements": [t_j, t2_j],
+        "inputs": [rec("t2", 1, {"G": "x"}, 0), rec("t2", 2, {"G": "x"}, 0), rec("t", 1, {"NAME": "a", "F": 1}, 1),
+                   rec("t", 2, {"NAME": "b", "F": 2}, 2), rec("t2", 1, {"G": "y"}, 3)],
+        "queries": [{"sql": "SELECT G, COUNT(*) AS N, SUM(F) AS S FROM T JOIN T2 ON T.ID = T2.ID GROUP BY G "
+                            "EMIT CHANGES;",
+                     "rows": [["x", 1, 1], ["x", 2, 3], ["x", 1, 2], ["y", 1, 1]]}],
+    }, {
+        "name": "a push query with GROUP BY over a join and LIMIT",
+        "statements": [s_j, t_j],
+        "inputs": inputs,
+        "queries": [{"sql": "SELECT T.NAME, COUNT(*) AS N FROM S JOIN T ON S.ID = T.ID GROUP BY T.NAME "
+                            "EMIT CHANGES LIMIT 2;",
+                     "rows": [["t1", 1], ["t2", 1]]}],
+    }]
 
 
 FILES: dict[str, Callable[[], list[Case]]] = {
     "conform_session_having": session_having_cases,
     "conform_headers_stateful": header_cases,
+    "conform_windowed_joins": windowed_join_cases,
+    "conform_join_aggregate_push": push_join_aggregate_cases,
 }
 
 

@@ -37,6 +37,8 @@ be null).
 A windowed table's output key carries its window, as ksqlDB's windowed
 serdes write it; the runner splits it off: ``key`` is the key proper and
 ``window`` is ``{"start": ms, "end": ms}`` (compared when a case lists it).
+An input record with a ``window`` gets it appended to its key the same way
+(for a source declared with WINDOW_TYPE).
 
 ``valueText`` / ``keyText`` on an expected output record compare the exact
 bytes written (as UTF-8 text, the key without its window): how a number or
@@ -333,8 +335,10 @@ def _produce(session: Session, inputs: list[dict[str, Any]]) -> None:
             (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
             for h in record.get("headers", [])
         )
-        rec = Record(_encode(source, "value", record.get("value"), session, topic),
-                     _encode(source, "key", record.get("key"), session, topic),
+        key = _encode(source, "key", record.get("key"), session, topic)
+        if key is not None and "window" in record:
+            key += _window_suffix(source, record["window"])
+        rec = Record(_encode(source, "value", record.get("value"), session, topic), key,
                      record.get("timestamp", 0), headers)
         partitions = session.log.describe_topic(topic).partitions
         if "partition" in record or partitions == 1 or rec.key is None:
@@ -378,6 +382,13 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
             for w, g in zip(want, got, strict=True)
         )
         assert ok, f"topic {topic}:\n expected {want}\n got      {got}"
+
+
+def _window_suffix(source: DataSource | None, window: dict[str, int]) -> bytes:
+    """What ksqlDB's windowed serdes append to a key: the start, or for a session the end then the start."""
+    if source is not None and source.window is not None and source.window.kind == "SESSION":
+        return struct.pack(">qq", window["end"], window["start"])
+    return struct.pack(">q", window["start"])
 
 
 def _window_bytes(sink: DataSource | None) -> int:

@@ -649,9 +649,10 @@ class Session:
         """The plan of a SELECT over this session's catalog (for EXPLAIN, push queries and commands)."""
         relation = query.from_
         if isinstance(relation, ast.Join):
-            if query.group_by is not None or query.window is not None:
-                raise SqlSemanticError("GROUP BY over a join is not supported yet; create the joined stream or "
-                                       "table first and aggregate it.", query.pos)
+            if query.group_by is not None:  # the aggregation's plan, over the join's rows
+                return self._plan_join_aggregate(query, sink_name, "")[1]
+            if query.window is not None:
+                raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
             return plan_join(query, relation, self.catalog, sink_name=sink_name, timestamp_column=timestamp_column)
         if not isinstance(relation, ast.AliasedRelation):
             raise SqlSemanticError(f"{type(relation).__name__} is not supported in FROM.", relation.pos)

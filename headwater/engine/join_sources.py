@@ -4,7 +4,7 @@ Each source decodes into its own columns (``s<i>_c<j>``, ``s<i>__rowtime``...,
 see ``headwater/sql/join_planner.py``) plus ``__ts`` and ``__offset``. A table
 source keeps its tombstones: a record with a null value is a deletion of its
 key (``__del``), where a stream ignores it. ``__key`` of a table record is its
-primary key.
+primary key (with the window, for a windowed table: ``join_planner.windowed_key``).
 
 Records of several topics are processed in timestamp order across topics
 and offset order within a partition, as a Kafka Streams task picks the

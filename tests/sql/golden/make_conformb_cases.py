@@ -33,6 +33,7 @@ and commit the JSON it writes; the runner only reads the JSON.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,18 @@ def session_having_cases() -> list[Case]:
         ("COUNT(*) >= 1", lambda n, s: True, "HAVING that always holds: every merged session leaves a tombstone",
          [(1, 0, 1), (1, 8000, 1), (1, 4000, 1)]),
     ]
+    # Seeded sequences: two keys, records mostly in time order with some disorder within the gap.
+    for seed in range(6):
+        rng = random.Random(seed)
+        t, records_ = 0, []
+        for _ in range(12):
+            t += rng.choice((500, 1500, 4000, 7000))
+            records_.append((rng.choice((1, 2)), max(0, t - rng.choice((0, 0, 0, 3000))), rng.randint(-5, 15)))
+        if seed % 2:
+            specs.append(("COUNT(*) >= 2 AND SUM(V) < 20", lambda n, s: n >= 2 and s < 20,
+                          f"seeded sequence {seed}", records_))
+        else:
+            specs.append(("SUM(V) > 10", lambda n, s: s > 10, f"seeded sequence {seed}", records_))
     for having_sql, having, what, records in specs:
         inputs = [rec("s", k, {"V": v}, ts) for k, ts, v in records]
         cases.append({
@@ -306,6 +319,50 @@ def windowed_join_cases() -> list[Case]:
                               "message": "Reserved column name in select: `WINDOWSTART`. Please remove or alias the "
                                          "column."},
     }]
+    hopping = "window_type='HOPPING', window_size='10 SECONDS'"
+    h0, h5 = win(0, 10000), win(5000, 15000)
+    cases += [{
+        "name": "table-table JOIN of HOPPING windowed tables: overlapping windows of a key stay apart",
+        "statements": [wtable("A", "ID INT PRIMARY KEY, N BIGINT", "a", hopping),
+                       wtable("B", "ID INT PRIMARY KEY, T BIGINT", "b", hopping),
+                       "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;"],
+        "inputs": [rec("a", 1, {"N": 1}, 6000) | h0, rec("a", 1, {"N": 1}, 6000) | h5,
+                   rec("b", 1, {"T": 5}, 7000) | h5, rec("b", 1, {"T": 6}, 8000) | h0],
+        "outputs": [rec("J", 1, {"N": 1, "T": 5}, 7000) | h5, rec("J", 1, {"N": 1, "T": 6}, 8000) | h0],
+    }, {
+        "name": "table-table RIGHT JOIN of windowed tables",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT B.ID, N, T FROM A RIGHT JOIN B ON A.ID = B.ID;"],
+        "inputs": [rec("b", 1, {"T": 5}, 1000) | w0, rec("a", 1, {"N": 2}, 2000) | w1,
+                   rec("a", 1, {"N": 3}, 3000) | w0],
+        "outputs": [rec("J", 1, {"N": None, "T": 5}, 1000) | w0, rec("J", 1, {"N": 3, "T": 5}, 3000) | w0],
+    }, {
+        "name": "a three-way join of windowed tables",
+        "statements": [W_A, W_B, wtable("C", "ID INT PRIMARY KEY, U BIGINT", "c", TUMBLING_10S),
+                       "CREATE TABLE J AS SELECT A.ID, N, T, U FROM A JOIN B ON A.ID = B.ID JOIN C ON A.ID = C.ID;"],
+        "inputs": [rec("a", 1, {"N": 1}, 1000) | w0, rec("b", 1, {"T": 2}, 2000) | w0,
+                   rec("c", 1, {"U": 3}, 3000) | w1, rec("c", 1, {"U": 4}, 4000) | w0],
+        "outputs": [rec("J", 1, {"N": 1, "T": 2, "U": 4}, 4000) | w0],
+    }, {
+        "name": "a windowed join's result feeds a query that keeps the window",
+        "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, N, T FROM A JOIN B ON A.ID = B.ID;",
+                       "CREATE TABLE K AS SELECT A_ID, N + T AS S FROM J;"],
+        "inputs": [rec("a", 1, {"N": 1}, 1000) | w1, rec("b", 1, {"T": 2}, 2000) | w1],
+        "outputs": [rec("J", 1, {"N": 1, "T": 2}, 2000) | w1, rec("K", 1, {"S": 3}, 2000) | w1],
+    }]
+    for kind, ddl, sql in (
+            ("a windowed stream with a windowed table", stream("S", "ID INT KEY, V INT", "s", ", window_type='TUMBLING', "
+                                                               "window_size='10 SECONDS'"),
+             "CREATE STREAM J AS SELECT S.ID, V, N FROM S JOIN A ON S.ID = A.ID;"),
+            ("two windowed streams", stream("S", "ID INT KEY, V INT", "s", ", window_type='TUMBLING', "
+                                            "window_size='10 SECONDS'"),
+             "CREATE STREAM J AS SELECT S.ID, V, W FROM S JOIN S2 WITHIN 1 MINUTE ON S.ID = S2.ID;")):
+        cases.append({
+            "name": f"a join of {kind} is refused (not yet supported)",
+            "statements": [ddl, W_A, stream("S2", "ID INT KEY, W INT", "s2", ", window_type='TUMBLING', "
+                                                                         "window_size='10 SECONDS'"), sql],
+            "expectedException": {"type": "SqlSemanticError",
+                                  "message": "Windowed sources are supported in table-table joins on their keys only"},
+        })
     plain = table("P", "ID INT PRIMARY KEY, X INT", "p")
     for left, right in (("A", "P"), ("P", "A")):
         cases.append({

@@ -96,7 +96,8 @@ from headwater.sql.types import BaseType
 CASES = Path(__file__).parent / "cases"
 PROCESSING_LOG = "default_ksql_processing_log"
 
-_functions_db: Any = None
+#: In-memory databases with the SQL functions installed, shared by the cases (see ``_quick_engine``).
+_databases: list[Any] = []
 
 
 @contextmanager
@@ -106,17 +107,24 @@ def _quick_engine() -> Iterator[None]:
     A query thread notices a stop request between polls, so with the default
     poll timeout every ``Session.close()`` waits ~0.2 s per query; polls wake
     on new data either way. And installing the SQL functions on a fresh
-    DuckDB connection takes ~0.1 s per query: the cases share one database
-    with the functions installed and give each query its own connection
-    (cursor) to it, which keeps per-connection state (the registered ``src``
-    relation) apart.
+    DuckDB connection takes ~0.1 s per query: the cases reuse databases with
+    the functions installed, each connection of a case (a query's) a cursor of
+    a database of its own, so queries never share state tables (a query's
+    ``state`` or ``t1`` is a table of its database, and cursors of one
+    database see the same tables).
     """
-    global _functions_db
-    if _functions_db is None:
-        _functions_db = engine_query.new_connection()
     saved = engine_query.POLL_TIMEOUT_S, engine_query.new_connection
+    handed = 0
+
+    def connection() -> Any:
+        nonlocal handed
+        if handed == len(_databases):
+            _databases.append(saved[1]())
+        handed += 1
+        return _databases[handed - 1].cursor()
+
     engine_query.POLL_TIMEOUT_S = 0.02
-    engine_query.new_connection = _functions_db.cursor
+    engine_query.new_connection = connection
     try:
         yield
     finally:

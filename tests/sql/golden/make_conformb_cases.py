@@ -190,11 +190,44 @@ def header_cases() -> list[Case]:
         "outputs": [rec("O", 1, {"F": 5}, 1, headers=H1), rec("O", 1, None, 2, headers=H2),
                     rec("O", 2, {"F": 7}, 3, headers=[]), rec("O", 2, None, 4, headers=H1)],
     })
+    cases.append({
+        "name": "a HOPPING aggregation: each window's update carries the record's headers",
+        "statements": [s_g, "CREATE TABLE C AS SELECT G, COUNT(*) AS N FROM S WINDOW HOPPING (SIZE 10 SECONDS, "
+                            "ADVANCE BY 5 SECONDS) GROUP BY G;"],
+        "inputs": [rec("s", 1, {"G": "a", "V": 1}, 6000, headers=H1), rec("s", 2, {"G": "a", "V": 2}, 7000)],
+        "outputs": [rec("C", "a", {"N": 1}, 6000, headers=H1) | win(0, 10000),
+                    rec("C", "a", {"N": 1}, 6000, headers=H1) | win(5000, 15000),
+                    rec("C", "a", {"N": 2}, 7000, headers=[]) | win(0, 10000),
+                    rec("C", "a", {"N": 2}, 7000, headers=[]) | win(5000, 15000)],
+    })
     s_j = stream("S", "ID INT KEY, V INT", "s")
     t_j = table("T", "ID INT PRIMARY KEY, F INT", "t")
     t2_j = table("T2", "ID INT PRIMARY KEY, G INT", "t2")
     s2_j = stream("S2", "ID INT KEY, W INT", "s2")
     cases += [{
+        "name": "a stream-table LEFT JOIN's null-padded result carries the stream record's headers",
+        "statements": [s_j, t_j, "CREATE STREAM J AS SELECT S.ID, V, F FROM S LEFT JOIN T ON S.ID = T.ID;"],
+        "inputs": [rec("s", 1, {"V": 5}, 10, headers=H1)],
+        "outputs": [rec("J", 1, {"V": 5, "F": None}, 10, headers=H1)],
+    }, {
+        "name": "a table-table join's tombstone carries the headers of the delete that caused it",
+        "statements": [t_j, t2_j, "CREATE TABLE J AS SELECT T.ID, F, G FROM T JOIN T2 ON T.ID = T2.ID;"],
+        "inputs": [rec("t", 1, {"F": 10}, 0), rec("t2", 1, {"G": 20}, 5), rec("t2", 1, None, 6, headers=H2)],
+        "outputs": [rec("J", 1, {"F": 10, "G": 20}, 5, headers=[]), rec("J", 1, None, 6, headers=H2)],
+    }, {
+        "name": "a three-way join's result carries the headers of the record that completed it",
+        "statements": [s_j, t_j, t2_j, "CREATE STREAM J AS SELECT S.ID, V, F, G FROM S JOIN T ON S.ID = T.ID "
+                                       "JOIN T2 ON S.ID = T2.ID;"],
+        "inputs": [rec("t", 1, {"F": 10}, 0, headers=H1), rec("t2", 1, {"G": 20}, 1, headers=H1),
+                   rec("s", 1, {"V": 5}, 10, headers=H2)],
+        "outputs": [rec("J", 1, {"V": 5, "F": 10, "G": 20}, 10, headers=H2)],
+    }, {
+        "name": "GROUP BY over a join: each update carries the headers of the stream record behind it",
+        "statements": [s_j, t_j, "CREATE TABLE C AS SELECT F, SUM(V) AS T FROM S JOIN T ON S.ID = T.ID GROUP BY F;"],
+        "inputs": [rec("t", 1, {"F": 10}, 0, headers=H1), rec("s", 1, {"V": 5}, 10, headers=H2),
+                   rec("s", 1, {"V": 6}, 11)],
+        "outputs": [rec("C", 10, {"T": 5}, 10, headers=H2), rec("C", 10, {"T": 11}, 11, headers=[])],
+    }, {
         "name": "a stream-table join's result carries the stream record's headers",
         "statements": [s_j, t_j, "CREATE STREAM J AS SELECT S.ID, V, F FROM S JOIN T ON S.ID = T.ID;"],
         "inputs": [rec("t", 1, {"F": 10}, 0, headers=H1), rec("s", 1, {"V": 5}, 10, headers=H2),
@@ -273,6 +306,11 @@ def windowed_join_cases() -> list[Case]:
         "inputs": inputs,
         "outputs": [rec("J", 1, {"N": 1, "T": 5}, 2000) | w0, rec("J", 1, {"N": 2, "T": 5}, 3000) | w0,
                     rec("J", 1, {"N": 1, "T": 7}, 13000) | w1],
+        "queries": [{"sql": "SELECT * FROM J;", "rows": [[1, 0, 10000, 2, 5], [1, 10000, 20000, 1, 7]]},
+                    {"sql": "SELECT * FROM J WHERE A_ID = 1 AND WINDOWSTART = 10000;",
+                     "rows": [[1, 10000, 20000, 1, 7]]},
+                    {"sql": "SELECT A.ID, WINDOWSTART AS W, N, T FROM A JOIN B ON A.ID = B.ID EMIT CHANGES;",
+                     "rows": [[1, 0, 1, 5], [1, 0, 2, 5], [1, 10000, 1, 7]]}],
     }, {
         "name": "table-table LEFT JOIN of TUMBLING windowed tables: a window the right side lacks is null-padded",
         "statements": [W_A, W_B, "CREATE TABLE J AS SELECT A.ID, N, T FROM A LEFT JOIN B ON A.ID = B.ID;"],

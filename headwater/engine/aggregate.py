@@ -16,51 +16,43 @@ whether EMIT FINAL has emitted the window. Per input batch, all vectorized:
 5. Changed and deleted state rows go to the query's changelog topic in the
    same log transaction as the output and the input offsets.
 
-The changelog is the truth and DuckDB its cache: on start (and after any
-failure) the state is rebuilt from the changelog, which by construction
-matches the committed input offsets. So after ``kill -9`` at any moment the
-query resumes with no lost and no doubled update.
+Windows (step 2, EMIT FINAL's closing and retention of step 4) are decided in
+``aggregate_windows.py``, SESSION merging in ``session_merge.py`` /
+``session_runs.py``. Persistent outputs carry the headers of the record each
+update is for (``record_headers.py``).
+
+The changelog is the truth and DuckDB its cache (``aggregate_state.py``): on
+start (and after any failure) the state is rebuilt from the changelog, which
+by construction matches the committed input offsets. So after ``kill -9`` at
+any moment the query resumes with no lost and no doubled update.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import threading
-import time
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.engine.aggregate_state import AggregateStore, changelog_topic
 from headwater.engine.aggregate_windows import WindowSteps
-from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
+from headwater.engine.changelog import ReadGate, StoreChangelog
 from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.operator import Step
 from headwater.engine.record_headers import with_input_headers
 from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.session_merge import merge_sessions, sessions_per_record
 from headwater.engine.stateless import SourceOperator, outside_duckdb_range, run_plan
-from headwater.engine.state import KeyedStore, StoreNotReadyError, run
-from headwater.errors import UnknownTopicError
-from headwater.log import Fetched, Log, TopicPartition
+from headwater.engine.state import KeyedStore, run
+from headwater.log import Fetched, Log
 from headwater.sql.aggregate_planner import AggregatePlan
-
-logger = logging.getLogger(__name__)
-
-#: A pull query waits this long for a restoring store before answering "not ready".
-PULL_WAIT_S = 10.0
 
 _W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
 
-def changelog_topic(service_id: str, query_id: str) -> str:
-    return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
-
-
-class AggregateOperator(WindowSteps, SourceOperator[AggregatePlan]):
+class AggregateOperator(AggregateStore, WindowSteps, SourceOperator[AggregatePlan]):
     """GROUP BY over a stream: see the module docstring.
 
     reads: one source, batch by batch. owns: ``state``, one row per (group, window) (a
@@ -108,95 +100,6 @@ class AggregateOperator(WindowSteps, SourceOperator[AggregatePlan]):
         #: (one per key, none deleted after): its changelog records are then encoded from them.
         self._state_rows: pa.Table | None = None
 
-    # -- state ---------------------------------------------------------------------
-    def _changelog_of(self) -> StoreChangelog:
-        if self._changelog is None:
-            fingerprint = hashlib.sha256(repr((self.statement, [(s.name, s.columns) for s in self.stores])).encode())
-            self._changelog = StoreChangelog(self.log, self.changelog, self.stores,
-                                             snapshot_directory(self.log, self.query_id), fingerprint.hexdigest())
-        return self._changelog
-
-    @property
-    def restored_records(self) -> int:
-        """Changelog records the last restore replayed (after its snapshot)."""
-        return self._changelog_of().restored_records
-
-    def begin(self) -> None:
-        if self.durable:
-            self._changelog_of().create_topic()
-
-    def _prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
-        """An empty state for a push query: nothing to restore, nothing written back."""
-        self._con = con
-        self._create_state(con)
-        self._earliest_end = {"open": None, "all": None}
-        self._gate.open()
-
-    def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        for store in self.stores:
-            store.create(con)
-        self.stream_time = {}
-        self._last_changed = None
-
-    def restore(self, con: duckdb.DuckDBPyConnection, positions: dict[TopicPartition, int]) -> None:
-        """(Re)build the stores from the snapshot and the changelog; pull queries wait meanwhile."""
-        if not self.durable:
-            self._prepare_transient(con)
-            return
-        self._gate.close()
-        try:
-            self._con = con
-            self._changelog_of().settle()  # a snapshot being written still reads the tables
-            self._create_state(con)
-            started = time.perf_counter()
-            self.stream_time = self._changelog_of().restore(con, self._apply_legacy)
-            self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
-            with self._commits:
-                self._computed = self._committed = 0
-            logger.info("query %s restored its state from %d changelog record(s) in %.2f s", self.query_id,
-                        self._changelog_of().restored_records, time.perf_counter() - started)
-        except BaseException:
-            self._gate.close()
-            raise
-        self._gate.open()
-
-    def read_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Load into ``con`` the state as its owner last committed it, for a read-only session's pull queries.
-
-        The query does not run here; nothing is written (an empty or missing
-        changelog is an empty state). Called again before each pull query.
-        """
-        try:
-            self._create_state(con)
-            changelog = self._changelog_of()
-            try:
-                if self.log.end_offset(changelog.topic, 0) > self.log.beginning_offset(changelog.topic, 0):
-                    self.stream_time = changelog.restore(con, self._apply_legacy, rewrite=False)
-            except UnknownTopicError:
-                pass  # the owner has not made the changelog yet: nothing is materialized
-        except BaseException:
-            con.close()
-            raise
-        old, self._con = self._con, con
-        self._gate.open()
-        if old is not None:
-            old.close()
-
-    def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
-                      headers: dict[str, bytes]) -> dict[int, int] | None:
-        """One record of the changelog format before keyed stores (Arrow IPC chunks)."""
-        if value:
-            self.store.put(con, pa.ipc.open_stream(value).read_all())
-        if headers.get("deleted"):
-            self.store.delete(con, pa.ipc.open_stream(headers["deleted"]).read_all())
-        if headers.get("stream_time"):
-            return {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
-        return None
-
-    @property
-    def ready(self) -> bool:
-        return self._gate.ready
-
     # -- per batch -------------------------------------------------------------------
     def compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, step: Step) -> None:
         if not self.durable:
@@ -219,26 +122,6 @@ class AggregateOperator(WindowSteps, SourceOperator[AggregatePlan]):
         """The keys of each store a batch changed or deleted (its changelog has one record per key)."""
         keys = [t.select(self.store.keys) for t in (changed, deleted) if t is not None and t.num_rows]
         return [pa.concat_tables(keys) if keys else None]
-
-    def committed(self, step: Step) -> None:
-        with self._commits:
-            self._committed += 1
-            self._commits.notify_all()
-
-    def _snapshot(self, con: duckdb.DuckDBPyConnection, background: bool = True) -> None:
-        """Snapshot once the changelog holds every computed batch (at most one commit is in flight)."""
-        with self._commits:
-            if not self._commits.wait_for(lambda: self._committed >= self._computed, timeout=30.0):
-                return
-        self._changelog_of().snapshot(con, self.stream_time, background)
-
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """On stop: a last snapshot, so the next start replays (almost) nothing."""
-        if not self.durable:
-            return
-        changelog = self._changelog_of()
-        if self._gate.ready and changelog.pending_changes() and self._committed >= self._computed:
-            changelog.snapshot(con, self.stream_time, background=False)
 
     def aggregate(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
@@ -406,46 +289,6 @@ class AggregateOperator(WindowSteps, SourceOperator[AggregatePlan]):
         self.store.put(con, changed, within)
         return changed
 
-    # -- pull queries -------------------------------------------------------------------
-    def state_rows(self) -> int | None:
-        """Rows of the state table, read on a cursor (as pull queries do); None while restoring."""
-        if self._con is None or not self._gate.enter(0):
-            return None
-        try:
-            cursor = self._con.cursor()
-            try:
-                return int(run(cursor, f"SELECT count(*) FROM {self.store.name}")[0][0])
-            finally:
-                cursor.close()
-        except duckdb.Error:  # the state is being rebuilt; the next scrape sees it
-            return None
-        finally:
-            self._gate.leave()
-
-    def snapshot(self, timeout_s: float = PULL_WAIT_S) -> pa.Table:
-        """The materialized table: every current (group, window) row, through the projection.
-
-        Reads the last committed batch (a cursor sees no uncommitted transaction); while the
-        state restores, waits up to ``timeout_s``, then raises StoreNotReadyError.
-        """
-        if not self._gate.enter(timeout_s):
-            raise StoreNotReadyError(
-                f"Failed to scan materialized table: Cannot get state store {self.changelog.removesuffix('-changelog')}"
-                f" because the stream thread is REBALANCING, not RUNNING (query {self.query_id} is restoring its state; "
-                "retry shortly).")
-        try:
-            if self._con is None:  # entered only after a restore, which set it
-                raise StoreNotReadyError(f"Query {self.query_id} has no state yet.")
-            con = self._con.cursor()
-            try:
-                results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-                run(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(self.groups)}, ws, we, __ts, "
-                         f"{', '.join(results)} FROM {self.store.name}")
-                return con.sql(self.plan.post_sql).to_arrow_table()
-            finally:
-                con.close()
-        finally:
-            self._gate.leave()
 
 
-__all__ = ["AggregateOperator", "changelog_topic"]
+__all__ = ["AggregateOperator"]

@@ -1,6 +1,7 @@
 """Writes the golden cases of issue 14's second conformance batch: HAVING on SESSION windows, headers
-through aggregations and joins, joins of windowed sources (conform_session_having.json,
-conform_headers_stateful.json, conform_windowed_joins.json).
+through aggregations and joins, joins of windowed sources, push queries with GROUP BY over a join
+(conform_session_having.json, conform_headers_stateful.json, conform_windowed_joins.json,
+conform_join_aggregate_push.json).
 
 Expected outputs come from ksqlDB's rules (Kafka Streams underneath), spelled
 out here, never from running Headwater:
@@ -23,8 +24,11 @@ out here, never from running Headwater:
 - Joins of windowed sources (ksqlDB's ``JoinNode``): both sides windowed or
   neither (else "Can not join windowed source to non-windowed source.");
   the join key is the windowed key (key and window), the result is windowed
-  like its sources; a windowed source is never repartitioned ("Implicit
-  repartitioning of windowed sources is not supported.").
+  like its sources (a pull query shows WINDOWSTART and WINDOWEND after the
+  key); a table-table join's timestamp is the larger of its two rows'.
+- A push query with GROUP BY over a join emits the aggregation's updates as
+  the persistent statement's sink would get them (rows whose group fails
+  HAVING are not shown).
 
 Run ``python -m tests.sql.golden.make_conformb_cases`` after changing a spec
 and commit the JSON it writes; the runner only reads the JSON.

@@ -194,13 +194,17 @@ class Session:
                 if self.read_only:
                     self._read_state(statement)
                 return pull(self, statement, f"query_{self._push_counter}", {**self.properties, **(properties or {})})
-        plan = self.plan(statement, sink_name=None)
+        joined: tuple[JoinPlan, DataSource] | None = None
+        if isinstance(statement.from_, ast.Join) and statement.group_by is not None:
+            joined, plan = self._plan_join_aggregate(statement, None, stripped)  # type: ignore[assignment]
+        else:
+            plan = self.plan(statement, sink_name=None)
         props = {**self.properties, **(properties or {})}
         with self._lock:
             self._push_counter += 1
-            query_id = f"transient_{plan.source.name}_{self._push_counter}"
+            query_id = f"transient_{(joined[0] if joined else plan).source.name}_{self._push_counter}"
             operator = push_operator(plan, self.log, query_id=query_id, service_id=self.service_id,
-                                     offset_reset=props["auto.offset.reset"])
+                                     offset_reset=props["auto.offset.reset"], joined=joined)
             push = PushQuery(query_id, operator, self.log, on_close=lambda q: self.push_queries.pop(q.id, None),
                              processing_log_topic=self.processing_log_topic)
             self.push_queries[query_id] = push
@@ -506,7 +510,7 @@ class Session:
         timestamp = statement.properties.get("TIMESTAMP")
         joined: tuple[JoinPlan, DataSource] | None = None
         if isinstance(statement.query.from_, ast.Join) and aggregating:
-            joined, plan = self._plan_join_aggregate(statement, text)
+            joined, plan = self._plan_join_aggregate(statement.query, statement.name, text)
         else:
             plan = self.plan(statement.query, sink_name=statement.name,
                              timestamp_column=str(timestamp.value).upper() if timestamp is not None else None)  # type: ignore[attr-defined]
@@ -515,7 +519,7 @@ class Session:
                                                     pos=statement.pos, default_wrap=wrap))
         if isinstance(plan, AggregatePlan) and plan.window is not None:
             sink = replace(sink, window=plan.window.info())
-        elif isinstance(plan, SelectPlan) and plan.source.window is not None:
+        elif isinstance(plan, SelectPlan | JoinPlan) and plan.source.window is not None:
             sink = replace(sink, window=plan.source.window)  # a windowed source's rows keep their windows
         try:
             register_schemas(sink)  # as ksqlDB: the output's subjects hold its schemas before any record
@@ -645,9 +649,10 @@ class Session:
         """The plan of a SELECT over this session's catalog (for EXPLAIN, push queries and commands)."""
         relation = query.from_
         if isinstance(relation, ast.Join):
-            if query.group_by is not None or query.window is not None:
-                raise SqlSemanticError("GROUP BY over a join is not supported yet; create the joined stream or "
-                                       "table first and aggregate it.", query.pos)
+            if query.group_by is not None:  # the aggregation's plan, over the join's rows
+                return self._plan_join_aggregate(query, sink_name, "")[1]
+            if query.window is not None:
+                raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
             return plan_join(query, relation, self.catalog, sink_name=sink_name, timestamp_column=timestamp_column)
         if not isinstance(relation, ast.AliasedRelation):
             raise SqlSemanticError(f"{type(relation).__name__} is not supported in FROM.", relation.pos)
@@ -658,20 +663,19 @@ class Session:
             raise SqlSemanticError("WINDOW and HAVING need a GROUP BY clause.", query.pos)
         return plan_select(query, source, relation.alias, sink_name=sink_name, timestamp_column=timestamp_column)
 
-    def _plan_join_aggregate(self, statement: ast.CreateAsSelect, text: str) -> tuple[tuple[JoinPlan, DataSource],
-                                                                                         AggregatePlan]:
+    def _plan_join_aggregate(self, query: ast.Query, sink_name: str | None, text: str) -> tuple[
+            tuple[JoinPlan, DataSource], AggregatePlan]:
         """GROUP BY over a join: the join's plan and the internal stream or table it writes, and the
-        aggregation's plan over that (see ``sql/join_aggregate.py``)."""
-        query = statement.query
+        aggregation's plan over that (see ``sql/join_aggregate.py``); ``sink_name`` None: a push query's."""
         assert isinstance(query.from_, ast.Join)
         if query.window is not None and join_produces_table(query, self.catalog):
             raise SqlSemanticError("Windowing not supported for table aggregations.", query.pos)
         joined_query, aggregation = join_aggregate.split(query, query.from_, self.catalog)
-        name = f"{statement.name}{JOIN_PART}"
+        name = f"{sink_name or 'TRANSIENT'}{JOIN_PART}"
         join_plan = plan_join(joined_query, query.from_, self.catalog, sink_name=name)
         kind = ast.SourceKind.TABLE if join_plan.is_table else ast.SourceKind.STREAM
-        between = sink_from_select(kind, name, {}, join_plan, text, pos=statement.pos)  # type: ignore[arg-type]
-        return (join_plan, between), plan_aggregate(aggregation(between), between, None, sink_name=statement.name)
+        between = sink_from_select(kind, name, {}, join_plan, text, pos=query.pos)  # type: ignore[arg-type]
+        return (join_plan, between), plan_aggregate(aggregation(between), between, None, sink_name=sink_name)
 
     def _reads_table(self, query: ast.Query) -> bool:
         """A SELECT over one TABLE (no join) produces a table: CREATE STREAM AS SELECT cannot hold it."""

@@ -16,49 +16,43 @@ whether EMIT FINAL has emitted the window. Per input batch, all vectorized:
 5. Changed and deleted state rows go to the query's changelog topic in the
    same log transaction as the output and the input offsets.
 
-The changelog is the truth and DuckDB its cache: on start (and after any
-failure) the state is rebuilt from the changelog, which by construction
-matches the committed input offsets. So after ``kill -9`` at any moment the
-query resumes with no lost and no doubled update.
+Windows (step 2, EMIT FINAL's closing and retention of step 4) are decided in
+``aggregate_windows.py``, SESSION merging in ``session_merge.py`` /
+``session_runs.py``. Persistent outputs carry the headers of the record each
+update is for (``record_headers.py``).
+
+The changelog is the truth and DuckDB its cache (``aggregate_state.py``): on
+start (and after any failure) the state is rebuilt from the changelog, which
+by construction matches the committed input offsets. So after ``kill -9`` at
+any moment the query resumes with no lost and no doubled update.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import threading
-import time
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.engine.changelog import ReadGate, StoreChangelog, snapshot_directory
+from headwater.engine.aggregate_state import AggregateStore, changelog_topic
+from headwater.engine.aggregate_windows import WindowSteps
+from headwater.engine.changelog import ReadGate, StoreChangelog
 from headwater.engine.having import FLAGS, drop_flags, gate_having
 from headwater.engine.operator import Step
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
+from headwater.engine.record_headers import with_input_headers
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
 from headwater.engine.session_merge import merge_sessions, sessions_per_record
-from headwater.engine.stateless import SourceOperator, run_plan
-from headwater.engine.state import KeyedStore, StoreNotReadyError, run
-from headwater.errors import UnknownTopicError
-from headwater.log import Fetched, Log, TopicPartition
+from headwater.engine.stateless import SourceOperator, outside_duckdb_range, run_plan
+from headwater.engine.state import KeyedStore, run
+from headwater.log import Fetched, Log
 from headwater.sql.aggregate_planner import AggregatePlan
-
-logger = logging.getLogger(__name__)
-
-#: A pull query waits this long for a restoring store before answering "not ready".
-PULL_WAIT_S = 10.0
 
 _W = "(PARTITION BY {groups} ORDER BY __offset ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
 
-def changelog_topic(service_id: str, query_id: str) -> str:
-    return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Materialize-changelog"
-
-
-class AggregateOperator(SourceOperator[AggregatePlan]):
+class AggregateOperator(AggregateStore, WindowSteps, SourceOperator[AggregatePlan]):
     """GROUP BY over a stream: see the module docstring.
 
     reads: one source, batch by batch. owns: ``state``, one row per (group, window) (a
@@ -106,95 +100,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         #: (one per key, none deleted after): its changelog records are then encoded from them.
         self._state_rows: pa.Table | None = None
 
-    # -- state ---------------------------------------------------------------------
-    def _changelog_of(self) -> StoreChangelog:
-        if self._changelog is None:
-            fingerprint = hashlib.sha256(repr((self.statement, [(s.name, s.columns) for s in self.stores])).encode())
-            self._changelog = StoreChangelog(self.log, self.changelog, self.stores,
-                                             snapshot_directory(self.log, self.query_id), fingerprint.hexdigest())
-        return self._changelog
-
-    @property
-    def restored_records(self) -> int:
-        """Changelog records the last restore replayed (after its snapshot)."""
-        return self._changelog_of().restored_records
-
-    def begin(self) -> None:
-        if self.durable:
-            self._changelog_of().create_topic()
-
-    def _prepare_transient(self, con: duckdb.DuckDBPyConnection) -> None:
-        """An empty state for a push query: nothing to restore, nothing written back."""
-        self._con = con
-        self._create_state(con)
-        self._earliest_end = {"open": None, "all": None}
-        self._gate.open()
-
-    def _create_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        for store in self.stores:
-            store.create(con)
-        self.stream_time = {}
-        self._last_changed = None
-
-    def restore(self, con: duckdb.DuckDBPyConnection, positions: dict[TopicPartition, int]) -> None:
-        """(Re)build the stores from the snapshot and the changelog; pull queries wait meanwhile."""
-        if not self.durable:
-            self._prepare_transient(con)
-            return
-        self._gate.close()
-        try:
-            self._con = con
-            self._changelog_of().settle()  # a snapshot being written still reads the tables
-            self._create_state(con)
-            started = time.perf_counter()
-            self.stream_time = self._changelog_of().restore(con, self._apply_legacy)
-            self._earliest_end = {"open": self._earliest(con, "open"), "all": self._earliest(con, "all")}
-            with self._commits:
-                self._computed = self._committed = 0
-            logger.info("query %s restored its state from %d changelog record(s) in %.2f s", self.query_id,
-                        self._changelog_of().restored_records, time.perf_counter() - started)
-        except BaseException:
-            self._gate.close()
-            raise
-        self._gate.open()
-
-    def read_state(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Load into ``con`` the state as its owner last committed it, for a read-only session's pull queries.
-
-        The query does not run here; nothing is written (an empty or missing
-        changelog is an empty state). Called again before each pull query.
-        """
-        try:
-            self._create_state(con)
-            changelog = self._changelog_of()
-            try:
-                if self.log.end_offset(changelog.topic, 0) > self.log.beginning_offset(changelog.topic, 0):
-                    self.stream_time = changelog.restore(con, self._apply_legacy, rewrite=False)
-            except UnknownTopicError:
-                pass  # the owner has not made the changelog yet: nothing is materialized
-        except BaseException:
-            con.close()
-            raise
-        old, self._con = self._con, con
-        self._gate.open()
-        if old is not None:
-            old.close()
-
-    def _apply_legacy(self, con: duckdb.DuckDBPyConnection, key: bytes, value: bytes | None,
-                      headers: dict[str, bytes]) -> dict[int, int] | None:
-        """One record of the changelog format before keyed stores (Arrow IPC chunks)."""
-        if value:
-            self.store.put(con, pa.ipc.open_stream(value).read_all())
-        if headers.get("deleted"):
-            self.store.delete(con, pa.ipc.open_stream(headers["deleted"]).read_all())
-        if headers.get("stream_time"):
-            return {int(k): v for k, v in orjson.loads(headers["stream_time"]).items()}
-        return None
-
-    @property
-    def ready(self) -> bool:
-        return self._gate.ready
-
     # -- per batch -------------------------------------------------------------------
     def compute(self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, step: Step) -> None:
         if not self.durable:
@@ -206,7 +111,7 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         if changelog.snapshot_due():
             self._snapshot(con)
         outputs, changed, deleted = self.aggregate(con, fetched, src, step.errors)
-        step.outputs.extend((out, fetched) for out in outputs if out.num_rows)
+        step.outputs.extend((with_input_headers(out, fetched), fetched) for out in outputs if out.num_rows)
         touched = self._touched(changed, deleted)
         rows = [self._state_rows] + [None] * (len(touched) - 1)
         step.changelog.append((self.changelog, 0, changelog.records(con, touched, rows, self.stream_time)))
@@ -217,26 +122,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         """The keys of each store a batch changed or deleted (its changelog has one record per key)."""
         keys = [t.select(self.store.keys) for t in (changed, deleted) if t is not None and t.num_rows]
         return [pa.concat_tables(keys) if keys else None]
-
-    def committed(self, step: Step) -> None:
-        with self._commits:
-            self._committed += 1
-            self._commits.notify_all()
-
-    def _snapshot(self, con: duckdb.DuckDBPyConnection, background: bool = True) -> None:
-        """Snapshot once the changelog holds every computed batch (at most one commit is in flight)."""
-        with self._commits:
-            if not self._commits.wait_for(lambda: self._committed >= self._computed, timeout=30.0):
-                return
-        self._changelog_of().snapshot(con, self.stream_time, background)
-
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """On stop: a last snapshot, so the next start replays (almost) nothing."""
-        if not self.durable:
-            return
-        changelog = self._changelog_of()
-        if self._gate.ready and changelog.pending_changes() and self._committed >= self._computed:
-            changelog.snapshot(con, self.stream_time, background=False)
 
     def aggregate(
         self, con: duckdb.DuckDBPyConnection, fetched: Fetched, src: pa.Table, errors: list[ProcessingError]
@@ -329,54 +214,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
                                   fetched.topic, fetched.partition, o) for o in offsets]
         return pre.filter(pa.array(~nulls)), errors
 
-    def _windowed(self, con: duckdb.DuckDBPyConnection, pre: pa.Table, partition: int) -> tuple[pa.Table, list[ProcessingError]]:
-        """Assign windows and drop (record, window) pairs whose window closed before the record arrived."""
-        ts = pre.column("__ts").to_numpy()
-        previous = self.stream_time.get(partition, np.iinfo(np.int64).min)
-        stream = np.maximum.accumulate(np.maximum(ts, previous))
-        self.stream_time[partition] = int(stream[-1])
-        pre = pre.append_column("__st", pa.array(stream))
-        window = self.plan.window
-        con.register("pre", pre)
-        try:
-            if window is None:
-                return con.sql("SELECT *, 0::BIGINT AS ws, 0::BIGINT AS we FROM pre").to_arrow_table(), []
-            size, grace = window.size_ms, window.grace_ms
-            if window.kind == "SESSION":
-                # A record opens a session [ts, ts]; it is late once ts + grace is behind stream time.
-                starts, size = "SELECT *, __ts AS ws FROM pre", 0
-            elif window.kind == "TUMBLING":
-                starts = f"SELECT *, __ts - (((__ts % {size}) + {size}) % {size}) AS ws FROM pre"
-            else:
-                adv = window.advance_ms
-                count = -(-size // adv)
-                last = f"(__ts - (((__ts % {adv}) + {adv}) % {adv}))"
-                starts = (
-                    f"SELECT * EXCLUDE (__w), __w AS ws FROM (SELECT *, UNNEST([x FOR x IN generate_series("
-                    f"{last} - {(count - 1) * adv}, {last}, {adv}) IF x > __ts - {size} AND x >= 0]) AS __w FROM pre)"
-                )
-            # Kafka Streams drops a time-window record when end + grace <= stream time, a session record
-            # only when end + grace < stream time.
-            late_op = "<" if window.kind == "SESSION" else "<="
-            table = con.sql(f"SELECT *, ws + {size} AS we, ws + {size} + {grace} {late_op} __st AS __late FROM ({starts})"
-                            ).to_arrow_table()
-        finally:
-            con.unregister("pre")
-        late = np.asarray(table.column("__late"), dtype=bool)
-        errors = []
-        if late.any():
-            self.late_records += int(late.sum())
-            rows = table.filter(pa.array(late)).select(["__offset", "ws", "we"]).to_pylist()
-            errors = [
-                ProcessingError(RECORD_PROCESSING_ERROR,
-                                f"Record dropped: its window [{r['ws']}, {r['we']}) closed (end + grace period "
-                                f"{window.grace_ms} ms is before stream time {self.stream_time[partition]}).",
-                                self.plan.source.topic, partition, r["__offset"])
-                for r in rows
-            ]
-            table = table.filter(pa.array(~late))
-        return table.drop_columns(["__late", "__st"]), errors
-
     def render(self, template: str, j: int, **extra: str) -> str:
         args = self.plan.agg_args[j]
         names = self.state_cols[j]
@@ -404,21 +241,28 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
             f"(SELECT {self.key}, we, max(__ts) OVER {window} AS __ts, __offset, {', '.join(running)} FROM b) r "
             f"LEFT JOIN __cur s ON {on}"
         )
-        return self.post_keyed(con, merged_sql, order="__offset, ws")
+        return self.post_keyed(con, merged_sql, order="__offset, ws", offsets=True)
 
     def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table:
         return self.post_keyed(con, states_sql, order)[0]
 
-    def post_keyed(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> tuple[pa.Table, pa.Table]:
-        """The projected rows of ``states_sql`` in ``order``, and the state key of each."""
+    def post_keyed(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str,
+                   offsets: bool = False) -> tuple[pa.Table, pa.Table]:
+        """The projected rows of ``states_sql`` in ``order``, and the state key of each; ``offsets``:
+        the rows keep the ``__offset`` of ``states_sql`` (the record each update is for)."""
         results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-        agg_sql = f"SELECT {', '.join(self.groups)}, ws, we, __ts, {', '.join(results)} FROM ({states_sql}) ORDER BY {order}"
+        extra = ", __offset" if offsets else ""
+        agg_sql = (f"SELECT {', '.join(self.groups)}, ws, we, __ts{extra}, {', '.join(results)} FROM ({states_sql}) "
+                   f"ORDER BY {order}")
         agg = con.sql(agg_sql).to_arrow_table()
         con.register("agg", agg)
         try:
-            return con.sql(self.plan.post_sql).to_arrow_table(), agg.select(self.store.keys)
+            out = con.sql(self.plan.post_sql).to_arrow_table()
         finally:
             con.unregister("agg")
+        if offsets:
+            out = out.append_column("__offset", agg.column("__offset"))
+        return out, agg.select(self.store.keys)
 
     def _merge(self, con: duckdb.DuckDBPyConnection, within: str, flags: bool = False) -> pa.Table:
         """Fold the batch into the state; return the changed state rows. ``flags``: EMIT CHANGES,
@@ -445,124 +289,6 @@ class AggregateOperator(SourceOperator[AggregatePlan]):
         self.store.put(con, changed, within)
         return changed
 
-    def _now(self) -> int:
-        return max(self.stream_time.values()) if self.stream_time else np.iinfo(np.int64).min
-
-    def _earliest(self, con: duckdb.DuckDBPyConnection, which: str) -> int | None:
-        """The smallest window end of the state rows (``which`` = 'open' for not yet emitted, or 'all')."""
-        where = "WHERE NOT __emitted" if which == "open" else ""
-        found = run(con, f"SELECT min(we) FROM state {where}")[0][0]
-        return None if found is None else int(found)
-
-    def _may_reach(self, which: str, changed: pa.Table | None, horizon_ms: int) -> bool:
-        """Whether some window end + ``horizon_ms`` may be at or behind stream time (cheap, no scan)."""
-        earliest = self._earliest_end.get(which)
-        if changed is not None and changed.num_rows:
-            low = pc_min(changed, which)
-            if low is not None:
-                earliest = low if earliest is None else min(earliest, low)
-                self._earliest_end[which] = earliest
-        return earliest is not None and earliest + horizon_ms <= self._now()
-
-    def _close_windows(self, con: duckdb.DuckDBPyConnection) -> tuple[pa.Table | None, pa.Table | None]:
-        """EMIT FINAL: windows whose end + grace has passed, emitted once."""
-        assert self.plan.window is not None
-        closed = f"NOT __emitted AND we + {self.plan.window.grace_ms} <= {self._now()}"
-        if not self._may_reach("open", self._last_changed, self.plan.window.grace_ms):
-            return None, None
-        self._earliest_end["open"] = None  # recomputed below, after this round of closing
-        if not run(con, f"SELECT count(*) FROM state WHERE {closed}")[0][0]:
-            self._earliest_end["open"] = self._earliest(con, "open")
-            return None, None
-        final = self.post(con, f"SELECT * FROM state WHERE {closed}", order="ws, __ts")
-        emitted = con.sql(f"SELECT * REPLACE (true AS __emitted) FROM state WHERE {closed}").to_arrow_table()
-        run(con, f"UPDATE state SET __emitted = true WHERE {closed}")
-        self._earliest_end["open"] = self._earliest(con, "open")
-        return final, emitted
-
-    def _expire(self, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
-        assert self.plan.window is not None
-        gone = f"we + {self.plan.window.retention_ms} <= {self._now()}"
-        if not self._may_reach("all", self._last_changed, self.plan.window.retention_ms):
-            return None
-        deleted = con.sql(f"SELECT {self.key} FROM state WHERE {gone}").to_arrow_table()
-        if deleted.num_rows:
-            run(con, f"DELETE FROM state WHERE {gone}")
-        self._earliest_end["all"] = self._earliest(con, "all")
-        return deleted if deleted.num_rows else None
-
-    # -- pull queries -------------------------------------------------------------------
-    def state_rows(self) -> int | None:
-        """Rows of the state table, read on a cursor (as pull queries do); None while restoring."""
-        if self._con is None or not self._gate.enter(0):
-            return None
-        try:
-            cursor = self._con.cursor()
-            try:
-                return int(run(cursor, f"SELECT count(*) FROM {self.store.name}")[0][0])
-            finally:
-                cursor.close()
-        except duckdb.Error:  # the state is being rebuilt; the next scrape sees it
-            return None
-        finally:
-            self._gate.leave()
-
-    def snapshot(self, timeout_s: float = PULL_WAIT_S) -> pa.Table:
-        """The materialized table: every current (group, window) row, through the projection.
-
-        Reads the last committed batch (a cursor sees no uncommitted transaction); while the
-        state restores, waits up to ``timeout_s``, then raises StoreNotReadyError.
-        """
-        if not self._gate.enter(timeout_s):
-            raise StoreNotReadyError(
-                f"Failed to scan materialized table: Cannot get state store {self.changelog.removesuffix('-changelog')}"
-                f" because the stream thread is REBALANCING, not RUNNING (query {self.query_id} is restoring its state; "
-                "retry shortly).")
-        try:
-            if self._con is None:  # entered only after a restore, which set it
-                raise StoreNotReadyError(f"Query {self.query_id} has no state yet.")
-            con = self._con.cursor()
-            try:
-                results = [f"{self.render(agg.result, j)} AS r{j}" for j, agg in enumerate(self.plan.aggregates)]
-                run(con, f"CREATE OR REPLACE TEMP VIEW agg AS SELECT {', '.join(self.groups)}, ws, we, __ts, "
-                         f"{', '.join(results)} FROM {self.store.name}")
-                return con.sql(self.plan.post_sql).to_arrow_table()
-            finally:
-                con.close()
-        finally:
-            self._gate.leave()
 
 
-#: DuckDB holds a TIMESTAMP in microseconds: a value in s or ms past this many units of it cannot be held.
-_TIMESTAMP_LIMITS = {"s": np.iinfo(np.int64).max // 1_000_000, "ms": np.iinfo(np.int64).max // 1_000}
-
-
-def outside_duckdb_range(pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
-    """``pre`` without the records holding a TIMESTAMP DuckDB cannot hold (past year 294247): state,
-    changelog and sink could not encode them. Each goes to the processing log (a serialization error,
-    as a row the sink cannot hold) and the query goes on."""
-    bad = np.zeros(pre.num_rows, dtype=bool)
-    for column, field in zip(pre.columns, pre.schema, strict=True):
-        if pa.types.is_timestamp(field.type) and field.type.unit in _TIMESTAMP_LIMITS:
-            limit = _TIMESTAMP_LIMITS[field.type.unit]
-            values = pc.fill_null(column.cast(pa.int64()), 0).to_numpy()
-            bad |= (values > limit) | (values < -limit)
-    if not bad.any():
-        return pre
-    for offset in pre.column("__offset").to_numpy()[bad].tolist():
-        errors.append(ProcessingError(
-            SERIALIZATION_ERROR, "Error serializing message: a TIMESTAMP value is out of range (after year 294247 "
-            "or before year -290308): record dropped.", fetched.topic, fetched.partition, offset))
-    return pre.filter(pa.array(~bad))
-
-
-def pc_min(changed: pa.Table, which: str) -> int | None:
-    """The smallest ``we`` of changed rows (only not-emitted ones for 'open')."""
-    ends = changed.column("we")
-    if which == "open":
-        ends = ends.filter(pc.invert(changed.column("__emitted")))
-    low = pc.min(ends).as_py()
-    return None if low is None else int(low)
-
-
-__all__ = ["AggregateOperator", "changelog_topic"]
+__all__ = ["AggregateOperator"]

@@ -46,6 +46,7 @@ from headwater.engine.join_sources import JoinDecoder, Piece, runs
 from headwater.engine.join_tables import TableSteps
 from headwater.engine.operator import Operator, Step, exec_sql
 from headwater.engine.processing_log import ProcessingError
+from headwater.engine.record_headers import with_input_headers
 from headwater.engine.repartition import Repartitioner, repartition_topic
 from headwater.engine.stateless import run_plan, start_positions
 from headwater.engine.stream_join import StreamStreamSteps
@@ -162,7 +163,7 @@ class JoinOperator(TableSteps, StreamStreamSteps, Operator[JoinPlan]):
                 extra: list[str] | None = None) -> None:
         cols = [f'"{n}" {t}' for s in self.plan.sources[first: last + 1] for n, t in s.column_sql()]
         if key:
-            cols.append(f"__sk {self.plan.sources[first].source.key_columns[0].type.to_duckdb()}")
+            cols.append(f"__sk {self.plan.sources[first].state_key_type().to_duckdb()}")
         cols.extend(extra or [])
         exec_sql(con, f"DROP TABLE IF EXISTS {name}")
         exec_sql(con, f"CREATE TABLE {name} ({', '.join(cols)})")
@@ -283,7 +284,7 @@ class JoinOperator(TableSteps, StreamStreamSteps, Operator[JoinPlan]):
                                              lenient_sql=self.plan.sql)
             errors.extend(run_errors)
             if projected is not None and projected.num_rows:
-                step.outputs.append((projected, fetched))
+                step.outputs.append((with_input_headers(projected, fetched), fetched))
         return step
 
     def _repartition(self, con: duckdb.DuckDBPyConnection, index: int, batches: list[Fetched],

@@ -4,7 +4,7 @@ Each source decodes into its own columns (``s<i>_c<j>``, ``s<i>__rowtime``...,
 see ``headwater/sql/join_planner.py``) plus ``__ts`` and ``__offset``. A table
 source keeps its tombstones: a record with a null value is a deletion of its
 key (``__del``), where a stream ignores it. ``__key`` of a table record is its
-primary key.
+primary key (with the window, for a windowed table: ``join_planner.windowed_key``).
 
 Records of several topics are processed in timestamp order across topics
 and offset order within a partition, as a Kafka Streams task picks the
@@ -21,10 +21,11 @@ import pyarrow as pa
 
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.processing_log import ProcessingError
+from headwater.engine.record_headers import any_headers
 from headwater.engine.repartition import restore_original_key
 from headwater.log import Fetched
 from headwater.sql.join_planner import JoinSource
-from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME
+from headwater.sql.planner import DELETED, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOW_END, WINDOW_START
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,20 @@ class JoinDecoder:
     def decode(self, fetched: Fetched) -> tuple[list[Piece], list[ProcessingError]]:
         pieces: list[Piece] = [Piece(i, fetched, None) for i in self.to_repartition.get(fetched.topic, [])]
         errors: list[ProcessingError] = []
+        own = restore_original_key(fetched) if fetched.topic in self._carry_key else fetched
         for i in self.by_topic.get(fetched.topic, []):
-            table, errs = self.decode_source(i, fetched)
-            pieces.append(Piece(i, fetched, table))
+            table, errs = self._decode_restored(i, own)
+            pieces.append(Piece(i, own, table))
             errors.extend(errs)
         return pieces, errors
 
     def decode_source(self, i: int, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
+        """Source ``i``'s records of ``fetched`` (a repartition topic's with their original key restored)."""
         if fetched.topic in self._carry_key:
             fetched = restore_original_key(fetched)
+        return self._decode_restored(i, fetched)
+
+    def _decode_restored(self, i: int, fetched: Fetched) -> tuple[pa.Table, list[ProcessingError]]:
         join_source = self.sources[i]
         decoder = self._decoders[i]
         table, errors = decoder.decode(fetched)
@@ -84,13 +90,21 @@ class JoinDecoder:
             return table, errors
         key_alias = join_source.key_alias
         assert key_alias is not None and deleted is not None
-        return table.append_column("__key", table.column(key_alias)).append_column("__del", deleted), errors
+        key = table.column(key_alias)
+        if join_source.source.window is not None:  # a windowed table's rows are keyed by key and window
+            key = pa.StructArray.from_arrays(
+                [key.combine_chunks(), *(table.column(join_source.meta(m)).combine_chunks()
+                                         for m in (WINDOW_START, WINDOW_END))],
+                names=["K", "WS", "WE"])
+        return table.append_column("__key", key).append_column("__del", deleted), errors
 
 
 def _rename(table: pa.Table, join_source: JoinSource) -> pa.Table:
     """The decoder's pseudo columns under the source's names, plus ``__ts`` and ``__offset``."""
     names = {ROWTIME: join_source.meta(ROWTIME), ROWPARTITION: join_source.meta(ROWPARTITION),
              ROWOFFSET: join_source.meta(ROWOFFSET)}
+    if join_source.source.window is not None:
+        names |= {WINDOW_START: join_source.meta(WINDOW_START), WINDOW_END: join_source.meta(WINDOW_END)}
     renamed = table.rename_columns([names.get(n, n) for n in table.column_names])
     wanted = [i.alias for i in join_source.inputs]
     extra = [n for n in renamed.column_names if n.startswith("c")]  # a TIMESTAMP column the decoder added
@@ -133,6 +147,12 @@ def runs(pieces: Sequence[Piece], tables_first: Sequence[bool]) -> list[tuple[in
     order = np.lexsort((rows, piece_ids, side, t))
     piece_ids, rows = piece_ids[order], rows[order]
     source_of = np.array([p.source for p in pieces])[piece_ids]
+    # A piece whose records have headers makes runs of its own: a result's headers are found by its
+    # record's offset in the run's batch (``record_headers.py``), unambiguous within one partition.
+    with_headers = np.array([any_headers(p.fetched.records.column("headers")) for p in pieces])
+    if with_headers.any():
+        crossing = (np.diff(piece_ids) != 0) & (with_headers[piece_ids[1:]] | with_headers[piece_ids[:-1]])
+        source_of = source_of.astype(np.int64) + np.r_[0, np.cumsum(crossing)] * (int(source_of.max()) + 1)
     # Per source, its pieces' records as one table; a record's index there is its piece's base + row.
     combined: dict[int, tuple[pa.Table, np.ndarray]] = {}
     for source in dict.fromkeys(p.source for p in pieces):
@@ -147,7 +167,7 @@ def runs(pieces: Sequence[Piece], tables_first: Sequence[bool]) -> list[tuple[in
     out = []
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
         first = pieces[int(piece_ids[start])]
-        table, bases = combined[first.source]
+        table, bases = combined[first.source]  # source_of may carry run marks; the piece names the source
         index = bases[piece_ids[start:stop]] + rows[start:stop]
         if index[-1] - index[0] == stop - start - 1 and (np.diff(index) == 1).all():
             records = table.slice(int(index[0]), int(stop - start))

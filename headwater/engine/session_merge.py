@@ -12,9 +12,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from headwater.engine.session_runs import SessionAggregation, session_runs
+from headwater.engine.session_runs import SessionAggregation, session_having, session_runs
 from headwater.engine.state import run
 
 
@@ -146,9 +145,7 @@ def merge_sessions(op: SessionAggregation, con: duckdb.DuckDBPyConnection, with_
         run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
         ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
         seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
-        out = op.post(con, "SELECT * FROM __both", order=order)
-        out = out.set_column(out.column_names.index("__having"), "__having",
-                             pc.and_(out.column("__having"), pa.array(kinds == 1)))
+        out, seq = session_having(op.post(con, "SELECT * FROM __both", order=order), kinds, seq)
         con.unregister("__m")
         run(con, f"DELETE FROM state WHERE ({op.key}) IN (SELECT ({op.key}) FROM __os)")
         op.store.put(con, changed)

@@ -45,6 +45,24 @@ class SessionAggregation(Protocol):
     def post(self, con: duckdb.DuckDBPyConnection, states_sql: str, order: str) -> pa.Table: ...
 
 
+def session_having(out: pa.Table, kinds: np.ndarray, seq: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """The session changes ksqlDB's HAVING (a KTable filter sending old values) lets through.
+
+    ``out`` holds, per change, the projection of a replaced session version (kind 0, its
+    tombstone) or of a new one (kind 1), with ``__having`` evaluated on that version. A tombstone
+    goes out only if the replaced version qualified (the sink holds its row), an update only if
+    the new version qualifies; a failing new version emits nothing (its old value is null).
+    Returns the kept rows, ``__having`` false on tombstones, with their record offsets in
+    ``__offset``, and their offsets (``seq``).
+    """
+    keep = np.asarray(out.column("__having").fill_null(False), dtype=bool)
+    out = out.set_column(out.column_names.index("__having"), "__having", pa.array(kinds == 1))
+    out = out.append_column("__offset", pa.array(seq, pa.int64()))
+    if keep.all():
+        return out, seq
+    return out.filter(pa.array(keep)), seq[keep]
+
+
 def session_runs(
     query: SessionAggregation, con: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Table | None, np.ndarray | None, pa.Table | None, pa.Table]:
@@ -109,24 +127,27 @@ def session_runs(
     rg = ", ".join(f"r.{c}" for c in groups)
     # The stored session (alias s) merges into segment 0 only.
     stored = f"LEFT JOIN (SELECT * FROM __last) s ON {on_l} AND r.__seg = 0"
+    # Each record's session version, with the state of the version it replaced: the one the record
+    # before it in the segment left (``__lg_``), or the stored session (``__st_``, segment 0).
+    state_names = [n for names in query.state_cols for n in names]
+    lags = ", ".join(f"lag({n}) OVER (PARTITION BY {g}, __seg ORDER BY __seq) AS __lg_{n}" for n in state_names)
     run(con,
-          f"CREATE OR REPLACE TEMP TABLE __upd AS SELECT {rg}, r.__cur_ws AS ws, r.__cur_we AS we, "
-          f"{', '.join(merged_running)}, r.__cur_we AS __ts, r.__offset AS __seq, r.__lag_ws, r.__lag_we, r.__seg, "
-          f"r.__l_ws, r.__l_we FROM (SELECT *, {', '.join(running)} FROM __fw) r {stored}")
+          f"CREATE OR REPLACE TEMP TABLE __upd AS SELECT *, {lags} FROM (SELECT {rg}, r.__cur_ws AS ws, "
+          f"r.__cur_we AS we, {', '.join(merged_running)}, r.__cur_we AS __ts, r.__offset AS __seq, r.__lag_ws, "
+          f"r.__lag_we, r.__seg, r.__l_ws, r.__l_we, {', '.join(f's.{n} AS __st_{n}' for n in state_names)} "
+          f"FROM (SELECT *, {', '.join(running)} FROM __fw) r {stored})")
     # Output: a tombstone for the session version the record replaced (timestamped with that
     # version's end, as Kafka Streams forwards every session change), then the new version.
-    both = (f"SELECT * FROM (SELECT * EXCLUDE (ws, we, __ts), coalesce(__lag_ws, __l_ws) AS ws, coalesce(__lag_we, "
-            f"__l_we) AS we, coalesce(__lag_we, __l_we) AS __ts, 0 AS __kind FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME "
-            f"SELECT *, 1 AS __kind FROM __upd)")
+    replaced = ", ".join(f"CASE WHEN __lag_ws IS NOT NULL THEN __lg_{n} ELSE __st_{n} END AS {n}" for n in state_names)
+    both = (f"SELECT * FROM (SELECT * EXCLUDE (ws, we, __ts, {', '.join(state_names)}), coalesce(__lag_ws, __l_ws) "
+            f"AS ws, coalesce(__lag_we, __l_we) AS we, coalesce(__lag_we, __l_we) AS __ts, {replaced}, 0 AS __kind "
+            f"FROM __upd WHERE __lag_ws IS NOT NULL OR __seg = 0 UNION ALL BY NAME SELECT *, 1 AS __kind FROM __upd)")
     order = "__seq, __kind"
     run(con, f"CREATE OR REPLACE TEMP TABLE __both AS {both} ORDER BY {order}")
     ordered = con.sql(f"SELECT __seq, __kind FROM __both ORDER BY {order}").fetchnumpy()
     seq, kinds = np.asarray(ordered["__seq"], dtype=np.int64), np.asarray(ordered["__kind"])
-    out = query.post(con, "SELECT * FROM __both", order=order)
-    having = np.asarray(out.column("__having").fill_null(False), dtype=bool) & (kinds == 1)
-    out = out.set_column(out.column_names.index("__having"), "__having", pa.array(having))
+    out, seq = session_having(query.post(con, "SELECT * FROM __both", order=order), kinds, seq)
     # State: each segment's final session; the stored session it extended goes if its start moved.
-    state_names = [n for names in query.state_cols for n in names]
     changed = con.sql(
         f"SELECT {rg}, r.ws, r.we, {', '.join(merged_partials)}, r.we AS __ts, false AS __emitted FROM "
         f"(SELECT {g}, __seg, min(__cur_ws) AS ws, max(__cur_we) AS we, {', '.join(partials)} FROM __fw "

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.engine.codec import SourceDecoder
 from headwater.engine.isolation import isolate
 from headwater.engine.operator import MAX_POLL_RECORDS, Operator, Step
-from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, ProcessingError
+from headwater.engine.processing_log import RECORD_PROCESSING_ERROR, SERIALIZATION_ERROR, ProcessingError
 from headwater.log import Fetched, Log, TopicPartition
 from headwater.sql.aggregate_planner import AggregatePlan
 from headwater.sql.planner import ROWOFFSET, SelectPlan
@@ -58,6 +60,29 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str, src: pa.Table) -> pa.Table:
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("src")
+
+
+#: DuckDB holds a TIMESTAMP in microseconds: a value in s or ms past this many units of it cannot be held.
+_TIMESTAMP_LIMITS = {"s": np.iinfo(np.int64).max // 1_000_000, "ms": np.iinfo(np.int64).max // 1_000}
+
+
+def outside_duckdb_range(pre: pa.Table, fetched: Fetched, errors: list[ProcessingError]) -> pa.Table:
+    """``pre`` without the records holding a TIMESTAMP DuckDB cannot hold (past year 294247): state,
+    changelog and sink could not encode them. Each goes to the processing log (a serialization error,
+    as a row the sink cannot hold) and the query goes on."""
+    bad = np.zeros(pre.num_rows, dtype=bool)
+    for column, field in zip(pre.columns, pre.schema, strict=True):
+        if pa.types.is_timestamp(field.type) and field.type.unit in _TIMESTAMP_LIMITS:
+            limit = _TIMESTAMP_LIMITS[field.type.unit]
+            values = pc.fill_null(column.cast(pa.int64()), 0).to_numpy()
+            bad |= (values > limit) | (values < -limit)
+    if not bad.any():
+        return pre
+    for offset in pre.column("__offset").to_numpy()[bad].tolist():
+        errors.append(ProcessingError(
+            SERIALIZATION_ERROR, "Error serializing message: a TIMESTAMP value is out of range (after year 294247 "
+            "or before year -290308): record dropped.", fetched.topic, fetched.partition, offset))
+    return pre.filter(pa.array(~bad))
 
 
 def start_positions(log: Log, topic: str, group: str | None, reset: str) -> dict[TopicPartition, int]:

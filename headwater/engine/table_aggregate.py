@@ -230,7 +230,8 @@ class TableAggregateOperator(AggregateOperator):
             con.unregister("agg")
         keep = out.append_column("__seq", agg.column("__offset"))
         keep, _ = gate_having(con, keep, agg.select(self.store.keys), "state")
-        return keep.drop_columns(["__seq"]), keep.column("__seq")
+        seq = keep.column("__seq")  # 2 * offset + step: the record each update is for
+        return keep.drop_columns(["__seq"]).append_column("__offset", pc.divide(seq, 2)), seq
 
     def _merge_events(self, con: duckdb.DuckDBPyConnection, flags: bool) -> pa.Table | None:
         """Fold this round's events into the state; return the changed state rows. ``flags``:

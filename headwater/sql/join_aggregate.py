@@ -40,7 +40,7 @@ def split(query: ast.Query, join: ast.Join, catalog: Any) -> tuple[ast.Query, An
     holders: dict[str, list[str]] = {}
     for source, alias in relations:
         for column in source.columns:
-            if column.namespace in (Namespace.KEY, Namespace.VALUE):
+            if column.namespace in (Namespace.KEY, Namespace.VALUE, Namespace.HEADERS, Namespace.HEADER):
                 holders.setdefault(column.name, []).append(alias)
 
     def joined_name(ref: ColumnRef) -> str:

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from headwater.errors import SqlSemanticError
 from headwater.sql import ast
 from headwater.sql.aggregate_planner import DEFAULT_GRACE_MS
-from headwater.sql.catalog import Column, DataSource, Namespace
+from headwater.sql.catalog import Column, DataSource, Namespace, WindowInfo
 from headwater.sql.compile import Compiled, compile_expression
 from headwater.sql.expressions import ColumnRef, Comparison, Expression
 from headwater.sql.format_expression import format_expression
-from headwater.sql.planner import InputColumn, OutputColumn, PlanOutputs, timestamp_sql, implicit_name, compile_where, with_strict_sql
-from headwater.sql.types import BIGINT, INTEGER, SqlType
+from headwater.sql.planner import (WINDOW_END, WINDOW_START, InputColumn, OutputColumn, PlanOutputs, timestamp_sql,
+                                   implicit_name, compile_where, with_strict_sql)
+from headwater.sql.types import BIGINT, INTEGER, SqlType, StructField, StructType
 
 STREAM_TABLE, STREAM_STREAM, TABLE_TABLE, FOREIGN_KEY = "STREAM_TABLE", "STREAM_STREAM", "TABLE_TABLE", "FOREIGN_KEY"
 _RESERVED = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"})
@@ -55,10 +56,20 @@ class JoinSource:
         return f"s{self.index}{name}"
 
     def column_sql(self) -> list[tuple[str, str]]:
-        """(DuckDB name, DuckDB type) of every column this source contributes to the joined relation."""
+        """(DuckDB name, DuckDB type) of every column this source contributes to the joined relation
+        (a windowed source's window bounds too: its rows are keyed by key and window)."""
         cols = [(i.alias, i.column.type.to_duckdb()) for i in self.inputs]
-        return cols + [(self.meta("__rowtime"), "BIGINT"), (self.meta("__partition"), "INTEGER"),
-                       (self.meta("__offset"), "BIGINT")]
+        cols += [(self.meta("__rowtime"), "BIGINT"), (self.meta("__partition"), "INTEGER"),
+                 (self.meta("__offset"), "BIGINT")]
+        if self.source.window is not None:
+            cols += [(self.meta(WINDOW_START), "BIGINT"), (self.meta(WINDOW_END), "BIGINT")]
+        return cols
+
+    def state_key_type(self) -> SqlType:
+        """The type of the key a table source's rows are kept by: its PRIMARY KEY, with the window
+        when the table is windowed (:func:`windowed_key`)."""
+        key = self.source.key_columns[0].type
+        return windowed_key(key) if self.source.window is not None else key
 
     @property
     def key_alias(self) -> str | None:
@@ -67,6 +78,16 @@ class JoinSource:
         if not keys:
             return None
         return next(i.alias for i in self.inputs if i.column.name == keys[0].name)
+
+
+def windowed_key(key: SqlType) -> SqlType:
+    """The join key of windowed sources, as ksqlDB's ``Windowed<key>``: the key and the window bounds."""
+    return StructType((StructField("K", key), StructField("WS", BIGINT), StructField("WE", BIGINT)))
+
+
+#: DuckDB SQL of the result key's parts when the sources are windowed (``__key`` is a :func:`windowed_key`).
+WINDOWED_KEY_SQL = {"key": "struct_extract(\"__key\", 'K')", "WINDOWSTART": "struct_extract(\"__key\", 'WS')",
+                    "WINDOWEND": "struct_extract(\"__key\", 'WE')"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +140,8 @@ class JoinPlan(PlanOutputs):
     is_table: bool
     limit: int | None = None
     strict_sql: str | None = None
-    window: None = field(default=None)
+    #: The sources' window when they are windowed: the result's keys keep it (``ws``/``we`` in ``sql``).
+    window: WindowInfo | None = field(default=None)
 
     @property
     def inputs(self) -> tuple[InputColumn, ...]:
@@ -135,6 +157,12 @@ class JoinScope:
         self.touched: set[int] = set()
         self.visible = len(sources)  # sources 0..visible-1 may be referenced (ON of step k sees 0..k)
         self.synthetic: tuple[str, SqlType] | None = None  # ROWKEY of a synthetic key, once known
+        #: The sources are windowed: ``__key`` holds the key and the window (WINDOWSTART/WINDOWEND resolve to it).
+        self.windowed = False
+
+    def key_sql(self) -> str:
+        """DuckDB SQL of the result's key (the join key) over the joined relation."""
+        return WINDOWED_KEY_SQL["key"] if self.windowed else '"__key"'
 
     def _find(self, name: str) -> int | None:
         for i, (source, alias) in enumerate(self.sources[: self.visible]):
@@ -149,9 +177,11 @@ class JoinScope:
                 raise SqlSemanticError(f"'{ref.source}' is not a valid stream/table name or alias.", ref.pos)
             return self._column(i, ref)
         if self.synthetic is not None and ref.name == self.synthetic[0]:
-            return Compiled('"__key"', self.synthetic[1])
+            return Compiled(self.key_sql(), self.synthetic[1])
         if ref.name == "ROWTIME":
             return Compiled('"__ts"', BIGINT)
+        if self.windowed and ref.name in ("WINDOWSTART", "WINDOWEND"):
+            return Compiled(WINDOWED_KEY_SQL[ref.name], BIGINT)
         found = [i for i, (source, _) in enumerate(self.sources[: self.visible]) if source.column(ref.name) is not None]
         if not found:
             raise SqlSemanticError(f"Column '{ref.name}' cannot be resolved.", ref.pos)
@@ -162,6 +192,8 @@ class JoinScope:
 
     def _column(self, i: int, ref: ColumnRef) -> Compiled:
         self.touched.add(i)
+        if self.windowed and ref.name in ("WINDOWSTART", "WINDOWEND"):
+            return Compiled(WINDOWED_KEY_SQL[ref.name], BIGINT)
         if ref.name in _PSEUDO:
             name, type_ = _PSEUDO[ref.name]
             return Compiled(f'"s{i}{name}"', type_)
@@ -223,8 +255,6 @@ def _relations(join: ast.Join, catalog: object) -> list[tuple[DataSource, str, a
         if names.index(source.name) != k:  # ksqlDB refuses self joins, aliased or not
             raise SqlSemanticError(f"Can not join '{source.name}' to '{source.name}': self joins are not yet "
                                    "supported.", rel.pos)
-        if source.window is not None:
-            raise SqlSemanticError(f"Joins over windowed sources are not supported yet: {source.name}.", rel.pos)
     aliases = [a for _, a, _ in out]
     for k, alias in enumerate(aliases):
         if aliases.index(alias) != k:
@@ -294,6 +324,13 @@ def _plan_join(
             raise SqlSemanticError(
                 f"Invalid join order: table-stream joins are not supported; only stream-table joins. Got "
                 f"{join_text}.", joined.pos)
+        left_source = relations[l_col[0] if l_col is not None else 0]
+        if (left_source[0].window is None) != (right.window is None):
+            def state(s: DataSource) -> str:
+                return "windowed" if s.window is not None else "not windowed"
+            raise SqlSemanticError(
+                f"Can not join windowed source to non-windowed source.\n`{left_source[0].name}` is "
+                f"{state(left_source[0])}\n`{right.name}` is {state(right)}", joined.pos)
         if right.is_table and (r_col is None or r_col[1].name != right_pk.name):  # type: ignore[union-attr]
             shown = format_expression(rx)
             raise SqlSemanticError(
@@ -308,6 +345,11 @@ def _plan_join(
             is_pk = (l_col is not None and left_pk is not None and l_col[0] == left_key_source
                      and l_col[1].name == left_pk.name)
             kind = TABLE_TABLE if is_pk else FOREIGN_KEY
+        if right.window is not None and kind != TABLE_TABLE:
+            what = {STREAM_TABLE: "stream-table", STREAM_STREAM: "stream-stream",
+                    FOREIGN_KEY: "foreign-key"}[kind]
+            raise SqlSemanticError(f"Windowed sources are supported in table-table joins on their keys only, "
+                                   f"not yet in a {what} join: {join_text}.", joined.pos)
         if kind == STREAM_TABLE and type_word in ("RIGHT", "FULL"):
             word = "full-outer" if type_word == "FULL" else "right-outer"
             raise SqlSemanticError(f"Invalid join type: {word} join not supported for stream-table join. Got "
@@ -345,7 +387,8 @@ def _plan_join(
             before, after = joined.within.before.millis, joined.within.after.millis
             if joined.within.grace is not None:
                 grace = joined.within.grace.millis
-        steps.append(JoinStep(kind, type_word, k, lc.sql, rc.sql, lc.type, before, after, grace,  # type: ignore[arg-type]
+        key_type = windowed_key(lc.type) if right.window is not None else lc.type  # type: ignore[arg-type]
+        steps.append(JoinStep(kind, type_word, k, lc.sql, rc.sql, key_type, before, after, grace,
                               repartition_left=repartition, repartition_right=repartition_right,
                               eager=kind == STREAM_STREAM and joined.within is not None and joined.within.grace is None))
         # What names the result's key after this step (ksqlDB's rules, see the module docstring).
@@ -363,13 +406,14 @@ def _plan_join(
         if kind == TABLE_TABLE and synthetic:
             left_key_source = None
     last = steps[-1]
+    scope.windowed = relations[0][0].window is not None
     if synthetic:
         taken = {c.name for s, _, _ in relations for c in s.columns}
         name, n = "ROWKEY", 0
         while name in taken:
             n += 1
             name = f"ROWKEY_{n}"
-        scope.synthetic = (name, last.key_type)
+        scope.synthetic = (name, lc.type)  # type: ignore[assignment]
     is_table = last.result_is_table
     return _project(query, scope, relations, key_refs, is_table, sink_name, timestamp_column, tuple(steps))
 
@@ -393,12 +437,12 @@ def _project(
             if item.source is not None and scope._find(item.source) is None:
                 raise SqlSemanticError(f"'{item.source}' is not a valid stream/table name or alias.", item.pos)
             if scope.synthetic is not None and item.source is None:
-                items.append((scope.synthetic[0], Compiled('"__key"', scope.synthetic[1]), True, item.pos))
+                items.append((scope.synthetic[0], Compiled(scope.key_sql(), scope.synthetic[1]), True, item.pos))
             for i, (source, alias, _) in enumerate(relations):
                 if item.source is not None and item.source not in (alias, source.name):
                     continue
                 for column in source.columns:
-                    if column.namespace in (Namespace.KEY, Namespace.VALUE):
+                    if column.namespace in (Namespace.KEY, Namespace.VALUE, Namespace.HEADERS, Namespace.HEADER):
                         sql = f'"{scope.use(i, column).alias}"'
                         items.append((f"{alias}_{column.name}", Compiled(sql, column.type), sql in key_aliases,
                                       item.pos))
@@ -409,7 +453,7 @@ def _project(
                 name = f"KSQL_COL_{generated}"
                 generated += 1
             is_key = isinstance(item.expression, ColumnRef) and (
-                compiled.sql in key_aliases or (scope.synthetic is not None and compiled.sql == '"__key"'))
+                compiled.sql in key_aliases or (scope.synthetic is not None and compiled.sql == scope.key_sql()))
             items.append((name, compiled, is_key, item.pos))
         else:
             raise SqlSemanticError(f"{type(item).__name__} is not supported in a join projection.", item.pos)
@@ -428,7 +472,7 @@ def _project(
         if is_key and not key_found and sink_name is not None:
             key_found = True
             # The key is the join key itself: set on every result row, tombstones and null-padded rows too.
-            outputs.append(OutputColumn(name, compiled.type, Namespace.KEY, '"__key"'))
+            outputs.append(OutputColumn(name, compiled.type, Namespace.KEY, scope.key_sql()))
         else:
             outputs.append(OutputColumn(name, compiled.type, Namespace.VALUE, compiled.sql))
     if sink_name is not None:
@@ -451,6 +495,9 @@ def _project(
             raise SqlSemanticError(f"The TIMESTAMP column set in the WITH clause does not exist: {timestamp_column}")
         ts_sql = timestamp_sql(match.sql, match.type)
     columns = [f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts", "__offset"]
+    window = relations[0][0].window
+    if window is not None and sink_name is not None:  # the sink's keys keep the window
+        columns += [f"{WINDOWED_KEY_SQL['WINDOWSTART']} AS ws", f"{WINDOWED_KEY_SQL['WINDOWEND']} AS we"]
     if is_table:
         keep = "NOT __del" + (f" AND coalesce({where}, false)" if where else "")
         sql = f"SELECT {', '.join(columns)}, ({keep}) AS __having FROM src"
@@ -459,7 +506,8 @@ def _project(
     sources = tuple(
         JoinSource(i, source, alias, tuple(scope.used[i].values())) for i, (source, alias, _) in enumerate(relations)
     )
-    return JoinPlan(relations[0][0], sources, steps, tuple(outputs), sql, is_table, query.limit)
+    return JoinPlan(relations[0][0], sources, steps, tuple(outputs), sql, is_table, query.limit,
+                    window=window if sink_name is not None else None)
 
 
 def _join_column_name(expr: Expression, scope: JoinScope,

@@ -240,15 +240,15 @@ def _plan_select(
     select = ", ".join([f"{o.sql} AS o{i}" for i, o in enumerate(outputs)] + [f"{ts_sql} AS __ts"])
     if source.window is not None and sink_name is not None:  # the sink's keys keep the window
         select += f', "{WINDOW_START}" AS ws, "{WINDOW_END}" AS we'
-    if source.is_table:
-        # A table's change that is a tombstone or stops matching WHERE deletes the output row:
-        # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
-        select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
-        return SelectPlan(source, tuple(scope.used.values()), tuple(outputs), f"SELECT {select} FROM src", query.limit)
     inputs = tuple(scope.used.values())
     if sink_name is not None:
         inputs += (HEADERS_PASS,)
         select += f', "{RECORD_HEADERS}" AS {RECORD_HEADERS}'  # Kafka Streams forwards the input's headers
+    if source.is_table:
+        # A table's change that is a tombstone or stops matching WHERE deletes the output row:
+        # ``__having`` false becomes a tombstone for the key, as ksqlDB's table filter emits.
+        select += f", (NOT \"{DELETED}\"{f' AND coalesce({where}, false)' if where else ''}) AS __having"
+        return SelectPlan(source, inputs, tuple(outputs), f"SELECT {select} FROM src", query.limit)
     if sink_name is not None and where is None and partition_by is None and "UNNEST(" not in select:
         # ksqlDB's stateless select maps a null value to a null value: pass it on as one.
         inputs += (NULL_VALUES,)

@@ -37,6 +37,8 @@ be null).
 A windowed table's output key carries its window, as ksqlDB's windowed
 serdes write it; the runner splits it off: ``key`` is the key proper and
 ``window`` is ``{"start": ms, "end": ms}`` (compared when a case lists it).
+An input record with a ``window`` gets it appended to its key the same way
+(for a source declared with WINDOW_TYPE).
 
 ``valueText`` / ``keyText`` on an expected output record compare the exact
 bytes written (as UTF-8 text, the key without its window): how a number or
@@ -94,7 +96,8 @@ from headwater.sql.types import BaseType
 CASES = Path(__file__).parent / "cases"
 PROCESSING_LOG = "default_ksql_processing_log"
 
-_functions_db: Any = None
+#: In-memory databases with the SQL functions installed, shared by the cases (see ``_quick_engine``).
+_databases: list[Any] = []
 
 
 @contextmanager
@@ -104,17 +107,24 @@ def _quick_engine() -> Iterator[None]:
     A query thread notices a stop request between polls, so with the default
     poll timeout every ``Session.close()`` waits ~0.2 s per query; polls wake
     on new data either way. And installing the SQL functions on a fresh
-    DuckDB connection takes ~0.1 s per query: the cases share one database
-    with the functions installed and give each query its own connection
-    (cursor) to it, which keeps per-connection state (the registered ``src``
-    relation) apart.
+    DuckDB connection takes ~0.1 s per query: the cases reuse databases with
+    the functions installed, each connection of a case (a query's) a cursor of
+    a database of its own, so queries never share state tables (a query's
+    ``state`` or ``t1`` is a table of its database, and cursors of one
+    database see the same tables).
     """
-    global _functions_db
-    if _functions_db is None:
-        _functions_db = engine_query.new_connection()
     saved = engine_query.POLL_TIMEOUT_S, engine_query.new_connection
+    handed = 0
+
+    def connection() -> Any:
+        nonlocal handed
+        if handed == len(_databases):
+            _databases.append(saved[1]())
+        handed += 1
+        return _databases[handed - 1].cursor()
+
     engine_query.POLL_TIMEOUT_S = 0.02
-    engine_query.new_connection = _functions_db.cursor
+    engine_query.new_connection = connection
     try:
         yield
     finally:
@@ -333,8 +343,10 @@ def _produce(session: Session, inputs: list[dict[str, Any]]) -> None:
             (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
             for h in record.get("headers", [])
         )
-        rec = Record(_encode(source, "value", record.get("value"), session, topic),
-                     _encode(source, "key", record.get("key"), session, topic),
+        key = _encode(source, "key", record.get("key"), session, topic)
+        if key is not None and "window" in record:
+            key += _window_suffix(source, record["window"])
+        rec = Record(_encode(source, "value", record.get("value"), session, topic), key,
                      record.get("timestamp", 0), headers)
         partitions = session.log.describe_topic(topic).partitions
         if "partition" in record or partitions == 1 or rec.key is None:
@@ -378,6 +390,13 @@ def _check_outputs(session: Session, outputs: list[dict[str, Any]], sinks: set[s
             for w, g in zip(want, got, strict=True)
         )
         assert ok, f"topic {topic}:\n expected {want}\n got      {got}"
+
+
+def _window_suffix(source: DataSource | None, window: dict[str, int]) -> bytes:
+    """What ksqlDB's windowed serdes append to a key: the start, or for a session the end then the start."""
+    if source is not None and source.window is not None and source.window.kind == "SESSION":
+        return struct.pack(">qq", window["end"], window["start"])
+    return struct.pack(">q", window["start"])
 
 
 def _window_bytes(sink: DataSource | None) -> int:

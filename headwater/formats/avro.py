@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from headwater.errors import FormatError
+from headwater.formats.avro_column_encoder import EncoderPlan, compile_encoder, encode_columns
 from headwater.formats.avro_columns import ColumnPlan, compile_plan, decode_columns, padded
 from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, writer_schema
 from headwater.formats.base import (
@@ -112,6 +113,7 @@ class AvroFormat(RegisteredFormat):
         self.full_name = str(self.properties.get(f"{prefix}_SCHEMA_FULL_NAME")
                              or self.properties.get("VALUE_AVRO_SCHEMA_FULL_NAME") or default)
         self._plans: dict[tuple[int, tuple[tuple[str, str], ...]], ColumnPlan | None] = {}
+        self._encoder: tuple[int, EncoderPlan | None] | None = None
         if self.columns:
             self.schema_json = writer_schema(self.columns, wrapped=self.wrapped, full_name=self.full_name)
 
@@ -210,6 +212,14 @@ class AvroFormat(RegisteredFormat):
     def encode(self, table: pa.Table) -> pa.Array:
         schema_id, parsed = self.writing()
         header = wire_header(schema_id)
+        if self._encoder is None or self._encoder[0] != schema_id:
+            columns = [(name, sql_type.to_arrow()) for name, sql_type in self.columns]
+            self._encoder = (schema_id, compile_encoder(parsed, columns, self._field_names(parsed),
+                                                        wrapped=self.wrapped))
+        if self._encoder[1] is not None:
+            encoded = encode_columns(self._encoder[1], table, header)
+            if encoded is not None:
+                return encoded
         columns = [(name, column_of(table, name).to_pylist(), _python_for_avro(sql_type))
                    for name, sql_type in self.columns]
         columns = [(name, values if fix is None else [fix(v) for v in values], None) for name, values, fix in columns]

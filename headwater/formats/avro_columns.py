@@ -57,13 +57,13 @@ class ColumnPlan:
     columns: tuple[tuple[str, pa.DataType], ...]
 
 
-def _resolve(avro: Any, named: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...], int] | None:
+def resolve_type(avro: Any, named: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...], int] | None:
     """``(kind, logical type, enum symbols, fixed size)`` of a non-union Avro type, None if unsupported."""
     if isinstance(avro, str):
         if avro in _PRIMITIVES:
             return avro, None, (), 0
         if avro in named:
-            return _resolve(named[avro], named)
+            return resolve_type(named[avro], named)
         return None
     if not isinstance(avro, dict):
         return None
@@ -80,7 +80,7 @@ def _resolve(avro: Any, named: dict[str, Any]) -> tuple[str, str | None, tuple[s
     return None
 
 
-def _fits(kind: str, logical: str | None, arrow_type: pa.DataType) -> bool:
+def fits_column(kind: str, logical: str | None, arrow_type: pa.DataType) -> bool:
     """Whether a writer type fills a column of ``arrow_type`` exactly as the record-by-record path does."""
     if logical is not None:
         return (logical, kind, arrow_type) in {("date", "int", pa.date32()), ("time-millis", "int", pa.time32("ms")),
@@ -116,7 +116,7 @@ def compile_plan(writer: Any, selected: Sequence[tuple[int, str, SqlType]], *, w
                 return None
             null_branch = avro.index("null")
             avro = avro[1 - null_branch]
-        resolved = _resolve(avro, named)
+        resolved = resolve_type(avro, named)
         if resolved is None:
             return None
         kind, logical, symbols, size = resolved
@@ -124,7 +124,7 @@ def compile_plan(writer: Any, selected: Sequence[tuple[int, str, SqlType]], *, w
         if column in filled:
             column = None  # two writer fields differing only in case: the first fills the column
         arrow_type = arrow_of[column] if column is not None else None
-        if arrow_type is not None and not _fits(kind, logical, arrow_type):
+        if arrow_type is not None and not fits_column(kind, logical, arrow_type):
             return None
         if column is not None:
             filled.add(column)

@@ -87,7 +87,9 @@ _files = itertools.count()
 def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type_name: str,
            label: int = FieldDescriptor.LABEL_OPTIONAL, proto3_optional: bool = False,
            options: Sequence[proto_ast.Option] = ()) -> None:
-    field = message.field.add(name=name, number=number, label=label)
+    # json_name as the field is named: protobuf's default camel-cases it, and two columns such as TIME and
+    # _TIME would then clash in the pool though nothing here uses the JSON mapping.
+    field = message.field.add(name=name, number=number, label=label, json_name=name)
     if type_name in _SCALARS:
         field.type = _SCALARS[type_name]
     else:

@@ -227,6 +227,7 @@ class ProtobufFormat(RegisteredFormat):
         errors = {int(r): deserialize_error(self.role, topic, "Unknown magic byte!")
                   for r in np.nonzero(valid & ~framed)[0]}
         decoded: list[Any] = [None] * n
+        seen: dict[str, Descriptor] = {}  # the message types read, by full name
         for schema_id in np.unique(ids[framed]).tolist():
             rows = np.nonzero(ids == schema_id)[0].tolist()
             try:
@@ -250,10 +251,11 @@ class ProtobufFormat(RegisteredFormat):
                     for index in path[1:]:
                         descriptor = descriptor.nested_types[index]
                     decoded[row] = self.codec.decode_one(descriptor, raw[position:end])
+                    seen.setdefault(descriptor.full_name, descriptor)
                 except (DecodeError, IndexError, ValueError) as exc:
                     errors[row] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message for id "
                                                     f"{schema_id}: {exc}")
-        return _decoded(self, decoded, selected, errors, valid, topic)
+        return _decoded(self, decoded, selected, errors, valid, topic, list(seen.values()))
 
     def encode(self, table: pa.Table) -> pa.Array:
         schema_id, (_, (descriptor, path)) = self.writing()
@@ -292,7 +294,7 @@ class ProtobufNoSrFormat(Format):
                 decoded[row] = self.codec.decode_one(self.descriptor, raw[offsets[row]:offsets[row + 1]])
             except (DecodeError, ValueError) as exc:
                 errors[row] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message: {exc}")
-        return _decoded(self, decoded, selected, errors, valid, topic)
+        return _decoded(self, decoded, selected, errors, valid, topic, [self.descriptor])
 
     def encode(self, table: pa.Table) -> pa.Array:
         assert self.descriptor is not None
@@ -300,10 +302,13 @@ class ProtobufNoSrFormat(Format):
 
 
 def _decoded(fmt: Format, decoded: list[Any], selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
-             valid: np.ndarray, topic: str) -> Decoded:
+             valid: np.ndarray, topic: str, descriptors: Sequence[Descriptor]) -> Decoded:
+    """The columns of the decoded messages (``descriptors``: the message types they were read as)."""
     for row in errors:
         decoded[row] = None
-    arrays = record_columns(decoded, selected, errors, role=fmt.role, topic=topic, wrapped=fmt.wrapped)
+    names = [f.name for descriptor in descriptors for f in descriptor.fields]
+    arrays = record_columns(decoded, selected, errors, role=fmt.role, topic=topic, wrapped=fmt.wrapped,
+                            field_names=names)
     error_rows = np.array(sorted(errors), dtype=np.int64)
     return Decoded(table_of(arrays, len(decoded)), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                    np.nonzero(~valid)[0].astype(np.int64))

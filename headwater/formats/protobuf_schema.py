@@ -112,15 +112,14 @@ def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type
 
 def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> None:
     out.name = node.name
+    synthetic: list[int] = []  # fields declared ``optional``: their oneofs go after the real ones, as protoc puts them
     for element in node.elements:
         if isinstance(element, proto_ast.Field):
             label = _LABELS.get(element.cardinality, FieldDescriptor.LABEL_OPTIONAL)  # type: ignore[arg-type]
             optional = element.cardinality is proto_ast.FieldCardinality.OPTIONAL
-            if optional:
-                out.oneof_decl.add(name=f"_{element.name}")
             _field(out, element.name, element.number, element.type, label, optional, element.options)
             if optional:
-                out.field[-1].oneof_index = len(out.oneof_decl) - 1
+                synthetic.append(len(out.field) - 1)
         elif isinstance(element, proto_ast.MapField):
             entry = out.nested_type.add(name="".join(p.capitalize() for p in element.name.split("_")) + "Entry")
             entry.options.map_entry = True
@@ -139,6 +138,9 @@ def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> No
                 if isinstance(inner, proto_ast.Field):
                     _field(out, inner.name, inner.number, inner.type, options=inner.options)
                     out.field[-1].oneof_index = index
+    for position in synthetic:
+        out.oneof_decl.add(name=f"_{out.field[position].name}")
+        out.field[position].oneof_index = len(out.oneof_decl) - 1
 
 
 def _enum(node: proto_ast.Enum, out: descriptor_pb2.EnumDescriptorProto) -> None:

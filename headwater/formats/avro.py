@@ -34,7 +34,8 @@ import pyarrow as pa
 
 from headwater.errors import FormatError
 from headwater.formats.avro_column_encoder import EncoderPlan, compile_encoder, encode_columns
-from headwater.formats.avro_columns import ColumnPlan, compile_plan, decode_columns, padded
+from headwater.formats.avro_columns import ColumnPlan, compile_plan, decode_columns
+from headwater.formats.byte_columns import padded
 from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, writer_schema
 from headwater.formats.base import (
     Column,
@@ -46,7 +47,7 @@ from headwater.formats.base import (
     register_format,
     table_of,
 )
-from headwater.formats.records import record_columns
+from headwater.formats.records import assemble_columns, record_columns
 from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
 from headwater.registry.base import RegistryError, Schema
 from headwater.sql.types import ArrayType, MapType, SqlType, StructType
@@ -73,26 +74,6 @@ def _python_for_avro(sql_type: SqlType) -> Callable[[Any], Any] | None:
 
 
 _OBJECT_REPR = re.compile(r" (?:from|in) <[^<>]* at 0x[0-9a-f]+>")
-
-
-def _assemble(n: int, pieces: list[tuple[np.ndarray, dict[str, pa.Array]]],
-              selected: list[tuple[int, str, SqlType]]) -> list[tuple[str, pa.Array]]:
-    """The selected columns of ``n`` rows from pieces covering some of them each (rows in no piece: null)."""
-    if len(pieces) == 1 and len(pieces[0][0]) == n:  # one schema, every record read: rows are 0..n-1
-        arrays = pieces[0][1]
-        return [(name, arrays[name]) for _, name, _ in selected]
-    index = np.full(n, sum(len(rows) for rows, _ in pieces), np.int64)  # the trailing null
-    start = 0
-    for rows, _ in pieces:
-        index[rows] = np.arange(start, start + len(rows))
-        start += len(rows)
-    take = pa.array(index)
-    out = []
-    for _, name, sql_type in selected:
-        arrow_type = sql_type.to_arrow()
-        parts = [arrays.get(name, pa.nulls(len(rows), arrow_type)) for rows, arrays in pieces]
-        out.append((name, pa.concat_arrays([*parts, pa.nulls(1, arrow_type)]).take(take)))
-    return out
 
 
 @register_format
@@ -164,7 +145,7 @@ class AvroFormat(RegisteredFormat):
                                                   topic))
                 rows = rows[~bad]
             pieces.append((rows, arrays))
-        arrays_out = _assemble(n, pieces, selected)
+        arrays_out = assemble_columns(n, pieces, selected)
         error_rows = np.array(sorted(errors), dtype=np.int64)
         return Decoded(table_of(arrays_out, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                        np.nonzero(~valid)[0].astype(np.int64))

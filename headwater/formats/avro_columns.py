@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from headwater.formats.byte_columns import as_strings, fixed_width, ranges, read_varints, zigzag
 from headwater.sql.types import SqlType
 
-#: Bytes of zero padding after a batch's data, so a read of up to 10 bytes never leaves the buffer.
-PADDING = 16
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "string", "bytes"})
 _INT32 = (-(2**31), 2**31 - 1)
 # datetime's range, which fastavro's logical readers need (a value outside it fails there).
@@ -132,66 +131,9 @@ def compile_plan(writer: Any, selected: Sequence[tuple[int, str, SqlType]], *, w
     return ColumnPlan(tuple(fields), columns)
 
 
-def padded(raw: np.ndarray) -> np.ndarray:
-    """A batch's data buffer with :data:`PADDING` zero bytes after it (what :func:`decode_columns` reads)."""
-    return np.concatenate([raw, np.zeros(PADDING, np.uint8)])
-
-
-def _varints(buf: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(zigzag-decoded values, sizes, ok)`` of the varints starting at positions ``at``; each step reads
-    one more byte of only the varints still going, so the usual one- or two-byte varints cost one or two."""
-    byte = buf[at].astype(np.uint64)
-    raw = byte & np.uint64(0x7F)
-    sizes = np.ones(len(at), np.int64)
-    ok = np.ones(len(at), bool)
-    live = np.nonzero(byte & np.uint64(0x80))[0]
-    for step in range(1, 10):
-        if not len(live):
-            break
-        byte = buf[at[live] + step].astype(np.uint64)
-        raw[live] |= (byte & np.uint64(0x7F)) << np.uint64(7 * step)
-        sizes[live] += 1
-        if step == 9:
-            ok[live[byte > 1]] = False  # the 10th byte of a 64-bit varint holds one bit
-        live = live[(byte & np.uint64(0x80)) != 0]
-    ok[live] = False
-    values = (raw >> np.uint64(1)).astype(np.int64) ^ -(raw & np.uint64(1)).astype(np.int64)
-    return values, sizes, ok
-
-
-def _ranges(data: pa.Buffer, starts: np.ndarray, lengths: np.ndarray,
-            present: np.ndarray | None) -> pa.Array:
-    """The values ``data[starts[i]:starts[i] + lengths[i]]`` (ascending, non-overlapping ranges) as one
-    binary array: one over ``data`` whose values alternate range and gap, of which Arrow's ``take`` keeps
-    the ranges."""
-    n = len(starts)
-    large = len(data) >= 2**31
-    bounds = np.empty(2 * n + 1, np.int64 if large else np.int32)
-    bounds[0 : 2 * n : 2] = starts
-    bounds[1 : 2 * n : 2] = starts + lengths
-    bounds[2 * n] = bounds[2 * n - 1] if n else 0
-    both = pa.Array.from_buffers(pa.large_binary() if large else pa.binary(), 2 * n,
-                                 [None, pa.py_buffer(bounds), data])
-    index = pa.array(np.arange(0, 2 * n, 2), mask=None if present is None else ~present)
-    values = both.take(index)
-    return values.cast(pa.binary()) if large else values
-
-
-def _not_utf8(values: pa.Array) -> np.ndarray:
-    """The mask of the values that are not UTF-8 (only asked when a batch has one: a loop is fine)."""
-    wrong = np.zeros(len(values), bool)
-    for row, value in enumerate(values.to_pylist()):
-        if value is not None:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                wrong[row] = True
-    return wrong
-
-
 def decode_columns(plan: ColumnPlan, buf: np.ndarray, starts: np.ndarray,
                    ends: np.ndarray) -> tuple[dict[str, pa.Array], np.ndarray]:
-    """The plan's columns for the records ``buf[starts[i]:ends[i]]`` (``buf`` from :func:`padded`; records
+    """The plan's columns for the records ``buf[starts[i]:ends[i]]`` (``buf`` from ``byte_columns.padded``; records
     in ascending order, not overlapping), and the mask of the records it could not read cleanly (their
     values in the columns are meaningless)."""
     n = len(starts)
@@ -219,7 +161,8 @@ def decode_columns(plan: ColumnPlan, buf: np.ndarray, starts: np.ndarray,
                 start = at
                 lengths = np.minimum(np.full(len(at), f.size, np.int64), ends[rows] - start)
             else:
-                lengths, sizes, ok = _varints(buf, at)
+                raw, sizes, ok = read_varints(buf, at)
+                lengths = zigzag(raw)
                 _flag(bad, rows, present, ~ok | (lengths < 0))
                 start = np.minimum(at + sizes, ends[rows])
                 lengths = np.clip(lengths, 0, ends[rows] - start)
@@ -229,14 +172,8 @@ def decode_columns(plan: ColumnPlan, buf: np.ndarray, starts: np.ndarray,
                 all_starts = start if present is None else _scatter(n, rows, start, 0)
                 if present is not None:  # a null's empty range sits where its record's field is
                     all_starts[~present] = pos[~present]
-                values = _ranges(data, all_starts, all_lengths, present)
-                if f.arrow_type == pa.string():
-                    try:
-                        values = values.cast(pa.string())
-                    except pa.ArrowInvalid:  # not UTF-8 somewhere: those records go the slow way
-                        bad |= _not_utf8(values)
-                        values = values.cast(pa.string(), safe=False)
-                out[f.column] = values
+                values = ranges(data, all_starts, all_lengths, present)
+                out[f.column] = as_strings(values, bad) if f.arrow_type == pa.string() else values
         elif f.kind == "boolean":
             values = buf[at]
             _flag(bad, rows, present, values > 1)
@@ -245,13 +182,13 @@ def decode_columns(plan: ColumnPlan, buf: np.ndarray, starts: np.ndarray,
                 out[f.column] = _numeric(n, rows, present, values.astype(bool), f.arrow_type)
         elif f.kind in ("float", "double"):
             width = 4 if f.kind == "float" else 8
-            raw = buf[at[:, None] + np.arange(width)]
             pos[rows] = at + width
             if f.column is not None:
-                values = np.ascontiguousarray(raw).view("<f4" if width == 4 else "<f8").reshape(-1)
+                values = fixed_width(buf, at, "<f4" if width == 4 else "<f8")
                 out[f.column] = _numeric(n, rows, present, values.astype(np.float64), f.arrow_type)
         else:  # int, long, enum
-            values, sizes, ok = _varints(buf, at)
+            raw, sizes, ok = read_varints(buf, at)
+            values = zigzag(raw)
             pos[rows] = at + sizes
             limits = _range(f)
             if limits is not None:

@@ -107,7 +107,7 @@ def _nulled(array: pa.Array, rows: list[int]) -> pa.Array:
 
 
 def assemble_columns(n: int, pieces: list[tuple[np.ndarray, dict[str, pa.Array]]],
-              selected: list[tuple[int, str, SqlType]]) -> list[tuple[str, pa.Array]]:
+                     selected: list[tuple[int, str, SqlType]]) -> list[tuple[str, pa.Array]]:
     """The selected columns of ``n`` rows from pieces covering some of them each (rows in no piece: null)."""
     if len(pieces) == 1 and len(pieces[0][0]) == n:  # one schema, every record read: rows are 0..n-1
         arrays = pieces[0][1]

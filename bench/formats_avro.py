@@ -8,8 +8,12 @@ records in batches of 50,000). Figures (best of three, warm):
 - ``fastavro_block``: the same payloads framed as one Avro container block and read by ``fastavro.reader``
   (its C loop; no per-record boundary check, which is why the format does not use it);
 - ``encode``: ``AvroFormat.encode``;
-- ``json_decode_3_columns``: the JSON format on the same records (DuckDB's ``json_transform``) as the
-  vectorized ceiling; ``ratio_vs_json`` = Avro decode 3 columns / JSON decode 3 columns.
+- ``protobuf_decode_3_columns`` / ``json_sr_decode_3_columns``: the other registry formats on the same rows;
+- ``json_decode_3_columns``: the JSON format on the same records, a DuckDB batch query (``json_transform``)
+  and the project's ceiling; ``ratio_vs_json`` = Avro decode 3 columns / that.
+
+Before the column plans (formats/avro_columns.py, avro_column_encoder.py) AVRO read records one by one with
+fastavro's ``schemaless_reader``: about ``fastavro_schemaless_loop`` less the Arrow conversion.
 
 The last line is one JSON object (records/s and MB/s of Avro payload).
 """
@@ -108,6 +112,17 @@ def main(records: int = 200_000, batch_rows: int = 50_000) -> dict[str, float]:
 
             encode = best_rate(records, encode_all)
             print(f"AvroFormat encode: {encode:,.0f} records/s")
+            others = {}
+            for name in ("PROTOBUF", "JSON_SR"):
+                other = create_format(name, CLICKSTREAM, props | {"KAFKA_TOPIC": f"clickstream-{name.lower()}"})
+                other_encoded = [other.encode(t) for t in tables]
+
+                def decode_other(other: object = other, batches: list = other_encoded) -> None:
+                    for batch in batches:
+                        other.decode(batch, THREE, topic="clickstream")  # type: ignore[attr-defined]
+
+                others[name] = best_rate(records, decode_other)
+                print(f"{name} decode 3 columns: {others[name]:,.0f} records/s")
 
             def json_three() -> None:
                 for s in range(0, records, batch_rows):
@@ -127,6 +142,8 @@ def main(records: int = 200_000, batch_rows: int = 50_000) -> dict[str, float]:
         "fastavro_block_records_per_s": round(block),
         "encode_records_per_s": round(encode),
         "encode_mb_per_s": round(encode * mb / records, 1),
+        "protobuf_decode_3_columns_records_per_s": round(others["PROTOBUF"]),
+        "json_sr_decode_3_columns_records_per_s": round(others["JSON_SR"]),
         "json_decode_3_columns_records_per_s": round(ceiling),
         "ratio_vs_json": round(three / ceiling, 3),
     }

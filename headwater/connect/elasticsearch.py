@@ -6,7 +6,15 @@ structure as compact JSON; a windowed key, with ``key.window.type`` TUMBLING/HOP
 key converter, becomes ``<key>@<window start>`` (``@<end>`` added for sessions)) or, with ``key.ignore=true``,
 ``<topic>+<partition>+<offset>``; either way a replay rewrites the same documents. A null value is ignored,
 deletes the key's document, or fails (``behavior.on.null.values``); ``write.method`` is ``insert`` (index)
-or ``upsert`` (partial update, ``doc_as_upsert``). A request the cluster refuses as a whole (connection
+or ``upsert`` (partial update, ``doc_as_upsert``). Unless ``schema.ignore=true`` (or the topic is in
+``topic.schema.ignore``), an index is given the mapping of the first record's value schema
+(``elasticsearch_mapping.py``) before the first write, when it has none yet, as Confluent's sink does;
+schemaless values (JsonConverter without schemas) are left to dynamic mapping. With ``data.stream.type``
+(LOGS or METRICS) and ``data.stream.dataset`` records go to the data stream
+``<type>-<dataset>-<topic>`` instead (created with ``PUT /_data_stream``, so the cluster's index template
+for ``logs-*-*``/``metrics-*-*`` applies and no mapping is put), with op_type ``create`` and an
+``@timestamp``: the document's own, else the first ``data.stream.timestamp.field`` present, else the
+record's timestamp; a replayed document answers 409, which counts as written. A request the cluster refuses as a whole (connection
 lost, 429, 5xx) is retried ``max.retries`` times with exponential backoff from ``retry.backoff.ms``, items
 rejected with 429 too; a document the cluster refuses (a mapping conflict) fails its record, or is dropped
 with ``behavior.on.malformed.documents`` ``ignore``/``warn``. Indexes are created when first written.
@@ -28,10 +36,12 @@ import orjson
 
 from headwater.connect.api import ConfigKey, ConnectError, Connector, RecordFailure, SinkTask, Task
 from headwater.connect.converters import value_to_json
-from headwater.connect.data import SinkRecord
+from headwater.connect.data import ConnectSchema, SinkRecord
+from headwater.connect.elasticsearch_mapping import index_mapping
 
 logger = logging.getLogger(__name__)
 _INDEX = re.compile(r"[a-z0-9][a-z0-9_.+-]*\Z")
+_DATASET = re.compile(r"[^A-Z\s\\/*?\"<>|,#:-]{1,100}\Z")
 
 
 class ElasticsearchSinkConnector(Connector):
@@ -57,6 +67,12 @@ class ElasticsearchSinkConnector(Connector):
             ConfigKey("read.timeout.ms", "INT", 3000),
             ConfigKey("connection.timeout.ms", "INT", 1000),
             ConfigKey("key.window.type", default="", recommended_values=("TUMBLING", "HOPPING", "SESSION")),
+            ConfigKey("topic.schema.ignore", "LIST", "", documentation="Topics whose schema gives no mapping."),
+            ConfigKey("data.stream.type", default="NONE", recommended_values=("LOGS", "METRICS", "NONE")),
+            ConfigKey("data.stream.dataset", default="",
+                      documentation="With data.stream.type: the data stream is <type>-<dataset>-<topic>."),
+            ConfigKey("data.stream.timestamp.field", "LIST", "",
+                      documentation="Fields whose value becomes @timestamp (else the record timestamp)."),
         )
 
     @classmethod
@@ -64,7 +80,8 @@ class ElasticsearchSinkConnector(Connector):
         errors = super().validate(config)
         choices = {"behavior.on.null.values": ("ignore", "delete", "fail"),
                    "behavior.on.malformed.documents": ("ignore", "warn", "fail"),
-                   "write.method": ("insert", "upsert"), "key.window.type": ("", "tumbling", "hopping", "session")}
+                   "write.method": ("insert", "upsert"), "key.window.type": ("", "tumbling", "hopping", "session"),
+                   "data.stream.type": ("logs", "metrics", "none")}
         for key, allowed in choices.items():
             value = config.get(key, "").strip().lower()
             if value and value not in allowed:
@@ -74,6 +91,21 @@ class ElasticsearchSinkConnector(Connector):
             raw = config.get(key)
             if raw is not None and not raw.strip().isdigit():
                 errors.setdefault(key, []).append(f"Invalid value {raw} for configuration {key}: Not a number")
+        stream = config.get("data.stream.type", "none").strip().lower() or "none"
+        dataset = config.get("data.stream.dataset", "").strip()
+        if stream != "none" or dataset:
+            if stream == "none" or not dataset:
+                errors.setdefault("data.stream.dataset", []).append(
+                    "data.stream.type and data.stream.dataset must be set together")
+            elif not _DATASET.match(dataset):
+                errors.setdefault("data.stream.dataset", []).append(
+                    f"Invalid value {dataset} for configuration data.stream.dataset: at most 100 lower-case "
+                    "characters, without spaces nor any of \\/*?\"<>|,#:-")
+            if config.get("write.method", "insert").strip().lower() == "upsert":
+                errors.setdefault("write.method", []).append("write.method=upsert cannot write to a data stream")
+            if config.get("behavior.on.null.values", "ignore").strip().lower() == "delete":
+                errors.setdefault("behavior.on.null.values", []).append(
+                    "behavior.on.null.values=delete cannot delete from a data stream")
         return errors
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
@@ -105,6 +137,13 @@ class ElasticsearchSinkTask(SinkTask):
                                 connect=int(config.get("connection.timeout.ms", "1000")) / 1000)
         self.client = httpx.Client(auth=auth, timeout=timeout)
         self.indexes: set[str] = set()
+        self.mapped: set[str] = set()
+        self.schema_ignore = config.get("schema.ignore", "false").lower() == "true"
+        self.schema_ignored_topics = {t.strip() for t in config.get("topic.schema.ignore", "").split(",") if t.strip()}
+        stream = config.get("data.stream.type", "none").strip().lower() or "none"
+        self.data_stream = f"{stream}-{config.get('data.stream.dataset', '').strip()}" if stream != "none" else None
+        self.timestamp_fields = [f.strip() for f in config.get("data.stream.timestamp.field", "").split(",")
+                                 if f.strip()]
         self._url = 0
 
     def stop(self) -> None:
@@ -112,7 +151,7 @@ class ElasticsearchSinkTask(SinkTask):
 
     # -- records to actions -------------------------------------------------------------------
     def index_of(self, topic: str) -> str:
-        index = topic.lower()
+        index = f"{self.data_stream}-{topic}".lower() if self.data_stream else topic.lower()
         if not _INDEX.match(index) or index in (".", ".."):
             raise ConnectError(f"Elasticsearch sink: topic {topic!r} is not a valid index name")
         return index
@@ -157,6 +196,11 @@ class ElasticsearchSinkTask(SinkTask):
             raise ConnectError(f"Elasticsearch sink: a document must be a JSON object; {record.topic}-"
                                f"{record.partition}@{record.offset} is {type(document).__name__}")
         meta = {"_index": index, "_id": self.doc_id(record)}
+        if self.data_stream:
+            if "@timestamp" not in document:
+                found = next((document[f] for f in self.timestamp_fields if document.get(f) is not None), None)
+                document["@timestamp"] = found if found is not None else record.timestamp
+            return [{"create": meta}, document]
         if self.upsert:
             return [{"update": meta}, {"doc": document, "doc_as_upsert": True}]
         return [{"index": meta}, document]
@@ -178,9 +222,15 @@ class ElasticsearchSinkTask(SinkTask):
         return failures
 
     def _send(self, batch: list[tuple[SinkRecord, list[dict[str, Any]]]]) -> list[RecordFailure]:
-        for index in {lines[0][next(iter(lines[0]))]["_index"] for _, lines in batch} - self.indexes:
-            self._request("PUT", f"/{index}", None, ok_errors=("resource_already_exists_exception",))
-            self.indexes.add(index)
+        for record, lines in batch:
+            index = lines[0][next(iter(lines[0]))]["_index"]
+            if index not in self.indexes:
+                self._create(index)
+                self.indexes.add(index)
+            if index not in self.mapped and record.value is not None and self._maps(record) \
+                    and record.value_schema is not None:
+                self._map(index, record.value_schema, record.topic)
+                self.mapped.add(index)
         failures: list[RecordFailure] = []
         attempt = 0
         while batch:
@@ -210,13 +260,33 @@ class ElasticsearchSinkTask(SinkTask):
                 attempt = self._backoff(attempt, f"{len(batch)} documents rejected with 429/5xx")
         return failures
 
-    def _request(self, method: str, path: str, body: bytes | None, ok_errors: tuple[str, ...] = ()) -> dict[str, Any]:
+    def _create(self, index: str) -> None:
+        """Create an index (or data stream) unless it exists."""
+        path = f"/_data_stream/{index}" if self.data_stream else f"/{index}"
+        self._request("PUT", path, None, ok_errors=("resource_already_exists_exception",))
+
+    def _maps(self, record: SinkRecord) -> bool:
+        """Whether the record's value schema should give its index a mapping (data streams: their template's)."""
+        return not (self.data_stream or self.schema_ignore or record.topic in self.schema_ignored_topics
+                    or record.value_schema is None)
+
+    def _map(self, index: str, schema: ConnectSchema, topic: str) -> None:
+        """Give an index the mapping of a value schema, unless it has a mapping already."""
+        current = self._request("GET", f"/{index}/_mapping", None)
+        if any((v.get("mappings") or {}).get("properties") for v in current.values() if isinstance(v, dict)):
+            return
+        mapping = index_mapping(schema)
+        self._request("PUT", f"/{index}/_mapping", orjson.dumps(mapping), content_type="application/json")
+        logger.info("Elasticsearch sink: index %s mapped from the schema of %s", index, topic)
+
+    def _request(self, method: str, path: str, body: bytes | None, ok_errors: tuple[str, ...] = (),
+                 content_type: str = "application/x-ndjson") -> dict[str, Any]:
         attempt = 0
         while True:
             url = self.urls[self._url % len(self.urls)] + path
             try:
                 response = self.client.request(method, url, content=body, headers={
-                    "Content-Type": "application/x-ndjson" if body is not None else "application/json"})
+                    "Content-Type": content_type if body is not None else "application/json"})
             except httpx.HTTPError as exc:
                 self._url += 1
                 attempt = self._backoff(attempt, f"{method} {path} failed: {exc}")

@@ -31,10 +31,14 @@ import botocore.exceptions
 
 from headwater.connect.api import ConfigKey, ConnectError, Connector, RecordFailure, RetriableError, SinkTask, Task
 from headwater.connect.data import ConnectSchema, SinkRecord
-from headwater.connect.s3_formats import FileFormat, file_format
+from headwater.connect.avro_container import CODECS
+from headwater.connect.s3_formats import PARQUET_CODECS, FileFormat, file_format
 from headwater.connect.s3_partitioner import Partitioner
 
 logger = logging.getLogger(__name__)
+DEFAULT_PART_SIZE = 25 * 1024 * 1024  # Confluent's default
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part but the last
+CODECS_LIST = tuple(CODECS)
 
 
 class S3SinkConnector(Connector):
@@ -58,22 +62,35 @@ class S3SinkConnector(Connector):
             ConfigKey("rotate.interval.ms", "LONG", -1),
             ConfigKey("rotate.schedule.interval.ms", "LONG", -1),
             ConfigKey("behavior.on.null.values", default="fail", recommended_values=("fail", "ignore")),
+            ConfigKey("s3.part.size", "INT", DEFAULT_PART_SIZE,
+                      documentation="Bytes per part of a multipart upload; larger objects are sent in parts."),
+            ConfigKey("avro.codec", default="null", recommended_values=CODECS_LIST),
+            ConfigKey("parquet.codec", default="snappy", recommended_values=PARQUET_CODECS),
         )
 
     @classmethod
     def validate(cls, config: Mapping[str, str]) -> dict[str, list[str]]:
         errors = super().validate(config)
-        for key in ("flush.size", "rotate.interval.ms", "rotate.schedule.interval.ms"):
+        for key in ("flush.size", "rotate.interval.ms", "rotate.schedule.interval.ms", "s3.part.size"):
             raw = config.get(key)
             if raw is not None and not raw.strip().lstrip("-").isdigit():
                 errors.setdefault(key, []).append(f"Invalid value {raw} for configuration {key}: Not a number")
         if config.get("flush.size", "1").strip().isdigit() and int(config.get("flush.size", "1")) < 1:
             errors.setdefault("flush.size", []).append("flush.size must be at least 1")
         try:
+            part_size(config)
+        except ConnectError as exc:
+            errors.setdefault("s3.part.size", []).append(str(exc))
+        try:
             file_format(config)
+        except ConnectError as exc:
+            key = next((k for k in ("avro.codec", "parquet.codec", "s3.compression.type") if k in str(exc)),
+                       "format.class")
+            errors.setdefault(key, []).append(str(exc))
+        try:
             Partitioner(config)
         except ConnectError as exc:
-            errors.setdefault("format.class" if "format" in str(exc) else "partitioner.class", []).append(str(exc))
+            errors.setdefault("partitioner.class", []).append(str(exc))
         return errors
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
@@ -81,6 +98,15 @@ class S3SinkConnector(Connector):
 
     def task_class(self) -> builtins.type[Task]:
         return S3SinkTask
+
+
+def part_size(config: Mapping[str, str]) -> int:
+    """``s3.part.size``, within Confluent's range (S3's 5 MiB minimum part to the largest Java int)."""
+    raw = config.get("s3.part.size", str(DEFAULT_PART_SIZE)).strip()
+    if not raw.lstrip("-").isdigit() or not MIN_PART_SIZE <= int(raw) <= 2**31 - 1:
+        raise ConnectError(f"S3 sink: Invalid value {raw} for configuration s3.part.size: Value must be at least "
+                           f"{MIN_PART_SIZE} and no more than {2**31 - 1}")
+    return int(raw)
 
 
 @dataclass
@@ -118,6 +144,7 @@ class S3SinkTask(SinkTask):
         self.pad = int(config.get("filename.offset.zero.pad.width", "10"))
         self.on_null = config.get("behavior.on.null.values", "fail").lower()
         self.format: FileFormat = file_format(config)
+        self.part_size = part_size(config)
         self.partitioner = Partitioner(config)
         self.writers: dict[tuple[str, int], _PartitionWriter] = {}
         path_style = config.get("s3.path.style.access.enabled", "true").lower() == "true"
@@ -196,7 +223,10 @@ class S3SinkTask(SinkTask):
             key = self.object_key(topic, partition, path, open_file.start_offset)
             body = self.format.write(open_file.records)
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+                if len(body) > self.part_size:
+                    self._upload_in_parts(key, body)
+                else:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
             except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
                     botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as exc:
                 raise RetriableError(f"S3 sink: writing s3://{self.bucket}/{key} failed: {exc}") from exc
@@ -206,6 +236,27 @@ class S3SinkTask(SinkTask):
         writer.files.clear()
         writer.count, writer.first_time, writer.schema = 0, None, None
         writer.committed = last + 1
+
+    def _upload_in_parts(self, key: str, body: bytes) -> None:
+        """A multipart upload of ``s3.part.size`` parts (the last one shorter). The object appears whole
+        when the upload completes, or not at all: a failure aborts the upload, and the replay after a
+        crash uploads it again under the same name."""
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, len(body), self.part_size), start=1):
+                sent = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number,
+                                               Body=body[start : start + self.part_size])
+                parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                logger.warning("S3 sink: aborting the multipart upload of s3://%s/%s failed", self.bucket, key)
+            raise
+        logger.debug("S3 sink: wrote s3://%s/%s in %d parts", self.bucket, key, len(parts))
 
     def stop(self) -> None:
         # Open files are not written on stop: their records are replayed from the committed offset,

@@ -1,8 +1,10 @@
 """The S3 sink's file formats (``format.class``): Avro container files, Parquet and JSON lines.
 
 Each turns the records of one object into its bytes. Avro writes the value schema mapped as Confluent's
-AvroData does (``avro_data.py``) with ``avro.codec`` (null or deflate); Parquet maps the Connect schema to
-Arrow (struct, array, map, logical types) with ``parquet.codec`` (snappy by default); JSON writes each value
+AvroData does (``avro_data.py``) in a container file (``avro_container.py``) with ``avro.codec`` (null,
+deflate, snappy, bzip2, xz or zstandard, as Confluent's sink accepts); Parquet maps the Connect schema to
+Arrow (struct, array, map, logical types) with ``parquet.codec`` (none, gzip, snappy (the default), lz4,
+brotli or zstd; pyarrow writes lz4 as Parquet's LZ4_RAW, and has no lzo); JSON writes each value
 as one line, as Connect's JsonConverter would without schemas. Records of one object share one value schema
 (the sink starts a new object when it changes, as Confluent's does); schemaless JSON objects get one
 inferred per object (``schema_inference.py``), where Confluent's sink would refuse them.
@@ -15,12 +17,12 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import fastavro
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from headwater.connect.api import ConnectError
+from headwater.connect.avro_container import check_codec, container
 from headwater.connect.avro_data import avro_schema, to_avro_value
 from headwater.connect.converters import DATE, DECIMAL, TIME, TIMESTAMP, value_to_json
 from headwater.connect.data import ConnectSchema, SinkRecord
@@ -29,6 +31,7 @@ from headwater.connect.schema_inference import conform, infer_schema
 _PRIMITIVES = {"int8": pa.int8(), "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64(),
                "float32": pa.float32(), "float64": pa.float64(), "boolean": pa.bool_(), "string": pa.string(),
                "bytes": pa.binary()}
+PARQUET_CODECS = ("none", "gzip", "snappy", "lz4", "brotli", "zstd")
 FORMATS = {
     "io.confluent.connect.s3.format.avro.AvroFormat": "avro",
     "io.confluent.connect.s3.format.parquet.ParquetFormat": "parquet",
@@ -103,6 +106,10 @@ def schema_and_values(records: Sequence[SinkRecord], name: str) -> tuple[Connect
 class AvroFile(FileFormat):
     extension = ".avro"
 
+    def __init__(self, config: Mapping[str, str]) -> None:
+        super().__init__(config)
+        self.codec = check_codec(config.get("avro.codec", "null").strip() or "null")
+
     def check(self, record: SinkRecord) -> None:
         if record.value_schema is None and not isinstance(record.value, dict):
             raise ConnectError("S3 sink: the Avro format needs records with a value schema (a schemaful converter "
@@ -110,19 +117,20 @@ class AvroFile(FileFormat):
 
     def write(self, records: Sequence[SinkRecord]) -> bytes:
         schema, values = schema_and_values(records, f"io.headwater.s3.{_avro_name(records[0].topic)}")
-        parsed = fastavro.parse_schema(avro_schema(schema), _write_hint=False)
-        codec = self.config.get("avro.codec", "null")
-        if codec not in ("null", "deflate"):
-            raise ConnectError(f"S3 sink: avro.codec {codec!r} is not supported here (null, deflate)")
-        out = io.BytesIO()
-        # A fixed sync marker: the same records make the same bytes, so a replayed object is identical.
-        fastavro.writer(out, parsed, [to_avro_value(schema, v) for v in values], codec=codec,
-                        sync_marker=b"headwater-s3sink")
-        return out.getvalue()
+        return container(avro_schema(schema), (to_avro_value(schema, v) for v in values), self.codec)
 
 
 class ParquetFile(FileFormat):
     extension = ".parquet"
+
+    def __init__(self, config: Mapping[str, str]) -> None:
+        super().__init__(config)
+        codec = config.get("parquet.codec", "snappy").strip().lower() or "snappy"
+        if codec not in PARQUET_CODECS:
+            hint = " (pyarrow cannot write LZO)" if codec == "lzo" else ""
+            raise ConnectError(f"S3 sink: Invalid value {codec} for configuration parquet.codec: String must be "
+                               f"one of: {', '.join(PARQUET_CODECS)}{hint}")
+        self.codec = codec
 
     def check(self, record: SinkRecord) -> None:
         schema = record.value_schema
@@ -135,7 +143,7 @@ class ParquetFile(FileFormat):
         rows: list[Any] = [_arrow_value(schema, v) for v in values]
         table = pa.Table.from_pylist(rows, schema=pa.schema(list(struct)))
         out = io.BytesIO()
-        pq.write_table(table, out, compression=self.config.get("parquet.codec", "snappy"))
+        pq.write_table(table, out, compression=self.codec)
         return out.getvalue()
 
 

@@ -23,6 +23,7 @@ Properties: ``WRAP_SINGLE_VALUE``, ``KEY_SCHEMA_ID``/``VALUE_SCHEMA_ID``,
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -32,6 +33,9 @@ import orjson
 import pyarrow as pa
 
 from headwater.errors import FormatError
+from headwater.formats.avro_column_encoder import EncoderPlan, compile_encoder, encode_columns
+from headwater.formats.avro_columns import ColumnPlan, compile_plan, decode_columns
+from headwater.formats.byte_columns import padded
 from headwater.formats.avro_schema import DEFAULT_KEY_NAME, DEFAULT_VALUE_NAME, writer_schema
 from headwater.formats.base import (
     Column,
@@ -43,7 +47,7 @@ from headwater.formats.base import (
     register_format,
     table_of,
 )
-from headwater.formats.records import record_columns
+from headwater.formats.records import assemble_columns, record_columns
 from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
 from headwater.registry.base import RegistryError, Schema
 from headwater.sql.types import ArrayType, MapType, SqlType, StructType
@@ -69,6 +73,9 @@ def _python_for_avro(sql_type: SqlType) -> Callable[[Any], Any] | None:
     return None
 
 
+_OBJECT_REPR = re.compile(r" (?:from|in) <[^<>]* at 0x[0-9a-f]+>")
+
+
 @register_format
 class AvroFormat(RegisteredFormat):
     """Avro in Confluent's wire format; see the module docstring."""
@@ -86,6 +93,8 @@ class AvroFormat(RegisteredFormat):
         default = DEFAULT_KEY_NAME if self.role == "key" else DEFAULT_VALUE_NAME
         self.full_name = str(self.properties.get(f"{prefix}_SCHEMA_FULL_NAME")
                              or self.properties.get("VALUE_AVRO_SCHEMA_FULL_NAME") or default)
+        self._plans: dict[tuple[int, tuple[tuple[str, str], ...]], ColumnPlan | None] = {}
+        self._encoder: tuple[int, EncoderPlan | None] | None = None
         if self.columns:
             self.schema_json = writer_schema(self.columns, wrapped=self.wrapped, full_name=self.full_name)
 
@@ -109,9 +118,9 @@ class AvroFormat(RegisteredFormat):
         errors: dict[int, str] = {}
         for row in np.nonzero(valid & ~framed)[0].tolist():
             errors[row] = deserialize_error(self.role, topic, "Unknown magic byte!")
-        decoded: list[Any] = [None] * n
-        names: list[str] | None = []  # the fields of every writer schema seen (records of one schema share them)
-        buffer = io.BytesIO(binary_bytes(data).tobytes())
+        raw = binary_bytes(data)
+        buf: np.ndarray | None = None
+        pieces: list[tuple[np.ndarray, dict[str, pa.Array]]] = []  # rows and their columns
         for schema_id in np.unique(ids[framed]).tolist():
             rows = np.nonzero(ids == schema_id)[0]
             try:
@@ -122,35 +131,76 @@ class AvroFormat(RegisteredFormat):
                 for row in rows.tolist():
                     errors[row] = reason
                 continue
-            if isinstance(parsed, dict) and parsed.get("type") == "record" and names is not None:
-                names.extend(str(f["name"]) for f in parsed.get("fields", ()))
-            else:
-                names = None  # a union or other top-level type: look at the records' keys instead
-            read = fastavro.schemaless_reader
-            for row in rows.tolist():
-                buffer.seek(offsets[row] + HEADER_BYTES)
-                try:
-                    decoded[row] = read(buffer, parsed, None)
-                except Exception as exc:  # noqa: BLE001 - any decoder failure is this record's, not the batch's
-                    errors[row] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
-                                                    f"{schema_id}: {type(exc).__name__}: {exc}")
-                    continue
-                if buffer.tell() != offsets[row + 1]:
-                    errors[row] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
-                                                    f"{schema_id}: {offsets[row + 1] - buffer.tell()} bytes left "
-                                                    "after the record")
-        for row in errors:
-            decoded[row] = None
-        arrays = record_columns(decoded, selected, errors, role=self.role, topic=topic, wrapped=self.wrapped,
-                                field_names=names)
+            plan = self._plan(schema_id, parsed, selected)
+            if plan is None:
+                pieces.append(self._decode_slowly(data, offsets, schema_id, parsed, rows, selected, errors, topic))
+                continue
+            if buf is None:
+                buf = padded(raw)
+            arrays, bad = decode_columns(plan, buf, offsets[rows] + HEADER_BYTES, offsets[rows + 1])
+            if bad.any():
+                keep = pa.array(~bad)
+                arrays = {name: array.filter(keep) for name, array in arrays.items()}
+                pieces.append(self._decode_slowly(data, offsets, schema_id, parsed, rows[bad], selected, errors,
+                                                  topic))
+                rows = rows[~bad]
+            pieces.append((rows, arrays))
+        arrays_out = assemble_columns(n, pieces, selected)
         error_rows = np.array(sorted(errors), dtype=np.int64)
-        return Decoded(table_of(arrays, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
+        return Decoded(table_of(arrays_out, n), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                        np.nonzero(~valid)[0].astype(np.int64))
+
+    def _plan(self, schema_id: int, parsed: Any, selected: list[tuple[int, str, SqlType]]) -> ColumnPlan | None:
+        key = (schema_id, tuple((name, sql_type.sql()) for _, name, sql_type in selected))
+        if key not in self._plans:
+            self._plans[key] = compile_plan(parsed, selected, wrapped=self.wrapped)
+        return self._plans[key]
+
+    def _decode_slowly(self, data: pa.BinaryArray, offsets: np.ndarray, schema_id: int, parsed: Any,
+                       rows: np.ndarray, selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
+                       topic: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+        """The records at ``rows``, of one writer schema, read one by one by fastavro (a schema the column
+        plans do not cover, or records they could not read cleanly); a failure's reason goes in ``errors``."""
+        decoded: list[Any] = [None] * len(rows)
+        local: dict[int, str] = {}
+        names: list[str] | None = None  # a union or other top-level type: look at the records' keys instead
+        if isinstance(parsed, dict) and parsed.get("type") == "record":
+            names = [str(f["name"]) for f in parsed.get("fields", ())]
+        buffer = io.BytesIO(binary_bytes(data).tobytes())
+        read = fastavro.schemaless_reader
+        for at, row in enumerate(rows.tolist()):
+            buffer.seek(offsets[row] + HEADER_BYTES)
+            try:
+                decoded[at] = read(buffer, parsed, None)
+            except Exception as exc:  # noqa: BLE001 - any decoder failure is this record's, not the batch's
+                detail = _OBJECT_REPR.sub("", str(exc))  # fastavro names its buffer object: noise in a log
+                local[at] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
+                                              f"{schema_id}: {type(exc).__name__}: {detail}")
+                decoded[at] = None
+                continue
+            if buffer.tell() != offsets[row + 1]:
+                local[at] = deserialize_error(self.role, topic, f"Error deserializing Avro message for id "
+                                              f"{schema_id}: {offsets[row + 1] - buffer.tell()} bytes left "
+                                              "after the record")
+                decoded[at] = None
+        arrays = record_columns(decoded, selected, local, role=self.role, topic=topic, wrapped=self.wrapped,
+                                field_names=names)
+        for at, reason in local.items():
+            errors[int(rows[at])] = reason
+        return rows, dict(arrays)
 
     # -- encode -------------------------------------------------------------------------------
     def encode(self, table: pa.Table) -> pa.Array:
         schema_id, parsed = self.writing()
         header = wire_header(schema_id)
+        if self._encoder is None or self._encoder[0] != schema_id:
+            columns = [(name, sql_type.to_arrow()) for name, sql_type in self.columns]
+            self._encoder = (schema_id, compile_encoder(parsed, columns, self._field_names(parsed),
+                                                        wrapped=self.wrapped))
+        if self._encoder[1] is not None:
+            encoded = encode_columns(self._encoder[1], table, header)
+            if encoded is not None:
+                return encoded
         columns = [(name, column_of(table, name).to_pylist(), _python_for_avro(sql_type))
                    for name, sql_type in self.columns]
         columns = [(name, values if fix is None else [fix(v) for v in values], None) for name, values, fix in columns]

@@ -47,7 +47,9 @@ from headwater.formats.protobuf_schema import (
     repeated,
     to_python,
 )
-from headwater.formats.records import record_columns
+from headwater.formats.byte_columns import padded
+from headwater.formats.protobuf_columns import MessagePlan, compile_plan, decode_columns
+from headwater.formats.records import assemble_columns, record_columns
 from headwater.formats.registered import HEADER_BYTES, RegisteredFormat, wire_header, wire_ids
 from headwater.registry.base import RegistryError, Schema
 from headwater.sql.types import DecimalType, SqlType
@@ -195,6 +197,7 @@ class ProtobufFormat(RegisteredFormat):
         prefix = "KEY" if self.role == "key" else "VALUE"
         self.full_name = self.properties.get(f"{prefix}_SCHEMA_FULL_NAME")
         self.codec = _ProtobufCodec(self)
+        self._plans: dict[tuple[int, tuple[tuple[str, str], ...]], MessagePlan | None] = {}
         if self.columns:
             self.schema_text = proto_text(self.columns if self.wrapped else [("VALUE", self.columns[0][1])], None)
             build(self.schema_text)
@@ -222,38 +225,84 @@ class ProtobufFormat(RegisteredFormat):
         selected = self.select(columns)
         n = len(data)
         offsets, ids, framed = wire_ids(data)
-        raw = binary_bytes(data).tobytes()
+        raw = binary_bytes(data)
         valid = np.asarray(data.is_valid(), dtype=bool) if data.null_count else np.ones(n, bool)
         errors = {int(r): deserialize_error(self.role, topic, "Unknown magic byte!")
                   for r in np.nonzero(valid & ~framed)[0]}
-        decoded: list[Any] = [None] * n
+        pieces: list[tuple[np.ndarray, dict[str, pa.Array]]] = []
+        buf: np.ndarray | None = None
         for schema_id in np.unique(ids[framed]).tolist():
-            rows = np.nonzero(ids == schema_id)[0].tolist()
+            rows = np.nonzero(ids == schema_id)[0]
             try:
                 messages, _ = self.reader(schema_id)
             except (RegistryError, FormatError) as exc:
                 reason = deserialize_error(self.role, topic, f"Error retrieving Protobuf schema for id {schema_id}: "
                                            f"{getattr(exc, 'message', exc)}")
-                errors.update((row, reason) for row in rows)
+                errors.update((row, reason) for row in rows.tolist())
                 continue
-            for row in rows:
-                start, end = int(offsets[row]) + HEADER_BYTES, int(offsets[row + 1])
-                try:
-                    count, position = zigzag_varint(raw, start)
-                    path = [0]
-                    if count:
-                        path = []
-                        for _ in range(count):
-                            index, position = zigzag_varint(raw, position)
-                            path.append(index)
-                    descriptor = messages[path[0]]
-                    for index in path[1:]:
-                        descriptor = descriptor.nested_types[index]
-                    decoded[row] = self.codec.decode_one(descriptor, raw[position:end])
-                except (DecodeError, IndexError, ValueError) as exc:
-                    errors[row] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message for id "
-                                                    f"{schema_id}: {exc}")
-        return _decoded(self, decoded, selected, errors, valid, topic)
+            slow = rows
+            plan = self._plan(schema_id, messages[0], selected)
+            if plan is not None:
+                # The message indexes [0] (the first message) are the single byte 0 after the header.
+                first = offsets[rows] + HEADER_BYTES
+                simple = (offsets[rows + 1] > first) & (raw[np.minimum(first, len(raw) - 1)] == 0)
+                fast = rows[simple]
+                if buf is None:
+                    buf = padded(raw)
+                arrays, bad = decode_columns(plan, buf, offsets[fast] + HEADER_BYTES + 1, offsets[fast + 1])
+                if bad.any():
+                    keep = pa.array(~bad)
+                    arrays = {name: array.filter(keep) for name, array in arrays.items()}
+                pieces.append((fast[~bad], arrays))
+                slow = np.sort(np.concatenate([rows[~simple], fast[bad]]))
+            if len(slow):
+                pieces.append(self._decode_slowly(raw, offsets, schema_id, messages, slow, selected, errors, topic))
+        error_rows = np.array(sorted(errors), dtype=np.int64)
+        return Decoded(table_of(assemble_columns(n, pieces, selected), n), error_rows,
+                       tuple(errors[r] for r in error_rows.tolist()), np.nonzero(~valid)[0].astype(np.int64))
+
+    def _plan(self, schema_id: int, message: Descriptor, selected: list[tuple[int, str, SqlType]]) -> MessagePlan | None:
+        key = (schema_id, tuple((name, sql_type.sql()) for _, name, sql_type in selected))
+        if key not in self._plans:
+            self._plans[key] = compile_plan(message, selected, wrapped=self.wrapped)
+        return self._plans[key]
+
+    def _decode_slowly(self, raw: np.ndarray, offsets: np.ndarray, schema_id: int, messages: list[Descriptor],
+                       rows: np.ndarray, selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
+                       topic: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+        """The records at ``rows`` parsed one by one by protobuf (message indexes other than [0], a schema
+        the column plans do not cover, records they could not read cleanly); failures' reasons go in
+        ``errors``."""
+        data = raw.tobytes()
+        decoded: list[Any] = [None] * len(rows)
+        local: dict[int, str] = {}
+        seen: dict[str, Descriptor] = {}  # the message types read, by full name
+        for at, row in enumerate(rows.tolist()):
+            start, end = int(offsets[row]) + HEADER_BYTES, int(offsets[row + 1])
+            try:
+                count, position = zigzag_varint(data, start)
+                path = [0]
+                if count:
+                    path = []
+                    for _ in range(count):
+                        index, position = zigzag_varint(data, position)
+                        path.append(index)
+                descriptor = messages[path[0]]
+                for index in path[1:]:
+                    descriptor = descriptor.nested_types[index]
+                decoded[at] = self.codec.decode_one(descriptor, data[position:end])
+                seen.setdefault(descriptor.full_name, descriptor)
+            except (DecodeError, IndexError, ValueError) as exc:
+                local[at] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message for id "
+                                              f"{schema_id}: {exc}")
+        for at in local:
+            decoded[at] = None
+        names = [f.name for descriptor in seen.values() for f in descriptor.fields]
+        arrays = record_columns(decoded, selected, local, role=self.role, topic=topic, wrapped=self.wrapped,
+                                field_names=names)
+        for at, reason in local.items():
+            errors[int(rows[at])] = reason
+        return rows, dict(arrays)
 
     def encode(self, table: pa.Table) -> pa.Array:
         schema_id, (_, (descriptor, path)) = self.writing()
@@ -292,7 +341,7 @@ class ProtobufNoSrFormat(Format):
                 decoded[row] = self.codec.decode_one(self.descriptor, raw[offsets[row]:offsets[row + 1]])
             except (DecodeError, ValueError) as exc:
                 errors[row] = deserialize_error(self.role, topic, f"Error deserializing Protobuf message: {exc}")
-        return _decoded(self, decoded, selected, errors, valid, topic)
+        return _decoded(self, decoded, selected, errors, valid, topic, [self.descriptor])
 
     def encode(self, table: pa.Table) -> pa.Array:
         assert self.descriptor is not None
@@ -300,10 +349,13 @@ class ProtobufNoSrFormat(Format):
 
 
 def _decoded(fmt: Format, decoded: list[Any], selected: list[tuple[int, str, SqlType]], errors: dict[int, str],
-             valid: np.ndarray, topic: str) -> Decoded:
+             valid: np.ndarray, topic: str, descriptors: Sequence[Descriptor]) -> Decoded:
+    """The columns of the decoded messages (``descriptors``: the message types they were read as)."""
     for row in errors:
         decoded[row] = None
-    arrays = record_columns(decoded, selected, errors, role=fmt.role, topic=topic, wrapped=fmt.wrapped)
+    names = [f.name for descriptor in descriptors for f in descriptor.fields]
+    arrays = record_columns(decoded, selected, errors, role=fmt.role, topic=topic, wrapped=fmt.wrapped,
+                            field_names=names)
     error_rows = np.array(sorted(errors), dtype=np.int64)
     return Decoded(table_of(arrays, len(decoded)), error_rows, tuple(errors[r] for r in error_rows.tolist()),
                    np.nonzero(~valid)[0].astype(np.int64))

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,7 +89,9 @@ _files = itertools.count()
 def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type_name: str,
            label: int = FieldDescriptor.LABEL_OPTIONAL, proto3_optional: bool = False,
            options: Sequence[proto_ast.Option] = ()) -> None:
-    field = message.field.add(name=name, number=number, label=label)
+    # json_name as the field is named: protobuf's default camel-cases it, and two columns such as TIME and
+    # _TIME would then clash in the pool though nothing here uses the JSON mapping.
+    field = message.field.add(name=name, number=number, label=label, json_name=name)
     if type_name in _SCALARS:
         field.type = _SCALARS[type_name]
     else:
@@ -108,15 +112,14 @@ def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, type
 
 def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> None:
     out.name = node.name
+    synthetic: list[int] = []  # fields declared ``optional``: their oneofs go after the real ones, as protoc puts them
     for element in node.elements:
         if isinstance(element, proto_ast.Field):
             label = _LABELS.get(element.cardinality, FieldDescriptor.LABEL_OPTIONAL)  # type: ignore[arg-type]
             optional = element.cardinality is proto_ast.FieldCardinality.OPTIONAL
-            if optional:
-                out.oneof_decl.add(name=f"_{element.name}")
             _field(out, element.name, element.number, element.type, label, optional, element.options)
             if optional:
-                out.field[-1].oneof_index = len(out.oneof_decl) - 1
+                synthetic.append(len(out.field) - 1)
         elif isinstance(element, proto_ast.MapField):
             entry = out.nested_type.add(name="".join(p.capitalize() for p in element.name.split("_")) + "Entry")
             entry.options.map_entry = True
@@ -135,6 +138,9 @@ def _message(node: proto_ast.Message, out: descriptor_pb2.DescriptorProto) -> No
                 if isinstance(inner, proto_ast.Field):
                     _field(out, inner.name, inner.number, inner.type, options=inner.options)
                     out.field[-1].oneof_index = index
+    for position in synthetic:
+        out.oneof_decl.add(name=f"_{out.field[position].name}")
+        out.field[position].oneof_index = len(out.oneof_decl) - 1
 
 
 def _enum(node: proto_ast.Enum, out: descriptor_pb2.EnumDescriptorProto) -> None:
@@ -343,22 +349,54 @@ def columns_of(message: Descriptor) -> list[tuple[str, SqlType]]:
 
 def to_python(message: Any, descriptor: Descriptor | None = None) -> dict[str, Any]:
     """A message as a dict by field name (unset messages None, scalars their proto3 defaults, enums names)."""
-    out: dict[str, Any] = {}
-    for field in (descriptor or message.DESCRIPTOR).fields:
-        value = getattr(message, field.name)
-        out[field.name] = _value(field, value, message)
-    return out
+    return _converter(descriptor or message.DESCRIPTOR)(message)
 
 
-def _value(field: FieldDescriptor, value: Any, parent: Any) -> Any:
+@functools.lru_cache(maxsize=512)
+def _converter(descriptor: Descriptor) -> Callable[[Any], dict[str, Any]]:
+    """:func:`to_python` for one message type, its per-field choices made once: plain scalars are read by
+    one ``attrgetter`` call, the other fields by a function each."""
+    plain_names: list[str] = []
+    others: list[tuple[str, Callable[[Any], Any]]] = []
+    for field in descriptor.fields:
+        if field.message_type is None and field.type != FieldDescriptor.TYPE_ENUM and not repeated(field):
+            plain_names.append(field.name)
+        else:
+            others.append((field.name, _field_reader(field)))
+    names = tuple(plain_names)
+    getter = operator.attrgetter(*names) if names else None
+
+    def convert(message: Any) -> dict[str, Any]:
+        if getter is None:
+            out: dict[str, Any] = {}
+        elif len(names) == 1:
+            out = {names[0]: getter(message)}
+        else:
+            out = dict(zip(names, getter(message), strict=True))
+        for name, read in others:
+            out[name] = read(message)
+        return out
+
+    order = [f.name for f in descriptor.fields]
+    if others and plain_names:  # keep the fields in declaration order, as callers may list them
+        def ordered(message: Any) -> dict[str, Any]:
+            values = convert(message)
+            return {name: values[name] for name in order}
+
+        return ordered
+    return convert
+
+
+def _field_reader(field: FieldDescriptor) -> Callable[[Any], Any]:
+    name = field.name
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         inner = field.message_type.fields_by_name["value"]
-        return {k: _plain(inner, v) for k, v in value.items()}
+        return lambda message: {k: _plain(inner, v) for k, v in getattr(message, name).items()}
     if repeated(field):
-        return [_plain(field, v) for v in value]
-    if field.message_type is not None and not parent.HasField(field.name):
-        return None
-    return _plain(field, value)
+        return lambda message: [_plain(field, v) for v in getattr(message, name)]
+    if field.message_type is not None:
+        return lambda message: _plain(field, getattr(message, name)) if message.HasField(name) else None
+    return lambda message: _plain(field, getattr(message, name))
 
 
 def _plain(field: FieldDescriptor, value: Any) -> Any:

@@ -104,3 +104,23 @@ def _nulled(array: pa.Array, rows: list[int]) -> pa.Array:
     mask = np.zeros(len(array), bool)
     mask[rows] = True
     return pc.if_else(pa.array(mask), pa.nulls(len(array), array.type), array)
+
+
+def assemble_columns(n: int, pieces: list[tuple[np.ndarray, dict[str, pa.Array]]],
+                     selected: list[tuple[int, str, SqlType]]) -> list[tuple[str, pa.Array]]:
+    """The selected columns of ``n`` rows from pieces covering some of them each (rows in no piece: null)."""
+    if len(pieces) == 1 and len(pieces[0][0]) == n:  # one schema, every record read: rows are 0..n-1
+        arrays = pieces[0][1]
+        return [(name, arrays[name]) for _, name, _ in selected]
+    index = np.full(n, sum(len(rows) for rows, _ in pieces), np.int64)  # the trailing null
+    start = 0
+    for rows, _ in pieces:
+        index[rows] = np.arange(start, start + len(rows))
+        start += len(rows)
+    take = pa.array(index)
+    out = []
+    for _, name, sql_type in selected:
+        arrow_type = sql_type.to_arrow()
+        parts = [arrays.get(name, pa.nulls(len(rows), arrow_type)) for rows, arrays in pieces]
+        out.append((name, pa.concat_arrays([*parts, pa.nulls(1, arrow_type)]).take(take)))
+    return out

@@ -30,7 +30,8 @@ from fastavro.schema import SchemaParseException, UnknownType
 from headwater.errors import FormatError
 from headwater.formats.protobuf_schema import build
 from headwater.registry.base import Schema, invalid_schema
-from headwater.registry.schema_diff import json_differences, protobuf_differences_or_invalid
+from headwater.registry.json_schema_diff import json_differences
+from headwater.registry.schema_diff import protobuf_differences_or_invalid
 
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
 

@@ -1,17 +1,9 @@
-"""Compatibility of JSON Schema and Protobuf schemas, after the differences Confluent's registry reports.
+"""Compatibility of Protobuf schemas, after the differences Confluent's registry reports (JSON Schemas:
+``json_schema_diff.py``).
 
-Both compare an ``original`` schema with an ``update`` and list the differences that break a reader: for
+It compares an ``original`` schema with an ``update`` and list the differences that break a reader: for
 BACKWARD the original is the old schema and the update the new one, for FORWARD the other way round, FULL
 both (``compatibility.py`` picks the direction). The error types are Confluent's names.
-
-JSON Schema (Confluent's ``JsonSchemaDiff``, main rules): a property's ``type`` may widen (a type added,
-``integer`` to ``number``) but not narrow or change (TYPE_NARROWED, TYPE_CHANGED); a property added to an
-open content model (``additionalProperties`` not false) breaks, since old data may hold it with any type
-(PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL), unless its schema is empty; added to a closed model it is fine; a
-property removed from a closed content model breaks (PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL), from an
-open one it is fine; a property becoming required breaks unless it has a default
-(REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL, REQUIRED_ATTRIBUTE_ADDED); closing an open model breaks
-(ADDITIONAL_PROPERTIES_REMOVED). Properties and array ``items`` are compared recursively.
 
 Protobuf (Confluent's ``ProtobufSchema`` diff): messages match by full name, fields by number. A message
 gone from the update (removed or renamed) breaks (MESSAGE_REMOVED); a field number reused with another
@@ -19,13 +11,22 @@ kind breaks (FIELD_KIND_CHANGED, FIELD_SCALAR_KIND_CHANGED, FIELD_NAMED_TYPE_CHA
 wire-compatible scalars (int32/uint32/int64/uint64/bool; sint32/sint64; fixed32/sfixed32;
 fixed64/sfixed64; string/bytes); a required field added or removed breaks; a field removed, added or
 renamed is compatible, as in proto3.
+
+Oneofs (``proto3 optional``'s synthetic oneofs aside), matched by name: a oneof added or removed is
+compatible (ONEOF_ADDED, ONEOF_REMOVED), unless the new oneof takes in more than one existing field
+(MULTIPLE_FIELDS_MOVED_TO_ONEOF); in a oneof kept, a field number added is compatible (ONEOF_FIELD_ADDED)
+unless it was an existing field outside any oneof (FIELD_MOVED_TO_EXISTING_ONEOF), a field number gone
+breaks (ONEOF_FIELD_REMOVED). Enums: constants added, removed or renamed and enums added or removed are
+compatible (ENUM_CONST_ADDED, ENUM_CONST_REMOVED, ENUM_CONST_CHANGED, ENUM_ADDED, ENUM_REMOVED), as in
+Confluent's list of compatible changes, so nothing is reported; a field switching to another enum type is
+FIELD_NAMED_TYPE_CHANGED. Only the breaking differences are listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from headwater.errors import FormatError
@@ -44,64 +45,6 @@ _NAMED = (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP, FieldDescrip
 
 def _error(kind: str, path: str, description: str) -> str:
     return f"{{errorType:'{kind}', description:'{description} at path '{path}''}}"
-
-
-# -- JSON Schema ------------------------------------------------------------------------------------------
-def _types(schema: Any) -> set[str] | None:
-    """The JSON types a schema allows (None: any)."""
-    if not isinstance(schema, dict) or "type" not in schema:
-        return None
-    kind = schema["type"]
-    return {str(k) for k in kind} if isinstance(kind, list) else {str(kind)}
-
-
-def _open(schema: dict[str, Any]) -> bool:
-    return schema.get("additionalProperties", True) is not False
-
-
-def _empty(schema: Any) -> bool:
-    return schema is True or schema == {}
-
-
-def json_differences(original: Any, update: Any, path: str = "#/") -> list[str]:
-    """Why data valid against ``original`` may be rejected by ``update`` (empty when it is always accepted)."""
-    if not isinstance(original, dict) or not isinstance(update, dict):
-        if update is False and original is not False:
-            return [_error("TYPE_NARROWED", path, "The schema no longer accepts any value")]
-        return []
-    found: list[str] = []
-    old_types, new_types = _types(original), _types(update)
-    if new_types is not None:
-        widened = set(new_types) | ({"integer"} if "number" in new_types else set())
-        if old_types is None or not old_types <= widened:
-            kind = "TYPE_NARROWED" if old_types is not None and new_types < old_types else "TYPE_CHANGED"
-            found.append(_error(kind, path, f"The type changed from {sorted(old_types or ['any'])} to "
-                                            f"{sorted(new_types)}"))
-            return found
-    old_props: dict[str, Any] = original.get("properties") or {}
-    new_props: dict[str, Any] = update.get("properties") or {}
-    if _open(original) and not _open(update):
-        found.append(_error("ADDITIONAL_PROPERTIES_REMOVED", path, "The content model was closed"))
-    for name, schema in new_props.items():
-        if name not in old_props and _open(original) and not _empty(schema):
-            found.append(_error("PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", f"{path}properties/{name}",
-                                f"The property '{name}' was added to an open content model"))
-    for name in old_props:
-        if name not in new_props and not _open(update):
-            found.append(_error("PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", f"{path}properties/{name}",
-                                f"The property '{name}' was removed from a closed content model"))
-    old_required, new_required = set(original.get("required") or ()), set(update.get("required") or ())
-    for name in sorted(new_required - old_required):
-        if isinstance(new_props.get(name), dict) and "default" in new_props[name]:
-            continue
-        kind = "REQUIRED_ATTRIBUTE_ADDED" if name in old_props else "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL"
-        found.append(_error(kind, f"{path}required", f"The property '{name}' became required"))
-    for name, schema in new_props.items():
-        if name in old_props:
-            found += json_differences(old_props[name], schema, f"{path}properties/{name}/")
-    if "items" in original and "items" in update:
-        found += json_differences(original["items"], update["items"], f"{path}items/")
-    return found
 
 
 # -- Protobuf ---------------------------------------------------------------------------------------------
@@ -158,6 +101,38 @@ def protobuf_differences(original: str, update: str) -> list[str]:
         for number, field in updated.items():
             if number not in message.fields_by_number and _required(field):
                 found.append(_error("REQUIRED_FIELD_ADDED", f"{path}/{number}", f"Required field {number} was added"))
+        found += _oneof_differences(message, new[name], path)
+    return found
+
+
+def _oneofs(message: Descriptor) -> dict[str, set[int]]:
+    """The field numbers of each real oneof (not the synthetic ones of proto3 ``optional`` fields)."""
+    proto = descriptor_pb2.DescriptorProto()
+    message.CopyToProto(proto)
+    synthetic = {f.oneof_index for f in proto.field if f.proto3_optional}
+    return {o.name: {f.number for f in o.fields} for o in message.oneofs if o.index not in synthetic}
+
+
+def _oneof_differences(old: Descriptor, new: Descriptor, path: str) -> list[str]:
+    old_oneofs, new_oneofs = _oneofs(old), _oneofs(new)
+    in_oneof = set().union(*old_oneofs.values()) if old_oneofs else set()
+    outside = set(old.fields_by_number) - in_oneof  # existing fields in no oneof
+    found: list[str] = []
+    for name in sorted(set(old_oneofs) | set(new_oneofs)):
+        before, after = old_oneofs.get(name), new_oneofs.get(name)
+        where = f"{path}/oneof/{name}"
+        if before is None and after is not None:
+            moved = sorted(after & outside)
+            if len(moved) > 1:
+                found.append(_error("MULTIPLE_FIELDS_MOVED_TO_ONEOF", where, f"Fields {moved} moved into the new "
+                                                                             f"oneof {name}"))
+        elif before is not None and after is not None:
+            for number in sorted(before - after):
+                found.append(_error("ONEOF_FIELD_REMOVED", f"{where}/{number}", f"Field {number} left the oneof "
+                                                                                f"{name}"))
+            for number in sorted((after - before) & outside):
+                found.append(_error("FIELD_MOVED_TO_EXISTING_ONEOF", f"{where}/{number}",
+                                    f"Field {number} moved into the existing oneof {name}"))
     return found
 
 

@@ -11,19 +11,34 @@ written since (by this or another process) is read. Appends are durable
 before the call returns.
 
 Several processes may register into one log at once (the log has no
-compare-and-append that Kafka would also offer), so a registration is an
-optimistic claim: every reader applies the ``_schemas`` records in log order
-and ignores a SCHEMA record that claims an id already bound to another
-schema, or a live version already holding another id ("first claim wins",
-the same decision in every process). After appending, the registrar reads
-the tail back: if its claim lost it re-appends the winner's record under
-the contested key (so that compaction, which keeps a key's last record,
-keeps the winner) and tries again with the next id and version.
+compare-and-append that Kafka would also offer), so a registration is first
+an optimistic *claim*, ``{"keytype":"CLAIM","subject":S,"version":V,"id":I,
+"claim":N,"magic":1}`` -> the would-be SCHEMA value, under a key of its own
+(``N`` is random). A claim wins when no winning claim before it in the log,
+still open (not tombstoned), nor any SCHEMA record, holds its subject and
+version or binds its id to another schema: every process reading the log
+decides the same, and the claimant acts on it when it reads its claim back
+(a lost claim takes nothing, so losers leave no gaps). The
+winner then appends the SCHEMA record and tombstones its claim; a loser
+tombstones its claim and tries again with the next version and id. A SCHEMA
+record is therefore only ever written for a version that is its writer's, so
+compaction, which keeps the last record of a key, never keeps a loser: a
+registrar killed after winning a claim leaves it open, which only makes later
+claims skip its version and id (a gap in the version numbers); one killed
+after losing, or after writing its SCHEMA record, leaves nothing to decide.
+(Compaction drops a claim's tombstone and the claim after
+``delete.retention.ms``, a day by default: a registrar reads its claim back
+long before.)
+Confluent's registry skips keys of a type it does not know, as CLAIM is.
+Records of the earlier protocol (losing SCHEMA claims under a contested key)
+are still read as before: a SCHEMA record that claims an id already bound to
+another schema, or a live version already holding another id, is ignored.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -50,6 +65,14 @@ _CLAIM_ATTEMPTS = 100  # each lost claim means another registrar's succeeded: pr
 
 
 @dataclass(frozen=True)
+class _Claim:
+    subject: str
+    version: int
+    schema_id: int
+    schema: Schema
+
+
+@dataclass(frozen=True)
 class _Version:
     schema_id: int
     schema: Schema
@@ -67,6 +90,9 @@ class LogSchemaRegistry(SchemaRegistry):
         self._subjects: dict[str, dict[int, _Version]] = {}
         self._ids: dict[int, Schema] = {}
         self._configs: dict[str | None, str] = {}
+        self._open_claims: dict[str, _Claim] = {}  # the winning claims not yet settled, by nonce
+        self._mine: set[str] = set()  # the claims this object appended and has not settled
+        self._decided: dict[str, bool] = {}  # whether each of them won, as of its place in the log
         self._position = log.beginning_offset(topic, 0)
         self._catch_up()
 
@@ -91,7 +117,18 @@ class LogSchemaRegistry(SchemaRegistry):
 
     def _apply(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
         kind = key.get("keytype")
-        if kind == "SCHEMA":
+        if kind == "CLAIM":
+            nonce = str(key["claim"])
+            if value is None:
+                self._open_claims.pop(nonce, None)
+                return
+            claim = _Claim(str(key["subject"]), int(key["version"]), int(value["id"]), _schema_of(value))
+            won = not self._contested(claim)
+            if nonce in self._mine:
+                self._decided[nonce] = won
+            if won:  # a lost claim takes nothing: only winners hold their version and id until settled
+                self._open_claims[nonce] = claim
+        elif kind == "SCHEMA":
             subject, version = str(key["subject"]), int(key["version"])
             versions = self._subjects.setdefault(subject, {})
             if value is None:
@@ -99,8 +136,7 @@ class LogSchemaRegistry(SchemaRegistry):
                 if not versions:
                     self._subjects.pop(subject, None)
                 return
-            refs = tuple(Reference(r["name"], r["subject"], int(r["version"])) for r in value.get("references") or ())
-            schema = Schema(str(value["schema"]), str(value.get("schemaType") or "AVRO"), refs)
+            schema = _schema_of(value)
             schema_id = int(value["id"])
             bound, held = self._ids.get(schema_id), versions.get(version)
             if (bound is not None and bound != schema) or (held is not None and held.schema_id != schema_id):
@@ -114,22 +150,22 @@ class LogSchemaRegistry(SchemaRegistry):
             else:
                 self._configs[subject] = str(value["compatibilityLevel"]).upper()
 
+    def _contested(self, claim: _Claim) -> bool:
+        """Whether a SCHEMA record or an open claim read so far holds the claim's version, or binds its id
+        to another schema."""
+        bound = self._ids.get(claim.schema_id)
+        if claim.version in self._subjects.get(claim.subject, {}) or (bound is not None and bound != claim.schema):
+            return True
+        return any((c.subject, c.version) == (claim.subject, claim.version)
+                   or (c.schema_id == claim.schema_id and c.schema != claim.schema) for c in self._open_claims.values())
+
     def _write(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
         self.log.append(self.topic, 0, [Record(None if value is None else orjson.dumps(value), orjson.dumps(key))])
         self._catch_up()
 
     def _write_version(self, subject: str, version: int, entry: _Version | None) -> None:
         key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
-        if entry is None:
-            self._write(key, None)
-            return
-        value: dict[str, Any] = {"subject": subject, "version": version, "id": entry.schema_id,
-                                 "schema": entry.schema.text, "deleted": entry.deleted}
-        if entry.schema.schema_type != "AVRO":
-            value["schemaType"] = entry.schema.schema_type
-        if entry.schema.references:
-            value["references"] = [r.to_json() for r in entry.schema.references]
-        self._write(key, value)
+        self._write(key, None if entry is None else _value_of(subject, version, entry))
 
     # -- the contract -------------------------------------------------------------------
     def register(self, subject: str, schema: Schema, *, normalize: bool = False) -> int:
@@ -162,17 +198,44 @@ class LogSchemaRegistry(SchemaRegistry):
             if problems:
                 raise RegistryError(409, 409, f"Schema being registered is incompatible with an earlier schema for "
                                               f"subject \"{subject}\", details: [{', '.join(problems)}]")
-            schema_id = next((i for i, s in self._ids.items() if s == schema), None)
-            if schema_id is None:
-                schema_id = max(self._ids, default=0) + 1
-            number = max(versions, default=0) + 1
-            self._write_version(subject, number, _Version(schema_id, schema))
-            won = self._subjects.get(subject, {}).get(number)
-            if won is not None and won.schema_id == schema_id and won.schema == schema:
-                return RegisteredSchema(subject, number, schema_id, schema)
-            if won is not None:  # the same key holds our losing record last: make the winner's the last
-                self._write_version(subject, number, won)
-            return None
+            proposal = self._propose(subject, schema)
+            nonce = self._append_claim(proposal)
+            return self._settle(nonce, proposal)
+
+    def _propose(self, subject: str, schema: Schema) -> _Claim:
+        """The next version of ``subject`` and the id of ``schema`` (its own if it has one), past every
+        version and id that SCHEMA records and open claims hold."""
+        claims = list(self._open_claims.values())
+        schema_id = next((i for i, s in self._ids.items() if s == schema), None)
+        if schema_id is None:  # an open claim's id for the same schema keeps one id per schema
+            schema_id = next((c.schema_id for c in claims if c.schema == schema), None)
+        if schema_id is None:
+            schema_id = max([*self._ids, *(c.schema_id for c in claims)], default=0) + 1
+        versions = [*self._subjects.get(subject, {}), *(c.version for c in claims if c.subject == subject)]
+        return _Claim(subject, max(versions, default=0) + 1, schema_id, schema)
+
+    def _append_claim(self, claim: _Claim) -> str:
+        nonce = uuid.uuid4().hex
+        self._mine.add(nonce)
+        self._write(self._claim_key(claim, nonce), _value_of(claim.subject, claim.version,
+                                                              _Version(claim.schema_id, claim.schema)))
+        return nonce
+
+    @staticmethod
+    def _claim_key(claim: _Claim, nonce: str) -> dict[str, Any]:
+        return {"keytype": "CLAIM", "subject": claim.subject, "version": claim.version, "id": claim.schema_id,
+                "claim": nonce, "magic": 1}
+
+    def _settle(self, nonce: str, claim: _Claim) -> RegisteredSchema | None:
+        """Write the version of a claim that won (None when it lost), then close the claim."""
+        won = self._decided.pop(nonce, False)
+        self._mine.discard(nonce)
+        if won:
+            self._write_version(claim.subject, claim.version, _Version(claim.schema_id, claim.schema))
+        self._write(self._claim_key(claim, nonce), None)
+        if won:
+            return RegisteredSchema(claim.subject, claim.version, claim.schema_id, claim.schema)
+        return None
 
     def schema(self, schema_id: int) -> Schema:
         with self._lock:
@@ -330,6 +393,22 @@ class LogSchemaRegistry(SchemaRegistry):
                                          else f"{level}_TRANSITIVE", schema, against)
             old = self.version(subject, version)
             return incompatibilities(level.removesuffix("_TRANSITIVE"), schema, [old.schema])
+
+
+def _schema_of(value: dict[str, Any]) -> Schema:
+    refs = tuple(Reference(r["name"], r["subject"], int(r["version"])) for r in value.get("references") or ())
+    return Schema(str(value["schema"]), str(value.get("schemaType") or "AVRO"), refs)
+
+
+def _value_of(subject: str, version: int, entry: _Version) -> dict[str, Any]:
+    """A SCHEMA record's value, as Confluent's registry writes it."""
+    value: dict[str, Any] = {"subject": subject, "version": version, "id": entry.schema_id,
+                             "schema": entry.schema.text, "deleted": entry.deleted}
+    if entry.schema.schema_type != "AVRO":
+        value["schemaType"] = entry.schema.schema_type
+    if entry.schema.references:
+        value["references"] = [r.to_json() for r in entry.schema.references]
+    return value
 
 
 def _version_number(version: object) -> int:

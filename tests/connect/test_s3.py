@@ -17,6 +17,7 @@ import pytest
 
 import headwater
 from headwater.connect.runtime import ConnectRuntime
+from headwater.connect.s3 import S3SinkConnector
 from headwater.log import Log, Record
 from tests.connect.conftest import wait_until
 from tests.connect.seaweed import S3Server, seaweed_s3, weed_binary
@@ -217,3 +218,38 @@ def test_gzip_json_and_deflate_avro(s3: S3Server, connect_log: Log, runtime_fact
     assert [json.loads(line)["n"] for line in gzip.decompress(body).decode().splitlines()] == [0, 1, 2, 3]
     reader = fastavro.reader(io.BytesIO(s3.objects("deflate/")["deflate/events/partition=0/events+0+0000000000.avro"]))
     assert reader.metadata["avro.codec"] == "deflate" and [r["n"] for r in reader] == [0, 1, 2, 3]
+
+
+def test_large_objects_go_up_in_parts_and_snappy_avro(s3: S3Server, connect_log: Log,
+                                                      runtime_factory: Factory) -> None:
+    connect_log.create_topic("events", 1, exist_ok=True)
+    filler = "x" * 9000
+    connect_log.append("events", 0, [Record(orjson.dumps({"schema": SCHEMA, "payload": {
+        "n": i, "user": f"{i}{filler}", "ts": 1_700_000_000_000}}), None, 1_700_000_000_000 + i)
+        for i in range(700)])  # ~6.3 MB of JSON lines: a part of 5 MiB and the rest
+    runtime = runtime_factory()
+    runtime.create("s3-parts", sink(s3, "parts", **{"format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+                                                    "flush.size": "700", "s3.part.size": "5242880"}))
+    runtime.create("s3-snappy", sink(s3, "snappy", **{"avro.codec": "snappy", "flush.size": "700"}))
+    key = "parts/events/partition=0/events+0+0000000000.json"
+    wait_until(lambda: key in s3.objects("parts/") and len(s3.objects("snappy/")) == 1, what="two objects",
+               timeout_s=60)
+    head = s3.client().head_object(Bucket=s3.bucket, Key=key)
+    assert head["ETag"].strip('"').endswith("-2")  # S3's ETag of a two-part upload
+    lines = s3.objects("parts/")[key].decode().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == list(range(700))
+    body = s3.objects("snappy/")["snappy/events/partition=0/events+0+0000000000.avro"]
+    assert fastavro.reader(io.BytesIO(body)).metadata["avro.codec"] == "snappy"
+    assert b"Obj\x01" == body[:4] and len(body) < 700 * 1000  # compressed: the filler repeats
+
+
+def test_codecs_and_part_size_are_checked_when_the_connector_is_created(s3: S3Server) -> None:
+    def errors(**extra: str) -> dict[str, list[str]]:
+        return S3SinkConnector.validate({**sink(s3, "bad"), "flush.size": "3", **extra})
+
+    assert errors() == {}
+    assert errors(**{"avro.codec": "zstandard", "parquet.codec": "zstd"}) == {}
+    assert "avro.codec" in errors(**{"avro.codec": "lz4"})
+    bad = errors(**{"format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat", "parquet.codec": "lzo"})
+    assert "pyarrow cannot write LZO" in bad["parquet.codec"][0]
+    assert "at least 5242880" in errors(**{"s3.part.size": "1000"})["s3.part.size"][0]

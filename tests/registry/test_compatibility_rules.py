@@ -139,3 +139,94 @@ def test_an_invalid_protobuf_schema_is_rejected_with_42201(shared: LogSchemaRegi
     with pytest.raises(RegistryError) as raised:
         shared.register("bad-value", Schema("message M { int32 a = 1; Unknown b = 2; }", "PROTOBUF"))
     assert (raised.value.status, raised.value.error_code) == (422, 42201)
+
+
+def _doc(body: dict[str, object]) -> Schema:
+    return Schema(json.dumps(body), "JSON")
+
+
+ADDRESS = {"type": "object", "properties": {"city": {"type": "string"}}, "additionalProperties": False}
+TREE = {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array",
+                                                                              "items": {"$ref": "#/definitions/node"}}}}
+JSON_COMBINED_CASES = [
+    # $ref to local definitions ($defs and definitions), followed on both sides
+    ("BACKWARD", _doc({"type": "object", "properties": {"home": {"$ref": "#/$defs/address"}},
+                       "$defs": {"address": ADDRESS}}),
+     _doc({"type": "object", "properties": {"home": {"$ref": "#/$defs/address"}},
+           "$defs": {"address": {**ADDRESS, "properties": {"city": {"type": "integer"}}}}}), {"TYPE_CHANGED"}),
+    ("BACKWARD", _doc({"type": "object", "properties": {"home": {"$ref": "#/definitions/a"}},
+                       "definitions": {"a": ADDRESS}}),
+     _doc({"type": "object", "properties": {"home": ADDRESS}}), set()),  # inlined: the same schema
+    ("BACKWARD", _doc({"$ref": "#/definitions/node", "definitions": {"node": TREE}}),
+     _doc({"$ref": "#/definitions/node", "definitions": {"node": {**TREE, "properties": {
+         **TREE["properties"], "v": {"type": "number"}}}}}), set()),  # recursive, widened
+    ("FORWARD", _doc({"$ref": "#/definitions/node", "definitions": {"node": TREE}}),
+     _doc({"$ref": "#/definitions/node", "definitions": {"node": {**TREE, "properties": {
+         **TREE["properties"], "v": {"type": "number"}}}}}), {"TYPE_CHANGED"}),
+    # oneOf / anyOf / allOf
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+     _doc({"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]}), set()),  # SUM_TYPE_EXTENDED
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}), _doc({"oneOf": [{"type": "string"}]}),
+     {"SUM_TYPE_NARROWED"}),
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+     _doc({"anyOf": [{"type": "string"}, {"type": "integer"}]}), set()),  # COMBINED_TYPE_EXTENDED
+    ("BACKWARD", _doc({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+     _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}), {"COMBINED_TYPE_CHANGED"}),
+    ("BACKWARD", _doc({"allOf": [{"type": "object"}, {"required": ["a"]}]}),
+     _doc({"allOf": [{"type": "object"}, {"required": ["a"]}, {"required": ["b"]}]}), {"PRODUCT_TYPE_EXTENDED"}),
+    ("BACKWARD", _doc({"allOf": [{"type": "object"}, {"required": ["a"]}, {"required": ["b"]}]}),
+     _doc({"allOf": [{"type": "object"}, {"required": ["a"]}]}), set()),  # PRODUCT_TYPE_NARROWED
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+     _doc({"oneOf": [{"type": "boolean"}, {"type": "integer"}]}), {"COMBINED_TYPE_SUBSCHEMAS_CHANGED"}),
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+     _doc({"oneOf": [{"type": "integer"}, {"type": "string"}]}), set()),  # reordered: paired anyway
+    ("BACKWARD", _doc({"type": "string"}), _doc({"oneOf": [{"type": "integer"}, {"type": "string"}]}), set()),
+    ("BACKWARD", _doc({"type": "string"}), _doc({"anyOf": [{"type": "integer"}, {"type": "boolean"}]}),
+     {"TYPE_CHANGED"}),
+    ("FORWARD", _doc({"type": "string"}), _doc({"oneOf": [{"type": "integer"}, {"type": "string"}]}),
+     {"TYPE_CHANGED"}),
+    ("BACKWARD", _doc({"oneOf": [{"type": "string"}]}), _doc({"type": "string"}), set()),
+]
+
+
+@pytest.mark.parametrize(("level", "old", "new", "expected"), JSON_COMBINED_CASES)
+def test_json_schema_refs_and_combinations(shared: LogSchemaRegistry, level: str, old: Schema, new: Schema,
+                                           expected: set[str]) -> None:
+    test_json_schema_rules(shared, level, old, new, expected)
+
+
+PICK = _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; } string note = 4; "
+              "int32 extra = 5; optional int32 maybe = 6; }")
+COLOUR = _proto("enum Colour { RED = 0; GREEN = 1; }\nmessage Car { Colour colour = 1; }")
+PROTO_ONEOF_ENUM_CASES = [
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; "
+                              "bool flag = 7; } string note = 4; int32 extra = 5; optional int32 maybe = 6; }"),
+     set()),  # ONEOF_FIELD_ADDED
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; } string note = 4; "
+                              "int32 extra = 5; optional int32 maybe = 6; }"), {"ONEOF_FIELD_REMOVED"}),
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; "
+                              "string note = 4; } int32 extra = 5; optional int32 maybe = 6; }"),
+     {"FIELD_MOVED_TO_EXISTING_ONEOF"}),
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; } "
+                              "oneof more { string note = 4; } int32 extra = 5; optional int32 maybe = 6; }"),
+     set()),  # ONEOF_ADDED, one field moved into it
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; } "
+                              "oneof more { string note = 4; int32 extra = 5; } optional int32 maybe = 6; }"),
+     {"MULTIPLE_FIELDS_MOVED_TO_ONEOF"}),
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; string name = 2; int64 code = 3; string note = 4; "
+                              "int32 extra = 5; optional int32 maybe = 6; }"), set()),  # ONEOF_REMOVED
+    ("BACKWARD", PICK, _proto("message Pick { int32 id = 1; oneof choice { string name = 2; int64 code = 3; } "
+                              "string note = 4; int32 extra = 5; int32 maybe = 6; }"), set()),  # not a real oneof
+    ("FULL", COLOUR, _proto("enum Colour { RED = 0; GREEN = 1; BLUE = 2; }\nmessage Car { Colour colour = 1; }"),
+     set()),  # ENUM_CONST_ADDED
+    ("FULL", COLOUR, _proto("enum Colour { RED = 0; }\nmessage Car { Colour colour = 1; }"), set()),
+    ("FULL", COLOUR, _proto("enum Colour { RED = 0; VERT = 1; }\nmessage Car { Colour colour = 1; }"), set()),
+    ("BACKWARD", COLOUR, _proto("enum Colour { RED = 0; GREEN = 1; }\nenum Shade { DARK = 0; }\n"
+                                "message Car { Shade colour = 1; }"), {"FIELD_NAMED_TYPE_CHANGED"}),
+]
+
+
+@pytest.mark.parametrize(("level", "old", "new", "expected"), PROTO_ONEOF_ENUM_CASES)
+def test_protobuf_oneof_and_enum_rules(shared: LogSchemaRegistry, level: str, old: Schema, new: Schema,
+                                       expected: set[str]) -> None:
+    test_protobuf_rules(shared, level, old, new, expected)

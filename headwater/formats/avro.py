@@ -4,13 +4,15 @@ Decoding reads each record with the schema its id names (the registry is
 asked once per id), so records written with older or newer schemas of the
 subject decode side by side; fields match columns by name, case-insensitively
 (ksqlDB upper-cases Avro field names), a column missing from a writer schema
-is null. Records are grouped by id, read by fastavro's ``schemaless_reader``
-from one buffer (measured against alternatives in bench/formats_avro.py),
-and each column becomes one Arrow array. A record that is not in the wire
+is null. Records are grouped by id; a group whose writer schema a column plan
+covers is read field by field with numpy (``avro_columns.py``), the rest (and
+records a plan cannot read cleanly) by fastavro's ``schemaless_reader`` one by
+one; measured in bench/formats_avro.py. A record that is not in the wire
 format, names an unknown id, or does not fit its column types is an error
 row with Confluent's/ksqlDB's wording; the others decode.
 
-Encoding writes ksqlDB's schema for the columns (``formats/avro_schema.py``),
+Encoding writes ksqlDB's schema for the columns (``formats/avro_schema.py``; column by column by
+``avro_column_encoder.py`` when it covers the schema, else fastavro per record),
 registered on first use under ``<topic>-key`` / ``<topic>-value`` (or the
 schema ``KEY_SCHEMA_ID`` / ``VALUE_SCHEMA_ID`` names, used as it is).
 

@@ -159,12 +159,16 @@ def decode_columns(plan: ColumnPlan, buf: np.ndarray, starts: np.ndarray,
         if f.kind in ("string", "bytes", "fixed"):
             if f.kind == "fixed":
                 start = at
+                _flag(bad, rows, present, start + f.size > ends[rows])
                 lengths = np.minimum(np.full(len(at), f.size, np.int64), ends[rows] - start)
             else:
                 raw, sizes, ok = read_varints(buf, at)
                 lengths = zigzag(raw)
-                _flag(bad, rows, present, ~ok | (lengths < 0))
-                start = np.minimum(at + sizes, ends[rows])
+                start = at + sizes
+                # A length past the record, or the length's own bytes past it: the record is cut short.
+                _flag(bad, rows, present, ~ok | (lengths < 0) | (start > ends[rows])
+                      | (lengths > np.maximum(ends[rows] - start, 0)))
+                start = np.minimum(start, ends[rows])
                 lengths = np.clip(lengths, 0, ends[rows] - start)
             pos[rows] = start + lengths
             if f.column is not None:

@@ -3,8 +3,10 @@
 PROTOBUF frames each record as magic byte 0, the 4-byte schema id, then Confluent's message indexes (a
 zigzag varint count and the indexes; ``[0]``, the first message, as the single byte 0) and the message.
 The registered ``.proto`` text becomes descriptors once per id (``protobuf_schema.py``, protobuf's
-descriptor pool and dynamic messages); records are parsed one by one, as protobuf's C parser does, and
-assembled into Arrow columns together (``records.py``). Unset proto3 scalars read as their defaults and
+descriptor pool and dynamic messages). The records of an id whose message indexes are ``[0]`` are read
+column by column when its message's selected fields are scalars (``protobuf_columns.py``); the others,
+and the records that plan cannot read cleanly, are parsed one by one by protobuf's parser and assembled
+into Arrow columns together (``records.py``). Unset proto3 scalars read as their defaults and
 unset messages as null, as in ksqlDB. PROTOBUF_NOSR reads and writes the message ksqlDB would register
 for the columns, without a registry or a header. A record that does not parse is an error row.
 """

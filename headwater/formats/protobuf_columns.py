@@ -122,7 +122,7 @@ def decode_columns(plan: MessagePlan, buf: np.ndarray, starts: np.ndarray,
             got, got_sizes, got_ok = read_varints(buf, at[is_len])
             begin = at[is_len] + got_sizes
             room = np.maximum(ends[active[is_len]] - begin, 0)
-            too_long = ~got_ok | (got > room.astype(np.uint64))
+            too_long = ~got_ok | (got > room.astype(np.uint64)) | (begin > ends[active[is_len]])
             bad[active[is_len][too_long]] = True
             length = np.where(too_long, 0, np.minimum(got, room.astype(np.uint64)).astype(np.int64))
             lengths[is_len] = length

@@ -47,6 +47,7 @@ V1 = {"type": "record", "name": "V", "fields": [
     {"name": "clock", "type": {"type": "int", "logicalType": "time-millis"}},
     {"name": "skipped_long", "type": "long"},
 ]}
+LAST = {"type": "record", "name": "L", "fields": [{"name": "name", "type": "string"}]}  # a string last
 V2 = {"type": "record", "name": "V", "fields": [  # an older schema: fewer fields, another order
     {"name": "NAME", "type": "string"}, {"name": "ID", "type": "long"}, {"name": "SMALL", "type": "long"}]}
 
@@ -137,6 +138,8 @@ def test_two_schemas_interleaved_read_as_fastavro_reads_them(registry: LogSchema
 
 def test_bad_records_go_alone_with_fastavros_reasons(registry: LogSchemaRegistry) -> None:
     id1 = registry.register("cols-value", Schema(orjson.dumps(V1).decode(), "AVRO"))
+    id2 = registry.register("other-value", Schema(orjson.dumps(V2).decode(), "AVRO"))
+    last = registry.register("last-value", Schema(orjson.dumps(LAST).decode(), "AVRO"))
     good = _record(id1, V1, _v1(1))
     bad_utf8 = _record(id1, V1, _v1(2) | {"name": "zz"}).replace(b"zz", b"\xff\xfe")
     def variant(name: str, avro: Any, value: Any) -> bytes:  # a record written with another type for a field
@@ -148,10 +151,12 @@ def test_bad_records_go_alone_with_fastavros_reasons(registry: LogSchemaRegistry
     third_symbol = variant("colour", ["null", {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}],
                            "BLUE")
     values = [good, good[:-3], good + b"\x00", b"\x01" + good[1:], wire_header(999_999) + good[5:], bad_utf8,
-              good, good[:5], big, good, third_branch, third_symbol, good[:-1] + b"\x80"]
+              good, good[:5], big, good, third_branch, third_symbol, good[:-1] + b"\x80",
+              _record(id2, V2, {"NAME": "x" * 70, "ID": 1, "SMALL": 2})[:6],  # cut inside a 2-byte length
+              _record(last, LAST, {"name": "x" * 70})[:6], _record(last, LAST, {"name": "x" * 70})[:-1]]
     got, want = _both(registry, pa.array(values, pa.binary()))
     _same(got, want)
-    assert got.error_rows.tolist() == [1, 2, 3, 4, 5, 7, 8, 10, 11, 12]
+    assert got.error_rows.tolist() == [1, 2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15]
     assert "Unknown magic byte" in got.error_reasons[2] and "999999" in got.error_reasons[3]
     assert "bytes left after the record" in got.error_reasons[1]
     ids = got.table.column("ID").to_pylist()

@@ -121,7 +121,7 @@ def test_bad_records_go_alone_with_protobufs_reasons(registry: LogSchemaRegistry
     good = header + _row(7)
     values = [good, good[:-2], header + b"\x72\x02\xff\xfe", header + b"\x80\x01\x02", header + b"\x08",
               header + b"\x0b\x0c", header + b"\x80\x01\x05", good, header + b"\x20" + b"\xff" * 9 + b"\x01",
-              header + b"\x0d\x01\x02\x03\x04"]
+              header + b"\x0d\x01\x02\x03\x04", header + b"\x8a\x01"]
     got, want = _both(registry, pa.array(values, pa.binary()))
     _same(got, want)
     assert 0 not in got.error_rows.tolist() and 7 not in got.error_rows.tolist() and got.num_errors >= 3

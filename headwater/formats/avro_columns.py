@@ -254,8 +254,9 @@ def _numeric(n: int, rows: np.ndarray | slice, present: np.ndarray | None, value
         full = _scatter(n, rows, values, 0)  # type: ignore[arg-type]
         mask = ~present
     if pa.types.is_temporal(arrow_type):
-        storage = pa.int32() if arrow_type.bit_width == 32 else pa.int64()
-        return pa.array(full.astype(storage.to_pandas_dtype()), storage, mask=mask).view(arrow_type)
+        # numpy's dtype, not DataType.to_pandas_dtype(): pyarrow 24 (the lowest allowed) needs pandas for that
+        storage, dtype = (pa.int32(), np.int32) if arrow_type.bit_width == 32 else (pa.int64(), np.int64)
+        return pa.array(full.astype(dtype), storage, mask=mask).view(arrow_type)
     if arrow_type == pa.int32():
         full = full.astype(np.int32)
     return pa.array(full, arrow_type, mask=mask)

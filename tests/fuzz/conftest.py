@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +15,21 @@ from tests.fuzz.harness import TALLY, rss_mb
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     TALLY.rss_before_mb = rss_mb()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Counts the inputs and seconds of each fuzz target apart."""
+    target = getattr(getattr(item, "function", None), "fuzz_target", None)
+    if target is None:
+        return (yield)
+    TALLY.target = target
+    started, cpu = time.monotonic(), time.process_time()
+    try:
+        return (yield)
+    finally:
+        TALLY.seconds[target] = TALLY.seconds.get(target, 0.0) + time.monotonic() - started
+        TALLY.cpu_seconds[target] = TALLY.cpu_seconds.get(target, 0.0) + time.process_time() - cpu
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -1,26 +1,37 @@
 """What every fuzz test shares: the profile, a watchdog for hangs, the tally of inputs and failures.
 
 Profiles: ``make test`` runs a few thousand generated inputs in total; ``make fuzz`` sets
-FUZZ_INPUTS=1000000 and each test gets its share (``examples(weight)``). Hypothesis' own
+FUZZ_INPUTS=1000000 and each test (a target) gets its share (``examples(target)``); the
+short profile is derandomized (the same inputs every run), a job of a parallel run
+(``parallel.py`` sets FUZZ_JOB) draws its own. Hypothesis' own
 deadline is off (the machine is shared, timing is no verdict); a hang is an input that
 does not return within HANG_S seconds, cut by SIGALRM.
+
+Hypothesis runs its generate phase only: no example database, no replay of earlier
+failures, no shrinking or explaining (the first failing inputs are kept in the tally
+as they were met), and no health check (a slow or filtered strategy is this suite's
+choice, not a mistake).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psutil
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 T = TypeVar("T")
 SHORT_INPUTS = 3000
 HANG_S = float(os.environ.get("FUZZ_HANG_S", "20"))
+PROGRESS_FILE = os.environ.get("FUZZ_PROGRESS", "")
+PROGRESS_S = 60.0
 #: The relative share of the generated inputs of each fuzz test (they add up to about 1).
 WEIGHTS = {"sql": 0.25, "decoders": 0.25, "collector": 0.2, "ksql": 0.1, "connect": 0.1, "topics": 0.1}
 
@@ -34,6 +45,14 @@ class Tally:
     #: 5xx answers to requests of a kind the issue already lists (see tests/fuzz/test_http.py KNOWN).
     known: int = 0
     rss_before_mb: float = 0.0
+    #: The target whose test runs now (set by conftest.py), and the inputs and seconds of each target.
+    target: str = ""
+    per_target: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the process (every thread: the server's too) while each target ran.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    #: When the figures were last appended to FUZZ_PROGRESS (a long run's figures so far).
+    reported_at: float = field(default_factory=time.monotonic)
     #: The first failing inputs in the order met (shrinking replays later ones, which may depend on state).
     first_failures: list[str] = field(default_factory=list)
 
@@ -43,8 +62,19 @@ class Tally:
 
     def line(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "crashes": self.crashes, "hangs": self.hangs, "5xx": self.server_errors,
-                "known_5xx": self.known,
+                "known_5xx": self.known, "per_target": self.per_target,
+                "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+                "cpu_seconds": {k: round(v, 1) for k, v in self.cpu_seconds.items()},
                 "rss_before_mb": self.rss_before_mb, "rss_after_mb": rss_mb()}
+
+
+    def progress(self) -> None:
+        """Every PROGRESS_S seconds, the figures so far as one JSON line appended to the file FUZZ_PROGRESS names."""
+        if PROGRESS_FILE and time.monotonic() - self.reported_at >= PROGRESS_S:
+            self.reported_at = time.monotonic()
+            with open(PROGRESS_FILE, "a") as out:
+                out.write(json.dumps({"suite": "fuzz", "time": time.strftime("%H:%M:%S"), "target": self.target,
+                                      **self.line()}) + "\n")
 
 
 TALLY = Tally()
@@ -54,10 +84,19 @@ def rss_mb() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
-def examples(weight_of: str) -> settings:
+def examples(target: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The hypothesis settings of ``target``'s test (its share of FUZZ_INPUTS), the test marked as ``target``'s."""
     total = int(os.environ.get("FUZZ_INPUTS", SHORT_INPUTS))
-    return settings(max_examples=max(10, int(total * WEIGHTS[weight_of])), deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck), derandomize=total <= SHORT_INPUTS)
+    chosen = settings(max_examples=max(10, int(total * WEIGHTS[target])), deadline=None, database=None,
+                      phases=[Phase.generate], report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
+                      derandomize=total <= SHORT_INPUTS and "FUZZ_JOB" not in os.environ)
+
+    def mark(test: Callable[..., None]) -> Callable[..., None]:
+        marked = chosen(test)
+        marked.fuzz_target = target  # type: ignore[attr-defined]
+        return marked
+
+    return mark
 
 
 class Hang(Exception):
@@ -84,6 +123,8 @@ def attempt(call: Callable[[], T], what: object, documented: tuple[type[BaseExce
     (a finding with its own regression test) is counted apart (None), anything else is counted and raised (a
     crash or a hang)."""
     TALLY.inputs += 1
+    TALLY.per_target[TALLY.target] = TALLY.per_target.get(TALLY.target, 0) + 1
+    TALLY.progress()
     try:
         with watchdog(what):
             return call()

@@ -13,7 +13,6 @@ STAMP := $(VENV)/.headwater-installed
 CHAOS_CYCLES ?= 100
 OUTAGE_S ?= 60
 FUZZ_INPUTS ?= 1000000
-FUZZ_JOBS ?= 2
 MINUTES ?= 60
 
 $(STAMP): pyproject.toml
@@ -61,9 +60,9 @@ chaos: $(STAMP)
 	@bash scripts/services.sh || echo "make chaos: the MariaDB/PostgreSQL variants will be skipped"
 	CHAOS_CYCLES=$(CHAOS_CYCLES) OUTAGE_S=$(OUTAGE_S) $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/chaos
 
-# hypothesis: parser, decoders, collector, ksqlDB REST, Connect and topic APIs, in FUZZ_JOBS processes.
+# hypothesis: parser, decoders, collector, ksqlDB REST, Connect and topic APIs, one process per target.
 fuzz: $(STAMP)
-	FUZZ_INPUTS=$(FUZZ_INPUTS) FUZZ_JOBS=$(FUZZ_JOBS) $(PY) -m tests.fuzz.parallel
+	FUZZ_INPUTS=$(FUZZ_INPUTS) $(PY) -m tests.fuzz.parallel
 
 # The clickstream statements at a steady rate; memory and latency each minute.
 soak: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,20 @@ from typing import Any
 import pytest
 
 from tests.fuzz.harness import TALLY, rss_mb
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """FUZZ_TARGET (a job of ``parallel.py``): only that target's test; the other tests run in the job of "sql"."""
+    target = os.environ.get("FUZZ_TARGET")
+    if not target:
+        return
+    keep, drop = [], []
+    for item in items:
+        own = getattr(getattr(item, "function", None), "fuzz_target", None)
+        (keep if own == target or (own is None and target == "sql") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.hookimpl(tryfirst=True)

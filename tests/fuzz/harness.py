@@ -1,9 +1,8 @@
 """What every fuzz test shares: the profile, a watchdog for hangs, the tally of inputs and failures.
 
 Profiles: ``make test`` runs a few thousand generated inputs in total; ``make fuzz`` sets
-FUZZ_INPUTS=1000000 and each test (a target) gets its share (``examples(target)``); the
-short profile is derandomized (the same inputs every run), a job of a parallel run
-(``parallel.py`` sets FUZZ_JOB) draws its own. Hypothesis' own
+FUZZ_INPUTS=1000000 and each test (a target) gets its share (``examples(target)``), each
+target in a process of its own (``parallel.py``). Hypothesis' own
 deadline is off (the machine is shared, timing is no verdict); a hang is an input that
 does not return within HANG_S seconds, cut by SIGALRM.
 
@@ -89,7 +88,7 @@ def examples(target: str) -> Callable[[Callable[..., None]], Callable[..., None]
     total = int(os.environ.get("FUZZ_INPUTS", SHORT_INPUTS))
     chosen = settings(max_examples=max(10, int(total * WEIGHTS[target])), deadline=None, database=None,
                       phases=[Phase.generate], report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
-                      derandomize=total <= SHORT_INPUTS and "FUZZ_JOB" not in os.environ)
+                      derandomize=total <= SHORT_INPUTS)
 
     def mark(test: Callable[..., None]) -> Callable[..., None]:
         marked = chosen(test)

@@ -58,9 +58,10 @@ def sql_type(name: str) -> SqlType:
     return parse_type(name)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def decoder(fmt_name: str, role: str, columns: tuple[tuple[str, str], ...]) -> Format:
-    """One decoder per format, role and columns, as a query keeps one for every batch it reads."""
+    """One decoder per format, role and columns, as a query keeps one for every batch it reads (the recent ones:
+    there are tens of thousands of combinations, and the suite measures the memory it leaves behind)."""
     return create_format(fmt_name, [(n, sql_type(t)) for n, t in columns], role=role)  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ choice, not a mistake).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ SHORT_INPUTS = 3000
 HANG_S = float(os.environ.get("FUZZ_HANG_S", "20"))
 PROGRESS_FILE = os.environ.get("FUZZ_PROGRESS", "")
 PROGRESS_S = 60.0
+RUN_EXAMPLES = int(os.environ.get("FUZZ_RUN_EXAMPLES", "5000"))
 #: The relative share of the generated inputs of each fuzz test (they add up to about 1).
 WEIGHTS = {"sql": 0.25, "decoders": 0.25, "collector": 0.2, "ksql": 0.1, "connect": 0.1, "topics": 0.1}
 
@@ -84,14 +86,27 @@ def rss_mb() -> float:
 
 
 def examples(target: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """The hypothesis settings of ``target``'s test (its share of FUZZ_INPUTS), the test marked as ``target``'s."""
+    """The hypothesis settings of ``target``'s test (its share of FUZZ_INPUTS), the test marked as ``target``'s.
+
+    In the long profile the share runs as hypothesis runs of at most RUN_EXAMPLES each, one after the other, each
+    with a seed of its own: hypothesis keeps a record of every example of a run (its DataTree, about 10 MB per
+    thousand examples here), which would otherwise grow with the share and hide what the server keeps.
+    """
     total = int(os.environ.get("FUZZ_INPUTS", SHORT_INPUTS))
-    chosen = settings(max_examples=max(10, int(total * WEIGHTS[target])), deadline=None, database=None,
-                      phases=[Phase.generate], report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
+    share = max(10, int(total * WEIGHTS[target]))
+    runs = 1 if total <= SHORT_INPUTS else -(-share // RUN_EXAMPLES)
+    chosen = settings(max_examples=-(-share // runs), deadline=None, database=None, phases=[Phase.generate],
+                      report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
                       derandomize=total <= SHORT_INPUTS)
 
     def mark(test: Callable[..., None]) -> Callable[..., None]:
-        marked = chosen(test)
+        one_run = chosen(test)
+
+        @functools.wraps(one_run)
+        def marked(*args: Any, **kwargs: Any) -> None:
+            for _ in range(runs):
+                one_run(*args, **kwargs)
+
         marked.fuzz_target = target  # type: ignore[attr-defined]
         return marked
 

@@ -51,4 +51,4 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for failure in TALLY.first_failures:
         terminalreporter.write_line(f"first failures: {failure}")
     if TALLY.inputs:
-        terminalreporter.write_line(json.dumps({"suite": "fuzz", **TALLY.line()}))
+        terminalreporter.write_line(json.dumps({"suite": "fuzz", **TALLY.line(final=True)}))

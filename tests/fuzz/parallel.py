@@ -47,8 +47,8 @@ def combine(lines: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
             for target, value in line.get(key, {}).items():
                 merged[target] = round(merged.get(target, 0) + value, 1)
         total[key] = merged
-    for key in ("rss_before_mb", "rss_after_mb"):  # per target: each job is a process of its own
-        total[key] = {target: line[key] for line in lines for target in line.get("per_target", {})}
+    for key in ("rss_before_mb", "rss_after_mb", "rss_trimmed_mb"):  # per target: each job is a process of its own
+        total[key] = {target: line.get(key) for line in lines for target in line.get("per_target", {})}
     total["wall_s"] = round(wall_s, 1)
     return total
 

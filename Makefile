@@ -61,9 +61,9 @@ chaos: $(STAMP)
 	@bash scripts/services.sh || echo "make chaos: the MariaDB/PostgreSQL variants will be skipped"
 	CHAOS_CYCLES=$(CHAOS_CYCLES) OUTAGE_S=$(OUTAGE_S) $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/chaos
 
-# hypothesis: parser, decoders, collector, ksqlDB REST, Connect and topic APIs.
+# hypothesis: parser, decoders, collector, ksqlDB REST, Connect and topic APIs, one process per target.
 fuzz: $(STAMP)
-	FUZZ_INPUTS=$(FUZZ_INPUTS) $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	FUZZ_INPUTS=$(FUZZ_INPUTS) $(PY) -m tests.fuzz.parallel
 
 # The clickstream statements at a steady rate; memory and latency each minute.
 soak: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,8 +13,14 @@ FIGURES: list[dict[str, Any]] = []
 
 
 @pytest.fixture
-def figures() -> list[dict[str, Any]]:
-    return FIGURES
+def figures() -> Iterator[list[dict[str, Any]]]:
+    """The run's figures; a test's lines are also appended to the file CHAOS_FIGURES names as soon as it ends
+    (a long run's figures so far)."""
+    before = len(FIGURES)
+    yield FIGURES
+    if os.environ.get("CHAOS_FIGURES"):
+        with open(os.environ["CHAOS_FIGURES"], "a") as out:
+            out.writelines(json.dumps(line) + "\n" for line in FIGURES[before:])
 
 
 def profile_int(name: str, short: int) -> int:

@@ -8,16 +8,16 @@ never an exception.
 
 from __future__ import annotations
 
-from typing import Any
-
+import functools
 import json
+from typing import Any
 
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from headwater.errors import SqlError
-from headwater.formats import create_format
+from headwater.formats import Format, create_format
 from headwater.sql.parser import parse, parse_type
 from headwater.sql.types import SqlType
 
@@ -58,6 +58,13 @@ def sql_type(name: str) -> SqlType:
     return parse_type(name)
 
 
+@functools.lru_cache(maxsize=1024)
+def decoder(fmt_name: str, role: str, columns: tuple[tuple[str, str], ...]) -> Format:
+    """One decoder per format, role and columns, as a query keeps one for every batch it reads (the recent ones:
+    there are tens of thousands of combinations, and the suite measures the memory it leaves behind)."""
+    return create_format(fmt_name, [(n, sql_type(t)) for n, t in columns], role=role)  # type: ignore[arg-type]
+
+
 @st.composite
 def decoder_case(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], list[bytes | None]]:
     fmt = draw(st.sampled_from(["JSON", "DELIMITED", "KAFKA"]))
@@ -84,7 +91,8 @@ def decoder_case(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], list
 def test_decoders_answer_a_row_or_a_reason_for_every_record(case: tuple[str, str, list[tuple[str, str]],
                                                                      list[bytes | None]]) -> None:
     fmt_name, role, columns, values = case
-    fmt = create_format(fmt_name, [(n, sql_type(t)) for n, t in columns], role=role)  # type: ignore[arg-type]
+    fmt = decoder(fmt_name, role, tuple(columns))
+
     def unclosed_quote(exc: Exception) -> bool:
         """Known: tests/fuzz/test_regressions.py::test_an_unclosed_quote_fails_only_its_own_record."""
         return isinstance(exc, (IndexError, pa.ArrowIndexError)) and quote_then_more

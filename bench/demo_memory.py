@@ -55,6 +55,23 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def stop_orphan(pid: int) -> None:
+    """Stop a server the demo left behind (SIGTERM, then SIGKILL after 30 s)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.5)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 #: Tables of three apps, asked as their dashboards ask them.
 PULL_QUERIES = ("SELECT * FROM VISIT_LEADERBOARD;", "SELECT * FROM EVENTS_BY_TYPE;", "SELECT * FROM ERRORS_PER_MIN;")
 
@@ -98,12 +115,15 @@ def main() -> None:
                              "--port", str(port)], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     samples: list[dict[str, float | None]] = []
+    servers: set[int] = set()
     started = time.monotonic()
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
         next_sample = started
         while time.monotonic() - started < args.minutes * 60 and demo.poll() is None:
             server = next(iter(children(demo.pid)), None)
+            if server:
+                servers.add(server)
             sample = {"t_s": round(time.monotonic() - started), "demo_mb": round(rss_mb(demo.pid), 1),
                       "server_mb": round(rss_mb(server), 1) if server else 0.0,
                       "server_anon_mb": round(rss_mb(server, "RssAnon"), 1) if server else 0.0,
@@ -120,6 +140,9 @@ def main() -> None:
             demo.wait(120)
         except subprocess.TimeoutExpired:
             demo.kill()
+            demo.wait()
+        for server in servers:  # the server runs in a session of its own: it outlives a killed demo
+            stop_orphan(server)
     half = [s["server_mb"] for s in samples[len(samples) // 2:]]
     anon = [s["server_anon_mb"] for s in samples[len(samples) // 2:]]
     after = [s for s in samples if s["t_s"] >= warmup * 60 and s["server_mb"]]

@@ -42,10 +42,11 @@ logger = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.2
 #: Seconds between two renewals of a persistent query's DuckDB (RunLoop._renew).
 RENEW_STATE_S = 300.0
-#: State rows written (changelog records) after which a query renews sooner, but not before
-#: RENEW_STATE_MIN_S: DuckDB's native growth is per row written (~50 bytes), so a busy
-#: aggregation (a hopping window writes one row per window a record falls in) renews more often.
-RENEW_STATE_ROWS = 50_000
+#: Steps that wrote state (changelog records) after which a query renews sooner, but not before
+#: RENEW_STATE_MIN_S: DuckDB's native growth is per statement that changes the state (a keyed
+#: DELETE joined to the batch's keys keeps ~3-4 KB, an aggregation's step ~30 KB, measured with
+#: DuckDB 2.0), so a query that commits many small batches renews more often than every 5 minutes.
+RENEW_STATE_STEPS = 1_000
 RENEW_STATE_MIN_S = 60.0
 
 
@@ -163,7 +164,7 @@ class RunLoop:
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
         pending: Future[None] | None = None
         prefetch: Prefetcher | None = None
-        renewed, written = time.monotonic(), 0  # since the last renewal: when, state rows written
+        renewed, written = time.monotonic(), 0  # since the last renewal: when, steps that wrote state
         retired: duckdb.DuckDBPyConnection | None = None  # the DuckDB before a renewal, closed once restored
         try:
             while not self._stop.is_set():
@@ -190,7 +191,7 @@ class RunLoop:
                         pending.result()
                     pending = committer.submit(self._commit, checkpoint)
                     backoff = 0.5
-                    written += sum(table.num_rows for _, _, table in checkpoint.step.changelog)
+                    written += any(table.num_rows for _, _, table in checkpoint.step.changelog)
                     if self._renew_due(time.monotonic() - renewed, written):
                         pending.result()
                         pending = None
@@ -225,16 +226,16 @@ class RunLoop:
             self._ended()
 
     def _renew_due(self, elapsed_s: float, written: int) -> bool:
-        """Whether to renew the DuckDB now, ``elapsed_s`` and ``written`` state rows after the last renewal."""
+        """Whether to renew the DuckDB now, ``elapsed_s`` and ``written`` state-writing steps after the last one."""
         if self.renew_state_s is None:
             return False
         return elapsed_s >= self.renew_state_s or (
-            elapsed_s >= min(RENEW_STATE_MIN_S, self.renew_state_s) and written >= RENEW_STATE_ROWS)
+            elapsed_s >= min(RENEW_STATE_MIN_S, self.renew_state_s) and written >= RENEW_STATE_STEPS)
 
     def _renew(self) -> None:
         """Go on in a fresh DuckDB, the state restored into it as after a restart (all commits landed).
 
-        Called every ``renew_state_s``, or sooner once the query wrote ``RENEW_STATE_ROWS`` state rows
+        Called every ``renew_state_s``, or sooner after ``RENEW_STATE_STEPS`` steps that wrote state
         (``_renew_due``). An in-memory DuckDB whose tables are
         updated batch after batch keeps native memory its own accounting
         (``duckdb_memory()``) does not show and never gives back, even when the

@@ -40,13 +40,14 @@ logger = logging.getLogger(__name__)
 
 #: How long an idle poll waits (tests shorten it).
 POLL_TIMEOUT_S = 0.2
-#: Seconds between two renewals of a persistent query's DuckDB (RunLoop._renew).
-RENEW_STATE_S = 300.0
+#: Seconds between two renewals of a persistent query's DuckDB (RunLoop._renew): the height of the
+#: sawtooth its native memory draws (~30 KB per step that wrote state; at one step a second, 3.6 MB).
+RENEW_STATE_S = 120.0
 #: Steps that wrote state (changelog records) after which a query renews sooner, but not before
 #: RENEW_STATE_MIN_S: DuckDB's native growth is per statement that changes the state (a keyed
 #: DELETE joined to the batch's keys keeps ~3-4 KB, an aggregation's step ~30 KB, measured with
-#: DuckDB 2.0), so a query that commits many small batches renews more often than every 5 minutes.
-RENEW_STATE_STEPS = 1_000
+#: DuckDB 2.0), so a query that commits many small batches renews more often than RENEW_STATE_S.
+RENEW_STATE_STEPS = 500
 RENEW_STATE_MIN_S = 60.0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -45,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STATEMENTS = ROOT / "tests" / "sql" / "data" / "clickstream_statements.sql"
 OUTPUT = "USER_CLICKSTREAM"
 USERS = 100
+#: Seconds between two RSS samples (the slope is fitted to all of them after the warm-up).
+SAMPLE_S = 10
 logger = logging.getLogger("bench.soak")
 
 
@@ -55,7 +58,7 @@ def free_port() -> int:
 
 
 def start_server(log_dir: Path, port: int, out: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     for quickstart, count in (("clickstream_codes", 50), ("clickstream_users", USERS)):
         subprocess.run([sys.executable, "-m", "headwater.cli", "generate", quickstart, "--count", str(count),
                         "--log", str(log_dir), "--seed", "3"], check=True, capture_output=True, env=env, timeout=300)
@@ -86,6 +89,20 @@ def rss_mb(proc: subprocess.Popen[bytes]) -> float:
         except psutil.Error:
             pass
     return total / 2**20
+
+
+def anon_mb(proc: subprocess.Popen[bytes]) -> float:
+    """RssAnon of the server and its children in MiB: the heap (Python, Arrow, DuckDB), without the log
+    segments mapped from the page cache (RssFile, which the kernel may drop)."""
+    total = 0.0
+    for pid in [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 class LatencyProbe(threading.Thread):
@@ -170,10 +187,14 @@ def main() -> None:
         with httpx.Client(timeout=60) as client:
             while (now := time.monotonic()) < started + args.minutes * 60:
                 if now >= next_sample:
-                    samples.append((now - started, rss_mb(proc)))
-                    next_sample += 10
+                    samples.append((now - started, rss_mb(proc), anon_mb(proc)))
+                    next_sample += SAMPLE_S
+                    minute = int((now - started) // 60)
+                    if minute > len(per_minute):  # a wall-clock minute ended: its figures
+                        per_minute.append(summary(len(per_minute), samples, probe))
+                        logger.info("minute %d: %s", len(per_minute), json.dumps(per_minute[-1]))
                 if now < next_tick:
-                    time.sleep(min(next_tick, next_sample) - now)
+                    time.sleep(max(0.0, min(next_tick, next_sample) - now))
                     continue
                 batch = generate(args.rate, seed=second, users=USERS, rate_per_s=args.rate,
                                  start_ms=time.time_ns() // 1_000_000, disorder_ms=0)
@@ -185,18 +206,16 @@ def main() -> None:
                 client.post(f"{url}/topics/clickstream/messages", json={"records": records}).raise_for_status()
                 sent += len(records)
                 sent_values.extend(values)
-                minute = int((at - started) // 60)
-                probe.sent(at, sent, minute)
+                probe.sent(at, sent, int((at - started) // 60))
                 second += 1
                 next_tick += 1
-                if (second % 60) == 0:
-                    per_minute.append(summary(minute, samples, probe))
-                    logger.info("minute %d: %s", minute + 1, json.dumps(per_minute[-1]))
+        samples.append((time.monotonic() - started, rss_mb(proc), anon_mb(proc)))
         probe_deadline = time.monotonic() + 60
         while probe.pending and time.monotonic() < probe_deadline:
             time.sleep(0.2)
-        if len(per_minute) < int(args.minutes):
-            per_minute.append(summary(int(args.minutes) - 1, samples, probe))
+        while len(per_minute) < math.ceil(args.minutes):
+            per_minute.append(summary(len(per_minute), samples, probe))
+            logger.info("minute %d: %s", len(per_minute), json.dumps(per_minute[-1]))
     finally:
         probe.stopping.set()
         proc.send_signal(signal.SIGTERM)
@@ -206,21 +225,30 @@ def main() -> None:
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
-    after_warmup = [(t, m) for t, m in samples if t >= warmup * 60]
+    after_warmup = [(t, m) for t, m, _ in samples if t >= warmup * 60]
+    anon_after_warmup = [(t, a) for t, _, a in samples if t >= warmup * 60]
     all_latencies = [v for values in probe.latencies.values() for v in values]
     print(json.dumps({
         "minutes": args.minutes, "rate_per_s": args.rate, "inputs": sent, "outputs_pending": len(probe.pending),
-        "warmup_minutes": warmup, "memory_slope_mb_per_min": round(slope_mb_per_min(after_warmup), 3),
+        "warmup_minutes": warmup, "sample_s": SAMPLE_S,
+        "memory_slope_mb_per_min": round(slope_mb_per_min(after_warmup), 3),
+        "anon_slope_mb_per_min": round(slope_mb_per_min(anon_after_warmup), 3),
+        "rss_mb_after_warmup_min": round(min(m for _, m in after_warmup), 1) if after_warmup else None,
+        "rss_mb_after_warmup_max": round(max(m for _, m in after_warmup), 1) if after_warmup else None,
         "rss_mb_first": round(samples[0][1], 1), "rss_mb_last": round(samples[-1][1], 1),
         "latency_ms_p50": round(float(np.percentile(all_latencies, 50)), 1) if all_latencies else None,
         "latency_ms_p99": round(float(np.percentile(all_latencies, 99)), 1) if all_latencies else None,
-        "per_minute": per_minute, **ceiling(sent_values),
+        # recomputed now that every batch's latency is known (the log lines had those seen by then)
+        "per_minute": [summary(m, samples, probe) for m in range(len(per_minute))], **ceiling(sent_values),
     }))
 
 
-def summary(minute: int, samples: list[tuple[float, float]], probe: LatencyProbe) -> dict[str, float]:
-    latencies = probe.latencies.get(minute, [])
-    return {"minute": minute + 1, "rss_mb": round(samples[-1][1], 1),
+def summary(minute: int, samples: list[tuple[float, float, float]], probe: LatencyProbe) -> dict[str, float]:
+    """Minute ``minute`` (0-based): the last RSS sample taken in it, the latencies of the batches sent in it."""
+    with probe.lock:
+        latencies = list(probe.latencies.get(minute, []))
+    inside = [s for s in samples if s[0] < (minute + 1) * 60] or samples
+    return {"minute": minute + 1, "rss_mb": round(inside[-1][1], 1), "anon_mb": round(inside[-1][2], 1),
             "p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else -1.0,
             "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else -1.0}
 

@@ -33,6 +33,7 @@ from headwater.errors import HeadwaterError
 from headwater.server.app import create_app
 from headwater.server.config import ServerConfig
 from headwater.server.log_format import FORMATS, configure_logging
+from headwater.server.memory import configure_allocators
 
 _DEFAULTS = ServerConfig()
 
@@ -174,6 +175,7 @@ def up(
         workers=workers, role=role, primary_url=primary_url, dashboards_dir=dashboards,
     )
     configure_logging(log_level, log_format)
+    configure_allocators()  # before the queries' threads start
     try:
         application = create_app(config)
     except HeadwaterError as exc:

@@ -40,8 +40,15 @@ logger = logging.getLogger(__name__)
 
 #: How long an idle poll waits (tests shorten it).
 POLL_TIMEOUT_S = 0.2
-#: Seconds between two renewals of a persistent query's DuckDB (RunLoop._renew).
-RENEW_STATE_S = 300.0
+#: Seconds between two renewals of a persistent query's DuckDB (RunLoop._renew): the height of the
+#: sawtooth its native memory draws (~30 KB per step that wrote state; at one step a second, 3.6 MB).
+RENEW_STATE_S = 120.0
+#: Steps that wrote state (changelog records) after which a query renews sooner, but not before
+#: RENEW_STATE_MIN_S: DuckDB's native growth is per statement that changes the state (a keyed
+#: DELETE joined to the batch's keys keeps ~3-4 KB, an aggregation's step ~30 KB, measured with
+#: DuckDB 2.0), so a query that commits many small batches renews more often than RENEW_STATE_S.
+RENEW_STATE_STEPS = 500
+RENEW_STATE_MIN_S = 60.0
 
 
 class QueryState(enum.Enum):
@@ -158,7 +165,7 @@ class RunLoop:
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.id}")
         pending: Future[None] | None = None
         prefetch: Prefetcher | None = None
-        renewed = time.monotonic()
+        renewed, written = time.monotonic(), 0  # since the last renewal: when, steps that wrote state
         retired: duckdb.DuckDBPyConnection | None = None  # the DuckDB before a renewal, closed once restored
         try:
             while not self._stop.is_set():
@@ -185,14 +192,15 @@ class RunLoop:
                         pending.result()
                     pending = committer.submit(self._commit, checkpoint)
                     backoff = 0.5
-                    if self.renew_state_s is not None and time.monotonic() - renewed >= self.renew_state_s:
+                    written += any(table.num_rows for _, _, table in checkpoint.step.changelog)
+                    if self._renew_due(time.monotonic() - renewed, written):
                         pending.result()
                         pending = None
                         prefetch.close()
                         prefetch = None
                         retired, con = con, new_connection()
                         self._renew()
-                        renewed = time.monotonic()
+                        renewed, written = time.monotonic(), 0
                 except ProducerFencedError as exc:  # another process took this query over: never retry
                     self.fenced(exc)
                     break
@@ -218,10 +226,18 @@ class RunLoop:
             con.close()
             self._ended()
 
+    def _renew_due(self, elapsed_s: float, written: int) -> bool:
+        """Whether to renew the DuckDB now, ``elapsed_s`` and ``written`` state-writing steps after the last one."""
+        if self.renew_state_s is None:
+            return False
+        return elapsed_s >= self.renew_state_s or (
+            elapsed_s >= min(RENEW_STATE_MIN_S, self.renew_state_s) and written >= RENEW_STATE_STEPS)
+
     def _renew(self) -> None:
         """Go on in a fresh DuckDB, the state restored into it as after a restart (all commits landed).
 
-        Called every ``renew_state_s``. An in-memory DuckDB whose tables are
+        Called every ``renew_state_s``, or sooner after ``RENEW_STATE_STEPS`` steps that wrote state
+        (``_renew_due``). An in-memory DuckDB whose tables are
         updated batch after batch keeps native memory its own accounting
         (``duckdb_memory()``) does not show and never gives back, even when the
         tables stay small: the soak's clickstream queries grew the server's RSS

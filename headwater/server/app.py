@@ -79,6 +79,7 @@ def create_app(config: ServerConfig | None = None, *, log: Log | None = None) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        trimmer.start()
         try:
             yield
         finally:

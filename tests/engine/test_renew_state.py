@@ -35,3 +35,33 @@ def test_renewing_after_every_batch_keeps_every_result(tmp_path: Path, monkeypat
     expected = reference(1200)
     assert {k: v[-1] for k, v in changes.items()} == expected
     assert table == expected
+
+
+def test_a_query_that_writes_state_often_renews_sooner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's native growth is per statement that changes the state: after RENEW_STATE_STEPS such steps
+    (and RENEW_STATE_MIN_S) the aggregation renews although RENEW_STATE_S is far off; the copy (no state)
+    never does."""
+    monkeypatch.setattr(query_module, "RENEW_STATE_STEPS", 3)
+    monkeypatch.setattr(query_module, "RENEW_STATE_MIN_S", 0.0)
+    renewals: list[str] = []
+    renew = PersistentQuery._renew
+
+    def counted(self: PersistentQuery, *args: object) -> None:
+        renewals.append(self.id)
+        renew(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PersistentQuery, "_renew", counted)
+    with Session(str(tmp_path / "data"), properties={"auto.offset.reset": "earliest"}) as session:
+        session.log.create_topic("clicks", 1)
+        session.execute(STATEMENTS)
+        ids = {q.sink.name: q.id for q in session.queries.values()}
+        for start in range(0, 1200, 100):  # one step each: every 3 steps a renewal
+            session.log.append("clicks", 0, [click(i) for i in range(start, start + 100)])
+            session.wait_until_processed(60)
+        copied, changes = check_sinks(session.log)
+        table = {(row[0], row[1]): (row[3], row[4]) for row in session.query("SELECT * FROM per_min;").rows}
+    assert set(renewals) == {ids["PER_MIN"]} and 2 <= len(renewals) <= 12, (renewals, ids)
+    assert sorted(copied) == list(range(1200))
+    expected = reference(1200)
+    assert {k: v[-1] for k, v in changes.items()} == expected
+    assert table == expected

@@ -147,6 +147,8 @@ def demo(
     started: list[str] = []
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job of a script does)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _wait_healthy(url, server, 120)
         console.print(f"Server up on {url} (data in {data_dir}). Starting the apps:")
@@ -180,6 +182,7 @@ def demo(
         raise fail(str(exc)) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         err_console.print("Stopping the demo...")
         if traffic is not None:
             traffic.stop()

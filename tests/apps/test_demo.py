@@ -44,7 +44,9 @@ def test_demo_starts_every_app_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}, "PYTHONPATH": str(ROOT)}
     demo = subprocess.Popen([sys.executable, "-m", "headwater", "demo", "--log", str(tmp_path / "data"), "--port",
                              str(port), "--seconds", "300", "--traffic-interval-s", "0.5"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # started as a script's background job is: SIGINT ignored, Ctrl-C must still stop it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 180
         waiting = dict(FILLED)

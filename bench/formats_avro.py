@@ -33,6 +33,7 @@ import orjson
 
 from bench.clickstream import generate
 from bench.formats_json import CLICKSTREAM, THREE, best_rate
+from headwater.connect.avro_container import avro_long
 from headwater.formats import create_format
 from headwater.log import open_log
 from headwater.registry.store import LogSchemaRegistry
@@ -43,22 +44,12 @@ def _block_reader(payloads: list[bytes], schema: object) -> Callable[[], int]:
     head = io.BytesIO()
     fastavro.writer(head, schema, [], sync_marker=b"\x00" * 16)  # header only (no records)
     body = b"".join(p[5:] for p in payloads)
-    data = head.getvalue() + _long(len(payloads)) + _long(len(body)) + body + b"\x00" * 16
+    data = head.getvalue() + avro_long(len(payloads)) + avro_long(len(body)) + body + b"\x00" * 16
 
     def run() -> int:
         return sum(1 for _ in fastavro.reader(io.BytesIO(data)))
 
     return run
-
-
-def _long(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z & ~0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
 
 
 def main(records: int = 200_000, batch_rows: int = 50_000) -> dict[str, float]:

@@ -67,7 +67,8 @@ def check_codec(codec: str) -> str:
     return codec
 
 
-def _long(n: int) -> bytes:
+def avro_long(n: int) -> bytes:
+    """``n`` as Avro writes a long: zigzag, then a base-128 varint."""
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z & ~0x7F:
@@ -90,7 +91,7 @@ def container(schema: Any, values: Iterable[Any], codec: str) -> bytes:
 
     def flush() -> None:
         data = compress(block.getvalue())
-        out.write(_long(count) + _long(len(data)) + data + SYNC)
+        out.write(avro_long(count) + avro_long(len(data)) + data + SYNC)
 
     for value in values:
         fastavro.schemaless_writer(block, parsed, value)

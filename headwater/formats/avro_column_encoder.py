@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.formats.avro_columns import fits_column, resolve_type
+from headwater.formats.avro_columns import fits_column, resolve_type, split_optional
 from headwater.formats.base import column_of
 
 _ENCODABLE = frozenset({"boolean", "int", "long", "double", "string", "bytes"})
@@ -61,12 +61,10 @@ def compile_encoder(writer: Any, columns: Sequence[tuple[str, pa.DataType]], fie
     for column, avro in writer_fields:
         if column is None:
             return None
-        null_branch: int | None = None
-        if isinstance(avro, list):
-            if len(avro) != 2 or "null" not in avro or avro[0] == avro[1]:
-                return None
-            null_branch = avro.index("null")
-            avro = avro[1 - null_branch]
+        optional = split_optional(avro)
+        if optional is None:
+            return None
+        avro, null_branch = optional
         resolved = resolve_type(avro, {})
         if resolved is None:
             return None

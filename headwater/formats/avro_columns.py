@@ -56,6 +56,17 @@ class ColumnPlan:
     columns: tuple[tuple[str, pa.DataType], ...]
 
 
+def split_optional(avro: Any) -> tuple[Any, int | None] | None:
+    """A field's type and the branch of its null in a ``[null, T]`` union (None when not a union); None for
+    any other union, which the column plans leave to fastavro."""
+    if not isinstance(avro, list):
+        return avro, None
+    if len(avro) != 2 or "null" not in avro or avro[0] == avro[1]:
+        return None
+    null_branch = avro.index("null")
+    return avro[1 - null_branch], null_branch
+
+
 def resolve_type(avro: Any, named: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...], int] | None:
     """``(kind, logical type, enum symbols, fixed size)`` of a non-union Avro type, None if unsupported."""
     if isinstance(avro, str):
@@ -109,12 +120,10 @@ def compile_plan(writer: Any, selected: Sequence[tuple[int, str, SqlType]], *, w
     fields: list[_Field] = []
     filled: set[str] = set()
     for field_name, avro in writer_fields:
-        null_branch: int | None = None
-        if isinstance(avro, list):
-            if len(avro) != 2 or "null" not in avro or avro[0] == avro[1]:
-                return None
-            null_branch = avro.index("null")
-            avro = avro[1 - null_branch]
+        optional = split_optional(avro)
+        if optional is None:
+            return None
+        avro, null_branch = optional
         resolved = resolve_type(avro, named)
         if resolved is None:
             return None

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import fastavro
@@ -23,10 +20,10 @@ from headwater.formats import avro as avro_module
 from headwater.formats import create_format
 from headwater.formats.avro_columns import compile_plan
 from headwater.formats.registered import wire_header
-from headwater.log import open_log
 from headwater.registry.base import Schema
 from headwater.registry.store import LogSchemaRegistry
 from headwater.sql.types import BIGINT, BOOLEAN, BYTES, DATE, DOUBLE, INTEGER, STRING, TIME, TIMESTAMP, ArrayType
+from tests.formats.decode_check import assert_same_decode
 
 COLUMNS = [("ID", BIGINT), ("SMALL", INTEGER), ("NAME", STRING), ("OK", BOOLEAN), ("SCORE", DOUBLE),
            ("RATIO", DOUBLE), ("RAW", BYTES), ("CODE", BYTES), ("COLOUR", STRING), ("DAY", DATE),
@@ -60,16 +57,6 @@ def _v1(i: int) -> dict[str, Any]:
             "at": 1_700_000_000_000 + i, "clock": i * 1000, "skipped_long": -(2**62)}
 
 
-@pytest.fixture(scope="module")
-def registry() -> Iterator[LogSchemaRegistry]:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open_log(os.path.join(tmp, "log"))
-        try:
-            yield LogSchemaRegistry(log)
-        finally:
-            log.close()
-
-
 def _record(schema_id: int, schema: Any, value: Any) -> bytes:
     out = io.BytesIO()
     out.write(wire_header(schema_id))
@@ -90,13 +77,7 @@ def _both(registry: LogSchemaRegistry, data: pa.Array, columns: Any = None,
 
 
 def _same(got: Any, want: Any) -> None:
-    for name in want.table.column_names:
-        a, b = got.table.column(name).to_pylist(), want.table.column(name).to_pylist()
-        diff = [(row, x, y) for row, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        assert not diff, (name, diff[:3])
-    assert got.table.schema == want.table.schema
-    assert got.error_rows.tolist() == want.error_rows.tolist()
-    assert got.error_reasons == want.error_reasons
+    assert_same_decode(got, want)
     assert got.null_rows.tolist() == want.null_rows.tolist()
 
 

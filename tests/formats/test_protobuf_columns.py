@@ -4,9 +4,6 @@ bytes."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -20,10 +17,10 @@ from headwater.formats import protobuf as protobuf_module
 from headwater.formats.protobuf_columns import compile_plan
 from headwater.formats.protobuf_schema import build
 from headwater.formats.registered import wire_header
-from headwater.log import open_log
 from headwater.registry.base import Schema
 from headwater.registry.store import LogSchemaRegistry
 from headwater.sql.types import BIGINT, BOOLEAN, BYTES, DOUBLE, INTEGER, STRING, TIMESTAMP
+from tests.formats.decode_check import assert_same_decode
 
 PROTO = """syntax = "proto3";
 package t;
@@ -60,16 +57,6 @@ def _row(i: int) -> bytes:
     return bytes(message.SerializeToString())
 
 
-@pytest.fixture(scope="module")
-def registry() -> Iterator[LogSchemaRegistry]:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open_log(os.path.join(tmp, "log"))
-        try:
-            yield LogSchemaRegistry(log)
-        finally:
-            log.close()
-
-
 def _both(registry: LogSchemaRegistry, data: pa.Array, columns: Any = None) -> tuple[Any, Any]:
     props = {"SCHEMA_REGISTRY": registry, "KAFKA_TOPIC": "pb"}
     got = create_format("PROTOBUF", COLUMNS, props).decode(data, columns, topic="pb")
@@ -77,16 +64,6 @@ def _both(registry: LogSchemaRegistry, data: pa.Array, columns: Any = None) -> t
         patch.setattr(protobuf_module, "compile_plan", lambda *args, **kwargs: None)
         want = create_format("PROTOBUF", COLUMNS, props).decode(data, columns, topic="pb")
     return got, want
-
-
-def _same(got: Any, want: Any) -> None:
-    for name in want.table.column_names:
-        a, b = got.table.column(name).to_pylist(), want.table.column(name).to_pylist()
-        diff = [(row, x, y) for row, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        assert not diff, (name, diff[:3])
-    assert got.table.schema == want.table.schema
-    assert got.error_rows.tolist() == want.error_rows.tolist()
-    assert got.error_reasons == want.error_reasons
 
 
 def _schema_id(registry: LogSchemaRegistry) -> int:
@@ -109,11 +86,11 @@ def test_messages_read_as_protobuf_reads_them(registry: LogSchemaRegistry) -> No
     values.append(header + b"\x00")  # an empty message: every field its default
     got, want = _both(registry, pa.array(values, pa.binary()))
     assert got.num_errors == 0
-    _same(got, want)
+    assert_same_decode(got, want)
     row = got.table.slice(1, 1).to_pylist()[0]
     assert (row["I32"], row["U32"], row["COLOUR"], row["RIGHT"], row["MISSING"]) == (-1, 2**32 - 2, "GREEN", 1, None)
     assert got.table.slice(301, 1).to_pylist()[0]["NAME"] == ""
-    _same(*_both(registry, pa.array(values, pa.binary()), [("NAME", STRING), ("SF64", BIGINT)]))
+    assert_same_decode(*_both(registry, pa.array(values, pa.binary()), [("NAME", STRING), ("SF64", BIGINT)]))
 
 
 def test_bad_records_go_alone_with_protobufs_reasons(registry: LogSchemaRegistry) -> None:
@@ -123,7 +100,7 @@ def test_bad_records_go_alone_with_protobufs_reasons(registry: LogSchemaRegistry
               header + b"\x0b\x0c", header + b"\x80\x01\x05", good, header + b"\x20" + b"\xff" * 9 + b"\x01",
               header + b"\x0d\x01\x02\x03\x04", header + b"\x8a\x01"]
     got, want = _both(registry, pa.array(values, pa.binary()))
-    _same(got, want)
+    assert_same_decode(got, want)
     assert 0 not in got.error_rows.tolist() and 7 not in got.error_rows.tolist() and got.num_errors >= 3
 
 
@@ -142,4 +119,4 @@ def test_arbitrary_bytes_read_as_protobuf_reads_them(registry: LogSchemaRegistry
             values.append(header + item)
         else:
             values.append(None)
-    _same(*_both(registry, pa.array(values, pa.binary())))
+    assert_same_decode(*_both(registry, pa.array(values, pa.binary())))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import os
-import tempfile
-from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
@@ -14,7 +11,6 @@ from google.protobuf import message_factory
 
 from headwater.formats import create_format
 from headwater.formats.protobuf_schema import build, columns_of, proto_text
-from headwater.log import open_log
 from headwater.registry.store import LogSchemaRegistry
 from headwater.sql.types import DATE, INTEGER, STRING, TIME, TIMESTAMP, ArrayType, DecimalType, MapType
 
@@ -26,16 +22,6 @@ ROWS = [
      "LIMITS": [("eu", decimal.Decimal("100000"))]},
     {"ID": 2, "AMOUNT": None, "D": dt.date(1, 1, 1), "T": dt.time(0, 0), "TS": None, "RATES": [], "LIMITS": []},
 ]
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[LogSchemaRegistry]:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open_log(os.path.join(tmp, "log"))
-        try:
-            yield LogSchemaRegistry(log)
-        finally:
-            log.close()
 
 
 def test_the_schema_names_ksqldb_messages_and_infers_back() -> None:

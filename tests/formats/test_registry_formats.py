@@ -4,9 +4,6 @@ round trip through encode gives the rows back."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
-from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
@@ -15,7 +12,6 @@ from hypothesis import strategies as st
 
 from headwater.formats import create_format
 from headwater.formats.registered import wire_header
-from headwater.log import open_log
 from headwater.registry.store import LogSchemaRegistry
 from headwater.sql.types import BIGINT, DOUBLE, INTEGER, STRING, TIMESTAMP, ArrayType, MapType, StructField, StructType
 
@@ -23,16 +19,6 @@ COLUMNS = [("ID", BIGINT), ("NAME", STRING), ("SCORE", DOUBLE), ("TAGS", ArrayTy
            ("ATTRS", MapType(STRING, INTEGER)), ("ADDR", StructType((StructField("CITY", STRING),))),
            ("AT", TIMESTAMP)]
 FORMATS = ["AVRO", "JSON_SR", "PROTOBUF", "PROTOBUF_NOSR"]
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[LogSchemaRegistry]:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open_log(os.path.join(tmp, "log"))
-        try:
-            yield LogSchemaRegistry(log)
-        finally:
-            log.close()
 
 
 def make(name: str, registry: LogSchemaRegistry, topic: str) -> object:

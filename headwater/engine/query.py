@@ -44,9 +44,10 @@ POLL_TIMEOUT_S = 0.2
 #: sawtooth its native memory draws (~30 KB per step that wrote state; at one step a second, 3.6 MB).
 RENEW_STATE_S = 120.0
 #: Steps that wrote state (changelog records) after which a query renews sooner, but not before
-#: RENEW_STATE_MIN_S: DuckDB's native growth is per statement that changes the state (a keyed
-#: DELETE joined to the batch's keys keeps ~3-4 KB, an aggregation's step ~30 KB, measured with
-#: DuckDB 2.0), so a query that commits many small batches renews more often than RENEW_STATE_S.
+#: RENEW_STATE_MIN_S: DuckDB's native growth is per statement that builds a hash table (a join keeps
+#: ~2.5 KB, a window ~1.3 KB, an aggregation's step ~30 KB, measured with DuckDB 2.0; see
+#: docs/ARCHITECTURE.md section 2), so a query that commits many small batches renews more often
+#: than RENEW_STATE_S.
 RENEW_STATE_STEPS = 500
 RENEW_STATE_MIN_S = 60.0
 
@@ -237,12 +238,12 @@ class RunLoop:
         """Go on in a fresh DuckDB, the state restored into it as after a restart (all commits landed).
 
         Called every ``renew_state_s``, or sooner after ``RENEW_STATE_STEPS`` steps that wrote state
-        (``_renew_due``). An in-memory DuckDB whose tables are
-        updated batch after batch keeps native memory its own accounting
-        (``duckdb_memory()``) does not show and never gives back, even when the
-        tables stay small: the soak's clickstream queries grew the server's RSS
-        by ~3-5 KB per click, all of it freed when the queries stopped (not the
-        Python heap, Arrow's pool or glibc's arenas). The loop restores the
+        (``_renew_due``). A DuckDB database keeps native memory for each statement
+        that builds a hash table (joins, windows), which its own accounting
+        (``duckdb_memory()``) does not show and which only closing it gives back,
+        even when the tables stay small: the soak's clickstream queries grew the
+        server's RSS by ~3-5 KB per click, all of it freed when the queries stopped
+        (not the Python heap, Arrow's pool or glibc's arenas). The loop restores the
         operator's state into the new database (snapshot and changelog, or the
         join's inputs), then closes the old one.
         """

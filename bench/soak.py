@@ -7,12 +7,16 @@ generator are posted to the topic API every second at ``--rate`` per second,
 stamped with the current time, so windows open and close as in production.
 
 Sampled each minute: the server's RSS (every 10 s, the last sample of the
-minute reported) and the end-to-end latency of each second's batch, from its
+minute reported), the rows and DuckDB memory its aggregations' state holds
+(/metrics), and the end-to-end latency of each second's batch, from its
 POST until the join's output (USER_CLICKSTREAM, one row per click) holds it.
 The last line is one JSON object: RSS per minute, the memory slope after the
-warm-up (least squares over the samples, MB per minute), latency p50/p99 per
-minute, and a ceiling measured in the same run: DuckDB computing the per-minute
-counts of every click in one batch query.
+warm-up (least squares over the samples, MB per minute), the slope of the
+state's rows and of the heap beside the state (the seed's statements name no
+RETENTION, so their windows are kept a day, as ksqlDB keeps them: the state
+grows all day by design), latency p50/p99 per minute, and a ceiling measured
+in the same run: DuckDB computing the per-minute counts of every click in one
+batch query.
 
     python -m bench.soak --minutes 60 --rate 100
 """
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -39,6 +44,7 @@ import httpx
 import numpy as np
 import psutil
 import pyarrow as pa
+from prometheus_client.parser import text_string_to_metric_families
 
 from headwater.datagen.clickstream import generate
 
@@ -146,6 +152,33 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
     return float(np.polyfit(minutes, mb, 1)[0])
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One sample: seconds since the start, the server's RSS and RssAnon (MiB), and what its queries' state
+    holds by /metrics: rows (``headwater_query_state_rows``) and MiB of DuckDB memory (``_state_bytes``)."""
+
+    t: float
+    rss: float
+    anon: float
+    state_rows: int
+    state_mb: float
+
+
+def take_sample(t: float, proc: subprocess.Popen[bytes], url: str) -> Sample:
+    rows, held = 0.0, 0.0
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        text = ""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "headwater_query_state_rows":
+                rows += sample.value
+            elif sample.name == "headwater_query_state_bytes":
+                held += sample.value
+    return Sample(t, rss_mb(proc), anon_mb(proc), int(rows), held / 2**20)
+
+
 def ceiling(values: list[bytes]) -> dict[str, float]:
     """DuckDB counting the same clicks per user per minute in one batch query."""
     table = pa.table({"value": pa.array([v.decode() for v in values])})
@@ -173,7 +206,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     proc = start_server(work / "log", port, work / "server.out")
     probe = LatencyProbe(url)
-    samples: list[tuple[float, float]] = []
+    samples: list[Sample] = []
     per_minute: list[dict[str, float]] = []
     sent_values: list[bytes] = []
     try:
@@ -187,7 +220,7 @@ def main() -> None:
         with httpx.Client(timeout=60) as client:
             while (now := time.monotonic()) < started + args.minutes * 60:
                 if now >= next_sample:
-                    samples.append((now - started, rss_mb(proc), anon_mb(proc)))
+                    samples.append(take_sample(now - started, proc, url))
                     next_sample += SAMPLE_S
                     minute = int((now - started) // 60)
                     if minute > len(per_minute):  # a wall-clock minute ended: its figures
@@ -209,7 +242,7 @@ def main() -> None:
                 probe.sent(at, sent, int((at - started) // 60))
                 second += 1
                 next_tick += 1
-        samples.append((time.monotonic() - started, rss_mb(proc), anon_mb(proc)))
+        samples.append(take_sample(time.monotonic() - started, proc, url))
         probe_deadline = time.monotonic() + 60
         while probe.pending and time.monotonic() < probe_deadline:
             time.sleep(0.2)
@@ -225,17 +258,23 @@ def main() -> None:
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
-    after_warmup = [(t, m) for t, m, _ in samples if t >= warmup * 60]
-    anon_after_warmup = [(t, a) for t, _, a in samples if t >= warmup * 60]
+    after_warmup = [(x.t, x.rss) for x in samples if x.t >= warmup * 60]
+    anon_after_warmup = [(x.t, x.anon) for x in samples if x.t >= warmup * 60]
+    # what grows beside the state the windows keep (the seed's statements keep a day of windows, as ksqlDB)
+    beside_state = [(x.t, x.anon - x.state_mb) for x in samples if x.t >= warmup * 60]
+    state_rows = [(x.t, float(x.state_rows)) for x in samples if x.t >= warmup * 60]
     all_latencies = [v for values in probe.latencies.values() for v in values]
     print(json.dumps({
         "minutes": args.minutes, "rate_per_s": args.rate, "inputs": sent, "outputs_pending": len(probe.pending),
         "warmup_minutes": warmup, "sample_s": SAMPLE_S,
         "memory_slope_mb_per_min": round(slope_mb_per_min(after_warmup), 3),
         "anon_slope_mb_per_min": round(slope_mb_per_min(anon_after_warmup), 3),
+        "state_rows_per_min": round(slope_mb_per_min(state_rows)),
+        "state_mb_last": round(samples[-1].state_mb, 1),
+        "anon_beside_state_slope_mb_per_min": round(slope_mb_per_min(beside_state), 3),
         "rss_mb_after_warmup_min": round(min(m for _, m in after_warmup), 1) if after_warmup else None,
         "rss_mb_after_warmup_max": round(max(m for _, m in after_warmup), 1) if after_warmup else None,
-        "rss_mb_first": round(samples[0][1], 1), "rss_mb_last": round(samples[-1][1], 1),
+        "rss_mb_first": round(samples[0].rss, 1), "rss_mb_last": round(samples[-1].rss, 1),
         "latency_ms_p50": round(float(np.percentile(all_latencies, 50)), 1) if all_latencies else None,
         "latency_ms_p99": round(float(np.percentile(all_latencies, 99)), 1) if all_latencies else None,
         # recomputed now that every batch's latency is known (the log lines had those seen by then)
@@ -243,12 +282,13 @@ def main() -> None:
     }))
 
 
-def summary(minute: int, samples: list[tuple[float, float, float]], probe: LatencyProbe) -> dict[str, float]:
+def summary(minute: int, samples: list[Sample], probe: LatencyProbe) -> dict[str, float]:
     """Minute ``minute`` (0-based): the last RSS sample taken in it, the latencies of the batches sent in it."""
     with probe.lock:
         latencies = list(probe.latencies.get(minute, []))
-    inside = [s for s in samples if s[0] < (minute + 1) * 60] or samples
-    return {"minute": minute + 1, "rss_mb": round(inside[-1][1], 1), "anon_mb": round(inside[-1][2], 1),
+    inside = [s for s in samples if s.t < (minute + 1) * 60] or samples
+    return {"minute": minute + 1, "rss_mb": round(inside[-1].rss, 1), "anon_mb": round(inside[-1].anon, 1),
+            "state_rows": inside[-1].state_rows, "state_mb": round(inside[-1].state_mb, 1),
             "p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else -1.0,
             "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else -1.0}
 

@@ -176,12 +176,19 @@ class AggregateStore:
     # -- pull queries -------------------------------------------------------------------
     def state_rows(self) -> int | None:
         """Rows of the state table, read on a cursor (as pull queries do); None while restoring."""
+        return self._read_state_figure(f"SELECT count(*) FROM {self.store.name}")
+
+    def state_bytes(self) -> int | None:
+        """Memory the query's DuckDB holds for its tables and intermediates (``duckdb_memory()``)."""
+        return self._read_state_figure("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")
+
+    def _read_state_figure(self, sql: str) -> int | None:
         if self._con is None or not self._gate.enter(0):
             return None
         try:
             cursor = self._con.cursor()
             try:
-                return int(run(cursor, f"SELECT count(*) FROM {self.store.name}")[0][0])
+                return int(run(cursor, sql)[0][0])
             finally:
                 cursor.close()
         except duckdb.Error:  # the state is being rebuilt; the next scrape sees it

@@ -109,6 +109,10 @@ class Operator(ABC, Generic[PlanT]):
         """Rows its state holds now (``/metrics``); None when it keeps no table state or is restoring."""
         return None
 
+    def state_bytes(self) -> int | None:
+        """Memory its state's DuckDB holds now (``/metrics``); None when it keeps no table state or is restoring."""
+        return None
+
     # -- emits + changelogs ----------------------------------------------------------------
     @abstractmethod
     def process(self, con: duckdb.DuckDBPyConnection, item: Any) -> Step:

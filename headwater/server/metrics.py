@@ -102,6 +102,8 @@ class LogAndQueryCollector(Collector):
                                    "closed (past its end plus grace).", labels=labels)
         state_rows = GaugeMetricFamily("headwater_query_state_rows", "Rows of a query's aggregation state "
                                        "((group, window) pairs held).", labels=labels)
+        state_bytes = GaugeMetricFamily("headwater_query_state_bytes", "Memory the DuckDB of a query's aggregation "
+                                        "state holds (its duckdb_memory(): tables and intermediates).", labels=labels)
         since = GaugeMetricFamily("headwater_query_seconds_since_checkpoint", "Seconds since the query last "
                                   "committed output and input offsets together.", labels=labels)
         status = GaugeMetricFamily("headwater_query_state", "1 for the state the query is in.", labels=["query", "state"])
@@ -118,12 +120,15 @@ class LogAndQueryCollector(Collector):
             rows = query.operator.state_rows()
             if rows is not None:
                 state_rows.add_metric([query_id], rows)
+            held = query.operator.state_bytes()
+            if held is not None:
+                state_bytes.add_metric([query_id], held)
             since.add_metric([query_id], max(0.0, now - stats.last_commit))
             status.add_metric([query_id, query.state.value], 1)
             problem = query.error()
             if problem is not None:
                 error.add_metric([query_id, problem.type, problem.message[:300]], 1)
-        yield from (records_in, records_out, failed, late, state_rows, since, status, error)
+        yield from (records_in, records_out, failed, late, state_rows, state_bytes, since, status, error)
 
 
 def scrape_registry(state: ServerState) -> CollectorRegistry:

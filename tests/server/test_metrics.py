@@ -47,6 +47,7 @@ def test_metrics_cover_collector_log_lag_and_queries(make_client: AppFactory) ->
     assert value("headwater_query_failed_records_total", query=query_id) == 0
     assert value("headwater_query_late_records_total", query=query_id) == 0
     assert value("headwater_query_state_rows", query=query_id) == 3
+    assert value("headwater_query_state_bytes", query=query_id) > 0  # the state table's blocks in its DuckDB
     assert value("headwater_query_state", query=query_id, state="RUNNING") == 1
     assert 0 <= value("headwater_query_seconds_since_checkpoint", query=query_id) < 60
     lags = {k: v for k, v in got.items() if k[0] == "headwater_consumer_lag" and ("topic", "events") in k[1]}

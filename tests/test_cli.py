@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 from headwater.cli import app
 from headwater.log import Record, open_log
 from headwater.log.embedded import EmbeddedLog
+from tests.cli_runner import cli_runner
 
 PRINT_LINE = re.compile(
     r"^rowtime: (?P<rowtime>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) Z, "
@@ -35,7 +36,7 @@ def log_dir(tmp_path: Path) -> str:
 @pytest.fixture
 def run(log_dir: str) -> Run:
     """Invoke the CLI in-process on the test's log: run("topics", "list", input=...)."""
-    runner = CliRunner()
+    runner = cli_runner()
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return runner.invoke(app, [*args, "--log", log_dir], input=input)

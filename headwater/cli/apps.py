@@ -19,14 +19,14 @@ from rich.text import Text
 from headwater.apps.runner import AppError, EmbeddedTarget, HttpTarget, Settings, database_host, run_app, \
     search_hosts, stop_app, unavailable
 from headwater.apps.spec import all_apps, load_app
-from headwater.cli.common import LogUrl, app, console, fail
+from headwater.cli.common import MARKUP, LogUrl, app, console, fail
 from headwater.connect.policy import ConnectPolicy
 from headwater.errors import HeadwaterError
 from headwater.log import DEFAULT_LOG_URL
 from headwater.session import Session
 
 apps_app = typer.Typer(help="The packaged apps: the five seed systems, each started by one command.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=MARKUP)
 app.add_typer(apps_app, name="apps")
 DEFAULT_SERVER = "http://127.0.0.1:8088"
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from headwater.cli import app
 from headwater.log import open_log
+from tests.cli_runner import cli_runner
 
 
 def read_all(log_dir: str, topic: str) -> list[dict]:
@@ -52,6 +53,6 @@ def test_generate_at_a_rate_into_a_named_topic(tmp_path: Path) -> None:
 
 
 def test_generate_unknown_quickstart(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["generate", "nope", "--log", str(tmp_path / "log")])
+    result = cli_runner().invoke(app, ["generate", "nope", "--log", str(tmp_path / "log")])
     assert result.exit_code == 1
     assert "Error: datagen: unknown quickstart 'nope'" in result.stderr

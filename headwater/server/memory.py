@@ -19,7 +19,10 @@ and kept its holes (``MALLOC_ARENA_MAX``). Arrow's default mimalloc pool
 kept pages of the short-lived threads' heaps (the prefetch thread a query
 starts again at each renewal) that ``release_unused`` does not return; the
 system pool puts Arrow's buffers in the same glibc heap that ``malloc_trim``
-trims.
+trims. ``pa.set_memory_pool`` reaches Python's calls only: Arrow's C++ code (the
+Parquet reader and writer of state snapshots) takes its pool from
+``ARROW_DEFAULT_MEMORY_POOL`` when pyarrow loads, which the command line sets
+before importing it (``headwater/cli/__init__.py``).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def release_memory() -> None:
         trim(0)
     pa.default_memory_pool().release_unused()
     if pa.default_memory_pool().backend_name != "mimalloc":
-        try:  # Arrow's own C++ code (Parquet snapshots) still allocates from its global default
+        try:  # Arrow's C++ code (Parquet snapshots) allocates from its global default, unless the CLI set it
             pa.mimalloc_memory_pool().release_unused()
         except NotImplementedError:
             pass

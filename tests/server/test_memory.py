@@ -102,3 +102,17 @@ def test_headwater_up_sets_its_allocators() -> None:
     done, backend = json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                               capture_output=True, text=True, timeout=60).stdout)
     assert done == {} and backend == "mimalloc"
+
+
+def test_the_command_line_puts_parquet_snapshots_in_the_trimmed_heap(tmp_path: Path) -> None:
+    """Arrow's C++ code (the Parquet reader and writer of state snapshots) ignores ``pa.set_memory_pool``: the
+    command line names the system pool before pyarrow loads, so none of it lands in mimalloc's pages."""
+    code = ("import sys, headwater.cli, numpy as np, pyarrow as pa, pyarrow.parquet as pq; "
+            "pq.write_table(pa.table({'a': np.arange(200_000)}), sys.argv[1]); pq.read_table(sys.argv[1]); "
+            "print(pa.mimalloc_memory_pool().max_memory(), pa.system_memory_pool().max_memory())")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.parquet")], env=env, check=True,
+                          capture_output=True, text=True, timeout=60)
+    in_mimalloc, in_system = map(int, done.stdout.split())
+    assert in_mimalloc == 0 and in_system >= 200_000 * 8

@@ -986,15 +986,20 @@ FILES = {
 }
 
 
-def main() -> None:
-    for stem, build in FILES.items():
+def write_case_files(files: dict[str, Any], script: str, pending: dict[str, str] | None = None) -> None:
+    """Write each ``stem -> build`` of ``files`` to cases/<stem>.json, marking the ``pending`` names."""
+    for stem, build in files.items():
         tests = build()
         for test in tests:
-            if test["name"] in PENDING:
-                test["pending"] = PENDING[test["name"]]
-        body = {"comments": f"Written by make_conform_cases.py ({build.__name__}); see its docstring.", "tests": tests}
+            if pending and test["name"] in pending:
+                test["pending"] = pending[test["name"]]
+        body = {"comments": f"Written by {script} ({build.__name__}); see its docstring.", "tests": tests}
         (CASES / f"{stem}.json").write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
         print(f"{stem}: {len(tests)} cases")
+
+
+def main() -> None:
+    write_case_files(FILES, "make_conform_cases.py", PENDING)
 
 
 if __name__ == "__main__":

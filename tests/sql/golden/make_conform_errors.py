@@ -33,12 +33,17 @@ Run ``python -m tests.sql.golden.make_conform_errors`` after changing a spec and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from tests.sql.golden.make_conform_cases import csv_first_field, java_double, rec, stream, table
+from tests.sql.golden.make_conform_cases import (
+    csv_first_field,
+    java_double,
+    rec,
+    stream,
+    table,
+    write_case_files,
+)
 
-CASES = Path(__file__).parent / "cases"
 Case = dict[str, Any]
 
 S = stream("S", "ID INT KEY, A INT, B STRING", "s")
@@ -324,11 +329,7 @@ FILES = {
 
 
 def main() -> None:
-    for stem, build in FILES.items():
-        tests = build()
-        body = {"comments": f"Written by make_conform_errors.py ({build.__name__}); see its docstring.", "tests": tests}
-        (CASES / f"{stem}.json").write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
-        print(f"{stem}: {len(tests)} cases")
+    write_case_files(FILES, "make_conform_errors.py")
 
 
 if __name__ == "__main__":

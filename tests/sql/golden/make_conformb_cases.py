@@ -36,13 +36,12 @@ and commit the JSON it writes; the runner only reads the JSON.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-CASES = Path(__file__).parent / "cases"
+from tests.sql.golden.make_conform_cases import write_case_files
+
 Case = dict[str, Any]
 
 #: Cases that state ksqlDB's behaviour Headwater does not have yet: name -> reason.
@@ -480,14 +479,7 @@ FILES: dict[str, Callable[[], list[Case]]] = {
 
 
 def main() -> None:
-    for stem, build in FILES.items():
-        tests = build()
-        for test in tests:
-            if test["name"] in PENDING:
-                test["pending"] = PENDING[test["name"]]
-        body = {"comments": f"Written by make_conformb_cases.py ({build.__name__}); see its docstring.", "tests": tests}
-        (CASES / f"{stem}.json").write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
-        print(f"{stem}: {len(tests)} cases")
+    write_case_files(FILES, "make_conformb_cases.py", PENDING)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ class ElasticsearchSinkConnector(Connector):
                                                   f"one of {', '.join(a for a in allowed if a)}")
         for key in ("batch.size", "max.retries", "retry.backoff.ms", "read.timeout.ms", "connection.timeout.ms"):
             raw = config.get(key)
-            if raw is not None and not raw.strip().isdigit():
+            if raw is not None and not raw.strip().isdecimal():
                 errors.setdefault(key, []).append(f"Invalid value {raw} for configuration {key}: Not a number")
         stream = config.get("data.stream.type", "none").strip().lower() or "none"
         dataset = config.get("data.stream.dataset", "").strip()

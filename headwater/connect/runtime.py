@@ -116,7 +116,7 @@ class ConnectRuntime:
         except ConnectError as exc:
             return None, {"connector.class": [str(exc)]}
         tasks_max = config.get("tasks.max", "1")
-        if not tasks_max.strip().lstrip("-").isdigit() or int(tasks_max) < 1:
+        if not tasks_max.strip().lstrip("-").isdecimal() or int(tasks_max) < 1:
             errors["tasks.max"] = [f"Invalid value {tasks_max} for configuration tasks.max: "
                                    "Value must be at least 1"]
         if cls.type == "sink":

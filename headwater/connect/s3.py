@@ -73,9 +73,9 @@ class S3SinkConnector(Connector):
         errors = super().validate(config)
         for key in ("flush.size", "rotate.interval.ms", "rotate.schedule.interval.ms", "s3.part.size"):
             raw = config.get(key)
-            if raw is not None and not raw.strip().lstrip("-").isdigit():
+            if raw is not None and not raw.strip().lstrip("-").isdecimal():
                 errors.setdefault(key, []).append(f"Invalid value {raw} for configuration {key}: Not a number")
-        if config.get("flush.size", "1").strip().isdigit() and int(config.get("flush.size", "1")) < 1:
+        if config.get("flush.size", "1").strip().isdecimal() and int(config.get("flush.size", "1")) < 1:
             errors.setdefault("flush.size", []).append("flush.size must be at least 1")
         try:
             part_size(config)
@@ -103,7 +103,7 @@ class S3SinkConnector(Connector):
 def part_size(config: Mapping[str, str]) -> int:
     """``s3.part.size``, within Confluent's range (S3's 5 MiB minimum part to the largest Java int)."""
     raw = config.get("s3.part.size", str(DEFAULT_PART_SIZE)).strip()
-    if not raw.lstrip("-").isdigit() or not MIN_PART_SIZE <= int(raw) <= 2**31 - 1:
+    if not raw.lstrip("-").isdecimal() or not MIN_PART_SIZE <= int(raw) <= 2**31 - 1:
         raise ConnectError(f"S3 sink: Invalid value {raw} for configuration s3.part.size: Value must be at least "
                            f"{MIN_PART_SIZE} and no more than {2**31 - 1}")
     return int(raw)

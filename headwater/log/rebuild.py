@@ -80,7 +80,7 @@ def rebuild_index(root: str, db: sqlite3.Connection, offsets: list[tuple[Any, ..
             if not match or not os.path.isdir(directory):
                 continue
             name, topic_id = match["name"], int(match["id"])
-            partition_dirs = [int(d) for d in os.listdir(directory) if d.isdigit()]
+            partition_dirs = [int(d) for d in os.listdir(directory) if d.isascii() and d.isdigit()]
             definition = _topic_definition(directory)
             if definition is None:
                 logger.warning(

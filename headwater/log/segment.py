@@ -156,7 +156,7 @@ def segment_name(base_offset: int, generation: int = 0) -> str:
 def parse_segment_name(name: str) -> tuple[int, int] | None:
     """(base offset, generation) of a segment file name; None if it is not one."""
     parts = name.split(".")
-    if parts[-1] != "log" or len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[:-1]):
+    if parts[-1] != "log" or len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts[:-1]):
         return None
     return int(parts[0]), int(parts[1]) if len(parts) == 3 else 0
 

@@ -66,7 +66,7 @@ def _schema_of(body: dict[str, Any]) -> Schema:
 
 def _schema_id(request: Request) -> int:
     raw = request.path_params["schema_id"]
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise RegistryError(404, 40403, f"Schema {raw} not found")
     return int(raw)
 

@@ -89,11 +89,11 @@ def topic_sizes(log: Log) -> dict[tuple[str, int], int]:
         return {}
     for topic_dir in topic_dirs:
         name, sep, topic_id = topic_dir.name.rpartition("-")
-        if not sep or not topic_id.isdigit() or not topic_dir.is_dir():
+        if not sep or not (topic_id.isascii() and topic_id.isdigit()) or not topic_dir.is_dir():
             continue
         try:
             for part in os.scandir(topic_dir.path):
-                if part.name.isdigit() and part.is_dir():
+                if part.name.isascii() and part.name.isdigit() and part.is_dir():
                     sizes[(name, int(part.name))] = sum(f.stat().st_size for f in os.scandir(part.path) if f.is_file())
         except OSError:  # the topic went away while we looked
             continue
@@ -262,7 +262,7 @@ def int_param(raw: str | None, name: str, default: int | None, low: int, high: i
 
 def time_param(stamp: str) -> int:
     try:
-        at = int(stamp) if stamp.lstrip("-").isdigit() else parse_time_ms(stamp, "timestamp")
+        at = int(stamp) if stamp.lstrip("-").isdecimal() else parse_time_ms(stamp, "timestamp")
     except EventRejected as exc:
         raise BrowseError(400, exc.message) from None
     if not -MAX_TIMESTAMP_MS <= at <= MAX_TIMESTAMP_MS:

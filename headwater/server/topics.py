@@ -199,7 +199,7 @@ class TopicApi:
             self.log.describe_topic(name)
             if stamp is not None:
                 try:
-                    at = int(stamp) if stamp.lstrip("-").isdigit() else parse_time_ms(stamp, "timestamp")
+                    at = int(stamp) if stamp.lstrip("-").isdecimal() else parse_time_ms(stamp, "timestamp")
                 except EventRejected as exc:
                     raise TopicApiError(400, exc.message) from None
                 if not -MAX_TIMESTAMP_MS <= at <= MAX_TIMESTAMP_MS:

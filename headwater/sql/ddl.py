@@ -144,7 +144,7 @@ def _declared_window(props: ast.Properties, pos: Position) -> WindowInfo | None:
         raise SqlSemanticError(f"{kind} windows require 'WINDOW_SIZE' to be provided in the WITH clause. "
                                "For example: 'WINDOW_SIZE'='10 SECONDS'", pos)
     parts = str(size).upper().split()
-    unit = TIME_UNITS.get(parts[-1]) if len(parts) == 2 and parts[0].isdigit() else None
+    unit = TIME_UNITS.get(parts[-1]) if len(parts) == 2 and parts[0].isdecimal() else None
     if unit is None:
         raise SqlSemanticError(f"Invalid value for WINDOW_SIZE: '{size}'. Expected a duration such as '10 SECONDS'.",
                                _pos(props, "WINDOW_SIZE", pos))

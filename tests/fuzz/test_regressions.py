@@ -62,3 +62,38 @@ def test_a_sent_at_out_of_range_is_refused_with_a_400(tmp_path: Path) -> None:
         response = client.post("/v1/track", json=event)
     assert response.status_code == 400, response.text
     assert "sentAt" in response.json()["message"]
+
+
+# Finding (fuzz, 1M run): `'²'.isdigit()` is True but `int('²')` raises, so a config value or parameter made of
+# superscript digits passed the "is it a number" check and then failed to parse: PUT /connectors/<n>/config with
+# tasks.max '²' answered 500. The same check (found by reading, not by the fuzz) made 500s of a '²' timestamp on
+# topic reads (API and UI), a '²' schema id, WINDOW_SIZE '² SECONDS', and the S3 and Elasticsearch sinks' numbers;
+# now each is a 4xx, and file names and regex group references accept ASCII digits only.
+SUPERSCRIPT = "²"
+
+
+def test_superscript_digits_are_refused_as_numbers_not_answered_500(tmp_path: Path) -> None:
+    app = create_app(ServerConfig(log_url=str(tmp_path / "log")))
+    with TestClient(app, base_url="http://127.0.0.1:8088", raise_server_exceptions=False) as client:
+        for config in [{"connector.class": "FileStreamSink", "topics": "t", "tasks.max": SUPERSCRIPT},
+                       {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "t",
+                        "s3.bucket.name": "b", "flush.size": SUPERSCRIPT},
+                       {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "t",
+                        "s3.bucket.name": "b", "s3.part.size": SUPERSCRIPT},
+                       {"connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+                        "topics": "t", "connection.url": "http://127.0.0.1:9", "batch.size": SUPERSCRIPT}]:
+            response = client.put("/connectors/c/config", json=config)
+            assert response.status_code == 400, (config, response.status_code, response.text)
+            assert SUPERSCRIPT in response.json()["message"] or "tasks.max" in response.json()["message"]
+        assert client.post("/topics", json={"name": "t"}).status_code in (200, 201)
+        for path in ("/topics/t/partitions/0/messages", "/ui/api/topics/t/partitions/0/messages"):
+            response = client.get(path, params={"timestamp": SUPERSCRIPT})
+            assert response.status_code == 400, (path, response.text)
+            assert "timestamp" in response.json()["message"]
+        response = client.get(f"/registry/schemas/ids/{SUPERSCRIPT}")
+        assert response.status_code == 404 and response.json()["error_code"] == 40403
+        response = client.post("/ksql", json={"ksql": "CREATE TABLE w (k STRING PRIMARY KEY, n INT) WITH ("
+                                                      "kafka_topic='w', value_format='JSON', partitions=1, "
+                                                      f"window_type='TUMBLING', window_size='{SUPERSCRIPT} SECONDS');"})
+        assert response.status_code == 400, response.text
+        assert "WINDOW_SIZE" in response.json()["message"]

@@ -99,7 +99,7 @@ def config_problems(config: Mapping[str, str], integer_keys: tuple[str, ...],
     errors: dict[str, list[str]] = {}
     for key in integer_keys:
         value = config.get(key)
-        if value is not None and value != "" and not (str(value).isdigit() and int(value) > 0):
+        if value is not None and value != "" and not (str(value).isdecimal() and int(value) > 0):
             errors[key] = [f"{key} must be a positive integer, got {value!r}"]
     try:
         TypeModes.from_config(config)

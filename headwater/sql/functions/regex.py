@@ -31,7 +31,7 @@ def java_replacement(text: str) -> str:
             nxt = text[i + 1]
             out.append("\\\\" if nxt == "\\" else nxt)
             i += 2
-        elif c == "$" and i + 1 < len(text) and text[i + 1].isdigit():
+        elif c == "$" and i + 1 < len(text) and text[i + 1] in "0123456789":
             out.append("\\" + text[i + 1])
             i += 2
         elif c == "\\":

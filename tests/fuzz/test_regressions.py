@@ -15,7 +15,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from headwater.formats import create_format
+from headwater.log.segment import parse_segment_name
 from headwater.server import ServerConfig, create_app
+from headwater.sql.functions.regex import java_replacement
 from headwater.sql.parser import parse_type
 from tests.server.live import start_server
 
@@ -67,8 +69,9 @@ def test_a_sent_at_out_of_range_is_refused_with_a_400(tmp_path: Path) -> None:
 # Finding (fuzz, 1M run): `'²'.isdigit()` is True but `int('²')` raises, so a config value or parameter made of
 # superscript digits passed the "is it a number" check and then failed to parse: PUT /connectors/<n>/config with
 # tasks.max '²' answered 500. The same check (found by reading, not by the fuzz) made 500s of a '²' timestamp on
-# topic reads (API and UI), a '²' schema id, WINDOW_SIZE '² SECONDS', and the S3 and Elasticsearch sinks' numbers;
-# now each is a 4xx, and file names and regex group references accept ASCII digits only.
+# topic reads (API and UI), a '²' schema id, WINDOW_SIZE '² SECONDS', the S3 and Elasticsearch sinks' numbers and
+# the CDC sources' database.port; now each is a 4xx. A file named '²¹.log' in a partition directory raised
+# ValueError when the log listed its segments: file names and regex group references take ASCII digits only.
 SUPERSCRIPT = "²"
 
 
@@ -81,7 +84,11 @@ def test_superscript_digits_are_refused_as_numbers_not_answered_500(tmp_path: Pa
                        {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "t",
                         "s3.bucket.name": "b", "s3.part.size": SUPERSCRIPT},
                        {"connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
-                        "topics": "t", "connection.url": "http://127.0.0.1:9", "batch.size": SUPERSCRIPT}]:
+                        "topics": "t", "connection.url": "http://127.0.0.1:9", "batch.size": SUPERSCRIPT},
+                       *({"connector.class": cdc, "database.hostname": "127.0.0.1", "database.port": SUPERSCRIPT,
+                          "topic.prefix": "p", "database.user": "u", "database.dbname": "d"}
+                         for cdc in ("io.debezium.connector.postgresql.PostgresConnector",
+                                     "io.debezium.connector.mysql.MySqlConnector"))]:
             response = client.put("/connectors/c/config", json=config)
             assert response.status_code == 400, (config, response.status_code, response.text)
             assert SUPERSCRIPT in response.json()["message"] or "tasks.max" in response.json()["message"]
@@ -97,3 +104,10 @@ def test_superscript_digits_are_refused_as_numbers_not_answered_500(tmp_path: Pa
                                                       f"window_type='TUMBLING', window_size='{SUPERSCRIPT} SECONDS');"})
         assert response.status_code == 400, response.text
         assert "WINDOW_SIZE" in response.json()["message"]
+
+
+def test_only_ascii_digits_name_a_segment_or_a_group_reference() -> None:
+    assert parse_segment_name("²¹.log") is None and parse_segment_name("1.².log") is None
+    assert parse_segment_name("00000000000000000012.log") == (12, 0)
+    assert java_replacement(f"${SUPERSCRIPT}") == f"${SUPERSCRIPT}"  # a literal, as for any other character
+    assert java_replacement("$1") == "\\1"
